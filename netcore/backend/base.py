@@ -1,0 +1,238 @@
+"""The backend shim: every array op the layers, losses and optimizers call.
+
+Each op is written once here against ``self.xp`` (NumPy or CuPy). This is also the
+reference implementation (the oracle the fused kernels are tested against). A backend
+subclass overrides only the ops it fuses, keeping the exact signature (``tests`` check it).
+
+Conventions
+-----------
+* ``out=`` arguments receive the result when given (no reallocation on the hot path).
+* Scalars that must not leave the device (the loss) are returned as 0-d arrays.
+* ``skip`` is a 1-element integer array or ``None``: optimizer updates do nothing when
+  ``skip[0] != 0``; the training loop sets it when a loss turned NaN/inf, so the weights of
+  the last good step survive without a host synchronisation per step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+
+class Backend:
+    """Base backend: array moves, RNG, and the reference implementation of every op."""
+
+    name: str = "base"
+    simulated: bool = False
+    #: Names of the ops this backend replaces with fused kernels (for display and tests).
+    fused_ops: tuple[str, ...] = ()
+
+    def __init__(self, xp: Any, seed: int | None = None) -> None:
+        self.xp = xp
+        self.seed(seed)
+
+    # ------------------------------------------------------------------ description
+    def __repr__(self) -> str:
+        return f"<netcore backend {self.name!r}{' (simulated)' if self.simulated else ''}>"
+
+    def describe(self) -> str:
+        """One line saying what this backend runs on."""
+        return self.name
+
+    # ------------------------------------------------------------------ arrays and RNG
+    def seed(self, seed: int | None) -> None:
+        """(Re)seed this backend's device-side generator (used for dropout masks)."""
+        self.rng = self.xp.random.default_rng(seed)
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Move ``x`` to this backend's device (no copy when it is already there)."""
+        return self.xp.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Any) -> Any:
+        """Return ``x`` as a NumPy array on the host."""
+        import numpy  # host arrays are NumPy by definition
+
+        return numpy.asarray(x)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (a no-op on the CPU)."""
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Uniform [0, 1) samples on the device, from this backend's generator."""
+        return self.rng.random(shape, dtype=dtype)
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, a: Any, b: Any, out: Any = None, transpose_a: bool = False,
+               transpose_b: bool = False) -> Any:
+        """``op(a) @ op(b)`` where ``op`` transposes when asked (BLAS does it without a copy)."""
+        if transpose_a:
+            a = a.T
+        if transpose_b:
+            b = b.T
+        return self.xp.matmul(a, b, out=out)
+
+    # ------------------------------------------------------------------ activations
+    def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:
+        """``y = act(z + b)`` (``b`` broadcast over rows; ``None`` for no bias).
+
+        ``out`` may be ``z`` itself (in place). ``activation`` is one of ``ACTIVATIONS``.
+        """
+        xp = self.xp
+        y = xp.add(z, b, out=out) if b is not None else (z if out is None else _copy(xp, z, out))
+        if activation == "linear":
+            return y
+        if activation == "relu":
+            return xp.maximum(y, 0, out=y)
+        if activation == "sigmoid":
+            return _stable_sigmoid(xp, y, out=y)
+        if activation == "tanh":
+            return xp.tanh(y, out=y)
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, received {activation!r}")
+
+    def bias_act_grad(self, dy: Any, y: Any, activation: str, dz_out: Any = None,
+                      db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
+        """Backward of :meth:`bias_act` written in terms of its output ``y``.
+
+        ``dz = dy * act'(y)`` (relu: ``y > 0``; sigmoid: ``y (1 - y)``; tanh: ``1 - y^2``)
+        and ``db = sum_rows dz`` (``None`` unless ``need_db``). ``dz_out`` may be ``dy``.
+        """
+        xp = self.xp
+        if activation == "linear":
+            dz = dy if dz_out is None or dz_out is dy else _copy(xp, dy, dz_out)
+        elif activation == "relu":
+            dz = xp.multiply(dy, y > 0, out=dz_out)
+        elif activation == "sigmoid":
+            dz = xp.multiply(dy, y * (1 - y), out=dz_out)
+        elif activation == "tanh":
+            dz = xp.multiply(dy, 1 - y * y, out=dz_out)
+        else:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, received {activation!r}")
+        db = xp.sum(dz, axis=0, out=db_out) if need_db else None
+        return dz, db
+
+    def softmax(self, z: Any, out: Any = None) -> Any:
+        """Row-wise softmax, stable for any finite logits (max subtracted first)."""
+        xp = self.xp
+        e = xp.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        xp.exp(e, out=e)
+        e /= e.sum(axis=1, keepdims=True)
+        return e
+
+    # ------------------------------------------------------------------ fused heads
+    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+        """Softmax + categorical cross-entropy from logits.
+
+        ``target`` is one-hot ``(N, C)`` (rows summing to 1) or integer labels ``(N,)``.
+        Per row: ``loss_i = logsumexp(z_i) - sum_c t_ic z_ic``; returns the mean loss
+        (0-d array) and ``grad = (softmax(z) - t) / N``.
+        """
+        xp = self.xp
+        n = logits.shape[0]
+        zmax = logits.max(axis=1, keepdims=True)
+        shifted = logits - zmax
+        sumexp = xp.exp(shifted).sum(axis=1, keepdims=True)
+        lse = xp.log(sumexp)
+        if target.ndim == 1:
+            rows = xp.arange(n)
+            picked = shifted[rows, target].reshape(n, 1)
+            loss = (lse - picked).mean()
+            grad = xp.exp(shifted - lse, out=grad_out)
+            grad[rows, target] -= 1
+        else:
+            # rows of t sum to 1 (one-hot), so sum_c t_c (lse - z_c) = lse - sum_c t_c z_c
+            loss = (lse[:, 0] - (target * shifted).sum(axis=1)).mean()
+            grad = xp.exp(shifted - lse, out=grad_out)
+            grad -= target
+        grad /= n
+        return loss, grad
+
+    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+        """Sigmoid + binary cross-entropy from logits, loss and gradient together.
+
+        Elementwise ``l = max(z, 0) - z t + log(1 + exp(-|z|))`` (no overflow, no log(0));
+        returns the mean over all elements (Keras: mean over the last axis, then the
+        batch) and ``grad = (sigmoid(z) - t) / (N * C)``.
+        """
+        xp = self.xp
+        loss = (xp.maximum(logits, 0) - logits * target
+                + xp.log1p(xp.exp(-xp.abs(logits)))).mean()
+        grad = _stable_sigmoid(xp, logits, out=grad_out)
+        grad -= target
+        grad /= logits.size
+        return loss, grad
+
+    # ------------------------------------------------------------------ optimizer updates
+    # Each updates ``param`` and its state in place; formulas in netcore/optimizers/.
+    def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
+                   nesterov: bool, skip: Any = None) -> None:
+        """Keras 3 SGD: ``v = m v - lr g``; ``w += v`` (Nesterov: ``w += m v - lr g``);
+        without momentum (``velocity`` is None) ``w -= lr g``."""
+        if _skipped(skip):
+            return
+        if velocity is None:
+            param -= lr * grad
+            return
+        velocity *= momentum
+        velocity -= lr * grad
+        if nesterov:
+            param += momentum * velocity - lr * grad
+        else:
+            param += velocity
+
+    def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
+                    beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
+        """Keras 3 Adam step with ``alpha = lr sqrt(1 - b2^t) / (1 - b1^t)`` precomputed:
+        ``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``; ``w -= alpha m / (sqrt(v) + eps)``."""
+        if _skipped(skip):
+            return
+        xp = self.xp
+        m += (grad - m) * (1 - beta_1)
+        v += (grad * grad - v) * (1 - beta_2)
+        param -= alpha * m / (xp.sqrt(v) + epsilon)
+
+    def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
+                       lr: float, rho: float, momentum: float, epsilon: float,
+                       skip: Any = None) -> None:
+        """Keras 3 RMSprop: ``v = rho v + (1 - rho) g^2``; ``inc = lr g / sqrt(v + eps)``;
+        with momentum ``b = momentum b + inc; w -= b``, else ``w -= inc``."""
+        if _skipped(skip):
+            return
+        xp = self.xp
+        velocity *= rho
+        velocity += (1 - rho) * grad * grad
+        inc = lr * grad / xp.sqrt(velocity + epsilon)
+        if momentum_buf is not None:
+            momentum_buf *= momentum
+            momentum_buf += inc
+            param -= momentum_buf
+        else:
+            param -= inc
+
+    def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
+                       epsilon: float, skip: Any = None) -> None:
+        """Keras 3 Adagrad: ``a += g^2``; ``w -= lr g / sqrt(a + eps)``."""
+        if _skipped(skip):
+            return
+        xp = self.xp
+        accumulator += grad * grad
+        param -= lr * grad / xp.sqrt(accumulator + epsilon)
+
+
+def _skipped(skip: Any) -> bool:
+    # Reading one element is free on NumPy; device backends fuse the check into the kernel.
+    return skip is not None and bool(skip[0])
+
+
+def _copy(xp: Any, src: Any, out: Any) -> Any:
+    xp.copyto(out, src)
+    return out
+
+
+def _stable_sigmoid(xp: Any, z: Any, out: Any = None) -> Any:
+    """``1 / (1 + exp(-z))`` without overflow: exp only ever sees ``-|z|``."""
+    e = xp.exp(-xp.abs(z))
+    pos = z >= 0
+    r = xp.divide(1.0, 1.0 + e, out=out)  # z >= 0 branch, written everywhere first
+    neg = e / (1.0 + e)
+    xp.copyto(r, neg, where=~pos)
+    return r

@@ -1,0 +1,19 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests show as skipped with a reason on machines without a usable CUDA device."""
+    from netcore.backend.cuda import probe, simulator_enabled
+
+    ok, reason = probe()
+    if ok and not simulator_enabled():
+        return
+    why = "needs a real CUDA GPU: " + ("the CUDA simulator is on" if simulator_enabled() else reason)
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=why))
