@@ -6,3 +6,11 @@ __version__ = "0.1.0"
 from .backend import (available_backends, backend_status, get_backend, set_backend,
                       use_backend)
 from .errors import BackendUnavailableError, ModelFileError, NetcoreError, NonFiniteLossError
+from . import activations, callbacks, layers, losses, metrics, optimizers, utils
+from .models import Sequential
+from .saving import load_model
+
+__all__ = ["Sequential", "load_model", "set_backend", "get_backend", "available_backends",
+           "backend_status", "use_backend", "BackendUnavailableError", "NonFiniteLossError",
+           "ModelFileError", "NetcoreError", "activations", "callbacks", "layers", "losses",
+           "metrics", "optimizers", "utils", "__version__"]

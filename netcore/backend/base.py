@@ -78,7 +78,7 @@ class Backend:
         ``out`` may be ``z`` itself (in place). ``activation`` is one of ``ACTIVATIONS``.
         """
         xp = self.xp
-        y = xp.add(z, b, out=out) if b is not None else (z if out is None else _copy(xp, z, out))
+        y = xp.add(z, b, out=out) if b is not None else (z if out is None or out is z else _copy(xp, z, out))
         if activation == "linear":
             return y
         if activation == "relu":
@@ -160,6 +160,11 @@ class Backend:
         grad -= target
         grad /= logits.size
         return loss, grad
+
+    def mark_nonfinite(self, value: Any, flag: Any) -> None:
+        """Set ``flag[0] = 1`` if the 0-d ``value`` is NaN or inf (stays set: it is sticky)."""
+        xp = self.xp
+        xp.maximum(flag, xp.logical_not(xp.isfinite(value)).astype(flag.dtype), out=flag)
 
     # ------------------------------------------------------------------ optimizer updates
     # Each updates ``param`` and its state in place; formulas in netcore/optimizers/.
