@@ -22,7 +22,7 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
-            raise ValueError(f"y must hold integer labels, received {bad!r}")
+            raise ValueError(f"y must hold integer labels, received {float(bad)!r}")
         arr = arr.astype(np.int64)
     elif arr.dtype.kind not in "iu":
         raise ValueError(f"y must hold integer labels, received dtype {arr.dtype}")
