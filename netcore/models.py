@@ -24,6 +24,7 @@ from .callbacks import Callback, History
 from .errors import NonFiniteLossError
 from .layers import Activation, Dense, Layer
 from .layers.base import BuildContext
+from .feed import DataFeed
 from .progress import EpochProgress
 from . import validation as V
 
@@ -205,22 +206,17 @@ class Sequential:
         return loss, sums
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, x: Any, y: Any | None, what: str) -> tuple[Any, Any, int]:
+    def _prepare(self, x: Any, y: Any | None, what: str) -> DataFeed:
         """Validate on the host, move to the device once, cast once to the model dtype."""
         x = V.check_x(x, self, what)
         if not self.built:
             self.build(x.shape[1:])
         V.check_x_shape(x, self)
         y = V.check_y(y, x.shape[0], self) if y is not None else None
-        xd = V.to_device(self.backend, x, self.dtype)
-        yd = None
-        if y is not None:
-            ydt = np.int64 if self.loss.target_kind == "sparse" else self.dtype
-            yd = V.to_device(self.backend, y, ydt)
-        V.check_finite(self.backend, xd, "x")
-        if yd is not None and self.loss.target_kind != "sparse":
-            V.check_finite(self.backend, yd, "y")
-        return xd, yd, x.shape[0]
+        ydt = np.int64 if self.loss is not None and self.loss.target_kind == "sparse" else self.dtype
+        feed = DataFeed(self.backend, x, y, self.dtype, ydt)
+        feed.check_finite(what, check_y=y is not None and self.loss.target_kind != "sparse")
+        return feed
 
     # ------------------------------------------------------------------ training
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -248,11 +244,11 @@ class Sequential:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
         if validation_split:
             x, y, validation_data = V.split_validation(x, y, validation_split)
-        xd, yd, n = self._prepare(x, y, "x")
+        feed = self._prepare(x, y, "x")
+        n = feed.n
         val = None
         if validation_data is not None:
-            xv, yv, _ = self._prepare(validation_data[0], validation_data[1], "validation_data x")
-            val = (xv, yv)
+            val = self._prepare(validation_data[0], validation_data[1], "validation_data x")
 
         history = History()
         history.params = {"epochs": epochs, "steps": math.ceil(n / batch_size), "verbose": verbose}
@@ -266,9 +262,9 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            logs, progress = self._run_epoch(xd, yd, n, batch_size, epoch, epochs, shuffle, verbose)
+            logs, progress = self._run_epoch(feed, batch_size, epoch, epochs, shuffle, verbose)
             if val is not None:
-                vlogs = self._evaluate_arrays(val[0], val[1], val[0].shape[0], batch_size)
+                vlogs = self._evaluate_feed(val, batch_size)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
             progress.close(logs)
             for cb in cbs:
@@ -283,25 +279,19 @@ class Sequential:
         # Shuffles and dropout masks derive from (seed, epoch): a resumed run repeats them.
         return [self.seed, epoch]
 
-    def _run_epoch(self, xd, yd, n, batch_size, epoch, epochs, shuffle, verbose):
-        be, xp = self.backend, self.backend.xp
+    def _run_epoch(self, feed: DataFeed, batch_size, epoch, epochs, shuffle, verbose):
+        be, n = self.backend, feed.n
         steps = math.ceil(n / batch_size)
         be.seed(int(np.random.SeedSequence(self._epoch_seed(epoch)).generate_state(1)[0]))
-        order = None
-        if shuffle:
-            perm = np.random.default_rng(self._epoch_seed(epoch)).permutation(n)
-            order = be.asarray(perm)  # one host->device move per epoch
+        perm = np.random.default_rng(self._epoch_seed(epoch)).permutation(n) if shuffle else None
+        order = feed.order(perm)
         progress = EpochProgress(epoch, epochs, steps, verbose)
         tracker = _EpochTracker(self, epoch)
         # On the CPU reading the loss is free: check every step. On a device, only when shown.
         sync_every_step = be.name == "cpu"
         for step in range(steps):
             s, e = step * batch_size, min(n, (step + 1) * batch_size)
-            if order is None:
-                xb, yb = xd[s:e], yd[s:e]
-            else:
-                idx = order[s:e]
-                xb, yb = xp.take(xd, idx, axis=0), xp.take(yd, idx, axis=0)
+            xb, yb = feed.batch(s, e, order)
             loss, sums = self._train_step(xb, yb)
             tracker.record(loss, sums, e - s)
             if sync_every_step or progress.wants_update:
@@ -313,10 +303,10 @@ class Sequential:
     def train_on_batch(self, x: Any, y: Any) -> dict[str, float]:
         """One update on one batch; returns that batch's loss and metrics."""
         self._require_compiled("train_on_batch")
-        xd, yd, n = self._prepare(x, y, "x")
+        feed = self._prepare(x, y, "x")
         tracker = _EpochTracker(self, 0)
-        loss, sums = self._train_step(xd, yd)
-        tracker.record(loss, sums, n)
+        loss, sums = self._train_step(*feed.batch(0, feed.n))
+        tracker.record(loss, sums, feed.n)
         tracker.sync()
         return tracker.logs()
 
@@ -325,17 +315,16 @@ class Sequential:
         """Loss and metrics over ``(x, y)`` in inference mode -> ``{"loss": ..., "accuracy": ...}``."""
         self._require_compiled("evaluate")
         batch_size = V.check_batch_size(batch_size)
-        xd, yd, n = self._prepare(x, y, "x")
-        logs = self._evaluate_arrays(xd, yd, n, batch_size)
+        logs = self._evaluate_feed(self._prepare(x, y, "x"), batch_size)
         if V.check_verbose(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs
 
-    def _evaluate_arrays(self, xd, yd, n, batch_size) -> dict[str, float]:
+    def _evaluate_feed(self, feed: DataFeed, batch_size: int) -> dict[str, float]:
         losses, counts, sums = [], [], []
-        for s in range(0, n, batch_size):
-            e = min(n, s + batch_size)
-            loss, _, ms = self._loss_and_metrics(xd[s:e], yd[s:e], training=False)
+        for s in range(0, feed.n, batch_size):
+            e = min(feed.n, s + batch_size)
+            loss, _, ms = self._loss_and_metrics(*feed.batch(s, e), training=False)
             losses.append(loss)
             counts.append(e - s)
             sums.append(ms)
@@ -344,11 +333,12 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array."""
         batch_size = V.check_batch_size(batch_size)
-        xd, _, n = self._prepare(x, None, "x")
+        feed = self._prepare(x, None, "x")
+        n = feed.n
         out = self.backend.xp.empty((n, *self.output_shape), dtype=self.dtype)
         for s in range(0, n, batch_size):
             e = min(n, s + batch_size)
-            out[s:e] = self._forward(xd[s:e], training=False)
+            out[s:e] = self._forward(feed.batch(s, e)[0], training=False)
         return self.backend.to_numpy(out)  # one device->host move
 
     # ------------------------------------------------------------------ weights and files

@@ -122,19 +122,6 @@ def check_y(y: Any, n: int, model: Any) -> Any:
     return y
 
 
-def to_device(be: Any, a: Any, dtype: Any) -> Any:
-    """One move to the device, then one cast there (uint8 pixels travel 4x smaller)."""
-    if _is_device_array(a) and be.name == "cpu":
-        a = a.get()
-    d = be.asarray(a)
-    return d if d.dtype == dtype else d.astype(dtype)
-
-
-def check_finite(be: Any, a: Any, name: str) -> None:
-    if a.dtype.kind == "f" and not bool(be.xp.isfinite(a).all()):
-        raise ValueError(f"{name} holds NaN or inf values; clean or impute them before training")
-
-
 def split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, tuple[Any, Any]]:
     """Keras' validation_split: the *last* fraction of the samples, taken before shuffling."""
     x = as_array(x, "x")

@@ -320,3 +320,18 @@ def test_progress_output_one_line_per_epoch_when_not_a_terminal(capsys):
     assert lines[0].startswith("Epoch 1/2") and "val_accuracy" in lines[1]
     m.fit(x, y, epochs=2, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_data_too_big_for_the_device_is_fed_per_batch_with_the_same_result(monkeypatch):
+    x, y = data(n=70)
+    results = []
+    for fits in (True, False):
+        m = mlp(seed=4)
+        monkeypatch.setattr(m.backend, "fits_on_device", lambda nbytes, fits=fits: fits)
+        m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        h = m.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.2)
+        results.append((m.get_weights(), h.history, m.predict(x)))
+    for a, b in zip(results[0][0], results[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert results[0][1] == results[1][1]
+    np.testing.assert_array_equal(results[0][2], results[1][2])

@@ -57,6 +57,10 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""
 
+    def fits_on_device(self, nbytes: int) -> bool:
+        """May a data set of ``nbytes`` live on the device for a whole ``fit``? (host: always)"""
+        return True
+
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Uniform [0, 1) samples on the device, from this backend's generator."""
         return self.rng.random(shape, dtype=dtype)
