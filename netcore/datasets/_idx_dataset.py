@@ -1,0 +1,179 @@
+"""Shared machinery behind :mod:`netcore.datasets.mnist` and :mod:`~.fashion_mnist`."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+import numpy as np
+
+from . import _locate
+from .errors import DataFileError, DatasetNotFoundError
+from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+
+Split = Literal["train", "test"]
+# Canonical file stems; each may be stored gzipped (<stem>.gz) or plain (<stem>).
+SPLIT_FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IMAGE_SHAPE = (28, 28)
+
+# SHA-256 of the *decompressed* IDX bytes of files whose content we know, so that a file of
+# one dataset found where another is expected (both use the same file names) is caught.
+# Sources: the shared data README (MNIST test), the Debian dataset-fashion-mnist package
+# (Fashion-MNIST, matching several independent published lists), and a public list of
+# MNIST digests whose test-set entries match the README.
+_KNOWN_CONTENT: dict[str, str] = {
+    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7":
+        "MNIST test images",
+    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2":
+        "MNIST test labels",
+    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db":
+        "MNIST train images",
+    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5":
+        "MNIST train labels",
+    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b":
+        "Fashion-MNIST test images",
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34":
+        "Fashion-MNIST test labels",
+    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888":
+        "Fashion-MNIST train images",
+    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9":
+        "Fashion-MNIST train labels",
+}
+
+
+def _candidates(folder: Path, stem: str) -> list[Path]:
+    # Also accept the "t10k-images.idx3-ubyte" spelling some unpackers produce.
+    dotted = stem.replace("-idx", ".idx")
+    return [folder / f"{stem}.gz", folder / stem, folder / f"{dotted}.gz", folder / dotted]
+
+
+def find_file(folder: Path, stem: str) -> Path | None:
+    """The first existing file for ``stem`` in ``folder`` (gzipped or plain), else None."""
+    return next((p for p in _candidates(folder, stem) if p.is_file()), None)
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    """An MNIST-format dataset: four IDX files, searched for and downloaded by name."""
+
+    name: str                      # folder name: <root>/<name>/
+    title: str                     # for messages
+    mirrors: tuple[str, ...]       # base URLs ending in "/"
+    archive_sha256: Mapping[str, str]  # "<stem>.gz" -> SHA-256 of the canonical archive
+    num_classes: int = 10
+    class_names: tuple[str, ...] = field(default_factory=tuple)
+
+    # -- locating ---------------------------------------------------------------------
+    def search_dirs(self, path: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
+        """Folders searched, in order: ``path`` and ``path/<name>`` when given, else the
+        default search order (``$NETCORE_DATA``, cache, system folders)."""
+        if path is not None:
+            p = Path(path).expanduser()
+            return [("path", p), (f"path/{self.name}", p / self.name)]
+        return _locate.search_dirs(self.name)
+
+    def find_files(self, split: Split = "test", path: str | os.PathLike[str] | None = None,
+                   download: bool = True) -> tuple[Path, Path]:
+        """Return ``(images_file, labels_file)`` of ``split``, downloading them if needed."""
+        if split not in SPLIT_FILES:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        stems = SPLIT_FILES[split]
+        searched: list[str] = []
+        for label, folder in self.search_dirs(path):
+            found = [find_file(folder, s) for s in stems]
+            if all(found):
+                return found[0], found[1]  # type: ignore[return-value]
+            searched.append(f"{label}: {folder}  ({self._why_not(folder, stems, found)})")
+
+        target = Path(path).expanduser() if path is not None else _locate.cache_root() / self.name
+        failures: list[str] = []
+        if download:
+            try:
+                got = []
+                for stem in stems:
+                    existing = find_file(target, stem)
+                    got.append(existing or _locate.download(
+                        f"{stem}.gz", self.mirrors, self.archive_sha256[f"{stem}.gz"], target))
+                return got[0], got[1]
+            except _locate.DownloadFailed as exc:
+                failures = exc.reasons
+        raise DatasetNotFoundError(self._not_found_message(split, stems, searched, target,
+                                                           download, failures, path))
+
+    @staticmethod
+    def _why_not(folder: Path, stems: tuple[str, str], found: list[Path | None]) -> str:
+        if not folder.is_dir():
+            return "no such folder"
+        missing = [f"{s}[.gz]" for s, f in zip(stems, found) if f is None]
+        return "lacks " + " and ".join(missing)
+
+    def _not_found_message(self, split: str, stems: tuple[str, str], searched: list[str],
+                           target: Path, download: bool, failures: list[str],
+                           path: object) -> str:
+        lines = [f"{self.title} {split} set not found: need {stems[0]}.gz and {stems[1]}.gz "
+                 "(gzip-compressed or plain).", "Searched, in order:"]
+        lines += [f"  {i}. {s}" for i, s in enumerate(searched, 1)]
+        if path is None and not os.environ.get(_locate.ENV_VAR):
+            lines.append(f"  (${_locate.ENV_VAR} is not set: point it at a folder holding the "
+                         f"files or a '{self.name}/' subfolder with them)")
+        if not download:
+            lines.append("Download: not attempted (download=False).")
+        else:
+            lines.append(f"Download into {target} failed:")
+            lines += [f"  - {r}" for r in failures]
+        lines.append(
+            f"Fix: connect to the internet and retry; or copy the files into one of the folders "
+            f"above (e.g. {_locate.cache_root() / self.name}); or set ${_locate.ENV_VAR}; "
+            "or pass path=<folder>."
+        )
+        return "\n".join(lines)
+
+    # -- loading ----------------------------------------------------------------------
+    def load_split(self, split: Split, path: str | os.PathLike[str] | None = None,
+                   download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Load one split as ``(x, y)``: uint8 arrays of shape (N, 28, 28) and (N,)."""
+        images_file, labels_file = self.find_files(split, path, download)
+        x = read_idx(images_file, IMAGES_MAGIC)
+        y = read_idx(labels_file, LABELS_MAGIC)
+        if x.shape[1:] != IMAGE_SHAPE:
+            raise DataFileError(f"{images_file}: images are {x.shape[1]}x{x.shape[2]}, "
+                                f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}")
+        if len(x) != len(y):
+            raise DataFileError(f"{images_file} holds {len(x)} images but {labels_file} holds "
+                                f"{len(y)} labels; the two files do not belong together")
+        if y.size and int(y.max()) >= self.num_classes:
+            raise DataFileError(f"{labels_file}: label {int(y.max())} outside 0..."
+                                f"{self.num_classes - 1}; corrupt file or another dataset")
+        self._check_identity(images_file, x, f"{self.title} {split} images")
+        self._check_identity(labels_file, y, f"{self.title} {split} labels")
+        return x, y
+
+    @staticmethod
+    def _check_identity(file: Path, array: np.ndarray, expected: str) -> None:
+        # Only catches a *known* file in the wrong place (e.g. MNIST found for Fashion-MNIST);
+        # unknown contents are accepted, since local copies may be legitimately different.
+        known = _KNOWN_CONTENT.get(_content_sha256(array))
+        if known is not None and known != expected:
+            raise DataFileError(f"{file} holds {known}, not {expected}; move it to the right "
+                                "folder (files of different datasets share these names)")
+
+    def load_data(self, path: str | os.PathLike[str] | None = None, download: bool = True,
+                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Keras-style ``(x_train, y_train), (x_test, y_test)``."""
+        return self.load_split("train", path, download), self.load_split("test", path, download)
+
+
+def _content_sha256(array: np.ndarray) -> str:
+    """SHA-256 of the IDX file bytes an array was read from (header + big-endian data)."""
+    h = hashlib.sha256()
+    magic = (0x08 << 8) | array.ndim
+    h.update(magic.to_bytes(4, "big"))
+    for d in array.shape:
+        h.update(int(d).to_bytes(4, "big"))
+    h.update(np.ascontiguousarray(array).data)  # uint8 only here, so byte order is moot
+    return h.hexdigest()
