@@ -1,0 +1,153 @@
+"""Plumbing shared by the kernel families: activation codes, the two jit targets, block reductions.
+
+The math of every family is written ONCE as plain Python functions (scalar or per-index
+"leaf" helpers that call nothing else). :func:`cpu_inline` turns one into an inlined
+``numba.njit`` function for the CPU kernels; :func:`cuda_device` turns the same function
+into a ``numba.cuda`` device function for the GPU kernels (or a simulator device function
+under ``NUMBA_ENABLE_CUDASIM=1``). Only the loops around them differ per target.
+
+numba.cuda is imported lazily (:func:`load_cuda`): the CPU backend must work where
+numba-cuda is not installed, and nothing may compile for CUDA at import.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable
+
+import numba
+import numpy as np
+
+#: Activation name -> integer code passed into the kernels (a runtime branch is cheaper
+#: than one compiled kernel per activation, and keeps compile time down).
+ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+#: Options of every CPU kernel. ``cache=True``: compiled code is written beside the module
+#: and reloaded by later processes; ``error_model='numpy'``: no Python-style division checks.
+NJIT_OPTS: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
+
+#: Largest CUDA block used by the reduction kernels (the static shared-memory size).
+MAX_TPB = 256
+#: Most blocks a reduction kernel launches (the size of its scratch buffer of partial sums).
+MAX_BLOCKS = 1024
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+cuda: Any = None  # numba.cuda once load_cuda() ran; a module global so the simulator can swap it
+
+
+def configure_cpu_threads() -> None:
+    """Pick numba's threading layer for the parallel CPU kernels (before their first launch).
+
+    'workqueue' (numba's own simple pool) unless the user chose one via
+    NUMBA_THREADING_LAYER: with the OpenMP layer, numba's spinning OpenMP workers and
+    OpenBLAS's threads fight for the 2 cores right after a matmul (17x slowdowns measured);
+    workqueue threads sleep between parallel regions. Measurements in netcore/backend/cpu.py.
+    """
+    if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "workqueue"
+
+
+def cpu_inline(fn: Callable) -> Callable:
+    """The CPU flavour of a shared leaf helper (inlined into the calling njit kernel)."""
+    return numba.njit(inline="always", **NJIT_OPTS)(fn)
+
+
+def cuda_device(fn: Callable) -> Callable:
+    """The CUDA flavour of the same helper (a device function; plain Python in the simulator)."""
+    return load_cuda().jit(device=True)(fn)  # NVVM inlines leaf helpers this small
+
+
+def load_cuda() -> Any:
+    """Import numba.cuda (only when a CUDA backend is actually created)."""
+    global cuda, block_sum_d, block_max_d, finish_mean_d
+    if cuda is None:
+        from numba import cuda as _cuda
+
+        cuda = _cuda
+        block_sum_d = _cuda.jit(device=True)(_block_sum)
+        block_max_d = _cuda.jit(device=True)(_block_max)
+        finish_mean_d = _cuda.jit(device=True)(_finish_mean)
+    return cuda
+
+
+# ---------------------------------------------------------------- CUDA block reductions
+# ``sh`` is a float64 shared array of at least blockDim.x elements; blockDim.x is a power
+# of two. The tree order is fixed, so results are reproducible run to run.
+def _block_sum(sh, v):
+    tid = cuda.threadIdx.x
+    sh[tid] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if tid < s:
+            sh[tid] += sh[tid + s]
+        cuda.syncthreads()
+        s //= 2
+    r = sh[0]
+    cuda.syncthreads()  # sh is reused right after
+    return r
+
+
+def _block_max(sh, v):
+    tid = cuda.threadIdx.x
+    sh[tid] = v
+    cuda.syncthreads()
+    s = cuda.blockDim.x // 2
+    while s > 0:
+        if tid < s:
+            if sh[tid + s] > sh[tid]:
+                sh[tid] = sh[tid + s]
+        cuda.syncthreads()
+        s //= 2
+    r = sh[0]
+    cuda.syncthreads()
+    return r
+
+
+def _finish_mean(sh, flag, acc, partial, counter, loss, scale):
+    """Grid-wide ``loss[0] = scale * sum(acc of every block)`` in ONE launch, deterministic.
+
+    Each block stores its partial sum; the last block to finish (atomic ticket) adds the
+    partials in a fixed order and resets the ticket counter for the next launch. Saves the
+    second launch a separate reduction would cost (launch overhead dominates at MNIST sizes).
+    """
+    tid = cuda.threadIdx.x
+    nblocks = cuda.gridDim.x
+    if tid == 0:
+        partial[cuda.blockIdx.x] = acc
+        cuda.threadfence()  # partial visible grid-wide before the ticket is taken
+        ticket = cuda.atomic.add(counter, 0, 1)
+        flag[0] = 1 if ticket == nblocks - 1 else 0
+    cuda.syncthreads()
+    if flag[0] == 1:
+        s = 0.0
+        for k in range(tid, nblocks, cuda.blockDim.x):
+            s += partial[k]
+        s = block_sum_d(sh, s)  # module global: the device flavour, set by load_cuda()
+        if tid == 0:
+            loss[0] = s * scale
+            counter[0] = 0
+
+
+block_sum_d: Any = None
+block_max_d: Any = None
+finish_mean_d: Any = None
+
+
+def pow2_at_least(n: int, lo: int, hi: int) -> int:
+    """Smallest power of two >= n, clamped to [lo, hi] (lo and hi powers of two)."""
+    p = lo
+    while p < n and p < hi:
+        p *= 2
+    return p
+
+
+def check_float(*arrays: Any) -> bool:
+    """All arrays share one float32/float64 dtype (what the compiled kernels accept)."""
+    dt = arrays[0].dtype
+    return dt in FLOAT_DTYPES and all(a.dtype == dt for a in arrays)
+
+
+__all__ = ["ACT_CODES", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "cpu_inline", "cuda_device",
+           "load_cuda", "pow2_at_least", "check_float", "math"]

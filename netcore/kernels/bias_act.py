@@ -1,0 +1,154 @@
+"""Bias + activation, forward and backward, fused.
+
+Reference (the oracle the tests compare against): :meth:`netcore.backend.base.Backend.bias_act`
+and :meth:`~netcore.backend.base.Backend.bias_act_grad`.
+
+Forward, one pass: ``y = act(z + b)`` with ``act`` in {linear, relu, sigmoid, tanh}.
+Backward, one pass over ``dy`` and ``y``: ``dz = dy * act'(y)`` (relu: ``y > 0``;
+sigmoid: ``y (1 - y)``; tanh: ``1 - y^2``) and, in the same pass, ``db = sum_rows dz``
+(accumulated in float64, in a fixed order: deterministic).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+from numba import prange
+
+from . import _common
+from ._common import ACT_CODES, NJIT_OPTS, cpu_inline, cuda_device
+
+
+# ---------------------------------------------------------------- the math, written once
+def act_fwd(x, code):
+    """``act(x)`` for activation ``code`` (see ``ACT_CODES``); NaN propagates like NumPy."""
+    if code == 1:  # relu; written so NaN stays NaN, as np.maximum does
+        return 0.0 if x < 0 else x
+    if code == 2:  # sigmoid; exp only ever sees -|x| (no overflow at |x| = 1e4)
+        e = math.exp(-abs(x))
+        return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+    if code == 3:
+        return math.tanh(x)
+    return x
+
+
+def act_grad(dy, y, code):
+    """``dy * act'(y)`` written in terms of the forward output ``y``."""
+    if code == 1:
+        return dy * 1.0 if y > 0 else dy * 0.0  # dy * (y > 0): keeps NaN/inf in dy visible
+    if code == 2:
+        return dy * (y * (1.0 - y))
+    if code == 3:
+        return dy * (1.0 - y * y)
+    return dy
+
+
+_act_fwd_c = cpu_inline(act_fwd)
+_act_grad_c = cpu_inline(act_grad)
+
+
+# ---------------------------------------------------------------- CPU kernels (numba.njit)
+def _fwd_cpu(z, b, out, code, has_bias):
+    n, c = z.shape
+    for i in prange(n):  # rows are independent: deterministic in parallel too
+        for j in range(c):
+            x = z[i, j]
+            if has_bias:
+                x = x + b[j]
+            out[i, j] = _act_fwd_c(x, code)
+
+
+def _bwd_cpu(dy, y, dz, db, code, need_db):
+    n, c = dy.shape
+    # Row-major sweep (contiguous, vectorises); each column is summed in row order, so the
+    # result is deterministic. Serial on purpose: see CPU_PARALLEL in netcore/kernels.
+    acc = np.zeros(c, np.float64)
+    for i in range(n):
+        for j in range(c):
+            g = _act_grad_c(dy[i, j], y[i, j], code)
+            dz[i, j] = g
+            acc[j] += g
+    if need_db:
+        for j in range(c):
+            db[j] = acc[j]
+
+
+def _cpu_sigs(kind: str) -> list[str]:
+    out = []
+    for f in ("float32", "float64"):
+        if kind == "fwd":
+            out.append(f"void({f}[:, ::1], {f}[::1], {f}[:, ::1], int64, boolean)")
+        else:
+            out.append(f"void({f}[:, ::1], {f}[:, ::1], {f}[:, ::1], {f}[::1], int64, boolean)")
+    return out
+
+
+def make_cpu_kernels(parallel: bool) -> dict[str, Any]:
+    """The njit dispatchers (compiled later, by :func:`netcore.kernels.compile_cpu`)."""
+    opts = dict(NJIT_OPTS, parallel=parallel)
+    return {"bias_act_fwd": (numba.njit(**opts)(_fwd_cpu), _cpu_sigs("fwd")),
+            "bias_act_bwd": (numba.njit(**opts)(_bwd_cpu), _cpu_sigs("bwd"))}
+
+
+# ---------------------------------------------------------------- CUDA kernels (numba.cuda)
+# Module globals bound by load_cuda_kernels(): the device flavours of the helpers above.
+cuda: Any = None
+_act_fwd_d: Any = None
+_act_grad_d: Any = None
+BX, BY = 32, 32  # backward block: 32 columns (one coalesced warp) x up to 32 row lanes
+
+
+def _fwd_cuda(z, b, out, code, has_bias):
+    n, c = z.shape
+    for k in range(cuda.grid(1), n * c, cuda.gridsize(1)):  # grid-stride: any size
+        i = k // c
+        j = k - i * c
+        x = z[i, j]
+        if has_bias != 0:
+            x = x + b[j]
+        out[i, j] = _act_fwd_d(x, code)
+
+
+def _bwd_cuda(dy, y, dz, db, code, need_db):
+    sh = cuda.shared.array((BY, BX), numba.float64)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    n, c = dy.shape
+    j = cuda.blockIdx.x * cuda.blockDim.x + tx
+    acc = 0.0
+    if j < c:
+        for i in range(ty, n, cuda.blockDim.y):
+            g = _act_grad_d(dy[i, j], y[i, j], code)
+            dz[i, j] = g
+            acc += dz[i, j]
+    if need_db != 0:  # uniform across the block, so the barriers below are safe
+        sh[ty, tx] = acc
+        cuda.syncthreads()
+        s = cuda.blockDim.y // 2
+        while s > 0:
+            if ty < s:
+                sh[ty, tx] += sh[ty + s, tx]
+            cuda.syncthreads()
+            s //= 2
+        if ty == 0 and j < c:
+            db[j] = sh[0, tx]
+
+
+def load_cuda_kernels() -> dict[str, Any]:
+    """Python kernel functions + signature builders for the CUDA launcher (binds the globals)."""
+    global cuda, _act_fwd_d, _act_grad_d
+    cuda = _common.load_cuda()
+    if _act_fwd_d is None:
+        _act_fwd_d = cuda_device(act_fwd)
+        _act_grad_d = cuda_device(act_grad)
+    return {
+        "bias_act_fwd": (_fwd_cuda,
+                         lambda f: f"void({f}[:, :], {f}[:], {f}[:, :], int32, int32)"),
+        "bias_act_bwd": (_bwd_cuda,
+                         lambda f: f"void({f}[:, :], {f}[:, :], {f}[:, :], {f}[:], int32, int32)"),
+    }
+
+
+__all__ = ["ACT_CODES", "act_fwd", "act_grad", "make_cpu_kernels", "load_cuda_kernels"]

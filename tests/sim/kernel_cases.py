@@ -1,0 +1,218 @@
+"""Kernel-vs-reference cases shared by the CPU, simulator and GPU kernel tests.
+
+Each ``check_*`` runs one fused op of ``be`` (the backend under test) and the NumPy
+reference (:class:`netcore.backend.base.Backend` over NumPy) on the same fresh random
+inputs and asserts they agree. Outputs handed to ``be`` are POISONED with NaN first, so an
+element a kernel forgets to write fails the comparison.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from netcore.backend.base import ACTIVATIONS, Backend
+
+REF = Backend(np, seed=0)
+
+#: Odd shapes: one row, one element, not multiples of any block size, > one block wide.
+SHAPES = [(1, 1), (1, 7), (33, 17), (3, 257)]
+
+
+def tolerances(dtype: Any) -> tuple[float, float]:
+    """(rtol, atol relative to the reference's largest magnitude) per dtype."""
+    return (2e-5, 2e-6) if np.dtype(dtype) == np.float32 else (1e-10, 1e-12)
+
+
+def close(got: Any, want: Any, dtype: Any, what: str) -> None:
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    rtol, atol = tolerances(dtype)
+    scale = float(np.max(np.abs(want))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * max(1.0, scale), err_msg=what)
+
+
+def _dev(be: Backend, a: Any) -> Any:
+    """A fresh device copy (the CPU backend's asarray would alias the host array)."""
+    return be.asarray(np.array(a, copy=True))
+
+
+def _poison(be: Backend, shape: tuple[int, ...], dtype: Any) -> Any:
+    return _dev(be, np.full(shape, np.nan, dtype=dtype))
+
+
+def _logits(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """N(0, 3) logits with some entries at +-1e4 (where naive formulas overflow)."""
+    z = rng.normal(0.0, 3.0, size=shape)
+    flat = z.reshape(-1)
+    k = max(1, flat.size // 5)
+    idx = rng.choice(flat.size, size=k, replace=False)
+    flat[idx] = rng.choice([-1e4, 1e4], size=k)
+    return z.astype(dtype)
+
+
+# ---------------------------------------------------------------- bias + activation
+def check_bias_act(be: Backend, rng: np.random.Generator, dtype: Any,
+                   shapes: list[tuple[int, int]] = SHAPES) -> None:
+    np_ = be.to_numpy
+    for shape in shapes:
+        for act in ACTIVATIONS:
+            for with_bias in (True, False):
+                z = _logits(rng, shape, dtype)
+                b = rng.normal(size=shape[1]).astype(dtype) if with_bias else None
+                want = REF.bias_act(z.copy(), b, act, out=np.empty_like(z))
+                what = f"bias_act {act} bias={with_bias} {shape} {np.dtype(dtype)}"
+                bb = _dev(be, b) if b is not None else None
+                out = _poison(be, shape, dtype)
+                got = be.bias_act(_dev(be, z), bb, act, out=out)
+                close(np_(got), want, dtype, what + " out=poisoned")
+                close(np_(out), want, dtype, what + " (out array)")
+                zz = _dev(be, z)
+                got = be.bias_act(zz, bb, act, out=zz)  # in place
+                close(np_(got), want, dtype, what + " in place")
+                got = be.bias_act(_dev(be, z), bb, act)
+                close(np_(got), want, dtype, what + " out=None")
+
+
+def check_bias_act_grad(be: Backend, rng: np.random.Generator, dtype: Any,
+                        shapes: list[tuple[int, int]] = SHAPES) -> None:
+    np_ = be.to_numpy
+    for shape in shapes:
+        for act in ACTIVATIONS:
+            z = rng.normal(0.0, 2.0, size=shape).astype(dtype)
+            y = REF.bias_act(z, None, act, out=np.empty_like(z))
+            dy = rng.normal(size=shape).astype(dtype)
+            want_dz, want_db = REF.bias_act_grad(dy.copy(), y, act, dz_out=np.empty_like(dy),
+                                                 db_out=np.empty(shape[1], dtype))
+            what = f"bias_act_grad {act} {shape} {np.dtype(dtype)}"
+            dz, db = _poison(be, shape, dtype), _poison(be, (shape[1],), dtype)
+            g_dz, g_db = be.bias_act_grad(_dev(be, dy), _dev(be, y), act, dz_out=dz, db_out=db)
+            close(np_(g_dz), want_dz, dtype, what + " dz")
+            close(np_(g_db), want_db, dtype, what + " db")
+            close(np_(dz), want_dz, dtype, what + " dz_out array")
+            close(np_(db), want_db, dtype, what + " db_out array")
+            dyd = _dev(be, dy)  # dz_out = dy (in place), no db
+            g_dz, g_db = be.bias_act_grad(dyd, _dev(be, y), act, dz_out=dyd, need_db=False)
+            assert g_db is None, what
+            close(np_(g_dz), want_dz, dtype, what + " in place")
+            g_dz, g_db = be.bias_act_grad(_dev(be, dy), _dev(be, y), act)
+            close(np_(g_dz), want_dz, dtype, what + " fresh outputs")
+            close(np_(g_db), want_db, dtype, what + " fresh db")
+
+
+# ---------------------------------------------------------------- loss heads
+def check_softmax_xent(be: Backend, rng: np.random.Generator, dtype: Any,
+                       shapes: list[tuple[int, int]] = SHAPES) -> None:
+    np_ = be.to_numpy
+    for n, c in shapes:
+        z = _logits(rng, (n, c), dtype)
+        labels = rng.integers(0, c, size=n)
+        onehot = np.eye(c, dtype=dtype)[labels]
+        for kind, target in (("one-hot", onehot), ("int64", labels.astype(np.int64)),
+                             ("int32", labels.astype(np.int32))):
+            what = f"softmax_xent {kind} {(n, c)} {np.dtype(dtype)}"
+            w_loss, w_grad = REF.softmax_xent(z.copy(), target, grad_out=np.empty_like(z))
+            grad = _poison(be, (n, c), dtype)
+            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target), grad_out=grad)
+            assert np.ndim(np_(loss)) == 0, what + ": loss must be 0-d"
+            close(np_(loss), w_loss, dtype, what + " loss")
+            close(np_(g), w_grad, dtype, what + " grad")
+            close(np_(grad), w_grad, dtype, what + " grad_out array")
+            zz = _dev(be, z)  # grad written over the logits
+            loss, g = be.softmax_xent(zz, _dev(be, target), grad_out=zz)
+            close(np_(loss), w_loss, dtype, what + " loss (grad_out=logits)")
+            close(np_(g), w_grad, dtype, what + " grad (grad_out=logits)")
+            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target))
+            close(np_(g), w_grad, dtype, what + " grad (grad_out=None)")
+
+
+def check_sigmoid_bce(be: Backend, rng: np.random.Generator, dtype: Any,
+                      shapes: list[tuple[int, int]] = SHAPES) -> None:
+    np_ = be.to_numpy
+    for shape in list(shapes) + [(5,)]:
+        z = _logits(rng, shape, dtype)
+        for kind in ("hard", "soft"):
+            t = (rng.random(shape) > 0.5) if kind == "hard" else rng.random(shape)
+            t = t.astype(dtype)
+            what = f"sigmoid_bce {kind} {shape} {np.dtype(dtype)}"
+            w_loss, w_grad = REF.sigmoid_bce(z.copy(), t, grad_out=np.empty_like(z))
+            grad = _poison(be, shape, dtype)
+            loss, g = be.sigmoid_bce(_dev(be, z), _dev(be, t), grad_out=grad)
+            assert np.ndim(np_(loss)) == 0, what + ": loss must be 0-d"
+            close(np_(loss), w_loss, dtype, what + " loss")
+            close(np_(g), w_grad, dtype, what + " grad")
+            close(np_(grad), w_grad, dtype, what + " grad_out array")
+            zz = _dev(be, z)
+            loss, g = be.sigmoid_bce(zz, _dev(be, t), grad_out=zz)
+            close(np_(loss), w_loss, dtype, what + " loss (grad_out=logits)")
+            close(np_(g), w_grad, dtype, what + " grad (grad_out=logits)")
+
+
+# ---------------------------------------------------------------- optimizers
+OPT_SHAPES = [(1,), (33, 17), (257,), (2, 3, 5)]
+
+
+def _opt_cases() -> list[tuple[str, Callable, int, dict]]:
+    """(label, method name, number of state tensors, scalar kwargs)."""
+    return [
+        ("sgd plain", "sgd_update", 0, dict(lr=0.1, momentum=0.0, nesterov=False)),
+        ("sgd momentum", "sgd_update", 1, dict(lr=0.05, momentum=0.9, nesterov=False)),
+        ("sgd nesterov", "sgd_update", 1, dict(lr=0.05, momentum=0.9, nesterov=True)),
+        ("adam", "adam_update", 2, dict(alpha=1e-3 * np.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3),
+                                        beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+        ("rmsprop", "rmsprop_update", 1, dict(lr=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7)),
+        ("rmsprop momentum", "rmsprop_update", 2, dict(lr=1e-3, rho=0.9, momentum=0.5,
+                                                       epsilon=1e-7)),
+        ("adagrad", "adagrad_update", 1, dict(lr=0.01, epsilon=1e-7)),
+    ]
+
+
+def _call_opt(be: Backend, method: str, p: Any, g: Any, states: list[Any], kw: dict,
+              skip: Any) -> None:
+    fn = getattr(be, method)
+    if method == "sgd_update":
+        fn(p, g, states[0] if states else None, kw["lr"], kw["momentum"], kw["nesterov"], skip)
+    elif method == "adam_update":
+        fn(p, g, states[0], states[1], kw["alpha"], kw["beta_1"], kw["beta_2"], kw["epsilon"], skip)
+    elif method == "rmsprop_update":
+        fn(p, g, states[0], states[1] if len(states) > 1 else None, kw["lr"], kw["rho"],
+           kw["momentum"], kw["epsilon"], skip)
+    else:
+        fn(p, g, states[0], kw["lr"], kw["epsilon"], skip)
+
+
+def check_optimizers(be: Backend, rng: np.random.Generator, dtype: Any,
+                     shapes: list[tuple[int, ...]] = OPT_SHAPES, skip_dtype: Any = np.int32) -> None:
+    np_ = be.to_numpy
+    for shape in shapes:
+        for label, method, nstate, kw in _opt_cases():
+            what = f"{label} {shape} {np.dtype(dtype)}"
+            p = rng.normal(size=shape).astype(dtype)
+            # state drawn fresh and non-zero (second moments / accumulators non-negative)
+            states = [np.abs(rng.normal(size=shape)).astype(dtype) for _ in range(nstate)]
+            r_p, r_s = p.copy(), [s.copy() for s in states]
+            d_p, d_s = _dev(be, p), [_dev(be, s) for s in states]
+            for step in range(2):  # two steps: state written by step 1 is read by step 2
+                g = rng.normal(size=shape).astype(dtype)
+                _call_opt(REF, method, r_p, g, r_s, kw, None)
+                skip = None if step == 0 else _dev(be, np.zeros(1, skip_dtype))
+                _call_opt(be, method, d_p, _dev(be, g), d_s, kw, skip)
+                close(np_(d_p), r_p, dtype, f"{what} step {step} param")
+                for k, (ds, rs) in enumerate(zip(d_s, r_s)):
+                    close(np_(ds), rs, dtype, f"{what} step {step} state {k}")
+            # skip set: nothing may change (bit for bit)
+            before = [np_(a).copy() for a in [d_p] + d_s]
+            g = _dev(be, rng.normal(size=shape).astype(dtype))
+            _call_opt(be, method, d_p, g, d_s, kw, _dev(be, np.ones(1, skip_dtype)))
+            for b4, a in zip(before, [d_p] + d_s):
+                np.testing.assert_array_equal(np_(a), b4, err_msg=what + " wrote despite skip")
+
+
+ALL_CHECKS = {
+    "bias_act": check_bias_act,
+    "bias_act_grad": check_bias_act_grad,
+    "softmax_xent": check_softmax_xent,
+    "sigmoid_bce": check_sigmoid_bce,
+    "optimizers": check_optimizers,
+}

@@ -1,0 +1,72 @@
+"""The CPU numba.njit kernels against the NumPy reference (same cases as the simulator tests)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "sim"))
+import kernel_cases as kc  # noqa: E402
+
+from netcore.backend.base import Backend  # noqa: E402
+from netcore.backend.cpu import CPUBackend  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def be() -> CPUBackend:
+    b = CPUBackend(seed=0, fused=True)
+    assert b.fused_ops, "the CPU backend should fuse ops"
+    return b
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("family", sorted(kc.ALL_CHECKS))
+def test_cpu_kernel_matches_reference(be, family, dtype):
+    rng = np.random.default_rng(abs(hash((family, np.dtype(dtype).name))) % 2**32)
+    kc.ALL_CHECKS[family](be, rng, dtype)
+
+
+def test_cpu_kernels_bigger_shapes(be):
+    """MNIST-sized shapes (vectorised loops, > one cache line of columns)."""
+    rng = np.random.default_rng(1)
+    kc.check_bias_act_grad(be, rng, np.float32, shapes=[(128, 512)])
+    kc.check_softmax_xent(be, rng, np.float32, shapes=[(128, 10)])
+    kc.check_optimizers(be, rng, np.float32, shapes=[(784, 512)])
+
+
+def test_cpu_backend_is_deterministic(be):
+    """Same inputs, same bits: no reduction whose order could vary between runs."""
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(64, 300)).astype(np.float32)
+    t = np.eye(300, dtype=np.float32)[rng.integers(0, 300, 64)]
+    runs = []
+    for _ in range(2):
+        dz, db = be.bias_act_grad(z.copy(), np.abs(z), "relu")
+        loss, g = be.softmax_xent(z.copy(), t)
+        runs.append((dz, db, loss, g))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cpu_fallbacks_for_unsupported_layouts(be):
+    """Non-contiguous or mixed-dtype inputs go to the reference (still correct)."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(8, 12)).astype(np.float32)[:, ::2]  # strided view
+    b = rng.normal(size=6).astype(np.float32)
+    ref = Backend(np)
+    np.testing.assert_allclose(be.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)),
+                               ref.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)))
+    p = rng.normal(size=10)  # float64 param, float32 grad
+    g = rng.normal(size=10).astype(np.float32)
+    p2 = p.copy()
+    be.sgd_update(p, g, None, 0.1, 0.0, False)
+    ref.sgd_update(p2, g, None, 0.1, 0.0, False)
+    np.testing.assert_array_equal(p, p2)
+
+
+def test_unfused_cpu_backend_is_the_reference():
+    b = CPUBackend(seed=0, fused=False)
+    assert b.fused_ops == ()
+    assert "reference" in b.describe()
