@@ -1,0 +1,472 @@
+"""End-to-end tests of the ``netcore`` command line: every subcommand, exit codes, files.
+
+Commands run in-process through ``netcore.cli.main([...])`` (fast) and, for a few, as a real
+``python -m netcore`` subprocess. Data sets are tiny synthetic IDX / CSV files written into
+``tmp_path``; the network is cut off so nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netcore
+from netcore import cli
+from netcore.datasets import _locate
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--epochs", "1", "--batch-size", "16", "--hidden", "16"]
+
+
+# --------------------------------------------------------------------------- helpers
+def assert_png(path: Path, min_bytes: int = 2000) -> None:
+    assert path.is_file(), f"{path} was not written"
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    assert len(data) >= min_bytes, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+def images_for(labels: np.ndarray, seed: int) -> np.ndarray:
+    """28x28 uint8 images a small MLP can learn: a bright 7x7 block whose place is the label."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 40, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, k in enumerate(labels):
+        r, c = divmod(int(k) % 16, 4)
+        x[i, r * 7:(r + 1) * 7, c * 7:(c + 1) * 7] = 230
+    return x
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def make_idx_folder(folder: Path, n_test: int = 100, n_train: int = 0, seed: int = 0) -> Path:
+    """MNIST-format files: always the t10k pair, the train pair when ``n_train``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = [("t10k", n_test)] + ([("train", n_train)] if n_train else [])
+    for i, (stem, n) in enumerate(splits):
+        y = (np.arange(n) % 10).astype(np.uint8)
+        np.random.default_rng(seed + i).shuffle(y)
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images_for(y, seed + 10 + i))
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", y)
+    return folder
+
+
+def write_sign_csv(path: Path, labels: np.ndarray, seed: int) -> None:
+    x = images_for(labels, seed).reshape(len(labels), -1)
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    lines += [f"{int(k)}," + ",".join(map(str, row)) for k, row in zip(labels, x)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def step_rows(out: str) -> list[list[str]]:
+    """The rows of the linear walk-through's step table (after its 'step m b ...' header)."""
+    lines = out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["step", "m", "b"])
+    rows = []
+    for ln in lines[start + 1:]:
+        if not ln.strip():
+            break
+        rows.append(ln.split())
+    return rows
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path, monkeypatch):
+    """No default data folders and no network: only what a test writes exists."""
+    monkeypatch.delenv("NETCORE_DATA", raising=False)
+    monkeypatch.delenv("NETCORE_BACKEND", raising=False)
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_locate, "SYSTEM_DIRS", (tmp_path / "system",))
+
+    def no_network(url, out, *, desc):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(_locate, "fetch", no_network)
+    monkeypatch.chdir(tmp_path)
+
+
+# --------------------------------------------------------------------------- train
+def test_train_on_test_set_only_folder(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=100)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                          "--out", str(out))
+    assert rc == 0, err
+    assert "only the MNIST TEST set" in stdout
+    assert "80 test-set images to train on, 20 to validate on" in stdout
+    assert "Epoch 1/1" in stdout                       # the progress display
+    assert "training:   loss" in stdout and "validation: loss" in stdout
+    assert "test:" not in stdout                       # no separate test set to report
+
+    record = json.loads((out / "history.json").read_text())
+    hist = record["history"]
+    assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 1 for v in hist.values())
+    assert record["epochs"] == [1]
+    assert record["test"] is None
+    assert record["data"] == {"dataset": "mnist", "source": str(data), "from_test_set": True,
+                              "train": 80, "validation": 20, "test": 0, "num_classes": 10}
+    assert record["config"]["hidden"] == [16] and record["config"]["optimizer"] == "rmsprop"
+    assert record["final"]["val_accuracy"] == hist["val_accuracy"][-1]
+
+    model = netcore.load_model(out / "model.netcore")
+    assert model.predict(np.zeros((2, 28, 28), np.float32)).shape == (2, 10)
+    assert_png(out / "loss.png")
+    assert_png(out / "accuracy.png")
+
+
+def test_train_full_data_reports_test_accuracy_and_learns(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "fashion", n_test=60, n_train=300)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data", str(data),
+                          "--epochs", "3", "--batch-size", "16", "--hidden", "32",
+                          "--optimizer", "adam", "--learning-rate", "0.003",
+                          "--validation-split", "0.1", "--out", str(out))
+    assert rc == 0, err
+    assert "270 images to train on, 30 to validate on, 60 test images" in stdout
+    assert "test:       loss" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert record["data"]["from_test_set"] is False
+    assert record["config"]["learning_rate"] == pytest.approx(0.003)
+    assert len(record["history"]["loss"]) == 3
+    assert record["history"]["loss"][-1] < record["history"]["loss"][0]
+    assert record["test"]["accuracy"] > 0.8           # the synthetic blocks are easy
+
+
+def test_train_limit_and_no_validation(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=100)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                          "--limit", "30", "--validation-split", "0", "--out", str(out))
+    assert rc == 0, err
+    assert "30 test-set images to train on, no validation set" in stdout
+    assert "overfitting" not in stdout.lower()
+    hist = json.loads((out / "history.json").read_text())["history"]
+    assert set(hist) == {"loss", "accuracy"}
+    assert_png(out / "loss.png")
+
+
+def test_train_says_overfitting_plainly(tmp_path, capsys):
+    # Random labels: a big enough network memorises them while validation stays at chance.
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 60).astype(np.uint8))
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(folder),
+                          "--epochs", "25", "--batch-size", "8", "--hidden", "64",
+                          "--optimizer", "adam", "--learning-rate", "0.003",
+                          "--out", str(tmp_path / "run"))
+    assert rc == 0, err
+    assert "OVERFITTING: validation accuracy" in stdout
+    assert "--dropout" in stdout and "--patience" in stdout and "--hidden" in stdout
+
+
+def test_overfitting_advice_threshold():
+    assert cli.overfitting_advice(0.99, 0.95)[0].startswith("OVERFITTING")
+    assert cli.overfitting_advice(0.99, 0.97)[0].startswith("No sign of overfitting")
+    rising = cli.overfitting_advice(0.99, 0.98, [0.5, 0.3, 0.4])
+    assert any("lowest after epoch 2" in line for line in rising)
+
+
+def test_train_patience_and_dropout(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=100)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data),
+                          "--epochs", "2", "--batch-size", "16", "--hidden", "16,8",
+                          "--dropout", "0.2", "--patience", "1", "--out", str(out))
+    assert rc == 0, err
+    assert "dropout" in stdout.lower()                 # in the model summary
+    record = json.loads((out / "history.json").read_text())
+    assert record["config"]["dropout"] == 0.2 and record["config"]["hidden"] == [16, 8]
+
+
+def test_train_sign_mnist_csv(tmp_path, capsys):
+    folder = tmp_path / "sign"
+    folder.mkdir()
+    letters = np.array([k for k in range(25) if k != 9])
+    write_sign_csv(folder / "sign_mnist_train.csv", np.resize(letters, 96), seed=1)
+    write_sign_csv(folder / "sign_mnist_test.csv", np.resize(letters, 48), seed=2)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "sign-mnist", "--data", str(folder),
+                          *TINY, "--out", str(out))
+    assert rc == 0, err
+    assert "25 output units" in stdout and "J (label 9)" in stdout
+    assert "(None, 25)" in stdout                       # the softmax layer in the summary
+    assert "48 test images" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert record["data"]["num_classes"] == 25 and record["data"]["test"] == 48
+    assert_png(out / "accuracy.png")
+
+
+def test_train_sign_mnist_missing_names_kaggle(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc, stdout, err = run(capsys, "train", "--dataset", "sign-mnist", "--data", str(tmp_path / "empty"))
+    assert rc == 1
+    assert err.startswith("netcore: error:") and "Kaggle" in err
+    assert err.count("\n") == 1
+
+
+def test_train_real_mnist_test_split(tmp_path, capsys):
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST test set not at {SHARED_MNIST}")
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(SHARED_MNIST),
+                          "--epochs", "1", "--batch-size", "128", "--hidden", "64",
+                          "--limit", "3000", "--out", str(out))
+    assert rc == 0, err
+    assert "2,400 test-set images to train on, 600 to validate on" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert record["final"]["val_accuracy"] > 0.75
+
+
+# --------------------------------------------------------------------------- errors
+def test_missing_data_folder_exits_1_with_one_line(tmp_path, capsys):
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(tmp_path / "nope"))
+    assert rc == 1
+    assert err == f"netcore: error: data folder {tmp_path / 'nope'} does not exist\n"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.netcore"))
+
+
+def test_folder_without_the_files_exits_1(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(tmp_path / "empty"))
+    assert rc == 1
+    assert "MNIST not found in" in err and "t10k-images-idx3-ubyte.gz" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_nothing_found_anywhere_offline(capsys):
+    rc, _, err = run(capsys, "train", "--dataset", "mnist")
+    assert rc == 1
+    assert "MNIST not found" in err and "--data" in err and "download failed" in err
+    assert err.count("\n") == 1
+
+
+def test_corrupt_file_exits_1_naming_it(tmp_path, capsys):
+    folder = make_idx_folder(tmp_path / "mnist", n_test=20)
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(folder))
+    assert rc == 1
+    assert "t10k-labels-idx1-ubyte.gz" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "cifar10"],
+    ["train"],
+    ["train", "--dataset", "mnist", "--epochs", "0"],
+    ["train", "--dataset", "mnist", "--validation-split", "1.5"],
+    ["train", "--dataset", "mnist", "--hidden", "512,abc"],
+    ["train", "--dataset", "mnist", "--backend", "tpu"],
+    ["linear", "--learning-rate", "-1"],
+    ["plot"],
+    ["plot", "histogram"],
+    ["frobnicate"],
+    [],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2
+    assert "usage: netcore" in err and "error:" in err
+
+
+def test_help_and_version_exit_0(capsys):
+    rc, out, _ = run(capsys, "--help")
+    assert rc == 0 and "train" in out and "linear" in out and "info" in out
+    rc, out, _ = run(capsys, "--version")
+    assert rc == 0 and netcore.__version__ in out
+
+
+def test_unavailable_cuda_backend_exits_1(tmp_path, capsys):
+    if "cuda" in netcore.available_backends():
+        pytest.skip("CUDA is usable here")
+    data = make_idx_folder(tmp_path / "mnist", n_test=20)
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--backend", "cuda",
+                     "--out", str(tmp_path / "run"))
+    assert rc == 1
+    assert err.startswith("netcore: error: backend 'cuda' is unavailable")
+    assert err.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc, _, err = run(capsys, "--debug", "train", "--dataset", "mnist", "--data", str(tmp_path / "empty"))
+    assert rc == 1 and "Traceback" in err and "netcore: error:" in err
+    rc, _, err = run(capsys, "train", "--debug", "--dataset", "mnist", "--data", str(tmp_path / "empty"))
+    assert rc == 1 and "Traceback" in err
+
+
+def test_unexpected_exception_is_one_line_and_points_to_debug(monkeypatch, capsys):
+    def boom(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "cmd_info", boom)
+    rc, _, err = run(capsys, "info")
+    assert rc == 1
+    assert err.splitlines()[0] == "netcore: error: ZeroDivisionError: division by zero"
+    assert "--debug" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- linear
+def test_linear_prints_the_course_numbers(tmp_path, capsys):
+    rc, out, err = run(capsys, "linear", "--steps", "3", "--out", str(tmp_path / "lin"))
+    assert rc == 0, err
+    lines = out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["x", "y", "y-hat"])
+    table = [ln.split() for ln in lines[header + 1:header + 3]]
+    assert table == [["1", "3", "4", "1"], ["2", "5", "3", "4"]]   # x, y, y-hat, squared error
+    assert "MSE  = (1 + 4) / 2 = 2.5" in out
+    assert "RMSE = sqrt(MSE) = 1.5811 (about 1.58)" in out
+    assert "dMSE/dm = -3\n" in out and "dMSE/db = -1\n" in out
+    assert "step 1: m = -1 - 0.1 * (-3) = -0.7, b = 5 - 0.1 * (-1) = 5.1" in out
+    rows = step_rows(out)
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"]          # start + 3 steps
+    assert rows[0][1:] == ["-1", "5", "2.5", "1.5811", "-3", "-1"]
+    assert rows[1][1:3] == ["-0.7", "5.1"]
+    assert len(rows[3]) == 5                                     # no gradient after the last
+    assert "The loss went down" in out and "OVERSHOOT" not in out
+    assert_png(tmp_path / "lin" / "loss_surface.png", 10_000)
+    assert_png(tmp_path / "lin" / "loss_contour.png", 10_000)
+
+
+def test_linear_learning_rate_2_overshoots(tmp_path, capsys):
+    rc, out, err = run(capsys, "linear", "--learning-rate", "2", "--steps", "4",
+                       "--out", str(tmp_path / "lin"))
+    assert rc == 0, err
+    assert "OVERSHOOT: the loss grows" in out
+    assert "step 1: m = -1 - 2 * (-3) = 5, b = 5 - 2 * (-1) = 7" in out
+    mses = [float(r[3]) for r in step_rows(out)]
+    assert mses[:2] == [2.5, 112.5]
+    assert all(b > a for a, b in zip(mses, mses[1:]))
+    assert_png(tmp_path / "lin" / "loss_contour.png")
+
+
+def test_linear_diverging_run_stops_cleanly(tmp_path, capsys):
+    rc, out, err = run(capsys, "linear", "--learning-rate", "2", "--steps", "500",
+                       "--out", str(tmp_path / "lin"))
+    assert rc == 0, err
+    assert "the loss overflowed and training stopped" in out
+    assert "Warning" not in err
+
+
+def test_walkthrough_gradients_are_netcores_and_match_the_hand_formula():
+    from netcore import linear_walkthrough as lw
+
+    walk = lw.run_walkthrough(learning_rate=0.05, steps=6)
+    assert len(walk.steps) == 7 and not walk.overshoot
+    for s in walk.steps[:-1]:
+        gm, gb = lw.analytic_gradients(s.m, s.b)
+        assert s.grad_m == pytest.approx(gm, rel=1e-12, abs=1e-12)
+        assert s.grad_b == pytest.approx(gb, rel=1e-12, abs=1e-12)
+        assert s.mse == pytest.approx(float(lw.mse_surface(s.m, s.b)), rel=1e-12)
+    for a, b in zip(walk.steps, walk.steps[1:]):        # each step is m - lr * dMSE/dm
+        assert b.m == pytest.approx(a.m - 0.05 * a.grad_m, abs=1e-12)
+        assert b.b == pytest.approx(a.b - 0.05 * a.grad_b, abs=1e-12)
+    assert lw.stable_learning_rate() == pytest.approx(0.2918, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- plot, info
+def test_plot_activations(tmp_path, capsys):
+    rc, out, err = run(capsys, "plot", "activations", "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    assert "softmax([2, 1, 0.1]) = [0.659, 0.242, 0.099]" in out
+    assert_png(tmp_path / "figs" / "activations.png", 20_000)
+
+
+def test_info(capsys, monkeypatch):
+    rc, out, err = run(capsys, "info")
+    assert rc == 0, err
+    assert out.startswith(f"netcore {netcore.__version__}")
+    assert "  cpu   available" in out and "  cuda  " in out
+    for key in ("GPU", "CuPy:", "numba:", "numba-cuda:", "CUDA simulator: off"):
+        assert key in out
+    ok, reason = netcore.backend_status()["cuda"]
+    assert reason in out                                 # why CUDA is (or is not) usable
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    rc, out, _ = run(capsys, "info")
+    assert rc == 0 and "CUDA simulator: ON (NUMBA_ENABLE_CUDASIM=1)" in out
+
+
+# --------------------------------------------------------------------------- no matplotlib
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith(("matplotlib.", "mpl_toolkits")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError
+
+
+def test_without_matplotlib_commands_still_do_the_rest(tmp_path, capsys, no_matplotlib):
+    rc, out, err = run(capsys, "linear", "--steps", "1", "--out", str(tmp_path / "lin"))
+    assert rc == 0
+    assert "MSE  = (1 + 4) / 2 = 2.5" in out
+    assert "plots skipped" in err and "pip install 'netcore[plot]'" in err
+    assert not list((tmp_path / "lin").glob("*.png"))
+
+    data = make_idx_folder(tmp_path / "mnist", n_test=40)
+    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                       "--out", str(tmp_path / "run"))
+    assert rc == 0
+    assert "pip install 'netcore[plot]'" in err
+    assert (tmp_path / "run" / "model.netcore").is_file()
+    assert (tmp_path / "run" / "history.json").is_file()
+    assert not list((tmp_path / "run").glob("*.png"))
+
+    rc, out, err = run(capsys, "plot", "activations", "--out", str(tmp_path / "figs"))
+    assert rc == 1
+    assert err.startswith("netcore: error: plotting needs matplotlib")
+    assert "pip install 'netcore[plot]'" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- subprocess
+def _subprocess(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("NETCORE_DATA", "NUMBA_ENABLE_CUDASIM")}
+    env["XDG_CACHE_HOME"] = str(cwd / "cache")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "TkAgg"   # a GUI backend and no display: plots must not depend on it
+    env.pop("DISPLAY", None)
+    return subprocess.run([sys.executable, "-m", "netcore", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_python_m_netcore_end_to_end(tmp_path):
+    data = make_idx_folder(tmp_path / "mnist", n_test=60)
+    proc = _subprocess("train", "--dataset", "mnist", "--data", str(data), *TINY,
+                       "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "48 test-set images to train on, 12 to validate on" in proc.stdout
+    assert_png(tmp_path / "run" / "loss.png")
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["epochs"] == [1]
+
+    proc = _subprocess("linear", "--steps", "1", cwd=tmp_path)     # default --out out/linear
+    assert proc.returncode == 0, proc.stderr
+    assert "m = -1 - 0.1 * (-3) = -0.7, b = 5 - 0.1 * (-1) = 5.1" in proc.stdout
+    assert_png(tmp_path / "out" / "linear" / "loss_surface.png")
+
+
+def test_python_m_netcore_exit_codes(tmp_path):
+    proc = _subprocess("train", "--dataset", "mnist", "--data", str(tmp_path / "missing"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == f"netcore: error: data folder {tmp_path / 'missing'} does not exist\n"
+    proc = _subprocess("train", "--dataset", "mnist", "--batch-size", "many", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "argument --batch-size: expected a positive integer, got 'many'" in proc.stderr
