@@ -184,10 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every failure becomes one line, unless --debug
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
-        if not debug and not _expected(exc):
-            print(f"{PROG}: this looks like a bug; rerun with --debug for the traceback",
-                  file=sys.stderr)
+        hint = "" if debug or _expected(exc) else " (unexpected: rerun with --debug for the traceback)"
+        print(f"{PROG}: error: {_one_line(exc)}{hint}", file=sys.stderr)
         return 1
 
 
@@ -419,8 +417,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``netcore train``: load, train with a progress bar, report, write model/history/plots."""
     from . import callbacks, utils
 
-    out = _out_dir(args.out)
     data = load_training_data(args.dataset, args.data)
+    out = _out_dir(args.out)
     for note in data.notes:
         _say(f"Note: {note}.")
     x_pool, y_pool = data.x_train, data.y_train
@@ -453,8 +451,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                                            restore_best_weights=True))
     xt, yt = prep(x_tr, y_tr)
     val = prep(x_val, y_val) if x_val is not None else None
-    history = model.fit(xt, yt, batch_size=args.batch_size, epochs=args.epochs, verbose=1,
-                        validation_data=val, callbacks=cbs)
+    # The model itself stops with NonFiniteLossError on a NaN/inf loss; NumPy's overflow
+    # warnings on the way there would only bury that one-line message.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = model.fit(xt, yt, batch_size=args.batch_size, epochs=args.epochs, verbose=1,
+                            validation_data=val, callbacks=cbs)
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     epochs_run = len(hist.get("loss", []))
 
