@@ -1,15 +1,36 @@
 """The CUDA backend: CuPy arrays and cuBLAS matrix products; fused numba.cuda kernels.
 
+* Arrays are CuPy arrays; ``matmul`` and every unfused op run through CuPy (cuBLAS).
+* The fused ops (``CudaBackend.fused_ops``) run the numba.cuda kernels of
+  :mod:`netcore.kernels`, compiled lazily once per dtype with explicit signatures and
+  launched on CuPy's current stream, so they order correctly with cuBLAS without any
+  device-wide or host synchronisation. The launch path (numba PTX launched through CuPy's
+  ``RawModule``, or numba's own dispatch) is chosen in ONE place,
+  :mod:`netcore.kernels._launch` (``NETCORE_CUDA_LAUNCH=raw|numba``).
+* Losses come back as 0-d device arrays: nothing reaches the host on the training path.
+  They are reduced on the device in one launch (per-block partial sums + last-block-done
+  finish, deterministic), through a small scratch buffer owned by the backend: use one
+  backend per stream.
+
 Under ``NUMBA_ENABLE_CUDASIM=1`` it runs anywhere: arrays are NumPy arrays and the fused
-ops run through numba's CUDA simulator (slow; for tests of the whole dispatch path).
+ops run through numba's CUDA simulator (slow; for tests of the whole dispatch path), with
+smaller blocks and grids so the simulator's one-thread-per-CUDA-thread stays quick.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
+import numpy as np
+
 from ..errors import BackendUnavailableError
-from .base import Backend
+from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_TPB, pow2_at_least
+from .base import Backend, _skipped
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FUSED_OPS = ("bias_act", "bias_act_grad", "softmax_xent", "sigmoid_bce", "sgd_update",
+              "adam_update", "rmsprop_update", "adagrad_update")
 
 
 def simulator_enabled() -> bool:
@@ -52,6 +73,7 @@ class CudaBackend(Backend):
     """CuPy + numba.cuda. Create through :func:`netcore.get_backend` ("cuda")."""
 
     name = "cuda"
+    fused_ops: tuple[str, ...] = _FUSED_OPS
 
     def __init__(self, seed: int | None = None) -> None:
         ok, reason = probe()
@@ -64,13 +86,36 @@ class CudaBackend(Backend):
         else:
             import cupy as xp
         super().__init__(xp, seed)
+        from ..kernels._launch import KernelSet
+
+        # Imports numba.cuda and binds the kernels; compiles nothing (first use per dtype).
+        self.kernels = KernelSet(self.simulated)
+        self.launch_path = self.kernels.path
+        if self.simulated:  # the simulator runs one Python thread per CUDA thread
+            import sys
+
+            # Its block manager polls those threads while they wait at barriers; with the
+            # default 5 ms GIL switch interval every syncthreads() costs ~ms. 0.1 ms: ~15x
+            # faster kernels (simulation is a test-only mode, so the global tweak is fine).
+            sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
+            self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 32, 4, (8, 4), 4
+        else:
+            self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 256, 8192, (32, 32), MAX_TPB
+        # Reused device buffers: reduction scratch, placeholders for absent arguments.
+        self._partial = xp.zeros(MAX_BLOCKS, dtype=np.float64)
+        self._counter = xp.zeros(1, dtype=np.int32)  # last-block ticket; kernels reset it
+        self._noskip = xp.zeros(1, dtype=np.int32)
+        self._nolabels = xp.zeros(1, dtype=np.int64)
+        self._dummy = {dt.name: xp.zeros(1, dtype=dt) for dt in _FLOATS}
+        self._grids: dict[tuple, Any] = {}  # cached launch configurations
 
     def describe(self) -> str:
         if self.simulated:
             return "cuda (SIMULATED: numba CUDA simulator on the CPU, NumPy arrays)"
         import cupy
 
-        return f"cuda ({self.device_name}, CuPy {cupy.__version__})"
+        return (f"cuda ({self.device_name}, CuPy {cupy.__version__}, "
+                f"fused kernels: numba.cuda via {self.launch_path!r} launch)")
 
     def to_numpy(self, x: Any) -> Any:
         if self.simulated:
@@ -86,3 +131,189 @@ class CudaBackend(Backend):
             import cupy
 
             cupy.cuda.get_current_stream().synchronize()
+
+    # ------------------------------------------------------------------ launch configurations
+    def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:
+        """Grid-stride element-wise launch over ``n`` items."""
+        cfg = self._grids.get(("1d", n))
+        if cfg is None:
+            blocks = max(1, min(math.ceil(n / self._tpb), self._max_grid))
+            cfg = self._grids[("1d", n)] = ((blocks,), (self._tpb,))
+        return cfg
+
+    def _grid_rows(self, n: int, c: int) -> tuple[tuple[int], tuple[int]]:
+        """One block per row (grid-strided), threads striding over the row's ``c`` columns."""
+        cfg = self._grids.get(("rows", n, c))
+        if cfg is None:
+            tpb = pow2_at_least(c, 32, self._red_tpb) if not self.simulated else \
+                pow2_at_least(c, 1, self._red_tpb)
+            blocks = max(1, min(n, MAX_BLOCKS if not self.simulated else self._max_grid))
+            cfg = self._grids[("rows", n, c)] = ((blocks,), (tpb,))
+        return cfg
+
+    def _grid_reduce(self, n: int) -> tuple[tuple[int], tuple[int]]:
+        """Element-wise with a grid-wide sum (at most MAX_BLOCKS partials)."""
+        cfg = self._grids.get(("red", n))
+        if cfg is None:
+            tpb = self._red_tpb
+            blocks = max(1, min(math.ceil(n / tpb), MAX_BLOCKS, self._max_grid))
+            cfg = self._grids[("red", n)] = ((blocks,), (tpb,))
+        return cfg
+
+    def _grid_cols(self, c: int) -> tuple[tuple[int], tuple[int, int]]:
+        cfg = self._grids.get(("cols", c))
+        if cfg is None:
+            bx, by = self._bwd_block
+            cfg = self._grids[("cols", c)] = ((math.ceil(c / bx),), (bx, by))
+        return cfg
+
+    @staticmethod
+    def _float(*arrays: Any) -> bool:
+        dt = arrays[0].dtype
+        return dt in _FLOATS and all(a.dtype == dt for a in arrays)
+
+    # ------------------------------------------------------------------ activations
+    def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:
+        code = ACT_CODES.get(activation)
+        if (code is None or getattr(z, "ndim", 0) != 2 or (b is None and code == 0)
+                or (b is not None and (b.shape != (z.shape[1],) or not self._float(z, b)))
+                or not self._float(z) or z.size == 0):
+            return super().bias_act(z, b, activation, out=out)
+        dst = out if out is not None else (z if b is None else self.xp.empty_like(z))
+        if dst.shape != z.shape or dst.dtype != z.dtype:
+            return super().bias_act(z, b, activation, out=out)
+        grid, block = self._grid1(z.size)
+        self.kernels.get("bias_act_fwd", z.dtype.name)(
+            grid, block, z, self._dummy[z.dtype.name] if b is None else b, dst, code,
+            int(b is not None))
+        return dst
+
+    def bias_act_grad(self, dy: Any, y: Any, activation: str, dz_out: Any = None,
+                      db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
+        code = ACT_CODES.get(activation)
+        if (code is None or getattr(dy, "ndim", 0) != 2 or y.shape != dy.shape
+                or not self._float(dy, y) or dy.size == 0 or (code == 0 and not need_db)):
+            return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
+        xp = self.xp
+        dz = dz_out if dz_out is not None else (dy if code == 0 else xp.empty_like(dy))
+        db = (db_out if db_out is not None else xp.empty(dy.shape[1], dy.dtype)) if need_db else None
+        if dz.shape != dy.shape or dz.dtype != dy.dtype or (
+                db is not None and (db.shape != (dy.shape[1],) or db.dtype != dy.dtype)):
+            return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
+        grid, block = self._grid_cols(dy.shape[1])
+        self.kernels.get("bias_act_bwd", dy.dtype.name)(
+            grid, block, dy, y, dz, self._dummy[dy.dtype.name] if db is None else db, code,
+            int(bool(need_db)))
+        return dz, db
+
+    # ------------------------------------------------------------------ fused heads
+    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+        z = logits
+        if (getattr(z, "ndim", 0) != 2 or not self._float(z) or z.size == 0
+                or not hasattr(target, "ndim")):
+            return super().softmax_xent(logits, target, grad_out)
+        xp = self.xp
+        grad = grad_out if grad_out is not None else xp.empty_like(z)
+        if grad.shape != z.shape or grad.dtype != z.dtype:
+            return super().softmax_xent(logits, target, grad_out)
+        if target.ndim == 1:
+            if target.dtype.kind not in "iu" or target.shape != (z.shape[0],):
+                return super().softmax_xent(logits, target, grad_out)
+            labels = target if target.dtype in (np.int32, np.int64) else target.astype(np.int64)
+            t, sparse = z, 1  # t: unused placeholder of the right type
+        else:
+            if target.shape != z.shape or target.dtype != z.dtype:
+                return super().softmax_xent(logits, target, grad_out)
+            labels, t, sparse = self._nolabels, target, 0
+        n, c = z.shape
+        loss = xp.empty((), dtype=z.dtype)
+        grid, block = self._grid_rows(n, c)
+        self.kernels.get("softmax_xent", z.dtype.name, labels.dtype.name)(
+            grid, block, z, t, labels, sparse, grad, self._partial, self._counter,
+            loss.reshape(1), float(n))
+        return loss, grad
+
+    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+        z = logits
+        if (getattr(z, "ndim", 0) == 0 or getattr(target, "shape", None) != z.shape
+                or not self._float(z, target) or z.size == 0):
+            return super().sigmoid_bce(logits, target, grad_out)
+        xp = self.xp
+        grad = grad_out if grad_out is not None else xp.empty_like(z)
+        if (grad.shape != z.shape or grad.dtype != z.dtype or not z.flags.c_contiguous
+                or not target.flags.c_contiguous or not grad.flags.c_contiguous):
+            return super().sigmoid_bce(logits, target, grad_out)
+        shape2 = (z.shape[0], -1) if z.ndim > 1 else (-1, 1)  # views: all C-contiguous
+        loss = xp.empty((), dtype=z.dtype)
+        grid, block = self._grid_reduce(z.size)
+        self.kernels.get("sigmoid_bce", z.dtype.name)(
+            grid, block, z.reshape(shape2), target.reshape(shape2), grad.reshape(shape2),
+            self._partial, self._counter, loss.reshape(1), float(z.size))
+        return loss, grad
+
+    # ------------------------------------------------------------------ optimizer updates
+    def _flat(self, *arrays: Any) -> tuple[Any, ...] | None:
+        p = arrays[0]
+        if not self._float(*arrays) or p.size == 0:
+            return None
+        for a in arrays:
+            if a.size != p.size or not a.flags.c_contiguous:
+                return None
+        return tuple(a.reshape(-1) for a in arrays)
+
+    def _skip(self, skip: Any) -> Any:
+        if skip is None or (not self.simulated and isinstance(skip, np.ndarray)):
+            return self._noskip  # absent, or a host flag already read by _host_skip
+        return skip if skip.dtype == np.int32 and skip.ndim == 1 else skip.reshape(-1).astype(np.int32)
+
+    def _host_skip(self, skip: Any) -> bool:
+        # A host-side (NumPy) flag costs nothing to read; a device flag is read by the kernel.
+        return isinstance(skip, np.ndarray) and not self.simulated and _skipped(skip)
+
+    def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
+                   nesterov: bool, skip: Any = None) -> None:
+        flat = self._flat(param, grad) if velocity is None else self._flat(param, grad, velocity)
+        if flat is None or self._host_skip(skip):
+            return super().sgd_update(param, grad, velocity, lr, momentum, nesterov, skip)
+        f = param.dtype.type
+        grid, block = self._grid1(param.size)
+        self.kernels.get("sgd_update", param.dtype.name)(
+            grid, block, self._skip(skip), flat[0], flat[1],
+            flat[2] if velocity is not None else flat[0], f(lr), f(momentum),
+            int(bool(nesterov)), int(velocity is not None))
+
+    def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
+                    beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
+        flat = self._flat(param, grad, m, v)
+        if flat is None or self._host_skip(skip):
+            return super().adam_update(param, grad, m, v, alpha, beta_1, beta_2, epsilon, skip)
+        f = param.dtype.type
+        grid, block = self._grid1(param.size)
+        self.kernels.get("adam_update", param.dtype.name)(
+            grid, block, self._skip(skip), *flat, f(alpha), f(1 - beta_1), f(1 - beta_2),
+            f(epsilon))
+
+    def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
+                       lr: float, rho: float, momentum: float, epsilon: float,
+                       skip: Any = None) -> None:
+        arrays = (param, grad, velocity) + ((momentum_buf,) if momentum_buf is not None else ())
+        flat = self._flat(*arrays)
+        if flat is None or self._host_skip(skip):
+            return super().rmsprop_update(param, grad, velocity, momentum_buf, lr, rho,
+                                          momentum, epsilon, skip)
+        f = param.dtype.type
+        grid, block = self._grid1(param.size)
+        self.kernels.get("rmsprop_update", param.dtype.name)(
+            grid, block, self._skip(skip), flat[0], flat[1], flat[2],
+            flat[3] if momentum_buf is not None else flat[0], f(lr), f(rho), f(1 - rho),
+            f(momentum), f(epsilon), int(momentum_buf is not None))
+
+    def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
+                       epsilon: float, skip: Any = None) -> None:
+        flat = self._flat(param, grad, accumulator)
+        if flat is None or self._host_skip(skip):
+            return super().adagrad_update(param, grad, accumulator, lr, epsilon, skip)
+        f = param.dtype.type
+        grid, block = self._grid1(param.size)
+        self.kernels.get("adagrad_update", param.dtype.name)(
+            grid, block, self._skip(skip), *flat, f(lr), f(epsilon))
