@@ -1,0 +1,206 @@
+"""Shared set-up for the asv suite and ``compare.py``: data, model, devices, timing, GEMM floor.
+
+Everything here is plain functions with no asv-recognised prefix (``time_``, ``track_``,
+``peakmem_``...), so asv's discovery imports this module without taking it for a benchmark.
+
+The workload is the course MLP on MNIST-shaped data: ``N x 784`` float32 inputs, 10 classes,
+``Dense(512, relu) -> Dense(512, relu) -> Dense(10, softmax)``, sparse categorical
+cross-entropy, Adam. The data is synthetic (no download) but learnable: labels are the arg-max
+of a fixed random linear map of the inputs, so the loss falls over an epoch and two trainers
+doing the same work visibly agree (or not).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+#: Backends the suite is parameterised over (asv shows ``cuda`` as skipped without a GPU).
+BACKENDS: list[str] = ["cpu", "cuda"]
+#: Batch sizes the suite is parameterised over.
+BATCH_SIZES: list[int] = [32, 128, 1024, 8192]
+#: Samples in one epoch (MNIST's training set).
+EPOCH_SAMPLES = 60_000
+N_FEATURES = 784
+N_HIDDEN = 512
+N_CLASSES = 10
+#: Layer widths of the MLP, input first.
+LAYER_SIZES: tuple[int, ...] = (N_FEATURES, N_HIDDEN, N_HIDDEN, N_CLASSES)
+#: Adam hyperparameters shared by netcore and PyTorch (Keras 3 defaults).
+LEARNING_RATE = 1e-3
+BETA_1 = 0.9
+BETA_2 = 0.999
+EPSILON = 1e-7
+SEED = 1234
+
+
+class Unavailable(Exception):
+    """A backend cannot run here; the message says why."""
+
+
+# ---------------------------------------------------------------------------- devices
+def check_backend(name: str) -> None:
+    """Raise :class:`Unavailable` with the reason when backend ``name`` cannot be timed here.
+
+    The CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) counts as unavailable: it is a test
+    harness running on the CPU, and its timings would mean nothing.
+    """
+    if name == "cpu":
+        return
+    if name != "cuda":
+        raise ValueError(f"backend must be 'cpu' or 'cuda', received {name!r}")
+    from netcore.backend.cuda import probe, simulator_enabled
+
+    if simulator_enabled():
+        raise Unavailable("NUMBA_ENABLE_CUDASIM=1: the CUDA simulator is not timed")
+    ok, reason = probe()
+    if not ok:
+        raise Unavailable(reason)
+
+
+def skip_unless_available(name: str) -> None:
+    """In an asv ``setup``: skip the parameter combination (asv shows it as skipped)."""
+    try:
+        check_backend(name)
+    except Unavailable as exc:
+        # asv's convention: NotImplementedError raised in setup marks the combination skipped.
+        raise NotImplementedError(f"backend {name!r} unavailable: {exc}") from None
+
+
+def build_backend(name: str) -> Any:
+    """A fresh netcore backend object (to call its ops directly)."""
+    from netcore import get_backend
+
+    return get_backend(name, seed=SEED)
+
+
+def array_module(name: str) -> Any:
+    """NumPy for ``cpu``, CuPy for ``cuda``."""
+    if name == "cuda":
+        import cupy
+
+        return cupy
+    return np
+
+
+def synchronize(name: str) -> None:
+    """Wait for all queued device work (nothing to wait for on the CPU)."""
+    if name == "cuda":
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+        cupy.cuda.runtime.deviceSynchronize()
+
+
+# ---------------------------------------------------------------------------- data and model
+def make_data(n: int = EPOCH_SAMPLES, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)``: ``x`` of shape ``(n, 784)`` float32 in [0, 1), ``y`` int64 labels in [0, 10).
+
+    ``y`` is the arg-max of a fixed random projection of ``x`` (centred), so it is learnable.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, N_FEATURES), dtype=np.float32)
+    proj = rng.standard_normal((N_FEATURES, N_CLASSES)).astype(np.float32)
+    y = np.argmax((x - 0.5) @ proj, axis=1).astype(np.int64)
+    return x, y
+
+
+def build_model(backend: str, seed: int = SEED) -> Any:
+    """The compiled MLP 784-512-512-10 (ReLU, softmax, sparse CE, Adam) on ``backend``."""
+    from netcore import Sequential
+    from netcore.layers import Dense
+    from netcore.optimizers import Adam
+
+    model = Sequential([
+        Dense(N_HIDDEN, activation="relu", input_shape=(N_FEATURES,)),
+        Dense(N_HIDDEN, activation="relu"),
+        Dense(N_CLASSES, activation="softmax"),
+    ], backend=backend, seed=seed)
+    model.compile(optimizer=Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1, beta_2=BETA_2,
+                                 epsilon=EPSILON),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def to_backend(backend: str, *arrays: np.ndarray) -> tuple[Any, ...]:
+    """The arrays moved to ``backend``'s device once (NumPy arrays stay as they are)."""
+    xp = array_module(backend)
+    return tuple(xp.asarray(a) for a in arrays)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Training steps in one epoch (the last short batch counts)."""
+    return math.ceil(n / batch_size)
+
+
+# ---------------------------------------------------------------------------- timing
+def median_seconds(fn: Callable[[], Any], backend: str, repeats: int = 5, min_time: float = 0.0,
+              max_repeats: int = 1000) -> float:
+    """Median wall time of ``fn()`` in seconds, synchronising ``backend`` inside each timing.
+
+    Runs at least ``repeats`` times and keeps going (up to ``max_repeats``) until ``min_time``
+    seconds were spent, so tiny ops get enough samples for a stable median.
+    """
+    samples: list[float] = []
+    spent = 0.0
+    while len(samples) < repeats or (spent < min_time and len(samples) < max_repeats):
+        t0 = time.perf_counter()
+        fn()
+        synchronize(backend)
+        dt = time.perf_counter() - t0
+        samples.append(dt)
+        spent += dt
+    return statistics.median(samples)
+
+
+# ---------------------------------------------------------------------------- GEMM floor
+class GemmFloor:
+    """The matrix products of one training step of the MLP, and nothing else.
+
+    Forward ``x W1``, ``h1 W2``, ``h2 W3``; backward ``dW = a^T dz`` for all three layers and
+    ``dX = dz W^T`` for the last two (the first layer's input gradient is skipped, as netcore
+    and PyTorch both skip it). Outputs are preallocated; the inputs of the backward products
+    are the forward outputs (their values do not matter to a GEMM's speed).
+    """
+
+    def __init__(self, backend: str, max_batch: int, seed: int = SEED) -> None:
+        xp = array_module(backend)
+        self.backend, self.xp = backend, xp
+        rng = np.random.default_rng(seed)
+        self.weights = [xp.asarray(rng.standard_normal((a, b)).astype(np.float32) * 0.05)
+                        for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])]
+        self.grads = [xp.empty_like(w) for w in self.weights]
+        self._max_batch = max_batch
+        self._acts = [xp.empty((max_batch, b), dtype=np.float32) for b in LAYER_SIZES[1:]]
+        self._dx = [xp.empty((max_batch, a), dtype=np.float32) for a in LAYER_SIZES[1:-1]]
+
+    def step(self, x: Any) -> None:
+        """The 8 GEMMs of one training step on the batch ``x`` (``n <= max_batch`` rows)."""
+        xp, n = self.xp, x.shape[0]
+        w, g = self.weights, self.grads
+        a = [x] + [buf[:n] for buf in self._acts]
+        for i in range(3):  # forward
+            xp.matmul(a[i], w[i], out=a[i + 1])
+        dz = a[3]
+        for i in (2, 1, 0):  # backward: the next layer's dz is this layer's dX (shapes match)
+            xp.matmul(a[i].T, dz, out=g[i])
+            if i > 0:
+                dx = self._dx[i - 1][:n]
+                xp.matmul(dz, w[i].T, out=dx)
+                dz = dx
+
+    def epoch(self, x: Any, batch_size: int) -> None:
+        """One epoch of GEMMs over ``x`` in order (the batches a ``shuffle=False`` fit sees)."""
+        n = x.shape[0]
+        for s in range(0, n, batch_size):
+            self.step(x[s:s + batch_size])
+
+    @staticmethod
+    def flops_per_sample() -> int:
+        """Floating-point operations of the 8 GEMMs per sample (2 per multiply-add)."""
+        fwd = sum(a * b for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+        dx = sum(a * b for a, b in zip(LAYER_SIZES[1:-1], LAYER_SIZES[2:]))
+        return 2 * (2 * fwd + dx)

@@ -1,0 +1,225 @@
+"""Each fused backend op against the unfused sequence it replaces, and achieved bandwidth.
+
+"Fused" is the op as the training loop calls it (``backend.bias_act(...)``: a numba kernel
+where the backend overrides it). "Unfused" is the reference sequence of NumPy / CuPy calls in
+:class:`netcore.backend.base.Backend`, run on the same backend object with the same arrays
+(``Backend.bias_act(backend, ...)``), which is exactly what the fused kernel replaces. Where a
+backend has no kernel for an op yet, the two are the same code and time the same.
+
+Shapes follow the course MLP: activations ``(batch, 512)``, logits ``(batch, 10)``, and Adam
+over all six weight tensors of the model (669,706 parameters). ``KernelBandwidth`` runs each
+op on one large ``8192 x 4096`` float32 tensor and reports achieved bytes per second next to a
+plain device copy of the same size (the bandwidth ceiling of an elementwise op).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from netcore.backend.base import Backend
+
+from . import _common as C
+
+#: The ops ``bench_ops`` covers (all fused by the kernels issue on both devices).
+OPS: list[str] = ["bias_act", "bias_act_grad", "softmax_xent", "sigmoid_bce", "adam_update"]
+#: Shape of the bandwidth benchmarks (the issue's "8192 x 4096 float32").
+BIG_SHAPE = (8192, 4096)
+_F32 = 4
+
+
+class OpCase:
+    """Inputs and outputs for one op at one shape, with fused and unfused callables.
+
+    ``bytes_moved`` is the minimum memory traffic of the op (each input read once, each
+    output written once); achieved bandwidth is ``bytes_moved / time``. ``outputs`` are the
+    arrays the op writes (both callables write the same ones; the inputs never change, except
+    Adam's, which updates in place).
+    """
+
+    def __init__(self, be: Any, op: str, shape: tuple[int, ...], seed: int = C.SEED) -> None:
+        xp = be.xp
+        rng = np.random.default_rng(seed)
+        self.op, self.be, self.shape = op, be, shape
+
+        def arr(*shape: int, scale: float = 1.0) -> Any:
+            return xp.asarray((rng.standard_normal(shape) * scale).astype(np.float32))
+
+        n = int(np.prod(shape))
+        if op not in ("copy", "adam_update") and len(shape) != 2:  # those two take any shape
+            raise ValueError(f"{op} needs a 2-D (rows, cols) shape, received {shape}")
+        rows, cols = shape if len(shape) == 2 else (1, n)
+        if op == "copy":
+            src, dst = arr(*shape), xp.empty(shape, dtype=np.float32)
+            self.fused = self.unfused = lambda: xp.copyto(dst, src)
+            self.outputs = (dst,)
+            self.bytes_moved = 2 * n * _F32
+        elif op == "bias_act":
+            z, b, y = arr(rows, cols), arr(cols, scale=0.1), xp.empty((rows, cols), np.float32)
+            self.fused = lambda: be.bias_act(z, b, "relu", out=y)
+            self.unfused = lambda: Backend.bias_act(be, z, b, "relu", out=y)
+            self.outputs = (y,)
+            self.bytes_moved = (2 * n + cols) * _F32
+        elif op == "bias_act_grad":
+            dy, y = arr(rows, cols), xp.maximum(arr(rows, cols), 0)
+            dz, db = xp.empty((rows, cols), np.float32), xp.empty(cols, np.float32)
+            self.fused = lambda: be.bias_act_grad(dy, y, "relu", dz_out=dz, db_out=db)
+            self.unfused = lambda: Backend.bias_act_grad(be, dy, y, "relu", dz_out=dz, db_out=db)
+            self.outputs = (dz, db)
+            self.bytes_moved = (3 * n + cols) * _F32
+        elif op == "softmax_xent":
+            z = arr(rows, cols, scale=3.0)
+            labels = xp.asarray(rng.integers(0, cols, rows).astype(np.int64))
+            g = xp.empty((rows, cols), np.float32)
+            self.fused = lambda: be.softmax_xent(z, labels, grad_out=g)
+            self.unfused = lambda: Backend.softmax_xent(be, z, labels, grad_out=g)
+            self.outputs = (g,)
+            self.bytes_moved = 2 * n * _F32 + rows * 8
+        elif op == "sigmoid_bce":
+            z = arr(rows, cols, scale=3.0)
+            t = xp.asarray((rng.random((rows, cols)) < 0.5).astype(np.float32))
+            g = xp.empty((rows, cols), np.float32)
+            self.fused = lambda: be.sigmoid_bce(z, t, grad_out=g)
+            self.unfused = lambda: Backend.sigmoid_bce(be, z, t, grad_out=g)
+            self.outputs = (g,)
+            self.bytes_moved = 3 * n * _F32
+        elif op == "adam_update":
+            p, g = arr(*shape, scale=0.05), arr(*shape, scale=0.01)
+            m, v = xp.zeros(shape, np.float32), xp.zeros(shape, np.float32)
+            args = (1e-3, C.BETA_1, C.BETA_2, C.EPSILON)
+            self.fused = lambda: be.adam_update(p, g, m, v, *args)
+            self.unfused = lambda: Backend.adam_update(be, p, g, m, v, *args)
+            self.outputs = (p, m, v)
+            self.bytes_moved = 7 * n * _F32  # read p, g, m, v; write p, m, v
+        else:
+            raise ValueError(f"unknown op {op!r}")
+
+
+def _warm(backend: str, *fns: Callable[[], Any]) -> None:
+    for fn in fns:
+        for _ in range(3):
+            fn()
+    C.synchronize(backend)
+
+
+class FusedOps:
+    """Fused vs unfused elementwise ops at the MLP's shapes, per backend and batch size."""
+
+    params = (C.BACKENDS, C.BATCH_SIZES)
+    param_names = ["backend", "batch_size"]
+    repeat = (3, 10, 5.0)
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        C.skip_unless_available(backend)
+        be = C.build_backend(backend)
+        self.cases = {
+            "bias_act": OpCase(be, "bias_act", (batch_size, C.N_HIDDEN)),
+            "bias_act_grad": OpCase(be, "bias_act_grad", (batch_size, C.N_HIDDEN)),
+            "softmax_xent": OpCase(be, "softmax_xent", (batch_size, C.N_CLASSES)),
+            "sigmoid_bce": OpCase(be, "sigmoid_bce", (batch_size, C.N_CLASSES)),
+        }
+        _warm(backend, *(c.fused for c in self.cases.values()),
+              *(c.unfused for c in self.cases.values()))
+
+    def _run(self, backend: str, op: str, fused: bool) -> None:
+        case = self.cases[op]
+        (case.fused if fused else case.unfused)()
+        C.synchronize(backend)
+
+    def time_bias_act(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "bias_act", True)
+
+    def time_bias_act_unfused(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "bias_act", False)
+
+    def time_bias_act_grad(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "bias_act_grad", True)
+
+    def time_bias_act_grad_unfused(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "bias_act_grad", False)
+
+    def time_softmax_xent(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "softmax_xent", True)
+
+    def time_softmax_xent_unfused(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "softmax_xent", False)
+
+    def time_sigmoid_bce(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "sigmoid_bce", True)
+
+    def time_sigmoid_bce_unfused(self, backend: str, batch_size: int) -> None:
+        self._run(backend, "sigmoid_bce", False)
+
+
+class AdamModelStep:
+    """One Adam update of all six weight tensors of the MLP (669,706 parameters)."""
+
+    params = (C.BACKENDS,)
+    param_names = ["backend"]
+    repeat = (3, 10, 5.0)
+
+    def setup(self, backend: str) -> None:
+        C.skip_unless_available(backend)
+        be = C.build_backend(backend)
+        shapes: list[tuple[int, ...]] = []
+        for a, b in zip(C.LAYER_SIZES[:-1], C.LAYER_SIZES[1:]):
+            shapes += [(a, b), (b,)]  # kernel, bias
+        self.cases = [OpCase(be, "adam_update", s) for s in shapes]
+        self.params_total = sum(int(np.prod(s)) for s in shapes)
+        _warm(backend, *(c.fused for c in self.cases), *(c.unfused for c in self.cases))
+
+    def time_adam_step(self, backend: str) -> None:
+        for c in self.cases:
+            c.fused()
+        C.synchronize(backend)
+
+    def time_adam_step_unfused(self, backend: str) -> None:
+        for c in self.cases:
+            c.unfused()
+        C.synchronize(backend)
+
+
+class KernelBandwidth:
+    """Achieved bytes per second of each op on one ``8192 x 4096`` float32 tensor.
+
+    ``copy`` is a plain device-to-device (or memory-to-memory) copy of the same size: the
+    ceiling an elementwise kernel can approach. ``track_fraction_of_copy`` times the op and
+    the copy interleaved in one process and returns their bandwidth ratio.
+    """
+
+    params = (C.BACKENDS, ["copy", *OPS])
+    param_names = ["backend", "op"]
+    timeout = 300.0
+
+    def setup(self, backend: str, op: str) -> None:
+        C.skip_unless_available(backend)
+        be = C.build_backend(backend)
+        self.case = OpCase(be, op, BIG_SHAPE)
+        self.copy = OpCase(be, "copy", BIG_SHAPE)
+        _warm(backend, self.case.fused, self.case.unfused, self.copy.fused)
+
+    def _bandwidth(self, backend: str, fn: Callable[[], Any], nbytes: int) -> float:
+        return nbytes / C.median_seconds(fn, backend, repeats=5, min_time=0.3, max_repeats=50)
+
+    def track_bytes_per_second(self, backend: str, op: str) -> float:
+        """Fused op: minimum bytes moved over median time."""
+        return self._bandwidth(backend, self.case.fused, self.case.bytes_moved)
+
+    track_bytes_per_second.unit = "bytes/s"  # type: ignore[attr-defined]
+
+    def track_unfused_bytes_per_second(self, backend: str, op: str) -> float:
+        """The unfused sequence, counted against the same minimum bytes (so lower)."""
+        return self._bandwidth(backend, self.case.unfused, self.case.bytes_moved)
+
+    track_unfused_bytes_per_second.unit = "bytes/s"  # type: ignore[attr-defined]
+
+    def track_fraction_of_copy(self, backend: str, op: str) -> float:
+        """Fused op's achieved bandwidth over the copy's, timed interleaved (goal on GPU >= 0.7)."""
+        ratios = []
+        for _ in range(3):
+            op_bw = self._bandwidth(backend, self.case.fused, self.case.bytes_moved)
+            copy_bw = self._bandwidth(backend, self.copy.fused, self.copy.bytes_moved)
+            ratios.append(op_bw / copy_bw)
+        return sorted(ratios)[1]
+
+    track_fraction_of_copy.unit = "ratio"  # type: ignore[attr-defined]

@@ -1,0 +1,192 @@
+"""Whole-model benchmarks of the course MLP: training step, predict, epoch, memory, GEMM floor.
+
+Every class is parameterised by backend (``cpu``, ``cuda``) and batch size (32, 128, 1024,
+8192). Combinations that cannot run on this machine (no GPU) are skipped by asv, visibly,
+from ``setup``. GPU timings synchronise inside the timed function; JIT compilation, BLAS
+thread start-up and CuPy's memory pool are warmed in ``setup``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import _common as C
+
+
+def _hot_step(model: Any, x: Any, y: Any) -> Callable[[], Any]:
+    """The training step exactly as ``fit`` runs it per batch (no input checks, no host copy).
+
+    Uses ``Sequential._train_step``, the private hot path; ``tests/test_benchmarks.py`` runs
+    it, so a rename shows up there rather than as a silently broken benchmark.
+    """
+    step = model._train_step
+
+    def run() -> Any:
+        loss, _ = step(x, y)
+        return loss
+
+    return run
+
+
+class _ModelBench:
+    """Shared set-up: a compiled model, one device-resident batch, everything warmed."""
+
+    params = (C.BACKENDS, C.BATCH_SIZES)
+    param_names = ["backend", "batch_size"]
+    #: samples of data set up per benchmark (one batch for step/predict benchmarks)
+    samples: int | None = None
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        C.skip_unless_available(backend)
+        self.backend = backend
+        self.batch_size = batch_size
+        n = self.samples if self.samples is not None else batch_size
+        x, y = C.make_data(n)
+        self.x, self.y = C.to_backend(backend, x, y)
+        self.model = C.build_model(backend)
+        # warm-up: compiles the fused kernels, sizes every buffer, fills the memory pool
+        for _ in range(2):
+            self.model.train_on_batch(self.x[:batch_size], self.y[:batch_size])
+        self.model.predict(self.x[:batch_size], batch_size=batch_size)
+        C.synchronize(backend)
+
+
+class TrainStep(_ModelBench):
+    """One training step: forward, fused loss, backward, Adam update.
+
+    ``time_train_step`` is the step as ``fit`` runs it for every batch; ``time_train_on_batch``
+    is the public one-batch API, which also validates its inputs and reads the loss back.
+    """
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        super().setup(backend, batch_size)
+        self.step = _hot_step(self.model, self.x, self.y)
+        self.step()
+        C.synchronize(backend)
+
+    def time_train_step(self, backend: str, batch_size: int) -> None:
+        self.step()
+        C.synchronize(backend)
+
+    def time_train_on_batch(self, backend: str, batch_size: int) -> None:
+        self.model.train_on_batch(self.x, self.y)
+        C.synchronize(backend)
+
+    def track_train_step_samples_per_second(self, backend: str, batch_size: int) -> float:
+        """Samples per second of training steps (median step time over at least 0.2 s)."""
+        t = C.median_seconds(self.step, backend, repeats=5, min_time=0.2)
+        return batch_size / t
+
+    track_train_step_samples_per_second.unit = "samples/s"  # type: ignore[attr-defined]
+
+
+class Predict(_ModelBench):
+    """One forward pass in inference mode (``predict``: probabilities back on the host)."""
+
+    def time_predict(self, backend: str, batch_size: int) -> None:
+        self.model.predict(self.x, batch_size=batch_size)
+        C.synchronize(backend)
+
+    def track_predict_samples_per_second(self, backend: str, batch_size: int) -> float:
+        """Samples per second of ``predict`` (median over at least 0.2 s)."""
+        t = C.median_seconds(lambda: self.model.predict(self.x, batch_size=batch_size), backend,
+                        repeats=5, min_time=0.2)
+        return batch_size / t
+
+    track_predict_samples_per_second.unit = "samples/s"  # type: ignore[attr-defined]
+
+
+class Epoch(_ModelBench):
+    """One epoch of ``fit`` over 60,000 samples (default shuffling), and its peak memory.
+
+    Each epoch takes seconds (batch 32 on two CPU cores: about 4 s), so every timing is one
+    call and a handful of samples.
+    """
+
+    samples = C.EPOCH_SAMPLES
+    number = 1
+    repeat = (1, 3, 30.0)
+    warmup_time = 0.0
+    timeout = 600.0
+
+    def time_epoch(self, backend: str, batch_size: int) -> None:
+        self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
+        C.synchronize(backend)
+
+    def peakmem_epoch(self, backend: str, batch_size: int) -> None:
+        """Peak resident host memory of the process (data, model, one epoch); asv measures it."""
+        self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
+        C.synchronize(backend)
+
+
+
+class EpochDeviceMemory(_ModelBench):
+    """Device memory held by CuPy's pool after one epoch (GPU only; ``cpu`` is skipped).
+
+    asv's ``peakmem_`` sees host memory only; this is the device-side counterpart.
+    """
+
+    samples = C.EPOCH_SAMPLES
+    timeout = 600.0
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        if backend != "cuda":
+            raise NotImplementedError("device memory pool: measured on the cuda backend only")
+        super().setup(backend, batch_size)
+
+    def track_epoch_device_pool_bytes(self, backend: str, batch_size: int) -> float:
+        """Bytes of CuPy's default pool in use after an epoch (data, weights, buffers)."""
+        import cupy
+
+        self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
+        C.synchronize(backend)
+        return float(cupy.get_default_memory_pool().total_bytes())
+
+    track_epoch_device_pool_bytes.unit = "bytes"  # type: ignore[attr-defined]
+
+
+class GemmFloor:
+    """The eight matrix products of one training step alone (see ``_common.GemmFloor``).
+
+    Read ``TrainStep.time_train_step / GemmFloor.time_gemm_step`` as netcore's overhead over
+    BLAS; ``track_train_step_over_gemm_floor`` records that ratio directly, both sides timed
+    side by side in one process.
+    """
+
+    params = (C.BACKENDS, C.BATCH_SIZES)
+    param_names = ["backend", "batch_size"]
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        C.skip_unless_available(backend)
+        x, y = C.make_data(batch_size)
+        self.x, self.y = C.to_backend(backend, x, y)
+        self.floor = C.GemmFloor(backend, batch_size)
+        self.model = C.build_model(backend)
+        self.step = _hot_step(self.model, self.x, self.y)
+        for _ in range(2):
+            self.floor.step(self.x)
+            self.step()
+        C.synchronize(backend)
+
+    def time_gemm_step(self, backend: str, batch_size: int) -> None:
+        self.floor.step(self.x)
+        C.synchronize(backend)
+
+    def track_gemm_gflops(self, backend: str, batch_size: int) -> float:
+        """Achieved GFLOP/s of the eight GEMMs (median over at least 0.2 s)."""
+        t = C.median_seconds(lambda: self.floor.step(self.x), backend, repeats=5, min_time=0.2)
+        return C.GemmFloor.flops_per_sample() * batch_size / t / 1e9
+
+    track_gemm_gflops.unit = "GFLOP/s"  # type: ignore[attr-defined]
+
+    def track_train_step_over_gemm_floor(self, backend: str, batch_size: int) -> float:
+        """Training-step time over GEMM-floor time, medians of interleaved timings."""
+        step_times, gemm_times = [], []
+        for _ in range(5):
+            step_times.append(C.median_seconds(self.step, backend, repeats=3, min_time=0.05))
+            gemm_times.append(C.median_seconds(lambda: self.floor.step(self.x), backend,
+                                          repeats=3, min_time=0.05))
+        step_times.sort()
+        gemm_times.sort()
+        return step_times[len(step_times) // 2] / gemm_times[len(gemm_times) // 2]
+
+    track_train_step_over_gemm_floor.unit = "ratio"  # type: ignore[attr-defined]

@@ -1,0 +1,373 @@
+"""netcore against PyTorch on identical work, and against the GEMM floor.
+
+For each device and batch size this builds the course MLP (784-512-512-10, ReLU, softmax,
+sparse categorical cross-entropy, Adam) in netcore, copies netcore's initial weights into an
+equivalent ``torch.nn.Sequential`` (a netcore kernel ``(in, out)`` is a torch ``weight.T``),
+and trains both on the same synthetic MNIST-shaped data, in the same batch order
+(``shuffle=False``), with the same Adam hyperparameters. The two trainers and the GEMM floor
+(the eight matrix products of each training step, timed alone in NumPy / CuPy) alternate epoch
+by epoch, so all three see the same machine load; the medians and their ratios are printed.
+
+Adam: Keras 3 (and netcore) apply ``w -= alpha m / (sqrt(v) + eps)`` with the bias corrections
+folded into ``alpha``; PyTorch applies ``w -= lr m_hat / (sqrt(v_hat) + eps)``. These agree
+exactly when PyTorch's epsilon at step ``t`` is ``eps / sqrt(1 - beta_2^t)``, which this script
+sets before each PyTorch step (a dictionary write, nothing measurable).
+
+Both trainers must reach the same mean training loss over the first epoch (relative tolerance
+``--loss-rtol``): the same work, not just the same shapes. A mismatch exits with status 1.
+
+Run from the repository root::
+
+    python benchmarks/compare.py --device cpu --batch-sizes 32,128 --repeats 3 --json out.json
+    PYTHONPATH=. python3 benchmarks/compare.py --device cuda --json $OUT/compare_gpu.json
+
+PyTorch is optional: without it, netcore and the GEMM floor are still timed and the PyTorch
+columns say why they are empty. On the CPU-only development machines install the pinned CPU
+build with ``pip install torch==2.13.0``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import _common as C  # noqa: E402
+
+#: Targets from issue 4, checked (and reported, never enforced) for the CPU runs.
+CPU_TARGETS = {32: ("torch", 0.40), 128: ("torch", 0.45)}
+CPU_GEMM_TARGET = {128: 1.3}
+GPU_TARGETS = {128: ("torch", 1.0), 1024: ("torch", 1.0)}
+
+
+# ---------------------------------------------------------------------------- PyTorch side
+def torch_status() -> tuple[Any, str]:
+    """``(torch module or None, version or the reason it is missing)``."""
+    try:
+        import torch
+    except ImportError as exc:
+        return None, (f"PyTorch is not installed ({exc}); on the CPU-only dev machines: "
+                      "pip install torch==2.13.0")
+    return torch, torch.__version__
+
+
+class TorchTrainer:
+    """The same MLP in PyTorch eager mode, starting from netcore's weights.
+
+    ``weights`` is netcore's ``get_weights()`` list: per Dense layer a kernel ``(in, out)``
+    and a bias ``(out,)``.
+    """
+
+    def __init__(self, torch: Any, device: str, weights: Sequence[np.ndarray]) -> None:
+        self.torch = torch
+        self.device = torch.device("cuda" if device == "cuda" else "cpu")
+        nn = torch.nn
+        layers: list[Any] = []
+        sizes = C.LAYER_SIZES
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        self.model = nn.Sequential(*layers).to(self.device)
+        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for lin, (k, b) in zip(linears, zip(weights[0::2], weights[1::2])):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(k.T)))
+                lin.bias.copy_(torch.from_numpy(np.asarray(b)))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=C.LEARNING_RATE,
+                                    betas=(C.BETA_1, C.BETA_2), eps=C.EPSILON)
+        self.steps = 0
+
+    def tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        """``x``, ``y`` on this trainer's device (moved once, outside the timed epochs)."""
+        t = self.torch
+        return (t.from_numpy(x).to(self.device), t.from_numpy(y).to(self.device))
+
+    def epoch(self, x: Any, y: Any, batch_size: int) -> float:
+        """One epoch in order; returns the sample-weighted mean training loss (one host read)."""
+        torch, model, opt = self.torch, self.model, self.opt
+        group = opt.param_groups[0]
+        n = x.shape[0]
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        model.train()
+        for s in range(0, n, batch_size):
+            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+            self.steps += 1
+            # Keras' epsilon, expressed in torch's bias-corrected denominator (see module doc).
+            group["eps"] = C.EPSILON / math.sqrt(1.0 - C.BETA_2 ** self.steps)
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * xb.shape[0]
+        return float(total.item()) / n
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
+
+
+# ---------------------------------------------------------------------------- one configuration
+def _warm_up(device: str, x: Any, y: Any, batch_size: int, torch: Any,
+             weights: Sequence[np.ndarray]) -> None:
+    """JIT compilation, memory pools and BLAS threads warmed on throw-away models."""
+    k = min(x.shape[0], 3 * batch_size)
+    m = C.build_model(device)
+    m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    C.GemmFloor(device, batch_size).epoch(x[:k], batch_size)
+    if torch is not None:
+        tt = TorchTrainer(torch, device, weights)
+        tx, ty = tt.tensors(_host(x[:k]), _host(y[:k]))
+        tt.epoch(tx, ty, batch_size)
+        tt.synchronize()
+    C.synchronize(device)
+
+
+def _host(a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
+               loss_rtol: float, log: Any = print) -> dict[str, Any]:
+    """Time ``repeats`` alternating epochs of netcore, PyTorch and the GEMM floor."""
+    x_host, y_host = C.make_data(n)
+    x_dev, y_dev = C.to_backend(device, x_host, y_host)
+    model = C.build_model(device)
+    weights = model.get_weights()
+    _warm_up(device, x_dev, y_dev, batch_size, torch, weights)
+    floor = C.GemmFloor(device, batch_size)
+    tt = TorchTrainer(torch, device, weights) if torch is not None else None
+    tx, ty = tt.tensors(x_host, y_host) if tt is not None else (None, None)
+
+    times: dict[str, list[float]] = {"netcore": [], "torch": [], "gemm": []}
+    losses: dict[str, list[float]] = {"netcore": [], "torch": []}
+
+    def run_netcore() -> None:
+        t0 = time.perf_counter()
+        hist = model.fit(x_dev, y_dev, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        C.synchronize(device)
+        times["netcore"].append(time.perf_counter() - t0)
+        losses["netcore"].append(float(hist.history["loss"][-1]))
+
+    def run_torch() -> None:
+        if tt is None:
+            return
+        t0 = time.perf_counter()
+        loss = tt.epoch(tx, ty, batch_size)
+        tt.synchronize()
+        times["torch"].append(time.perf_counter() - t0)
+        losses["torch"].append(loss)
+
+    def run_gemm() -> None:
+        t0 = time.perf_counter()
+        floor.epoch(x_dev, batch_size)
+        C.synchronize(device)
+        times["gemm"].append(time.perf_counter() - t0)
+
+    order = [run_netcore, run_torch, run_gemm]
+    for r in range(repeats):
+        # rotate who goes first, so drifting machine load favours nobody
+        for fn in order[r % 3:] + order[:r % 3]:
+            fn()
+        log(f"  [{device} b={batch_size}] epoch {r + 1}/{repeats}: netcore {times['netcore'][-1]:.3f}s"
+            + (f", torch {times['torch'][-1]:.3f}s" if times["torch"] else "")
+            + f", gemm floor {times['gemm'][-1]:.3f}s")
+
+    med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
+    res: dict[str, Any] = {
+        "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats,
+        "times_s": times, "median_s": med, "losses": losses,
+        "netcore_samples_per_s": n / med["netcore"],
+        "gemm_samples_per_s": n / med["gemm"],
+        "torch_samples_per_s": n / med["torch"] if med["torch"] else None,
+        "ratio_netcore_over_torch": med["netcore"] / med["torch"] if med["torch"] else None,
+        "ratio_netcore_over_gemm": med["netcore"] / med["gemm"],
+    }
+    if losses["torch"]:
+        a, b = losses["netcore"][0], losses["torch"][0]
+        rel = abs(a - b) / max(abs(b), 1e-12)
+        res["loss_first_epoch"] = {"netcore": a, "torch": b, "rel_diff": rel, "rtol": loss_rtol,
+                                   "match": rel <= loss_rtol}
+    return res
+
+
+# ---------------------------------------------------------------------------- reporting
+def machine_info(devices: Sequence[str], torch: Any) -> dict[str, Any]:
+    """What ran this: CPU, cores, library versions, BLAS, GPU name."""
+    info: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "cpu": _cpu_name(), "cores": os.cpu_count(), "numpy": np.__version__,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+    }
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads",
+                                                "architecture")} for d in threadpool_info()]
+    except ImportError:
+        pass
+    import netcore
+
+    info["netcore"] = netcore.__version__
+    info["netcore_cpu_fused_ops"] = list(C.build_backend("cpu").fused_ops)
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    if "cuda" in devices:
+        try:
+            C.check_backend("cuda")
+            import cupy
+
+            props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+            name = props["name"]
+            info["gpu"] = name.decode() if isinstance(name, bytes) else name
+            info["cupy"] = cupy.__version__
+            info["netcore_cuda_fused_ops"] = list(C.build_backend("cuda").fused_ops)
+        except Exception as exc:  # only descriptive
+            info["gpu"] = f"unavailable: {exc}"
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> None:
+    """The medians and ratios, one row per device and batch size."""
+    head = (f"{'device':6} {'batch':>6} {'netcore s':>10} {'torch s':>9} {'gemm s':>8} "
+            f"{'nc/torch':>9} {'nc/gemm':>8} {'nc samples/s':>13} {'loss nc':>9} {'loss torch':>10}")
+    print_fn(head)
+    print_fn("-" * len(head))
+    for r in results:
+        lf = r.get("loss_first_epoch", {})
+        print_fn(f"{r['device']:6} {r['batch_size']:>6} {r['median_s']['netcore']:>10.3f} "
+                 f"{_fmt(r['median_s']['torch'], '>9.3f')} {r['median_s']['gemm']:>8.3f} "
+                 f"{_fmt(r['ratio_netcore_over_torch'], '>9.3f')} {r['ratio_netcore_over_gemm']:>8.3f} "
+                 f"{r['netcore_samples_per_s']:>13,.0f} {_fmt(lf.get('netcore'), '>9.5f')} "
+                 f"{_fmt(lf.get('torch'), '>10.5f')}")
+
+
+def check_targets(results: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per issue-4 target that these results can speak to: met or missed, by how much."""
+    lines = []
+    for r in results:
+        b, dev = r["batch_size"], r["device"]
+        goals = []
+        table = CPU_TARGETS if dev == "cpu" else GPU_TARGETS
+        if b in table and r["ratio_netcore_over_torch"] is not None:
+            goals.append(("netcore/torch", r["ratio_netcore_over_torch"], table[b][1]))
+        if dev == "cpu" and b in CPU_GEMM_TARGET:
+            goals.append(("netcore/gemm floor", r["ratio_netcore_over_gemm"], CPU_GEMM_TARGET[b]))
+        for what, got, goal in goals:
+            verdict = "MET" if got <= goal else f"MISSED by {got / goal - 1:.0%}"
+            lines.append(f"target {dev} b={b}: {what} = {got:.3f} (<= {goal}) {verdict}")
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
+                   help="where to run (all: cpu, then cuda when usable); default cpu")
+    p.add_argument("--batch-sizes", default=",".join(map(str, C.BATCH_SIZES)),
+                   help="comma-separated batch sizes (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="alternating epochs per configuration; medians are reported (default 3)")
+    p.add_argument("--epochs-samples", type=int, default=C.EPOCH_SAMPLES,
+                   help="samples in one epoch (default %(default)s)")
+    p.add_argument("--loss-rtol", type=float, default=1e-3,
+                   help="relative tolerance on the first-epoch mean loss (default %(default)s)")
+    p.add_argument("--no-torch", action="store_true", help="time netcore and the GEMM floor only")
+    p.add_argument("--json", metavar="OUT", help="write all results to this JSON file")
+    args = p.parse_args(argv)
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        p.error(f"--batch-sizes must be comma-separated integers, received {args.batch_sizes!r}")
+    if not args.batch_sizes or min(args.batch_sizes) <= 0:
+        p.error("--batch-sizes needs at least one positive integer")
+    if args.repeats < 1 or args.epochs_samples < 1:
+        p.error("--repeats and --epochs-samples must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    runnable = []
+    for dev in devices:
+        try:
+            C.check_backend(dev)
+            runnable.append(dev)
+        except C.Unavailable as exc:
+            print(f"skipping device {dev}: {exc}")
+    if not runnable:
+        print("nothing to run")
+        return 0 if args.device == "all" else 2
+    torch, torch_note = (None, "--no-torch given") if args.no_torch else torch_status()
+    if torch is None:
+        print(f"skipping PyTorch: {torch_note}")
+    info = machine_info(runnable, torch)
+    print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, "
+          f"torch {info.get('torch', '-')} ({info.get('torch_threads', '-')} threads)"
+          + (f"; GPU {info['gpu']}" if "gpu" in info else ""))
+    results = []
+    for dev in runnable:
+        for b in args.batch_sizes:
+            results.append(run_config(dev, b, args.epochs_samples, args.repeats, torch,
+                                      args.loss_rtol))
+    print()
+    print_table(results)
+    target_lines = check_targets(results) if args.epochs_samples == C.EPOCH_SAMPLES else []
+    for line in target_lines:
+        print(line)
+    mismatches = [r for r in results if not r.get("loss_first_epoch", {}).get("match", True)]
+    for r in mismatches:
+        lf = r["loss_first_epoch"]
+        print(f"LOSS MISMATCH {r['device']} b={r['batch_size']}: netcore {lf['netcore']:.6f} vs "
+              f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})")
+    if args.json:
+        out = {"machine": info, "torch": torch_note,
+               "settings": {"devices": runnable, "batch_sizes": args.batch_sizes,
+                            "repeats": args.repeats, "samples": args.epochs_samples,
+                            "shuffle": False, "model": list(C.LAYER_SIZES),
+                            "adam": {"learning_rate": C.LEARNING_RATE, "beta_1": C.BETA_1,
+                                     "beta_2": C.BETA_2, "epsilon": C.EPSILON}},
+               "results": results, "targets": target_lines}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"wrote {args.json}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

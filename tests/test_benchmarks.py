@@ -1,0 +1,183 @@
+"""Keep the benchmark suite from rotting: import every module, run each benchmark kind once at a
+tiny size, and run compare.py / plot_results.py end to end on a tiny epoch.
+
+Timings are not checked (this machine is shared and noisy); only that the code runs, that the
+unavailable device is skipped the asv way, and that netcore and PyTorch do the same work.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# ``benchmarks`` is a top-level folder, not part of the installed package: import it from the
+# repository root whatever directory pytest was started from.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _common as C  # noqa: E402
+from benchmarks import bench_ops, bench_training, compare, plot_results  # noqa: E402
+
+
+def _cuda_really_available() -> bool:
+    try:
+        C.check_backend("cuda")
+    except C.Unavailable:
+        return False
+    return True
+
+
+def test_cuda_params_skip_the_asv_way_when_unusable() -> None:
+    if _cuda_really_available():
+        pytest.skip("a GPU is usable here; nothing to skip")
+    with pytest.raises(NotImplementedError, match="cuda"):
+        bench_training.TrainStep().setup("cuda", 32)
+    with pytest.raises(NotImplementedError, match="cuda"):
+        bench_ops.FusedOps().setup("cuda", 32)
+
+
+def test_simulator_counts_as_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    with pytest.raises(C.Unavailable, match="simulator"):
+        C.check_backend("cuda")
+
+
+def test_training_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    b = 32
+    step = bench_training.TrainStep()
+    step.setup("cpu", b)
+    step.time_train_step("cpu", b)
+    step.time_train_on_batch("cpu", b)
+    assert step.track_train_step_samples_per_second("cpu", b) > 0
+
+    pred = bench_training.Predict()
+    pred.setup("cpu", b)
+    pred.time_predict("cpu", b)
+
+    monkeypatch.setattr(bench_training.Epoch, "samples", 3 * b + 5)  # last batch short
+    epoch = bench_training.Epoch()
+    epoch.setup("cpu", b)
+    epoch.time_epoch("cpu", b)
+    epoch.peakmem_epoch("cpu", b)
+    with pytest.raises(NotImplementedError):
+        bench_training.EpochDeviceMemory().setup("cpu", b)
+
+    floor = bench_training.GemmFloor()
+    floor.setup("cpu", b)
+    floor.time_gemm_step("cpu", b)
+    assert floor.track_gemm_gflops("cpu", b) > 0
+    assert floor.track_train_step_over_gemm_floor("cpu", b) > 0
+
+
+def test_gemm_floor_computes_the_training_products() -> None:
+    floor = C.GemmFloor("cpu", 16)
+    x = np.random.default_rng(0).random((16, C.N_FEATURES), dtype=np.float32)
+    floor.step(x)
+    h1 = x @ floor.weights[0]
+    h2 = h1 @ floor.weights[1]
+    out = h2 @ floor.weights[2]
+    np.testing.assert_allclose(floor.grads[2], h2.T @ out, rtol=1e-4)
+    np.testing.assert_allclose(floor.grads[0], x.T @ ((out @ floor.weights[2].T) @ floor.weights[1].T),
+                               rtol=1e-3, atol=1e-3)
+    assert C.GemmFloor.flops_per_sample() == 2 * (2 * 668_672 + 267_264)
+
+
+@pytest.mark.parametrize("op", bench_ops.OPS)
+def test_fused_and_unfused_ops_agree(op: str) -> None:
+    be = C.build_backend("cpu")
+    shape = (37, 11)
+    fused, ref = bench_ops.OpCase(be, op, shape), bench_ops.OpCase(be, op, shape)
+    ret_f, ret_r = fused.fused(), ref.unfused()
+    for a, b in zip(fused.outputs, ref.outputs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    if op in ("softmax_xent", "sigmoid_bce"):  # the mean loss comes back as a 0-d array
+        np.testing.assert_allclose(float(ret_f[0]), float(ret_r[0]), rtol=1e-5)
+    assert fused.bytes_moved > 0
+
+
+def test_op_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    ops = bench_ops.FusedOps()
+    ops.setup("cpu", 32)
+    for name in dir(ops):
+        if name.startswith("time_"):
+            getattr(ops, name)("cpu", 32)
+    adam = bench_ops.AdamModelStep()
+    adam.setup("cpu")
+    assert adam.params_total == 669_706
+    adam.time_adam_step("cpu")
+    adam.time_adam_step_unfused("cpu")
+    monkeypatch.setattr(bench_ops, "BIG_SHAPE", (64, 48))
+    bw = bench_ops.KernelBandwidth()
+    bw.setup("cpu", "bias_act")
+    assert bw.track_bytes_per_second("cpu", "bias_act") > 0
+    assert bw.track_unfused_bytes_per_second("cpu", "bias_act") > 0
+    assert bw.track_fraction_of_copy("cpu", "bias_act") > 0
+
+
+def _run_compare(tmp_path, *extra: str) -> dict:
+    out = tmp_path / "compare.json"
+    rc = compare.main(["--device", "cpu", "--epochs-samples", "300", "--batch-sizes", "64,128",
+                       "--repeats", "2", "--json", str(out), *extra])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def test_compare_without_torch_and_plot(tmp_path) -> None:
+    data = _run_compare(tmp_path, "--no-torch")
+    assert [r["batch_size"] for r in data["results"]] == [64, 128]
+    r = data["results"][0]
+    assert r["median_s"]["torch"] is None and r["ratio_netcore_over_gemm"] > 0
+    # merge a CPU file and a (relabelled) GPU file into one plot
+    gpu = json.loads(json.dumps(data))
+    for row in gpu["results"]:
+        row["device"] = "cuda"
+    gpu["machine"]["gpu"] = "test GPU"
+    cpu_path, gpu_path = tmp_path / "cpu.json", tmp_path / "gpu.json"
+    cpu_path.write_text(json.dumps(data))
+    gpu_path.write_text(json.dumps(gpu))
+    png = tmp_path / "plot.png"
+    assert plot_results.main([str(cpu_path), str(gpu_path), "-o", str(png), "--markdown"]) == 0
+    assert png.stat().st_size > 1000
+    rows, _ = plot_results.load([cpu_path, gpu_path])
+    assert set(rows) == {("cpu", 64), ("cpu", 128), ("cuda", 64), ("cuda", 128)}
+
+
+def test_compare_matches_pytorch_loss(tmp_path) -> None:
+    pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    data = _run_compare(tmp_path)
+    for r in data["results"]:
+        lf = r["loss_first_epoch"]
+        assert lf["match"], lf
+        assert r["ratio_netcore_over_torch"] > 0
+
+
+def test_compare_skips_cuda_with_a_message(capsys) -> None:
+    if _cuda_really_available():
+        pytest.skip("a GPU is usable here")
+    assert compare.main(["--device", "cuda", "--epochs-samples", "64"]) == 2
+    assert "skipping device cuda" in capsys.readouterr().out
+
+
+def test_torch_adam_epsilon_matches_keras_form() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    model = C.build_model("cpu")
+    tt = compare.TorchTrainer(torch, "cpu", model.get_weights())
+    x, y = C.make_data(96)
+    tx, ty = tt.tensors(x, y)
+    tt.epoch(tx, ty, 32)
+    model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    linears = [m for m in tt.model if isinstance(m, torch.nn.Linear)]
+    for k, lin in zip(model.get_weights()[0::2], linears):
+        np.testing.assert_allclose(k, lin.weight.detach().numpy().T, rtol=1e-3, atol=1e-5)
+
+
+def test_benchmark_package_has_no_stray_benchmark_names() -> None:
+    """asv takes any time_/track_/peakmem_/mem_ name for a benchmark: only the bench modules may have them."""
+    prefixes = ("time_", "track_", "peakmem_", "mem_", "timeraw_")
+    for mod in (C, compare, plot_results):
+        stray = [n for n in dir(mod) if n.startswith(prefixes)]
+        assert not stray, (mod.__name__, stray)
+    assert os.path.exists(os.path.join(os.path.dirname(C.__file__), "..", "asv.conf.json"))
