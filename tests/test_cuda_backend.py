@@ -1,0 +1,101 @@
+"""The CUDA backend: availability reporting (any machine) and fused kernels on a real GPU."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netcore as nc
+from netcore.backend.cuda import probe, simulator_enabled
+from netcore.kernels._launch import _split_sig
+
+sys.path.insert(0, str(Path(__file__).parent / "sim"))
+import kernel_cases as kc  # noqa: E402
+
+
+def test_signature_parser_counts_dimensions():
+    assert _split_sig("void(float32[:, :], int64[::1], float64, int32[:])") == [
+        (np.dtype("float32"), 2), (np.dtype("int64"), 1), (np.dtype("float64"), 0),
+        (np.dtype("int32"), 1)]
+
+
+@pytest.mark.skipif(probe()[0], reason="CUDA (or its simulator) is usable here")
+def test_cuda_unavailable_says_why_and_auto_picks_cpu():
+    ok, reason = probe()
+    with pytest.raises(nc.BackendUnavailableError) as exc:
+        nc.get_backend("cuda")
+    assert reason in str(exc.value)
+    assert nc.get_backend("auto").name == "cpu"
+
+
+# ---------------------------------------------------------------- real GPU only
+@pytest.fixture(scope="module", params=["raw", "numba"])
+def gpu_be(request):
+    from netcore.kernels._launch import KernelSet
+
+    be = nc.get_backend("cuda", seed=0)
+    be.kernels = KernelSet(False, path=request.param)
+    be.launch_path = request.param
+    return be
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("family", sorted(kc.ALL_CHECKS))
+def test_gpu_kernel_matches_reference(gpu_be, family, dtype):
+    rng = np.random.default_rng(abs(hash((family, np.dtype(dtype).name, "gpu"))) % 2**32)
+    kc.ALL_CHECKS[family](gpu_be, rng, dtype)
+    assert not gpu_be.kernels.fallbacks, f"raw launch fell back: {gpu_be.kernels.fallbacks}"
+
+
+@pytest.mark.gpu
+def test_gpu_kernels_at_mnist_sizes(gpu_be):
+    rng = np.random.default_rng(7)
+    kc.check_bias_act(gpu_be, rng, np.float32, shapes=[(128, 512), (1000, 33)])
+    kc.check_bias_act_grad(gpu_be, rng, np.float32, shapes=[(1024, 512)])
+    kc.check_softmax_xent(gpu_be, rng, np.float32, shapes=[(1024, 10), (3000, 1000)])
+    kc.check_sigmoid_bce(gpu_be, rng, np.float32, shapes=[(4096, 300)])
+    kc.check_optimizers(gpu_be, rng, np.float32, shapes=[(784, 512)])
+
+
+@pytest.mark.gpu
+def test_gpu_results_stay_on_device_and_follow_the_current_stream(gpu_be):
+    import cupy
+
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(256, 10)).astype(np.float32)
+    t = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 256)]
+    w_loss, w_grad = kc.REF.softmax_xent(z, t)
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        zd, td = cupy.asarray(z), cupy.asarray(t)
+        for _ in range(3):  # queue several launches without synchronising
+            loss, grad = gpu_be.softmax_xent(zd, td)
+    assert isinstance(loss, cupy.ndarray) and loss.ndim == 0
+    assert isinstance(grad, cupy.ndarray)
+    stream.synchronize()
+    kc.close(cupy.asnumpy(loss), w_loss, np.float32, "loss on a side stream")
+    kc.close(cupy.asnumpy(grad), w_grad, np.float32, "grad on a side stream")
+
+
+@pytest.mark.gpu
+def test_gpu_skip_flag_on_device_blocks_the_update(gpu_be):
+    import cupy
+
+    p = cupy.ones(1000, dtype=cupy.float32)
+    g = cupy.ones(1000, dtype=cupy.float32)
+    m, v = cupy.zeros_like(p), cupy.zeros_like(p)
+    skip = cupy.ones(1, dtype=cupy.int32)
+    gpu_be.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7, skip)
+    assert bool((p == 1).all()) and bool((m == 0).all())
+    skip[0] = 0
+    gpu_be.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7, skip)
+    assert bool((p < 1).all())
+
+
+def test_simulator_flag_matches_backend_description():
+    if not simulator_enabled():
+        pytest.skip("only meaningful under NUMBA_ENABLE_CUDASIM=1 (covered by tests/sim)")
+    assert "SIMULATED" in nc.get_backend("cuda").describe()
