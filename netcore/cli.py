@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "of the test set; Sign-MNIST: sign_mnist_train.csv and sign_mnist_test.csv). "
                         "Default: search $NETCORE_DATA, ~/.cache/netcore, /usr/share/datasets, "
                         "then download (MNIST and Fashion-MNIST only)")
-    t.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto")
+    t.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=None,
+                   help="where to train (default: $NETCORE_BACKEND, else auto: CUDA when usable)")
     t.add_argument("--epochs", type=_positive_int, default=5)
     t.add_argument("--batch-size", type=_positive_int, default=32)
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
@@ -373,9 +374,9 @@ def _make_optimizer(name: str, learning_rate: float | None):
 
 
 def build_mlp(num_classes: int, hidden: Sequence[int], dropout: float = 0.0,
-              backend: str = "auto", seed: int = 0):
+              backend: str | None = None, seed: int = 0):
     """The course MLP: Flatten(28x28), Dense(h, relu) [+ Dropout] per hidden size,
-    Dense(num_classes, softmax)."""
+    Dense(num_classes, softmax). ``backend`` None: ``NETCORE_BACKEND`` or "auto"."""
     from . import Sequential
     from .layers import Dense, Dropout, Flatten
 
@@ -393,10 +394,15 @@ def _fmt_logs(logs: dict[str, float], prefix: str = "") -> str:
 
 
 def overfitting_advice(train_acc: float, val_acc: float, val_losses: Sequence[float] = (),
-                       threshold: float = OVERFIT_THRESHOLD) -> list[str]:
+                       threshold: float = OVERFIT_THRESHOLD, n_val: int | None = None) -> list[str]:
     """Plain-words verdict on the gap between training and validation accuracy (and on a
-    validation loss that has been rising since an earlier epoch)."""
+    validation loss that has been rising since an earlier epoch). ``n_val``: the number of
+    validation images, to warn when so few that one image moves accuracy past the threshold."""
     gap = train_acc - val_acc
+    noise = []
+    if n_val is not None and 0 < n_val and 1.0 / n_val > threshold / 3:
+        noise = [f"(With only {n_val:,} validation images each one moves validation accuracy by "
+                 f"{1.0 / n_val:.3f}: treat this comparison as rough.)"]
     rising = []
     if len(val_losses) > 1:
         best = int(np.argmin(val_losses))
@@ -408,9 +414,9 @@ def overfitting_advice(train_acc: float, val_acc: float, val_losses: Sequence[fl
                 f"({train_acc:.4f}) by {gap:.4f}, more than {threshold}. The network is "
                 "memorising its training images instead of learning what carries over to new ones.",
                 "Try: fewer epochs or early stopping (--epochs, --patience 2), Dropout "
-                "(--dropout 0.2), a smaller model (--hidden 128), or more training data."]
+                "(--dropout 0.2), a smaller model (--hidden 128), or more training data."] + noise
     return [f"No sign of overfitting: validation accuracy ({val_acc:.4f}) is within "
-            f"{threshold} of training accuracy ({train_acc:.4f})."] + rising
+            f"{threshold} of training accuracy ({train_acc:.4f})."] + rising + noise
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -473,7 +479,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             _say(f"  validation: {_fmt_logs(final, 'val_')}")
         advice = overfitting_advice(final["accuracy"], final["val_accuracy"],
-                                    hist.get("val_loss", []))
+                                    hist.get("val_loss", []), n_val=len(x_val))
     test = None
     if x_te is not None:
         test = model.evaluate(*prep(x_te, y_te), batch_size=max(args.batch_size, 256))

@@ -93,7 +93,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def offline(tmp_path, monkeypatch):
     """No default data folders and no network: only what a test writes exists."""
     monkeypatch.delenv("NETCORE_DATA", raising=False)
-    monkeypatch.delenv("NETCORE_BACKEND", raising=False)
+    # The CPU, also where a GPU is usable: results must not depend on the machine.
+    monkeypatch.setenv("NETCORE_BACKEND", "cpu")
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(_locate, "SYSTEM_DIRS", (tmp_path / "system",))
@@ -187,6 +188,9 @@ def test_overfitting_advice_threshold():
     assert cli.overfitting_advice(0.99, 0.97)[0].startswith("No sign of overfitting")
     rising = cli.overfitting_advice(0.99, 0.98, [0.5, 0.3, 0.4])
     assert any("lowest after epoch 2" in line for line in rising)
+    few = cli.overfitting_advice(0.5, 0.0, n_val=8)
+    assert few[0].startswith("OVERFITTING") and "only 8 validation images" in few[-1]
+    assert not any("only" in line for line in cli.overfitting_advice(0.99, 0.9, n_val=2000))
 
 
 def test_train_patience_and_dropout(tmp_path, capsys):
@@ -337,6 +341,31 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert rc == 1 and "Traceback" in err
 
 
+@pytest.mark.gpu
+def test_train_on_cuda(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=100)
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                          "--backend", "cuda", "--out", str(out))
+    assert rc == 0, err
+    assert "backend: cuda (" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert record["config"]["backend"].startswith("cuda")
+    assert np.isfinite(record["final"]["val_loss"])
+    assert netcore.load_model(out / "model.netcore").predict(np.zeros((1, 28, 28))).shape == (1, 10)
+
+
+def test_netcore_backend_environment_variable_is_the_default(tmp_path, capsys, monkeypatch):
+    data = make_idx_folder(tmp_path / "mnist", n_test=40)
+    rc, stdout, _ = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                        "--out", str(tmp_path / "run"))
+    assert rc == 0 and "backend: cpu" in stdout
+    monkeypatch.setenv("NETCORE_BACKEND", "gpu")
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
+                     "--out", str(tmp_path / "run"))
+    assert rc == 1 and "NETCORE_BACKEND" in err
+
+
 def test_unexpected_exception_is_one_line_and_points_to_debug(monkeypatch, capsys):
     def boom(args):
         raise ZeroDivisionError("division by zero")
@@ -424,7 +453,9 @@ def test_info(capsys, monkeypatch):
     ok, reason = netcore.backend_status()["cuda"]
     assert reason in out                                 # why CUDA is (or is not) usable
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    monkeypatch.setenv("NETCORE_BACKEND", "cuda")
     rc, out, _ = run(capsys, "info")
+    assert "Default backend: cuda (from NETCORE_BACKEND)" in out
     assert rc == 0 and "CUDA simulator: ON (NUMBA_ENABLE_CUDASIM=1)" in out
 
 
@@ -460,8 +491,9 @@ def test_without_matplotlib_commands_still_do_the_rest(tmp_path, capsys, no_matp
 
 
 # --------------------------------------------------------------------------- subprocess
-def _subprocess(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+def _subprocess(*argv: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("NETCORE_DATA", "NUMBA_ENABLE_CUDASIM")}
+    env.update(extra_env)
     env["XDG_CACHE_HOME"] = str(cwd / "cache")
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "TkAgg"   # a GUI backend and no display: plots must not depend on it
@@ -483,6 +515,19 @@ def test_python_m_netcore_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "m = -1 - 0.1 * (-3) = -0.7, b = 5 - 0.1 * (-1) = 5.1" in proc.stdout
     assert_png(tmp_path / "out" / "linear" / "loss_surface.png")
+
+
+def test_cuda_backend_under_the_simulator(tmp_path):
+    pytest.importorskip("numba.cuda", reason="numba's CUDA target (numba-cuda) is not installed")
+    data = make_idx_folder(tmp_path / "mnist", n_test=40)
+    proc = _subprocess("train", "--dataset", "mnist", "--data", str(data), "--epochs", "1",
+                       "--batch-size", "16", "--hidden", "8", "--backend", "cuda", "--out", "run",
+                       cwd=tmp_path, NUMBA_ENABLE_CUDASIM="1")
+    assert proc.returncode == 0, proc.stderr
+    assert "backend: cuda (SIMULATED" in proc.stdout
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["config"]["backend"].startswith("cuda")
+    proc = _subprocess("info", cwd=tmp_path, NUMBA_ENABLE_CUDASIM="1")
+    assert proc.returncode == 0 and "CUDA simulator: ON" in proc.stdout
 
 
 def test_python_m_netcore_exit_codes(tmp_path):
