@@ -114,18 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train the course MLP (Flatten, Dense relu..., Dense softmax) "
                                    "on 28x28 grayscale images, then write the model, its history "
                                    "and loss/accuracy plots.")
-    t.add_argument("--dataset", required=True, choices=DATASETS)
+    t.add_argument("--dataset", required=True, choices=DATASETS,
+                   help="digits, clothing, or sign-language letters A-Y (28x28 grayscale)")
     t.add_argument("--data", metavar="PATH",
                    help="folder holding the data files (MNIST / Fashion-MNIST: the IDX files, "
                         "gzipped or not; a folder with only the t10k test files trains on a split "
                         "of the test set; Sign-MNIST: sign_mnist_train.csv and sign_mnist_test.csv). "
                         "Default: search $NETCORE_DATA, ~/.cache/netcore, /usr/share/datasets, "
-                        "then download (MNIST and Fashion-MNIST only)")
+                        "then download (MNIST and Fashion-MNIST only: Sign-MNIST needs a Kaggle "
+                        "account)")
     t.add_argument("--backend", choices=("auto", "cpu", "cuda"), default=None,
                    help="where to train (default: $NETCORE_BACKEND, else auto: CUDA when usable)")
-    t.add_argument("--epochs", type=_positive_int, default=5)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
+    t.add_argument("--epochs", type=_positive_int, default=5, help="passes over the data (default 5)")
+    t.add_argument("--batch-size", type=_positive_int, default=32,
+                   help="images per gradient step (default 32)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop", help="default rmsprop")
     t.add_argument("--learning-rate", type=_positive_float, default=None,
                    help="default: the optimizer's Keras default (0.001 for rmsprop and adam)")
     t.add_argument("--hidden", type=_hidden, default=(512, 512), metavar="SIZES",
@@ -137,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(EarlyStopping; the best weights are kept)")
     t.add_argument("--validation-split", type=_fraction, default=0.2, metavar="FRACTION",
                    help="fraction of the training images held out for validation (default 0.2)")
-    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--seed", type=_nonneg_int, default=0,
+                   help="fixes weights, shuffling, dropout and the validation split (default 0)")
     t.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="use at most N training images and N test images (quick runs)")
     t.add_argument("--out", metavar="DIR", default="out/train",
@@ -149,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Fit y-hat = m x + b to (1, 3) and (2, 5) from m = -1, b = 5 "
                                      "by gradient descent with netcore, printing every number, "
                                      "and plot the loss surface with the path taken.")
-    lin.add_argument("--learning-rate", type=_positive_float, default=0.1)
-    lin.add_argument("--steps", type=_nonneg_int, default=20)
+    lin.add_argument("--learning-rate", type=_positive_float, default=0.1,
+                     help="gradient-descent step size (default 0.1; try 2 to see it overshoot)")
+    lin.add_argument("--steps", type=_nonneg_int, default=20, help="updates to run (default 20)")
     lin.add_argument("--out", metavar="DIR", default="out/linear",
                      help="folder for loss_surface.png and loss_contour.png")
     lin.set_defaults(func=cmd_linear)
@@ -450,11 +455,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                   loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary(print_fn=_say)
     cbs = []
+    early = None
     if args.patience is not None:
         if x_val is None:
             raise CLIError("--patience needs a validation set; set --validation-split above 0")
-        cbs.append(callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
-                                           restore_best_weights=True))
+        early = callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
+                                        restore_best_weights=True)
+        cbs.append(early)
     xt, yt = prep(x_tr, y_tr)
     val = prep(x_val, y_val) if x_val is not None else None
     # The model itself stops with NonFiniteLossError on a NaN/inf loss; NumPy's overflow
@@ -466,23 +473,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     epochs_run = len(hist.get("loss", []))
 
     final = {k: v[-1] for k, v in hist.items()}
+    eval_batch = max(args.batch_size, 256)
     _say("")
-    _say(f"After {epochs_run} epoch(s):")
+    if early is not None and early.stopped_epoch > 0:
+        # The best epoch's weights were put back: report what the saved model does, measured
+        # now on both sets, not the last epoch's running numbers.
+        _say(f"Early stopping after epoch {early.stopped_epoch + 1}: validation loss had not "
+             f"improved for {args.patience} epoch(s); the weights of epoch "
+             f"{early.best_epoch + 1} were restored.")
+        final = dict(model.evaluate(xt, yt, batch_size=eval_batch))
+        final.update({f"val_{k}": v for k, v in model.evaluate(*val, batch_size=eval_batch).items()})
+        _say(f"With the weights of epoch {early.best_epoch + 1}:")
+    else:
+        _say(f"After {epochs_run} epoch(s):")
     _say(f"  training:   {_fmt_logs(final)}")
     advice: list[str] = []
     if val is not None:
-        if args.patience is not None and epochs_run < args.epochs:
-            # restore_best_weights: report what the saved model does, not the last epoch.
-            final_val = model.evaluate(*val, batch_size=max(args.batch_size, 256))
-            _say(f"  validation: {_fmt_logs(final_val)} (best epoch's weights, restored by early stopping)")
-            final.update({f"val_{k}": v for k, v in final_val.items()})
-        else:
-            _say(f"  validation: {_fmt_logs(final, 'val_')}")
+        _say(f"  validation: {_fmt_logs(final, 'val_')}")
         advice = overfitting_advice(final["accuracy"], final["val_accuracy"],
                                     hist.get("val_loss", []), n_val=len(x_val))
     test = None
     if x_te is not None:
-        test = model.evaluate(*prep(x_te, y_te), batch_size=max(args.batch_size, 256))
+        test = model.evaluate(*prep(x_te, y_te), batch_size=eval_batch)
         _say(f"  test:       {_fmt_logs(test)} ({len(x_te):,} images)")
     for line in advice:
         _say(line)
@@ -521,7 +533,8 @@ def _limited(x: np.ndarray, y: np.ndarray, limit: int, seed: int) -> tuple[np.nd
 def _history_plots(hist: dict[str, list[float]], out: Path, name: str) -> list[Path]:
     from .plotting import plot_history
 
-    return [plot_history(hist, out / "loss.png", metrics=("loss",), title=f"{name}: training and validation loss"),
+    return [plot_history(hist, out / "loss.png", metrics=("loss",),
+                         title=f"{name}: training and validation loss"),
             plot_history(hist, out / "accuracy.png", metrics=("accuracy",),
                          title=f"{name}: training and validation accuracy")]
 

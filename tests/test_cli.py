@@ -205,6 +205,26 @@ def test_train_patience_and_dropout(tmp_path, capsys):
     assert record["config"]["dropout"] == 0.2 and record["config"]["hidden"] == [16, 8]
 
 
+def test_train_early_stopping_reports_the_restored_weights(tmp_path, capsys):
+    # Random labels: validation loss rises from the start, so patience 1 stops at epoch 2.
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 60).astype(np.uint8))
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(folder),
+                          "--epochs", "10", "--batch-size", "8", "--hidden", "64",
+                          "--optimizer", "adam", "--learning-rate", "0.003", "--patience", "1",
+                          "--out", str(out))
+    assert rc == 0, err
+    assert "Early stopping after epoch" in stdout and "were restored" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert len(record["epochs"]) < 10
+    # The saved model is the restored one: its validation loss is the best epoch's.
+    assert record["final"]["val_loss"] == pytest.approx(min(record["history"]["val_loss"]), rel=1e-4)
+
+
 def test_train_sign_mnist_csv(tmp_path, capsys):
     folder = tmp_path / "sign"
     folder.mkdir()
