@@ -125,11 +125,13 @@ class KernelSet:
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
         kern = self.cuda.jit(sig)(pyfunc)
+        spec = _split_sig(sig)
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
-            # Wrap (not copy) NumPy arrays: outputs may alias inputs, as on the GPU.
-            kern[grid, block](*[FakeCUDAArray(a) if isinstance(a, np.ndarray) else a
-                                for a in args])
+            # Wrap (not copy) NumPy arrays: outputs may alias inputs, as on the GPU; scalars
+            # in the signature's types, so the simulated arithmetic has the GPU's precision.
+            kern[grid, block](*[FakeCUDAArray(a) if nd else dt.type(a)
+                                for (dt, nd), a in zip(spec, args)])
 
         return launch
 
@@ -147,10 +149,13 @@ class KernelSet:
         cuda = self.cuda
         kern = cuda.jit(sig)(pyfunc)  # explicit signature: compiles now, once
         as_array = cuda.as_cuda_array
+        spec = _split_sig(sig)
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
-            conv = [as_array(a, sync=False) if hasattr(a, "__cuda_array_interface__") else a
-                    for a in args]
+            # Arrays: zero-copy views, no stream sync; scalars: exactly the signature's types
+            # (so the dispatcher matches the compiled overload without conversions).
+            conv = [as_array(a, sync=False) if nd else dt.type(a)
+                    for (dt, nd), a in zip(spec, args)]
             kern[grid, block, self._stream()](*conv)
 
         return launch
