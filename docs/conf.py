@@ -1,0 +1,42 @@
+"""Sphinx configuration: Markdown pages through MyST, API reference from the docstrings."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import netcore  # noqa: E402
+
+project = "netcore"
+author = "the netcore developers"
+release = version = netcore.__version__
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax",
+              "sphinx.ext.viewcode"]
+source_suffix = {".md": "markdown"}
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+myst_heading_anchors = 3
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+html_static_path: list[str] = []
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+napoleon_numpy_docstring = True
+napoleon_google_docstring = True
+nitpicky = False
+suppress_warnings = ["myst.header"]
+
+
+def _generate_pictures(app) -> None:
+    """Pictures shown in the docs are made here, at build time, by the project's own code."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    from make_figures import main
+
+    main(Path(app.srcdir) / "_generated")
+
+
+def setup(app):
+    app.connect("builder-inited", _generate_pictures)
