@@ -19,9 +19,12 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .models import Sequential
 
 PROG = "netcore"
 DATASETS = ("mnist", "fashion-mnist", "sign-mnist")
@@ -251,7 +254,7 @@ class TrainingData:
 _IDX_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
 
-def _idx_module(name: str):
+def _idx_module(name: str) -> Any:
     if name == "mnist":
         from .datasets import mnist as mod
     else:
@@ -369,7 +372,7 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
 
 
 # --------------------------------------------------------------------------- train
-def _make_optimizer(name: str, learning_rate: float | None):
+def _make_optimizer(name: str, learning_rate: float | None) -> Any:
     from . import optimizers
 
     classes = {"rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "sgd": optimizers.SGD,
@@ -379,7 +382,7 @@ def _make_optimizer(name: str, learning_rate: float | None):
 
 
 def build_mlp(num_classes: int, hidden: Sequence[int], dropout: float = 0.0,
-              backend: str | None = None, seed: int = 0):
+              backend: str | None = None, seed: int = 0) -> Sequential:
     """The course MLP: Flatten(28x28), Dense(h, relu) [+ Dropout] per hidden size,
     Dense(num_classes, softmax). ``backend`` None: ``NETCORE_BACKEND`` or "auto"."""
     from . import Sequential
