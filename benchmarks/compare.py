@@ -122,8 +122,13 @@ class TorchTrainer:
 # ---------------------------------------------------------------------------- one configuration
 def _warm_up(device: str, x: Any, y: Any, batch_size: int, torch: Any,
              weights: Sequence[np.ndarray]) -> None:
-    """JIT compilation, memory pools and BLAS threads warmed on throw-away models."""
-    k = min(x.shape[0], 3 * batch_size)
+    """JIT compilation, memory pools and BLAS threads warmed on throw-away models.
+
+    Two full batches plus the epoch's short last batch (when there is one), so every shape the
+    timed epochs meet has been seen once.
+    """
+    n = x.shape[0]
+    k = min(n, 2 * batch_size + (n % batch_size))
     m = C.build_model(device)
     m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     C.GemmFloor(device, batch_size).epoch(x[:k], batch_size)
@@ -188,7 +193,8 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
     med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
     res: dict[str, Any] = {
         "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats,
-        "times_s": times, "median_s": med, "losses": losses,
+        "times_s": times, "median_s": med, "min_s": {k: (min(v) if v else None) for k, v in times.items()},
+        "losses": losses,
         "netcore_samples_per_s": n / med["netcore"],
         "gemm_samples_per_s": n / med["gemm"],
         "torch_samples_per_s": n / med["torch"] if med["torch"] else None,

@@ -52,7 +52,7 @@ def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(8, 6.2), dpi=120)
     for device in ("cpu", "cuda"):
         pts = sorted((b, r) for (d, b), r in rows.items() if d == device)
         if not pts:
@@ -78,7 +78,7 @@ def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[s
     ax.set_title(f"MLP 784-512-512-10, Adam, float32: epoch of {n:,} samples\n"
                  "(GEMM floor: the step's 8 matrix products alone)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
