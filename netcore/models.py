@@ -199,10 +199,13 @@ class Sequential:
         return be.bias_act(out, None, "sigmoid", out=out)
 
     def _train_step(self, xb: Any, yb: Any) -> tuple[Any, list[Any]]:
-        loss, grad, sums = self._loss_and_metrics(xb, yb, training=True)
-        self.backend.mark_nonfinite(loss, self._skip)
-        self._backward(grad)
-        self.optimizer.apply(self._params(), self._grads(), self._skip)
+        # Overflow on the way to a NaN loss is reported once, as NonFiniteLossError naming the
+        # epoch and step, rather than as a stream of NumPy RuntimeWarnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, grad, sums = self._loss_and_metrics(xb, yb, training=True)
+            self.backend.mark_nonfinite(loss, self._skip)
+            self._backward(grad)
+            self.optimizer.apply(self._params(), self._grads(), self._skip)
         return loss, sums
 
     # ------------------------------------------------------------------ data

@@ -130,7 +130,7 @@ def test_determinism_same_seed_bit_identical():
     assert not np.array_equal(other.get_weights()[0], mlp(seed=7).get_weights()[0])
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # reported as one clear error, no warnings
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_weights():
     x, y = data(n=64)
     m = mlp()
