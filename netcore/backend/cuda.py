@@ -7,6 +7,14 @@
   device-wide or host synchronisation. The launch path (numba PTX launched through CuPy's
   ``RawModule``, or numba's own dispatch) is chosen in ONE place,
   :mod:`netcore.kernels._launch` (``NETCORE_CUDA_LAUNCH=raw|numba``).
+* Launch overhead (what bounds MNIST-sized steps): the default 'raw' path hands numba's PTX to
+  CuPy and launches with CuPy's own ``RawKernel`` call (~CuPy elementwise cost, no numba
+  dispatcher, no per-argument DeviceNDArray wrapping, no stream object); 'numba' keeps
+  numba's launcher with zero-copy ``as_cuda_array(sync=False)`` views on
+  ``external_stream(<CuPy's stream>)``. ``benchmarks/device_check.py`` measures both against
+  numba's plain dispatch and a CuPy ElementwiseKernel; the raw path falls back to 'numba'
+  per kernel (with a warning) if PTX loading fails. All kernels were checked to compile to
+  PTX and assemble (ptxas, sm_90) on a CPU machine; they have not yet run on a GPU.
 * Losses come back as 0-d device arrays: nothing reaches the host on the training path.
   They are reduced on the device in one launch (per-block partial sums + last-block-done
   finish, deterministic), through a small scratch buffer owned by the backend: use one
@@ -100,7 +108,7 @@ class CudaBackend(Backend):
             sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
             self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 32, 4, (8, 4), 4
         else:
-            self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 256, 8192, (32, 32), MAX_TPB
+            self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 256, 8192, (32, 16), MAX_TPB
         # Reused device buffers: reduction scratch, placeholders for absent arguments.
         self._partial = xp.zeros(MAX_BLOCKS, dtype=np.float64)
         self._counter = xp.zeros(1, dtype=np.int32)  # last-block ticket; kernels reset it
