@@ -111,15 +111,20 @@ class FusedOps:
 
     def setup(self, backend: str, batch_size: int) -> None:
         C.skip_unless_available(backend)
+        self.cases = C.cached_state(("FusedOps", backend, batch_size),
+                                    lambda: self._build(backend, batch_size))
+
+    @staticmethod
+    def _build(backend: str, batch_size: int) -> dict[str, OpCase]:
         be = C.build_backend(backend)
-        self.cases = {
+        cases = {
             "bias_act": OpCase(be, "bias_act", (batch_size, C.N_HIDDEN)),
             "bias_act_grad": OpCase(be, "bias_act_grad", (batch_size, C.N_HIDDEN)),
             "softmax_xent": OpCase(be, "softmax_xent", (batch_size, C.N_CLASSES)),
             "sigmoid_bce": OpCase(be, "sigmoid_bce", (batch_size, C.N_CLASSES)),
         }
-        _warm(backend, *(c.fused for c in self.cases.values()),
-              *(c.unfused for c in self.cases.values()))
+        _warm(backend, *(c.fused for c in cases.values()), *(c.unfused for c in cases.values()))
+        return cases
 
     def _run(self, backend: str, op: str, fused: bool) -> None:
         case = self.cases[op]
@@ -160,13 +165,18 @@ class AdamModelStep:
 
     def setup(self, backend: str) -> None:
         C.skip_unless_available(backend)
+        self.cases = C.cached_state(("AdamModelStep", backend), lambda: self._build(backend))
+        self.params_total = sum(int(np.prod(c.shape)) for c in self.cases)
+
+    @staticmethod
+    def _build(backend: str) -> list[OpCase]:
         be = C.build_backend(backend)
         shapes: list[tuple[int, ...]] = []
         for a, b in zip(C.LAYER_SIZES[:-1], C.LAYER_SIZES[1:]):
             shapes += [(a, b), (b,)]  # kernel, bias
-        self.cases = [OpCase(be, "adam_update", s) for s in shapes]
-        self.params_total = sum(int(np.prod(s)) for s in shapes)
-        _warm(backend, *(c.fused for c in self.cases), *(c.unfused for c in self.cases))
+        cases = [OpCase(be, "adam_update", s) for s in shapes]
+        _warm(backend, *(c.fused for c in cases), *(c.unfused for c in cases))
+        return cases
 
     def time_adam_step(self, backend: str) -> None:
         for c in self.cases:
@@ -193,10 +203,15 @@ class KernelBandwidth:
 
     def setup(self, backend: str, op: str) -> None:
         C.skip_unless_available(backend)
+        self.case, self.copy = C.cached_state(("KernelBandwidth", backend, op, BIG_SHAPE),
+                                              lambda: self._build(backend, op))
+
+    @staticmethod
+    def _build(backend: str, op: str) -> tuple[OpCase, OpCase]:
         be = C.build_backend(backend)
-        self.case = OpCase(be, op, BIG_SHAPE)
-        self.copy = OpCase(be, "copy", BIG_SHAPE)
-        _warm(backend, self.case.fused, self.case.unfused, self.copy.fused)
+        case, copy = OpCase(be, op, BIG_SHAPE), OpCase(be, "copy", BIG_SHAPE)
+        _warm(backend, case.fused, case.unfused, copy.fused)
+        return case, copy
 
     def _bandwidth(self, backend: str, fn: Callable[[], Any], nbytes: int) -> float:
         return nbytes / C.median_seconds(fn, backend, repeats=5, min_time=0.3, max_repeats=50)
