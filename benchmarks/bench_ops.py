@@ -46,6 +46,7 @@ class OpCase:
             return xp.asarray((rng.standard_normal(shape) * scale).astype(np.float32))
 
         n = int(np.prod(shape))
+        self.outputs: tuple[Any, ...]
         if op not in ("copy", "adam_update") and len(shape) != 2:  # those two take any shape
             raise ValueError(f"{op} needs a 2-D (rows, cols) shape, received {shape}")
         rows, cols = shape if len(shape) == 2 else (1, n)

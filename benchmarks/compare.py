@@ -83,9 +83,9 @@ class TorchTrainer:
         self.model = nn.Sequential(*layers).to(self.device)
         linears = [m for m in self.model if isinstance(m, nn.Linear)]
         with torch.no_grad():
-            for lin, (k, b) in zip(linears, zip(weights[0::2], weights[1::2])):
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(k.T)))
-                lin.bias.copy_(torch.from_numpy(np.asarray(b)))
+            for lin, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
+                lin.bias.copy_(torch.from_numpy(np.asarray(bias)))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=C.LEARNING_RATE,
                                     betas=(C.BETA_1, C.BETA_2), eps=C.EPSILON)
         self.steps = 0
@@ -190,16 +190,18 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
             + (f", torch {times['torch'][-1]:.3f}s" if times["torch"] else "")
             + f", gemm floor {times['gemm'][-1]:.3f}s")
 
-    med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
+    nc_med, gemm_med = statistics.median(times["netcore"]), statistics.median(times["gemm"])
+    torch_med = statistics.median(times["torch"]) if times["torch"] else None
     res: dict[str, Any] = {
         "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats,
-        "times_s": times, "median_s": med, "min_s": {k: (min(v) if v else None) for k, v in times.items()},
+        "times_s": times, "median_s": {"netcore": nc_med, "torch": torch_med, "gemm": gemm_med},
+        "min_s": {k: (min(v) if v else None) for k, v in times.items()},
         "losses": losses,
-        "netcore_samples_per_s": n / med["netcore"],
-        "gemm_samples_per_s": n / med["gemm"],
-        "torch_samples_per_s": n / med["torch"] if med["torch"] else None,
-        "ratio_netcore_over_torch": med["netcore"] / med["torch"] if med["torch"] else None,
-        "ratio_netcore_over_gemm": med["netcore"] / med["gemm"],
+        "netcore_samples_per_s": n / nc_med,
+        "gemm_samples_per_s": n / gemm_med,
+        "torch_samples_per_s": n / torch_med if torch_med else None,
+        "ratio_netcore_over_torch": nc_med / torch_med if torch_med else None,
+        "ratio_netcore_over_gemm": nc_med / gemm_med,
     }
     if losses["torch"]:
         a, b = losses["netcore"][0], losses["torch"][0]
