@@ -99,3 +99,49 @@ def test_simulator_flag_matches_backend_description():
     if not simulator_enabled():
         pytest.skip("only meaningful under NUMBA_ENABLE_CUDASIM=1 (covered by tests/sim)")
     assert "SIMULATED" in nc.get_backend("cuda").describe()
+
+
+def test_raw_launch_flattens_numba_array_abi(monkeypatch):
+    """CPU-side unit test of the 'raw' path's argument packing (a stand-in CuPy records the
+    launch): each array becomes meminfo, parent, nitems, itemsize, data, shape, strides (bytes),
+    exactly numba's kernel ABI; scalars take the signature's types; wrong ranks are refused."""
+    import types
+
+    from netcore.kernels import _launch
+
+    launches = []
+
+    class Kern:
+        def __call__(self, grid, block, args):
+            launches.append(args)
+
+    fake = types.ModuleType("cupy")
+    fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
+    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
+    ks.cuda = types.SimpleNamespace(
+        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
+
+    class DevArray:  # what the launcher reads from a CuPy array
+        def __init__(self, a):
+            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
+
+        def __getattr__(self, k):
+            return getattr(self.a, k)
+
+    pyfunc, sigf = ks._table["bias_act_fwd"]
+    launch = ks._build_raw(pyfunc, sigf("float32"))
+    z = DevArray(np.zeros((3, 5), np.float32))
+    b = DevArray(np.zeros(5, np.float32))
+    out = DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
+    for _ in range(2):  # second call served from the memoised views
+        launch((1,), (32,), z, b, out, 1, 0)
+    for args in launches:
+        assert [int(x) for x in args] == [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
+                                          0, 0, 5, 4, b.a.ctypes.data, 5, 4,
+                                          0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
+                                          1, 0]
+        assert [type(x) for x in args[-2:]] == [np.int32, np.int32]
+    with pytest.raises(TypeError):
+        launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)

@@ -13,6 +13,7 @@ CUDA launcher (:mod:`._launch`) compiles a kernel for a dtype the first time it 
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -54,6 +55,10 @@ def cpu_kernels() -> dict[str, Any]:
                     disp.disable_compile()  # any other type is a bug: fail, don't compile
                     table[name] = disp
             cpu_compile_seconds = time.perf_counter() - t0
+            # Said out loud: a cold numba cache costs ~5-15 s here, once per machine.
+            logging.getLogger("netcore").info(
+                "netcore: CPU kernels ready in %.1f s (%s)", cpu_compile_seconds,
+                "compiled and cached" if cpu_compile_seconds > 2 else "loaded from numba's cache")
             _cpu = table
         return _cpu
 

@@ -175,26 +175,32 @@ class KernelSet:
             module = cupy.RawModule(path=path)
             kern = module.get_function(entry.group(1))  # loads the module now
         spec = _split_sig(sig)
-        nparams = sum(5 + 2 * nd if nd else 1 for _, nd in spec)
         int64, uint64 = np.int64, np.uint64
+        # Flattened array arguments, memoised per (pointer, shape, strides, dtype): the
+        # persistent buffers (weights, grads, optimizer state, activations) come back every
+        # step, and a dict hit is cheaper than building their 5 + 2*ndim scalars again.
+        views: dict[tuple, tuple] = {}
+
+        def flatten(a: Any, dt: np.dtype, nd: int) -> tuple:
+            key = (a.data.ptr, a.shape, a.strides, a.dtype)
+            t = views.get(key)
+            if t is None:
+                if a.ndim != nd or a.dtype != dt:
+                    raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]")
+                t = (_ZERO, _ZERO, int64(a.size), int64(a.itemsize), uint64(a.data.ptr),
+                     *[int64(s) for s in a.shape], *[int64(s) for s in a.strides])
+                if len(views) > 4096:  # many short-lived arrays: start over
+                    views.clear()
+                views[key] = t
+            return t
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             flat: list[Any] = []
-            append, extend = flat.append, flat.extend
             for (dt, nd), a in zip(spec, args):
                 if nd:
-                    if a.ndim != nd or a.dtype != dt:
-                        raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]")
-                    append(_ZERO)  # meminfo
-                    append(_ZERO)  # parent
-                    append(int64(a.size))
-                    append(int64(a.itemsize))
-                    append(uint64(a.data.ptr))
-                    extend([int64(s) for s in a.shape])
-                    extend([int64(s) for s in a.strides])
+                    flat.extend(flatten(a, dt, nd))  # meminfo, parent, n, itemsize, data, shape, strides
                 else:
-                    append(dt.type(a))
-            assert len(flat) == nparams
+                    flat.append(dt.type(a))
             kern(grid, block, tuple(flat))  # CuPy's current stream
 
         launch.module = module  # keep the CUmodule alive with the launcher
