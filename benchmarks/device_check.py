@@ -433,9 +433,9 @@ def s_mlp(ctx: Ctx) -> None:
             row["netcore_error"] = f"{type(exc).__name__}: {exc}"
             fail(f"mlp netcore batch {bs}: {type(exc).__name__}: {exc}")
             traceback.print_exc(limit=6)
-        if ctx.gpu:
+        if True:  # torch on the GPU; in --smoke on the CPU, to prove the code path runs
             try:
-                t_t, loss_t = _torch_epoch(x, lab, d, h, classes, bs)
+                t_t, loss_t = _torch_epoch(x, lab, d, h, classes, bs, "cuda" if ctx.gpu else "cpu")
                 row.update(torch_s=round(t_t, 3), torch_loss=round(loss_t, 4))
                 if "netcore_s" in row:
                     row["netcore_vs_torch"] = round(row["netcore_s"] / t_t, 2)
@@ -450,11 +450,16 @@ def s_mlp(ctx: Ctx) -> None:
 
 
 def _torch_epoch(x: np.ndarray, lab: np.ndarray, d: int, h: int, classes: int,
-                 bs: int) -> tuple[float, float]:
+                 bs: int, device: str = "cuda") -> tuple[float, float]:
     """Same MLP, Adam (Keras defaults: lr 1e-3, eps 1e-7), data already on the GPU."""
     import torch
 
-    dev = torch.device("cuda")
+    dev = torch.device(device)
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, h),
                                 torch.nn.ReLU(), torch.nn.Linear(h, classes)).to(dev)
@@ -477,10 +482,10 @@ def _torch_epoch(x: np.ndarray, lab: np.ndarray, d: int, h: int, classes: int,
         return total / min(n, limit)
 
     epoch(3 * bs)  # warm-up: cuBLAS handles, allocator, kernels
-    torch.cuda.synchronize()
+    sync()
     t0 = time.perf_counter()
     mean_loss = epoch(n)
-    torch.cuda.synchronize()
+    sync()
     return time.perf_counter() - t0, float(mean_loss)
 
 
