@@ -11,12 +11,10 @@ numba-cuda is not installed, and nothing may compile for CUDA at import.
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Callable
 
 import numba
-import numpy as np
 
 #: Activation name -> integer code passed into the kernels (a runtime branch is cheaper
 #: than one compiled kernel per activation, and keeps compile time down).
@@ -30,8 +28,6 @@ NJIT_OPTS: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 MAX_TPB = 256
 #: Most blocks a reduction kernel launches (the size of its scratch buffer of partial sums).
 MAX_BLOCKS = 1024
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 cuda: Any = None  # numba.cuda once load_cuda() ran; a module global so the simulator can swap it
 
@@ -143,11 +139,5 @@ def pow2_at_least(n: int, lo: int, hi: int) -> int:
     return p
 
 
-def check_float(*arrays: Any) -> bool:
-    """All arrays share one float32/float64 dtype (what the compiled kernels accept)."""
-    dt = arrays[0].dtype
-    return dt in FLOAT_DTYPES and all(a.dtype == dt for a in arrays)
-
-
-__all__ = ["ACT_CODES", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "cpu_inline", "cuda_device",
-           "load_cuda", "pow2_at_least", "check_float", "math"]
+__all__ = ["ACT_CODES", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "configure_cpu_threads",
+           "cpu_inline", "cuda_device", "load_cuda", "pow2_at_least"]
