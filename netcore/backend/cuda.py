@@ -116,6 +116,8 @@ class CudaBackend(Backend):
         self._nolabels = xp.zeros(1, dtype=np.int64)
         self._dummy = {dt.name: xp.zeros(1, dtype=dt) for dt in _FLOATS}
         self._grids: dict[tuple, Any] = {}  # cached launch configurations
+        self._col_bufs: dict[int, tuple[Any, Any]] = {}
+        self._max_row_chunks = 3 if self.simulated else 64
 
     def describe(self) -> str:
         if self.simulated:
@@ -168,12 +170,24 @@ class CudaBackend(Backend):
             cfg = self._grids[("red", n)] = ((blocks,), (tpb,))
         return cfg
 
-    def _grid_cols(self, c: int) -> tuple[tuple[int], tuple[int, int]]:
-        cfg = self._grids.get(("cols", c))
+    def _grid_cols(self, n: int, c: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Column tiles x row chunks (each thread walks ~8 rows of its chunk)."""
+        cfg = self._grids.get(("cols", n, c))
         if cfg is None:
             bx, by = self._bwd_block
-            cfg = self._grids[("cols", c)] = ((math.ceil(c / bx),), (bx, by))
+            chunks = max(1, min(math.ceil(n / (8 * by)), self._max_row_chunks))
+            cfg = self._grids[("cols", n, c)] = ((math.ceil(c / bx), chunks), (bx, by))
         return cfg
+
+    def _col_scratch(self, c: int) -> tuple[Any, Any]:
+        """Per-width scratch of the backward kernel: chunk partials and per-tile tickets."""
+        buf = self._col_bufs.get(c)
+        if buf is None:
+            xp = self.xp
+            buf = self._col_bufs[c] = (
+                xp.zeros((self._max_row_chunks, c), dtype=np.float64),
+                xp.zeros(math.ceil(c / self._bwd_block[0]), dtype=np.int32))
+        return buf
 
     @staticmethod
     def _float(*arrays: Any) -> bool:
@@ -208,10 +222,11 @@ class CudaBackend(Backend):
         if dz.shape != dy.shape or dz.dtype != dy.dtype or (
                 db is not None and (db.shape != (dy.shape[1],) or db.dtype != dy.dtype)):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
-        grid, block = self._grid_cols(dy.shape[1])
+        grid, block = self._grid_cols(*dy.shape)
+        partial, tickets = self._col_scratch(dy.shape[1])
         self.kernels.get("bias_act_bwd", dy.dtype.name)(
             grid, block, dy, y, dz, self._dummy[dy.dtype.name] if db is None else db, code,
-            int(bool(need_db)))
+            int(bool(need_db)), partial, tickets)
         return dz, db
 
     # ------------------------------------------------------------------ fused heads

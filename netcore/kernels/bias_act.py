@@ -112,19 +112,28 @@ def _fwd_cuda(z, b, out, code, has_bias):
         out[i, j] = _act_fwd_d(x, code)
 
 
-def _bwd_cuda(dy, y, dz, db, code, need_db):
+def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):
+    # Block = BX columns (one coalesced warp per row) x blockDim.y row lanes; grid.y splits
+    # the rows into chunks so that small column counts still fill the GPU. Column sums:
+    # per-block tree over the row lanes, then (grid.y > 1) each chunk stores its partial and
+    # the last chunk of a column tile to finish (atomic ticket) adds them in chunk order:
+    # one launch, deterministic.
     sh = cuda.shared.array((BY, BX), numba.float64)
+    flag = cuda.shared.array(1, numba.int32)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     n, c = dy.shape
     j = cuda.blockIdx.x * cuda.blockDim.x + tx
+    chunk = (n + cuda.gridDim.y - 1) // cuda.gridDim.y
+    r0 = cuda.blockIdx.y * chunk
+    r1 = min(n, r0 + chunk)
     acc = 0.0
     if j < c:
-        for i in range(ty, n, cuda.blockDim.y):
+        for i in range(r0 + ty, r1, cuda.blockDim.y):
             g = _act_grad_d(dy[i, j], y[i, j], code)
             dz[i, j] = g
             acc += dz[i, j]
-    if need_db != 0:  # uniform across the block, so the barriers below are safe
+    if need_db != 0:  # uniform across the grid, so the barriers below are safe
         sh[ty, tx] = acc
         cuda.syncthreads()
         s = cuda.blockDim.y // 2
@@ -133,8 +142,26 @@ def _bwd_cuda(dy, y, dz, db, code, need_db):
                 sh[ty, tx] += sh[ty + s, tx]
             cuda.syncthreads()
             s //= 2
-        if ty == 0 and j < c:
-            db[j] = sh[0, tx]
+        if cuda.gridDim.y == 1:
+            if ty == 0 and j < c:
+                db[j] = sh[0, tx]
+        else:
+            if ty == 0 and j < c:
+                partial[cuda.blockIdx.y, j] = sh[0, tx]
+                cuda.threadfence()  # the partial is visible grid-wide before the ticket
+            cuda.syncthreads()
+            if tx == 0 and ty == 0:
+                ticket = cuda.atomic.add(counter, cuda.blockIdx.x, 1)
+                flag[0] = 1 if ticket == cuda.gridDim.y - 1 else 0
+            cuda.syncthreads()
+            if flag[0] == 1:
+                if ty == 0 and j < c:
+                    t = 0.0
+                    for r in range(cuda.gridDim.y):
+                        t += partial[r, j]
+                    db[j] = t
+                if tx == 0 and ty == 0:
+                    counter[cuda.blockIdx.x] = 0  # ready for the next launch
 
 
 def load_cuda_kernels() -> dict[str, Any]:
@@ -148,7 +175,8 @@ def load_cuda_kernels() -> dict[str, Any]:
         "bias_act_fwd": (_fwd_cuda,
                          lambda f: f"void({f}[:, :], {f}[:], {f}[:, :], int32, int32)"),
         "bias_act_bwd": (_bwd_cuda,
-                         lambda f: f"void({f}[:, :], {f}[:, :], {f}[:, :], {f}[:], int32, int32)"),
+                         lambda f: (f"void({f}[:, :], {f}[:, :], {f}[:, :], {f}[:], int32, int32, "
+                                    "float64[:, :], int32[:])")),
     }
 
 

@@ -62,3 +62,8 @@ def test_sim_loss_reduction_over_many_blocks(be):
     # the ticket counter is reset by the last block: a second call must be right too
     kc.check_sigmoid_bce(be, rng, np.float64, shapes=[(7, 40)])
     assert int(be._counter[0]) == 0
+    # backward with db over several row chunks (grid.y > 1), twice: tickets must reset
+    for _ in range(2):
+        kc.check_bias_act_grad(be, rng, np.float32, shapes=[(70, 9)])
+    assert be._grid_cols(70, 9)[0][1] > 1
+    assert not be._col_scratch(9)[1].any()
