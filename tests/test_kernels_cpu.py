@@ -66,6 +66,23 @@ def test_cpu_fallbacks_for_unsupported_layouts(be):
     np.testing.assert_array_equal(p, p2)
 
 
+def test_cpu_read_only_inputs_still_work(be):
+    """Read-only inputs (e.g. memory-mapped data) fall back or are copied, never crash."""
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(6, 4)).astype(np.float32)
+    t = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
+    lab = t.argmax(1)
+    for a in (z, t, lab):
+        a.flags.writeable = False
+    ref = Backend(np)
+    for target in (t, lab):
+        loss, g = be.softmax_xent(z, target)
+        w_loss, w_g = ref.softmax_xent(z, target)
+        np.testing.assert_allclose(loss, w_loss, rtol=1e-6)
+        np.testing.assert_allclose(g, w_g, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(be.bias_act(z, None, "relu", out=np.empty_like(z)), np.maximum(z, 0))
+
+
 def test_unfused_cpu_backend_is_the_reference():
     b = CPUBackend(seed=0, fused=False)
     assert b.fused_ops == ()

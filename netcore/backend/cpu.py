@@ -52,11 +52,13 @@ _NO_LABELS = np.zeros(1, np.int64)  # placeholder label array for one-hot target
 
 
 def _ok(dtype: Any, *arrays: Any) -> bool:
-    """All arrays C-contiguous NumPy arrays of one float dtype (what the kernels take)."""
+    """All arrays writeable C-contiguous NumPy arrays of one float dtype: exactly the
+    compiled signatures (numba types read-only arrays differently, and compiling more is off)."""
     if dtype not in _FLOATS:
         return False
     for a in arrays:
-        if not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous:
+        if (not isinstance(a, np.ndarray) or a.dtype != dtype or not a.flags.c_contiguous
+                or not a.flags.writeable):
             return False
     return True
 
@@ -125,7 +127,8 @@ class CPUBackend(Backend):
             if target.dtype.kind not in "iu" or target.shape != (z.shape[0],):
                 return super().softmax_xent(logits, target, grad_out)
             labels = target if target.dtype in (np.int32, np.int64) else target.astype(np.int64)
-            labels = np.ascontiguousarray(labels)
+            if not (labels.flags.c_contiguous and labels.flags.writeable):
+                labels = labels.copy()  # (N,) integers: a copy is cheap
             t = z  # unused placeholder of the right type
             arrays: tuple[Any, ...] = (z, grad)
         else:
