@@ -9,10 +9,14 @@ op                                  NumPy           njit            batch
 ==================================  ==============  ==============  ==============
 bias_act relu (512 wide)            8 / 27 us       1.5 / 4 us      32 / 128
 bias_act_grad relu + db             7 / 21 us       2.5 / 6 us      32 / 128
-softmax_xent (10 classes)           12 / 20 us      2.5 / 5 us      32 / 128
+softmax_xent (10 classes)           12 / 20 us      1.6 / 5 us      32 / 128
 sigmoid_bce (1 output)              10 / 10 us      0.7 / 1.8 us    32 / 128
 adam_update (669,706 params)        730-880 us      110-130 us      --
 ==================================  ==============  ==============  ==============
+
+End to end (784-512-512-10 relu/softmax, Adam, 6016 random samples, ``fit`` one epoch):
+1.43 vs 2.13 ms/step at batch 32 and 3.1 vs 3.7 ms/step at batch 128 (fused vs
+``fused=False``), identical losses; the rest is OpenBLAS matmul time.
 
 SGD, RMSprop and Adagrad use the same element-wise scheme as Adam (one read and write of
 each tensor instead of NumPy's chain of temporaries). Everything else (matmul, softmax,
