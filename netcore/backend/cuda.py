@@ -8,7 +8,8 @@
   ``RawModule``, or numba's own dispatch) is chosen in ONE place,
   :mod:`netcore.kernels._launch` (``NETCORE_CUDA_LAUNCH=raw|numba``).
 * Launch overhead (what bounds MNIST-sized steps): the default 'raw' path hands numba's PTX to
-  CuPy and launches with CuPy's own ``RawKernel`` call (~CuPy elementwise cost, no numba
+  CuPy and launches with CuPy's own ``RawKernel`` call (expected near CuPy's own launch
+  cost -- unmeasured until device_check runs on a GPU; no numba
   dispatcher, no per-argument DeviceNDArray wrapping, no stream object); 'numba' keeps
   numba's launcher with zero-copy ``as_cuda_array(sync=False)`` views on
   ``external_stream(<CuPy's stream>)``. ``benchmarks/device_check.py`` measures both against
