@@ -51,6 +51,9 @@ def probe() -> tuple[bool, str]:
     """Can the CUDA backend run here? Returns ``(ok, reason)``; never raises."""
     if simulator_enabled():
         try:
+            from ..kernels._common import numpy_compat_for_numba_cuda
+
+            numpy_compat_for_numba_cuda()
             from numba import cuda  # noqa: F401
         except ImportError as exc:
             return False, f"NUMBA_ENABLE_CUDASIM=1 but numba's CUDA target is missing ({exc}); pip install numba-cuda"
@@ -67,6 +70,9 @@ def probe() -> tuple[bool, str]:
     if n < 1:
         return False, "CuPy is installed but no CUDA device was found"
     try:
+        from ..kernels._common import numpy_compat_for_numba_cuda
+
+        numpy_compat_for_numba_cuda()
         from numba import cuda  # noqa: F401
     except ImportError as exc:
         return False, f"numba's CUDA target is missing ({exc}); pip install numba-cuda"

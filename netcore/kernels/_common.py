@@ -54,10 +54,24 @@ def cuda_device(fn: Callable) -> Callable:
     return load_cuda().jit(device=True)(fn)  # NVVM inlines leaf helpers this small
 
 
+def numpy_compat_for_numba_cuda() -> None:
+    """Let numba-cuda 0.30 run with NumPy >= 2.5.
+
+    numba-cuda registers an overload for ``np.row_stack`` whenever NumPy >= 2.0, and NumPy 2.5
+    removed that alias of ``np.vstack``, so the first kernel launch fails with
+    ``AttributeError: module 'numpy' has no attribute 'row_stack'`` (NVIDIA/numba-cuda#907,
+    closed unfixed: numba-cuda is in maintenance mode). Restoring the alias is exactly what
+    NumPy < 2.5 had. Remove once numba-cuda guards the overload.
+    """
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack  # type: ignore[attr-defined]
+
+
 def load_cuda() -> Any:
     """Import numba.cuda (only when a CUDA backend is actually created)."""
     global cuda, block_sum_d, block_max_d, finish_mean_d
     if cuda is None:
+        numpy_compat_for_numba_cuda()
         from numba import cuda as _cuda
 
         cuda = _cuda
