@@ -15,6 +15,7 @@ import os
 from typing import Any, Callable
 
 import numba
+import numpy as np
 
 #: Activation name -> integer code passed into the kernels (a runtime branch is cheaper
 #: than one compiled kernel per activation, and keeps compile time down).
