@@ -4,7 +4,6 @@ A block preceded by ``<!-- needs: fashion-mnist -->`` runs only where the Fashio
 are installed (Debian's dataset-fashion-mnist); ``<!-- no-exec: reason -->`` marks a block that
 cannot run here (a GPU example), and the reason shows as the skip reason.
 """
-import os
 import re
 from pathlib import Path
 

@@ -1,6 +1,4 @@
 """Sequential: training semantics, history, callbacks, NaN stop, determinism, save/load."""
-import json
-import math
 import os
 import zipfile
 

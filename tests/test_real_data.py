@@ -1,7 +1,6 @@
 """The course MLP on real data (slow; skipped with a reason where the data is absent)."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from netcore.layers import Dense, Flatten

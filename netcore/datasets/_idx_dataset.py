@@ -5,7 +5,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 
@@ -177,3 +177,53 @@ def _content_sha256(array: np.ndarray) -> str:
         h.update(int(d).to_bytes(4, "big"))
     h.update(np.ascontiguousarray(array).data)  # uint8 only here, so byte order is moot
     return h.hexdigest()
+
+
+def public_api(ds: IdxDataset) -> tuple[Callable[..., Any], ...]:
+    """The Keras-style module functions of one dataset, written once for MNIST and Fashion-MNIST:
+    ``load_data, load_test, load_train, find_files, search_dirs``."""
+
+    def load_data(path: str | os.PathLike[str] | None = None, download: bool = True,
+                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        return ds.load_data(path, download)
+
+    def load_test(path: str | os.PathLike[str] | None = None, download: bool = True,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        return ds.load_split("test", path, download)
+
+    def load_train(path: str | os.PathLike[str] | None = None, download: bool = True,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        return ds.load_split("train", path, download)
+
+    def find_files(split: Split = "test", path: str | os.PathLike[str] | None = None,
+                   download: bool = False) -> tuple[Path, Path]:
+        return ds.find_files(split, path, download)
+
+    def search_dirs(path: str | os.PathLike[str] | None = None) -> list[Path]:
+        return [folder for _, folder in ds.search_dirs(path)]
+
+    load_data.__doc__ = f"""Load {ds.title} like ``keras.datasets.{ds.name.replace('-', '_')}.load_data()``.
+
+    Args:
+        path: a folder holding the four IDX files (gzipped or plain), directly or in a
+            ``{ds.name}/`` subfolder; missing files are downloaded into it. ``None``
+            searches the default folders and downloads into ``~/.cache/netcore/{ds.name}/``.
+        download: allow downloading missing files (verified by SHA-256).
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 arrays, x of shape (N, 28, 28),
+        y of shape (N,).
+
+    Raises:
+        DatasetNotFoundError: files found nowhere and not downloadable; lists what was tried.
+        DataFileError: a file is corrupt, truncated or does not match its partner.
+    """
+    load_test.__doc__ = (f"Load only the 10,000-image {ds.title} test split as ``(x_test, y_test)``.\n\n"
+                         "    Useful where the training files are absent. Same arguments and errors as\n"
+                         "    :func:`load_data`.\n")
+    load_train.__doc__ = f"Load only the 60,000-image {ds.title} training split as ``(x_train, y_train)``."
+    find_files.__doc__ = ("Locate ``(images_file, labels_file)`` of ``split`` (\"train\" or \"test\").\n\n"
+                          "    By default only searches (no download); raises DatasetNotFoundError listing the\n"
+                          "    folders searched when the pair is found nowhere.\n")
+    search_dirs.__doc__ = "The folders that would be searched, in order."
+    return load_data, load_test, load_train, find_files, search_dirs

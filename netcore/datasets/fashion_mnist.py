@@ -15,12 +15,9 @@ the cache (see :mod:`netcore.datasets`). Pass ``path=`` to use (and download int
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
-import numpy as np
 
-from ._idx_dataset import IdxDataset, Split
+from ._idx_dataset import IdxDataset, public_api
 
 __all__ = ["load_data", "load_test", "load_train", "find_files", "search_dirs",
            "num_classes", "CLASS_NAMES", "NAME"]
@@ -55,53 +52,4 @@ _DATASET = IdxDataset(
 )
 
 
-def load_data(path: str | os.PathLike[str] | None = None, download: bool = True,
-              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load Fashion-MNIST like ``keras.datasets.fashion_mnist.load_data()``.
-
-    Args:
-        path: a folder holding the four IDX files (gzipped or plain), directly or in an
-            ``fashion-mnist/`` subfolder; missing files are downloaded into it. ``None``
-            searches the default folders and downloads into ``~/.cache/netcore/fashion-mnist/``.
-        download: allow downloading missing files (verified by SHA-256).
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test)``: uint8 arrays, x of shape (N, 28, 28),
-        y of shape (N,).
-
-    Raises:
-        DatasetNotFoundError: files found nowhere and not downloadable; lists what was tried.
-        DataFileError: a file is corrupt, truncated or does not match its partner.
-    """
-    return _DATASET.load_data(path, download)
-
-
-def load_test(path: str | os.PathLike[str] | None = None, download: bool = True,
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Load only the 10,000-image test split as ``(x_test, y_test)``.
-
-    Useful where the training files are absent. Same arguments and errors as
-    :func:`load_data`.
-    """
-    return _DATASET.load_split("test", path, download)
-
-
-def load_train(path: str | os.PathLike[str] | None = None, download: bool = True,
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Load only the 60,000-image training split as ``(x_train, y_train)``."""
-    return _DATASET.load_split("train", path, download)
-
-
-def find_files(split: Split = "test", path: str | os.PathLike[str] | None = None,
-               download: bool = False) -> tuple[Path, Path]:
-    """Locate ``(images_file, labels_file)`` of ``split`` ("train" or "test").
-
-    By default only searches (no download); raises DatasetNotFoundError listing the
-    folders searched when the pair is found nowhere.
-    """
-    return _DATASET.find_files(split, path, download)
-
-
-def search_dirs(path: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The folders that would be searched, in order."""
-    return [folder for _, folder in _DATASET.search_dirs(path)]
+load_data, load_test, load_train, find_files, search_dirs = public_api(_DATASET)

@@ -22,7 +22,6 @@ def activation_backward(be: Backend, dy: Any, y: Any, activation: str, need_db: 
     """``dz = dy * act'(y)`` in place in ``dy`` and, if asked, ``db = sum_rows dz``."""
     if activation == "softmax":
         # Jacobian-vector product of softmax: dz = y * (dy - sum_j dy_j y_j)
-        xp = be.xp
         s = (dy * y).sum(axis=1, keepdims=True)
         dy -= s
         dy *= y

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import BuildContext, Layer
+from .base import Layer
 
 
 class Dropout(Layer):
