@@ -198,7 +198,7 @@ def s_device(ctx: Ctx) -> None:
 @section("pytest")
 def s_pytest(ctx: Ctx) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    runs = [("gpu tests", ["-m", "gpu", "tests/test_cuda_backend.py"]),
+    runs = [("gpu tests", ["-m", "gpu", "tests/"]),  # every gpu-marked test in the suite
             ("kernel modules", ["tests/test_kernels_cpu.py", "tests/test_backend_signatures.py"])]
     if ctx.smoke:
         runs = [("signatures (smoke)", ["tests/test_backend_signatures.py"])]
