@@ -333,3 +333,33 @@ def test_data_too_big_for_the_device_is_fed_per_batch_with_the_same_result(monke
         np.testing.assert_array_equal(a, b)
     assert results[0][1] == results[1][1]
     np.testing.assert_array_equal(results[0][2], results[1][2])
+
+
+def test_one_fused_optimizer_update_per_step_over_flat_parameters(monkeypatch):
+    """All weights live in one buffer, so a step makes ONE update call, and it equals the
+    per-tensor Keras update of every weight."""
+    x, y = data(n=32)
+    m = mlp(seed=2)
+    m.compile(optimizer="adam", loss="categorical_crossentropy")
+    base = m._flat_params
+    for layer, key in m._refs:  # every weight is a view of the flat buffer
+        assert np.shares_memory(layer.params[key], base)
+    before = m.get_weights()
+    be = m.backend
+    xd, yd = be.asarray(x), be.asarray(y)
+    _, grad, _ = m._loss_and_metrics(xd, yd, training=True)
+    m._backward(grad)
+    grads = [g.copy() for g in m._grads()]
+    calls = []
+    real = be.adam_update
+    monkeypatch.setattr(be, "adam_update", lambda *a, **k: (calls.append(a[0].shape), real(*a, **k)))
+    m._train_step(xd, yd)
+    assert calls == [(m.count_params(),)]
+    # the same step, per tensor, with the NumPy reference
+    from netcore.backend.base import Backend
+    ref = Backend(np)
+    alpha = 0.001 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    for w, g, after in zip(before, grads, m.get_weights()):
+        mm, vv = np.zeros_like(w), np.zeros_like(w)
+        ref.adam_update(w, g, mm, vv, alpha, 0.9, 0.999, 1e-7)
+        np.testing.assert_allclose(after, w, rtol=1e-6, atol=1e-9)
