@@ -367,7 +367,7 @@ def s_launch(ctx: Ctx) -> None:
         b = xp.ones(32, dtype=np.float32)
         o = xp.empty_like(z)
         kern = be.kernels.get("bias_act_fwd", "float32")
-        grid, block = be._grid1(z.size)
+        grid, block = be._grid_tiles(*z.shape)
         record("bare launch: bias_act_fwd", path, lambda: kern(grid, block, z, b, o, 1, 1))
     be = ctx.be
     z = xp.ones((1, 32), dtype=np.float32)
@@ -387,7 +387,7 @@ def s_launch(ctx: Ctx) -> None:
 
     fn, sigf = ba.load_cuda_kernels()["bias_act_fwd"]
     plain = ba.cuda.jit(sigf("float32"))(fn)
-    grid, block = be._grid1(z.size)
+    grid, block = be._grid_tiles(*z.shape)
     # numba's documented way: CuPy arrays straight into the kernel (default stream, CAI sync)
     one = np.int32(1)
     record("numba plain dispatch (CuPy args)", "numba default",

@@ -145,3 +145,68 @@ def test_raw_launch_flattens_numba_array_abi(monkeypatch):
         assert [type(x) for x in args[-2:]] == [np.int32, np.int32]
     with pytest.raises(TypeError):
         launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)
+
+
+def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
+    """Where CuPy has its by-value argument boxes (cupy.cuda.function.CIntptr, CNumpyArray:
+    CPointers it passes through without conversion), the raw path hands over boxes with the
+    same values, 8-byte integers for the array ABI and the signature's type for scalars,
+    reused from launch to launch."""
+    import types
+
+    from netcore.kernels import _launch
+
+    launches = []
+
+    class Kern:
+        def __call__(self, grid, block, args):
+            launches.append(args)
+
+    fake = types.ModuleType("cupy")
+    fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
+    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    fmod = types.ModuleType("cupy.cuda.function")
+
+    class CPointer:
+        pass
+
+    class CIntptr(CPointer):
+        def __init__(self, v):
+            self.v = int(v)
+
+    class CNumpyArray(CPointer):
+        def __init__(self, a):
+            assert isinstance(a, np.ndarray) and a.size == 1
+            self.a = a
+
+    fmod.CPointer, fmod.CIntptr, fmod.CNumpyArray = CPointer, CIntptr, CNumpyArray
+    monkeypatch.setitem(sys.modules, "cupy.cuda.function", fmod)
+    ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
+    ks.cuda = types.SimpleNamespace(
+        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
+
+    class DevArray:  # what the launcher reads from a CuPy array
+        def __init__(self, a):
+            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
+
+        def __getattr__(self, k):
+            return getattr(self.a, k)
+
+    pyfunc, sigf = ks._table["bias_act_fwd"]
+    launch = ks._build_raw(pyfunc, sigf("float32"))
+    z = DevArray(np.zeros((3, 5), np.float32))
+    b = DevArray(np.zeros(5, np.float32))
+    out = DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
+    for _ in range(2):  # second call served from the memoised views
+        launch((1,), (32,), z, b, out, 1, 0)
+    assert len(launches) == 2 and all(x is y for x, y in zip(*launches))  # memoised boxes
+    for args in launches:
+        assert all(isinstance(x, CIntptr) for x in args[:-2])
+        assert [x.a.dtype for x in args[-2:]] == [np.int32, np.int32]
+        assert [x.v if isinstance(x, CIntptr) else int(x.a[0]) for x in args] == [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
+                                          0, 0, 5, 4, b.a.ctypes.data, 5, 4,
+                                          0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
+                                          1, 0]
+    with pytest.raises(TypeError):
+        launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)

@@ -114,8 +114,10 @@ class CudaBackend(Backend):
             # faster kernels (simulation is a test-only mode, so the global tweak is fine).
             sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
             self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 32, 4, (8, 4), 4
+            self._tile_block = (8, 4)
         else:
             self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 256, 8192, (32, 16), MAX_TPB
+            self._tile_block = (32, 8)  # forward tiles: 256 threads, one warp per row
         # Reused device buffers: reduction scratch, placeholders for absent arguments.
         self._partial = xp.zeros(MAX_BLOCKS, dtype=np.float64)
         self._counter = xp.zeros(1, dtype=np.int32)  # last-block ticket; kernels reset it
@@ -156,6 +158,17 @@ class CudaBackend(Backend):
         if cfg is None:
             blocks = max(1, min(math.ceil(n / self._tpb), self._max_grid))
             cfg = self._grids[("1d", n)] = ((blocks,), (self._tpb,))
+        return cfg
+
+    def _grid_tiles(self, n: int, c: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """2-D element-wise launch: column tiles of one warp width x row lanes, rows
+        grid-strided (each thread walks >= 4 rows, 4 at a time); at most ``_max_grid`` blocks."""
+        cfg = self._grids.get(("tiles", n, c))
+        if cfg is None:
+            bx, by = self._tile_block
+            gx = math.ceil(c / bx)
+            gy = max(1, min(math.ceil(n / (4 * by)), self._max_grid // gx, 65535))
+            cfg = self._grids[("tiles", n, c)] = ((gx, gy), (bx, by))
         return cfg
 
     def _grid_rows(self, n: int, c: int) -> tuple[tuple[int], tuple[int]]:
@@ -211,7 +224,7 @@ class CudaBackend(Backend):
         dst = out if out is not None else (z if b is None else self.xp.empty_like(z))
         if dst.shape != z.shape or dst.dtype != z.dtype:
             return super().bias_act(z, b, activation, out=out)
-        grid, block = self._grid1(z.size)
+        grid, block = self._grid_tiles(*z.shape)
         self.kernels.get("bias_act_fwd", z.dtype.name)(
             grid, block, z, self._dummy[z.dtype.name] if b is None else b, dst, code,
             int(b is not None))
@@ -273,12 +286,11 @@ class CudaBackend(Backend):
         if (grad.shape != z.shape or grad.dtype != z.dtype or not z.flags.c_contiguous
                 or not target.flags.c_contiguous or not grad.flags.c_contiguous):
             return super().sigmoid_bce(logits, target, grad_out)
-        shape2 = (z.shape[0], -1) if z.ndim > 1 else (-1, 1)  # views: all C-contiguous
         loss = xp.empty((), dtype=z.dtype)
         grid, block = self._grid_reduce(z.size)
-        self.kernels.get("sigmoid_bce", z.dtype.name)(
-            grid, block, z.reshape(shape2), target.reshape(shape2), grad.reshape(shape2),
-            self._partial, self._counter, loss.reshape(1), float(z.size))
+        self.kernels.get("sigmoid_bce", z.dtype.name)(  # 1-D views: all C-contiguous
+            grid, block, z.reshape(-1), target.reshape(-1), grad.reshape(-1),
+            self._partial, self._counter, loss.reshape(1), float(z.size), 1.0 / z.size)
         return loss, grad
 
     # ------------------------------------------------------------------ optimizer updates

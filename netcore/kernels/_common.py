@@ -30,6 +30,14 @@ MAX_TPB = 256
 #: Most blocks a reduction kernel launches (the size of its scratch buffer of partial sums).
 MAX_BLOCKS = 1024
 
+#: float32 0 and 1 for the shared math: numba types the literals ``0.0``/``1.0`` as float64, so
+#: ``x + 1.0`` on a float32 ``x`` is float64 arithmetic. ``x + F1`` stays float32 for float32
+#: ``x`` and is exactly ``x + 1.0`` for float64 ``x``. (Frozen as constants when compiled.)
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+#: False for the CPU flavour of a shared helper, True in its CUDA flavour (see cuda_device).
+ON_GPU = False
+
 cuda: Any = None  # numba.cuda once load_cuda() ran; a module global so the simulator can swap it
 
 
@@ -51,7 +59,22 @@ def cpu_inline(fn: Callable) -> Callable:
 
 
 def cuda_device(fn: Callable) -> Callable:
-    """The CUDA flavour of the same helper (a device function; plain Python in the simulator)."""
+    """The CUDA flavour of the same helper (a device function; plain Python in the simulator).
+
+    The flavour sees its own copy of the module globals with ``ON_GPU = True`` (numba freezes
+    globals as constants, so ``if not ON_GPU:`` branches are compiled away on the GPU and
+    the CPU keeps them) and, in the simulator, Python floats for ``F0``/``F1``: simulated, the
+    helper is plain Python, ``math.exp`` returns a Python float, and NumPy's weak-scalar rule
+    would make ``F1 + e`` float32 even for float64 data (the literals behaved like floats).
+    """
+    import types
+
+    names = fn.__code__.co_names
+    if "ON_GPU" in names or "F0" in names or "F1" in names:
+        g = dict(fn.__globals__, ON_GPU=True)
+        if numba.config.ENABLE_CUDASIM:
+            g.update(F0=0.0, F1=1.0)
+        fn = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
     return load_cuda().jit(device=True)(fn)  # NVVM inlines leaf helpers this small
 
 
@@ -154,5 +177,5 @@ def pow2_at_least(n: int, lo: int, hi: int) -> int:
     return p
 
 
-__all__ = ["ACT_CODES", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "configure_cpu_threads",
+__all__ = ["ACT_CODES", "F0", "F1", "ON_GPU", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "configure_cpu_threads",
            "cpu_inline", "cuda_device", "load_cuda", "pow2_at_least"]

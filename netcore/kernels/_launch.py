@@ -35,7 +35,33 @@ LAUNCH_PATHS = ("raw", "numba")
 #: The launch path the CUDA backend uses unless NETCORE_CUDA_LAUNCH says otherwise.
 DEFAULT_PATH = "raw"
 
-_ZERO = np.int64(0)
+
+
+def _arg_boxes() -> tuple[Callable, Callable]:
+    """``(box8, box_scalar)``: how the raw path hands argument values to CuPy's launch.
+
+    Recent CuPy passes any ``cupy.cuda.function.CPointer`` through as is (a pointer to the
+    value); everything else goes through a per-argument conversion (``CScalar``) on every
+    launch. So, where CuPy has them: ``CIntptr`` boxes the 8-byte integers of numba's array
+    ABI, and a ``CNumpyArray`` over a 1-element array boxes a scalar of the signature's type
+    (the kernel reads exactly its parameter's size from it). Otherwise NumPy scalars (int64
+    / uint64 / the signature's type), which every CuPy version converts itself.
+    """
+    try:
+        import importlib
+
+        fmod = importlib.import_module("cupy.cuda.function")
+        CPointer, CIntptr, CNumpyArray = fmod.CPointer, fmod.CIntptr, fmod.CNumpyArray
+        probe = CNumpyArray(np.array([7], np.int32))
+        if not (isinstance(CIntptr(1), CPointer) and isinstance(probe, CPointer)):
+            raise TypeError("CuPy's argument boxes are not CPointers")
+
+        def box_scalar(v: Any) -> Any:
+            return CNumpyArray(np.array([v], dtype=v.dtype))
+
+        return CIntptr, box_scalar
+    except Exception:  # older/other CuPy: NumPy scalars, converted by CuPy per launch
+        return np.int64, lambda v: v
 
 
 def launch_path(simulated: bool) -> str:
@@ -174,12 +200,16 @@ class KernelSet:
                 fh.write(ptx)
             module = cupy.RawModule(path=path)
             kern = module.get_function(entry.group(1))  # loads the module now
-        spec = _split_sig(sig)
-        int64, uint64 = np.int64, np.uint64
+        spec = tuple(_split_sig(sig))
+        box8, box_scalar = _arg_boxes()
         # Flattened array arguments, memoised per (pointer, shape, strides, dtype): the
         # persistent buffers (weights, grads, optimizer state, activations) come back every
-        # step, and a dict hit is cheaper than building their 5 + 2*ndim scalars again.
+        # step, and a dict hit is cheaper than building their 5 + 2*ndim values again.
+        # Scalars likewise, per (type, exact bytes). With a recent CuPy the cached values are
+        # CuPy's own by-value argument objects (CPointer subclasses), which its launch passes
+        # through untouched: no per-argument conversion of ~30 NumPy scalars per launch.
         views: dict[tuple, tuple] = {}
+        scalars: dict[tuple, Any] = {}
 
         def flatten(a: Any, dt: np.dtype, nd: int) -> tuple:
             key = (a.data.ptr, a.shape, a.strides, a.dtype)
@@ -187,12 +217,22 @@ class KernelSet:
             if t is None:
                 if a.ndim != nd or a.dtype != dt:
                     raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]")
-                t = (_ZERO, _ZERO, int64(a.size), int64(a.itemsize), uint64(a.data.ptr),
-                     *[int64(s) for s in a.shape], *[int64(s) for s in a.strides])
+                t = tuple(box8(int(v)) for v in (0, 0, a.size, a.itemsize, a.data.ptr,
+                                                  *a.shape, *a.strides))
                 if len(views) > 4096:  # many short-lived arrays: start over
                     views.clear()
                 views[key] = t
             return t
+
+        def scalar(dt: np.dtype, a: Any) -> Any:
+            v = dt.type(a)
+            key = (dt.char, v.tobytes())  # exact: -0.0 and 0.0 stay apart
+            b = scalars.get(key)
+            if b is None:
+                if len(scalars) > 4096:  # e.g. Adam's step-dependent alpha: start over
+                    scalars.clear()
+                b = scalars[key] = box_scalar(v)
+            return b
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             flat: list[Any] = []
@@ -200,7 +240,7 @@ class KernelSet:
                 if nd:
                     flat.extend(flatten(a, dt, nd))  # meminfo, parent, n, itemsize, data, shape, strides
                 else:
-                    flat.append(dt.type(a))
+                    flat.append(scalar(dt, a))
             kern(grid, block, tuple(flat))  # CuPy's current stream
 
         launch.module = module  # keep the CUmodule alive with the launcher

@@ -18,17 +18,21 @@ import numpy as np
 from numba import prange
 
 from . import _common
-from ._common import ACT_CODES, NJIT_OPTS, cpu_inline, cuda_device
+from ._common import ACT_CODES, F0, F1, NJIT_OPTS, cpu_inline, cuda_device
 
 
 # ---------------------------------------------------------------- the math, written once
+# Constants are F0/F1 (float32 0 and 1), not the literals 0.0/1.0: numba types a Python float
+# literal as float64, which turned every float32 kernel into float64 arithmetic (float64 exp
+# and division in sigmoid). A float32 constant keeps float32 math in float32 kernels and
+# promotes exactly (0 and 1 are exact) in float64 ones.
 def act_fwd(x, code):
     """``act(x)`` for activation ``code`` (see ``ACT_CODES``); NaN propagates like NumPy."""
     if code == 1:  # relu; written so NaN stays NaN, as np.maximum does
-        return 0.0 if x < 0 else x
+        return F0 if x < 0 else x
     if code == 2:  # sigmoid; exp only ever sees -|x| (no overflow at |x| = 1e4)
         e = math.exp(-abs(x))
-        return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+        return F1 / (F1 + e) if x >= 0 else e / (F1 + e)
     if code == 3:
         return math.tanh(x)
     return x
@@ -37,11 +41,11 @@ def act_fwd(x, code):
 def act_grad(dy, y, code):
     """``dy * act'(y)`` written in terms of the forward output ``y``."""
     if code == 1:
-        return dy * 1.0 if y > 0 else dy * 0.0  # dy * (y > 0): keeps NaN/inf in dy visible
+        return dy * F1 if y > 0 else dy * F0  # dy * (y > 0): keeps NaN/inf in dy visible
     if code == 2:
-        return dy * (y * (1.0 - y))
+        return dy * (y * (F1 - y))
     if code == 3:
-        return dy * (1.0 - y * y)
+        return dy * (F1 - y * y)
     return dy
 
 
@@ -102,14 +106,39 @@ BX, BY = 32, 32  # backward block: 32 columns (one coalesced warp) x up to 32 ro
 
 
 def _fwd_cuda(z, b, out, code, has_bias):
+    # 2-D: x = columns (a warp reads 32 consecutive elements of a row: coalesced), y = rows,
+    # grid-strided. No per-element index division; the bias is read once per thread; four
+    # rows per iteration, all loads first, so each thread has 4 independent loads in flight
+    # (one load per thread was latency-bound). Every element is read before it is written by
+    # the same thread, so ``out`` may be ``z``.
     n, c = z.shape
-    for k in range(cuda.grid(1), n * c, cuda.gridsize(1)):  # grid-stride: any size
-        i = k // c
-        j = k - i * c
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if j >= c:
+        return
+    bj = b[j if has_bias != 0 else 0]  # ``b`` is a 1-element placeholder without a bias
+    step = cuda.gridDim.y * cuda.blockDim.y
+    i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    while i + 3 * step < n:
+        x0 = z[i, j]
+        x1 = z[i + step, j]
+        x2 = z[i + 2 * step, j]
+        x3 = z[i + 3 * step, j]
+        if has_bias != 0:
+            x0 = x0 + bj
+            x1 = x1 + bj
+            x2 = x2 + bj
+            x3 = x3 + bj
+        out[i, j] = _act_fwd_d(x0, code)
+        out[i + step, j] = _act_fwd_d(x1, code)
+        out[i + 2 * step, j] = _act_fwd_d(x2, code)
+        out[i + 3 * step, j] = _act_fwd_d(x3, code)
+        i += 4 * step
+    while i < n:
         x = z[i, j]
         if has_bias != 0:
-            x = x + b[j]
+            x = x + bj
         out[i, j] = _act_fwd_d(x, code)
+        i += step
 
 
 def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):

@@ -15,15 +15,16 @@ import numba
 from numba import prange
 
 from . import _common
-from ._common import MAX_TPB, NJIT_OPTS, cpu_inline, cuda_device
+from ._common import F0, F1, MAX_TPB, NJIT_OPTS, cpu_inline, cuda_device
 
 
 # ---------------------------------------------------------------- the math, written once
 def bce_elem(z, t):
-    """``(loss element, sigmoid(z))`` for one logit ``z`` and target ``t``."""
+    """``(loss element, sigmoid(z))`` for one logit ``z`` and target ``t``, in z's dtype
+    (F0/F1, not 0.0/1.0: float32 logits get float32 exp/log1p/division, see _common.F1)."""
     e = math.exp(-abs(z))
-    loss = (z if z > 0 else 0.0) - z * t + math.log1p(e)
-    sig = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+    loss = (z if z > 0 else F0) - z * t + math.log1p(e)
+    sig = F1 / (F1 + e) if z >= 0 else e / (F1 + e)
     return loss, sig
 
 
@@ -61,17 +62,19 @@ _block_sum_d: Any = None
 _finish_mean_d: Any = None
 
 
-def _sigmoid_bce_cuda(z, t, grad, partial, counter, loss, size):
+def _sigmoid_bce_cuda(z, t, grad, partial, counter, loss, size, inv_size):
+    # 1-D views of the C-contiguous arrays (the backend flattens them): a plain grid-stride
+    # loop, no per-element index division; ``inv_size`` (1/size in the arrays' dtype) turns
+    # the per-element float64 division into one multiplication in the arrays' dtype.
     sh = cuda.shared.array(MAX_TPB, numba.float64)
     flag = cuda.shared.array(1, numba.int32)
-    n, c = z.shape
     acc = 0.0
-    for k in range(cuda.grid(1), n * c, cuda.gridsize(1)):
-        i = k // c
-        j = k - i * c
-        l, sig = _bce_elem_d(z[i, j], t[i, j])
+    for k in range(cuda.grid(1), z.shape[0], cuda.gridsize(1)):
+        zk = z[k]
+        tk = t[k]
+        l, sig = _bce_elem_d(zk, tk)
         acc += l
-        grad[i, j] = (sig - t[i, j]) / size
+        grad[k] = (sig - tk) * inv_size
     acc = _block_sum_d(sh, acc)
     _finish_mean_d(sh, flag, acc, partial, counter, loss, 1.0 / size)
 
@@ -85,8 +88,8 @@ def load_cuda_kernels() -> dict[str, Any]:
         _finish_mean_d = _common.finish_mean_d
     return {"sigmoid_bce": (
         _sigmoid_bce_cuda,
-        lambda f: (f"void({f}[:, :], {f}[:, :], {f}[:, :], float64[:], int32[:], {f}[:], "
-                   "float64)"))}
+        lambda f: (f"void({f}[:], {f}[:], {f}[:], float64[:], int32[:], {f}[:], "
+                   f"float64, {f})"))}
 
 
 __all__ = ["bce_elem", "make_cpu_kernels", "load_cuda_kernels"]
