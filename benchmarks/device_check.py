@@ -144,17 +144,22 @@ class Ctx:
             ts.append(cp.cuda.get_elapsed_time(start, end) / 1e3 / k)
         return statistics.median(ts)
 
-    def host_time(self, fn: Callable, n: int) -> float:
-        """Seconds of host time per call for ``n`` back-to-back calls (enqueue cost)."""
+    def host_time(self, fn: Callable, n: int, rounds: int = 5) -> float:
+        """Seconds of host time per call: median over ``rounds`` runs of ``n // rounds``
+        back-to-back calls (enqueue cost; one long run let one GC pause or a stall on a full
+        launch queue decide the number)."""
         for _ in range(3):
             fn()
         self.sync()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t1 = time.perf_counter()
-        self.sync()
-        return (t1 - t0) / n
+        m = max(1, n // rounds)
+        ts = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for _ in range(m):
+                fn()
+            ts.append((time.perf_counter() - t0) / m)
+            self.sync()
+        return statistics.median(ts)
 
 
 # ---------------------------------------------------------------- 1. device
@@ -490,8 +495,41 @@ def _torch_epoch(x: np.ndarray, lab: np.ndarray, d: int, h: int, classes: int,
 
 
 # ---------------------------------------------------------------- report
+#: Targets of every fused kernel: share of the measured D2D copy bandwidth at the largest
+#: size, and host launch overhead per backend op on the default launch path.
+TARGET_PCT_COPY = 70.0
+TARGET_HOST_US = 20.0
+
+
+def targets() -> list[dict[str, Any]]:
+    """Per fused op: % of copy bandwidth (largest shape) and host us/op vs the targets."""
+    if not RESULTS["kernels"] and not RESULTS["launch"]:
+        return []
+    path = RESULTS["meta"].get("launch_path", "raw")
+    shapes = [r["shape"] for r in RESULTS["kernels"]]
+    big = shapes[-1] if shapes else None
+    names = list(dict.fromkeys(r["op"] for r in RESULTS["kernels"]))
+    if not names:
+        names = [r["what"].removeprefix("backend op: ") for r in RESULTS["launch"]
+                 if r["what"].startswith("backend op: ")]
+        names = list(dict.fromkeys(names))
+    rows = []
+    for name in names:
+        k = next((r for r in RESULTS["kernels"] if r["op"] == name and r["shape"] == big), {})
+        h = next((r for r in RESULTS["launch"]
+                  if r["what"] == f"backend op: {name}" and r["path"] == path), {})
+        pct, us = k.get("pct_copy"), h.get("host_us")
+        rows.append({"op": name, "shape": big, "pct_copy": pct,
+                     "bw_target": "-" if pct is None else ("met" if pct >= TARGET_PCT_COPY else "MISSED"),
+                     "host_us": us, "path": path,
+                     "launch_target": "-" if us is None else ("met" if us <= TARGET_HOST_US else "MISSED")})
+    RESULTS["targets"] = rows
+    return rows
+
+
 def write_report(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    targets()
     RESULTS["failures"] = FAILURES
     RESULTS["seconds"] = round(time.perf_counter() - T_START, 1)
     (out / "device_check.json").write_text(json.dumps(RESULTS, indent=2, default=str))
@@ -529,6 +567,13 @@ def write_report(out: Path) -> None:
                "| what | path | host us/call |", "|---|---|---|"]
         md += [f"| {r['what']} | {r['path']} | {r.get('host_us', r.get('error'))} |"
                for r in RESULTS["launch"]]
+    if RESULTS.get("targets"):
+        md += ["", f"## Targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth, <= {TARGET_HOST_US:.0f} us "
+               "host launch overhead per op", "",
+               "| op | shape | % of copy | bandwidth target | host us/op | path | launch target |",
+               "|---|---|---|---|---|---|---|"]
+        md += [f"| {r['op']} | {r['shape']} | {r['pct_copy']} | {r['bw_target']} | {r['host_us']} | "
+               f"{r['path']} | {r['launch_target']} |" for r in RESULTS["targets"]]
     if RESULTS["mlp"]:
         md += ["", "## One epoch, course MLP, Adam (netcore includes the host->device copy of x)", "",
                "| batch | arch | netcore s | torch s | netcore/torch | loss netcore | loss torch |",
@@ -562,6 +607,14 @@ def print_table() -> None:
         for r in RESULTS["mlp"]:
             print(f"  MLP batch {r['batch']:5d}: netcore {r.get('netcore_s', 'ERR')!s:>8s} s   "
                   f"torch {r.get('torch_s', '-')!s:>8s} s   ratio {r.get('netcore_vs_torch', '-')}")
+    rows = targets()
+    if rows:
+        print(f"\n  targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth (largest shape), "
+              f"<= {TARGET_HOST_US:.0f} us host per op ({rows[0]['path']} path)")
+        print(f"  {'op':22s} {'shape':10s} {'%copy':>6s} {'bw':>7s} {'host us':>8s} {'launch':>7s}")
+        for r in rows:
+            print(f"  {r['op']:22s} {r['shape']!s:10s} {r['pct_copy']!s:>6s} {r['bw_target']:>7s} "
+                  f"{r['host_us']!s:>8s} {r['launch_target']:>7s}")
     print(f"\n{len(FAILURES)} failure(s); {time.perf_counter() - T_START:.1f} s total")
     for f in FAILURES:
         print(f"  FAIL {f}")
