@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_TPB, pow2_at_least
+from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_ROW_BLOCKS, MAX_TPB, pow2_at_least
 from .base import Backend, _skipped
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
 _FUSED_OPS = ("bias_act", "bias_act_grad", "softmax_xent", "sigmoid_bce", "sgd_update",
               "adam_update", "rmsprop_update", "adagrad_update")
 
@@ -177,16 +178,18 @@ class CudaBackend(Backend):
         if cfg is None:
             tpb = pow2_at_least(c, 32, self._red_tpb) if not self.simulated else \
                 pow2_at_least(c, 1, self._red_tpb)
-            blocks = max(1, min(n, MAX_BLOCKS if not self.simulated else self._max_grid))
+            cap = MAX_BLOCKS if tpb == MAX_TPB else MAX_ROW_BLOCKS
+            blocks = max(1, min(n, cap if not self.simulated else self._max_grid))
             cfg = self._grids[("rows", n, c)] = ((blocks,), (tpb,))
         return cfg
 
     def _grid_reduce(self, n: int) -> tuple[tuple[int], tuple[int]]:
-        """Element-wise with a grid-wide sum (at most MAX_BLOCKS partials)."""
+        """Element-wise with a grid-wide sum (at most MAX_BLOCKS partials); each thread
+        takes >= 4 elements (the kernel walks them 4 at a time)."""
         cfg = self._grids.get(("red", n))
         if cfg is None:
             tpb = self._red_tpb
-            blocks = max(1, min(math.ceil(n / tpb), MAX_BLOCKS, self._max_grid))
+            blocks = max(1, min(math.ceil(n / (4 * tpb)), MAX_BLOCKS, self._max_grid))
             cfg = self._grids[("red", n)] = ((blocks,), (tpb,))
         return cfg
 
@@ -212,14 +215,19 @@ class CudaBackend(Backend):
     @staticmethod
     def _float(*arrays: Any) -> bool:
         dt = arrays[0].dtype
-        return dt in _FLOATS and all(a.dtype == dt for a in arrays)
+        if dt not in _FLOATS:
+            return False
+        for a in arrays:  # a plain loop: no generator per launch
+            if a.dtype != dt:
+                return False
+        return True
 
     # ------------------------------------------------------------------ activations
     def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:
         code = ACT_CODES.get(activation)
         if (code is None or getattr(z, "ndim", 0) != 2 or (b is None and code == 0)
-                or (b is not None and (b.shape != (z.shape[1],) or not self._float(z, b)))
-                or not self._float(z) or z.size == 0):
+                or not (self._float(z) if b is None else
+                        (b.shape == (z.shape[1],) and self._float(z, b))) or z.size == 0):
             return super().bias_act(z, b, activation, out=out)
         dst = out if out is not None else (z if b is None else self.xp.empty_like(z))
         if dst.shape != z.shape or dst.dtype != z.dtype:
@@ -262,7 +270,7 @@ class CudaBackend(Backend):
         if target.ndim == 1:
             if target.dtype.kind not in "iu" or target.shape != (z.shape[0],):
                 return super().softmax_xent(logits, target, grad_out)
-            labels = target if target.dtype in (np.int32, np.int64) else target.astype(np.int64)
+            labels = target if (target.dtype == _I64 or target.dtype == _I32) else target.astype(np.int64)
             t, sparse = z, 1  # t: unused placeholder of the right type
         else:
             if target.shape != z.shape or target.dtype != z.dtype:
@@ -301,7 +309,7 @@ class CudaBackend(Backend):
         for a in arrays:
             if a.size != p.size or not a.flags.c_contiguous:
                 return None
-        return tuple(a.reshape(-1) for a in arrays)
+        return tuple(a if a.ndim == 1 else a.reshape(-1) for a in arrays)  # flat buffers: as is
 
     def _skip(self, skip: Any) -> Any:
         if skip is None or (not self.simulated and isinstance(skip, np.ndarray)):
@@ -317,11 +325,10 @@ class CudaBackend(Backend):
         flat = self._flat(param, grad) if velocity is None else self._flat(param, grad, velocity)
         if flat is None or self._host_skip(skip):
             return super().sgd_update(param, grad, velocity, lr, momentum, nesterov, skip)
-        f = param.dtype.type
         grid, block = self._grid1(param.size)
-        self.kernels.get("sgd_update", param.dtype.name)(
+        self.kernels.get("sgd_update", param.dtype.name)(  # scalars: converted by the launcher
             grid, block, self._skip(skip), flat[0], flat[1],
-            flat[2] if velocity is not None else flat[0], f(lr), f(momentum),
+            flat[2] if velocity is not None else flat[0], lr, momentum,
             int(bool(nesterov)), int(velocity is not None))
 
     def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
@@ -329,11 +336,9 @@ class CudaBackend(Backend):
         flat = self._flat(param, grad, m, v)
         if flat is None or self._host_skip(skip):
             return super().adam_update(param, grad, m, v, alpha, beta_1, beta_2, epsilon, skip)
-        f = param.dtype.type
         grid, block = self._grid1(param.size)
-        self.kernels.get("adam_update", param.dtype.name)(
-            grid, block, self._skip(skip), *flat, f(alpha), f(1 - beta_1), f(1 - beta_2),
-            f(epsilon))
+        self.kernels.get("adam_update", param.dtype.name)(  # scalars: converted by the launcher
+            grid, block, self._skip(skip), *flat, alpha, 1 - beta_1, 1 - beta_2, epsilon)
 
     def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
                        lr: float, rho: float, momentum: float, epsilon: float,
@@ -343,19 +348,17 @@ class CudaBackend(Backend):
         if flat is None or self._host_skip(skip):
             return super().rmsprop_update(param, grad, velocity, momentum_buf, lr, rho,
                                           momentum, epsilon, skip)
-        f = param.dtype.type
         grid, block = self._grid1(param.size)
-        self.kernels.get("rmsprop_update", param.dtype.name)(
+        self.kernels.get("rmsprop_update", param.dtype.name)(  # scalars: converted by the launcher
             grid, block, self._skip(skip), flat[0], flat[1], flat[2],
-            flat[3] if momentum_buf is not None else flat[0], f(lr), f(rho), f(1 - rho),
-            f(momentum), f(epsilon), int(momentum_buf is not None))
+            flat[3] if momentum_buf is not None else flat[0], lr, rho, 1 - rho,
+            momentum, epsilon, int(momentum_buf is not None))
 
     def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
                        epsilon: float, skip: Any = None) -> None:
         flat = self._flat(param, grad, accumulator)
         if flat is None or self._host_skip(skip):
             return super().adagrad_update(param, grad, accumulator, lr, epsilon, skip)
-        f = param.dtype.type
         grid, block = self._grid1(param.size)
-        self.kernels.get("adagrad_update", param.dtype.name)(
-            grid, block, self._skip(skip), *flat, f(lr), f(epsilon))
+        self.kernels.get("adagrad_update", param.dtype.name)(  # scalars: converted by the launcher
+            grid, block, self._skip(skip), *flat, lr, epsilon)

@@ -68,13 +68,41 @@ def _sigmoid_bce_cuda(z, t, grad, partial, counter, loss, size, inv_size):
     # the per-element float64 division into one multiplication in the arrays' dtype.
     sh = cuda.shared.array(MAX_TPB, numba.float64)
     flag = cuda.shared.array(1, numba.int32)
+    # Four elements per iteration, all eight loads first (more bytes in flight per thread);
+    # each element is read before the same thread writes it, so ``grad`` may be ``z``.
+    n = z.shape[0]
+    step = cuda.gridsize(1)
+    k = cuda.grid(1)
     acc = 0.0
-    for k in range(cuda.grid(1), z.shape[0], cuda.gridsize(1)):
+    while k + 3 * step < n:
+        z0 = z[k]
+        z1 = z[k + step]
+        z2 = z[k + 2 * step]
+        z3 = z[k + 3 * step]
+        t0 = t[k]
+        t1 = t[k + step]
+        t2 = t[k + 2 * step]
+        t3 = t[k + 3 * step]
+        l0, s0 = _bce_elem_d(z0, t0)
+        l1, s1 = _bce_elem_d(z1, t1)
+        l2, s2 = _bce_elem_d(z2, t2)
+        l3, s3 = _bce_elem_d(z3, t3)
+        acc += l0
+        acc += l1
+        acc += l2
+        acc += l3
+        grad[k] = (s0 - t0) * inv_size
+        grad[k + step] = (s1 - t1) * inv_size
+        grad[k + 2 * step] = (s2 - t2) * inv_size
+        grad[k + 3 * step] = (s3 - t3) * inv_size
+        k += 4 * step
+    while k < n:
         zk = z[k]
         tk = t[k]
         l, sig = _bce_elem_d(zk, tk)
         acc += l
         grad[k] = (sig - tk) * inv_size
+        k += step
     acc = _block_sum_d(sh, acc)
     _finish_mean_d(sh, flag, acc, partial, counter, loss, 1.0 / size)
 
