@@ -93,15 +93,17 @@ def markdown_table(rows: dict[tuple[str, int], dict[str, Any]]) -> str:
         return "n/a" if v is None else format(v, spec)
 
     lines = ["| device | batch | netcore epoch (s) | PyTorch epoch (s) | GEMM floor (s) "
-             "| netcore / PyTorch | netcore / GEMM floor | netcore samples/s | first-epoch loss netcore / PyTorch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| netcore / PyTorch | netcore / GEMM floor | netcore samples/s "
+             "| first-epoch loss netcore / PyTorch | lockstep loss diff |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for (device, b), r in sorted(rows.items()):
         med = r["median_s"]
         lf = r.get("loss_first_epoch")
         loss = f"{lf['netcore']:.5f} / {lf['torch']:.5f}" if lf else "n/a"
         lines.append(f"| {device} | {b} | {med['netcore']:.3f} | {f(med.get('torch'), '.3f')} "
                      f"| {med['gemm']:.3f} | {f(r.get('ratio_netcore_over_torch'), '.2f')} "
-                     f"| {r['ratio_netcore_over_gemm']:.2f} | {r['netcore_samples_per_s']:,.0f} | {loss} |")
+                     f"| {r['ratio_netcore_over_gemm']:.2f} | {r['netcore_samples_per_s']:,.0f} | {loss} "
+                     f"| {f(r.get('lockstep', {}).get('max_rel_loss_diff'), '.1e')} |")
     return "\n".join(lines)
 
 
