@@ -158,7 +158,12 @@ class FusedOps:
 
 
 class AdamModelStep:
-    """One Adam update of all six weight tensors of the MLP (669,706 parameters)."""
+    """One Adam update of all the MLP's weights (669,706 parameters).
+
+    ``time_adam_step``: one op per weight tensor (six launches); ``time_adam_step_flat``: one op
+    over a single flat buffer holding every weight (the flat-parameter-buffer design: one
+    launch per step). Each against the unfused NumPy / CuPy sequence.
+    """
 
     params = (C.BACKENDS,)
     param_names = ["backend"]
@@ -166,18 +171,21 @@ class AdamModelStep:
 
     def setup(self, backend: str) -> None:
         C.skip_unless_available(backend)
-        self.cases = C.cached_state(("AdamModelStep", backend), lambda: self._build(backend))
+        self.cases, self.flat = C.cached_state(("AdamModelStep", backend),
+                                               lambda: self._build(backend))
         self.params_total = sum(int(np.prod(c.shape)) for c in self.cases)
 
     @staticmethod
-    def _build(backend: str) -> list[OpCase]:
+    def _build(backend: str) -> tuple[list[OpCase], OpCase]:
         be = C.build_backend(backend)
         shapes: list[tuple[int, ...]] = []
         for a, b in zip(C.LAYER_SIZES[:-1], C.LAYER_SIZES[1:]):
             shapes += [(a, b), (b,)]  # kernel, bias
         cases = [OpCase(be, "adam_update", s) for s in shapes]
-        _warm(backend, *(c.fused for c in cases), *(c.unfused for c in cases))
-        return cases
+        flat = OpCase(be, "adam_update", (sum(int(np.prod(s)) for s in shapes),))
+        _warm(backend, *(c.fused for c in cases), *(c.unfused for c in cases), flat.fused,
+              flat.unfused)
+        return cases, flat
 
     def time_adam_step(self, backend: str) -> None:
         for c in self.cases:
@@ -187,6 +195,14 @@ class AdamModelStep:
     def time_adam_step_unfused(self, backend: str) -> None:
         for c in self.cases:
             c.unfused()
+        C.synchronize(backend)
+
+    def time_adam_step_flat(self, backend: str) -> None:
+        self.flat.fused()
+        C.synchronize(backend)
+
+    def time_adam_step_flat_unfused(self, backend: str) -> None:
+        self.flat.unfused()
         C.synchronize(backend)
 
 

@@ -109,6 +109,8 @@ def test_op_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert adam.params_total == 669_706
     adam.time_adam_step("cpu")
     adam.time_adam_step_unfused("cpu")
+    adam.time_adam_step_flat("cpu")
+    adam.time_adam_step_flat_unfused("cpu")
     monkeypatch.setattr(bench_ops, "BIG_SHAPE", (64, 48))
     bw = bench_ops.KernelBandwidth()
     bw.setup("cpu", "bias_act")
