@@ -210,3 +210,50 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
                                           1, 0]
     with pytest.raises(TypeError):
         launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)
+
+
+def test_raw_launch_views_contiguous_arrays_flat_for_1d_parameters(monkeypatch):
+    """A 1-D kernel parameter takes any C-contiguous array (0-d too) as its flat view (the
+    backend passes sigmoid_bce's 2-D arrays and the 0-d loss without reshape calls); a
+    non-contiguous one is refused."""
+    import types
+
+    from netcore.kernels import _launch
+
+    launches = []
+
+    class Kern:
+        def __call__(self, grid, block, args):
+            launches.append(args)
+
+    fake = types.ModuleType("cupy")
+    fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
+    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
+    ks.cuda = types.SimpleNamespace(
+        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
+
+    class DevArray:
+        def __init__(self, a):
+            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
+
+        def __getattr__(self, k):
+            return getattr(self.a, k)
+
+    pyfunc, sigf = ks._table["sigmoid_bce"]
+    launch = ks._build_raw(pyfunc, sigf("float32"))
+    z, t, g = (DevArray(np.zeros((3, 5), np.float32)) for _ in range(3))
+    part, cnt = DevArray(np.zeros(8, np.float64)), DevArray(np.zeros(1, np.int32))
+    loss = DevArray(np.zeros((), np.float32))
+    launch((1,), (32,), z, t, g, part, cnt, loss, 15.0, 1 / 15)
+    flat = [int(x) for x in launches[0][:-2]]
+
+    def abi(a, n, item):
+        return [0, 0, n, item, a.a.ctypes.data, n, item]
+
+    assert flat == (abi(z, 15, 4) + abi(t, 15, 4) + abi(g, 15, 4) + abi(part, 8, 8)
+                    + abi(cnt, 1, 4) + abi(loss, 1, 4))
+    with pytest.raises(TypeError):
+        launch((1,), (32,), DevArray(np.zeros((3, 10), np.float32)[:, ::2]), t, g, part, cnt,
+               loss, 15.0, 1 / 15)

@@ -31,10 +31,8 @@ MAX_TPB = 256
 #: 8192: an element-wise reduction over 33 M elements then runs ~10 waves of blocks instead
 #: of 1.3 (1024 blocks, ~790 resident on an H100: the last third ran on a quarter-full GPU).
 MAX_BLOCKS = 8192
-#: Most blocks of the one-block-per-row kernels (softmax) when rows are narrower than MAX_TPB
-#: (small blocks: the last block's sum over the partials would take longer); full-width
-#: blocks take one block per row up to MAX_BLOCKS (the hardware balances the rows, no
-#: partly-filled last wave of grid-strided blocks).
+#: Most blocks of the one-block-per-row kernels (softmax; rows grid-strided beyond it). One
+#: block per row up to MAX_BLOCKS measured no faster on an H100 (kernel_notes.md, round 2).
 MAX_ROW_BLOCKS = 1024
 
 #: float32 0 and 1 for the shared math: numba types the literals ``0.0``/``1.0`` as float64, so

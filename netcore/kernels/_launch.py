@@ -64,6 +64,32 @@ def _arg_boxes() -> tuple[Callable, Callable]:
         return np.int64, lambda v: v
 
 
+def _as_ndim(a: Any, dt: np.dtype, nd: int) -> tuple[tuple, tuple]:
+    """``(shape, strides)`` that array ``a`` takes for a ``dt[nd-d]`` kernel parameter.
+
+    Its own, where the rank matches; for a 1-D parameter, any C-contiguous array (0-d too)
+    as its flat view, so the backend needs no ``reshape(-1)`` view per launch (a CuPy call
+    each). Anything else is a bug of the caller: TypeError.
+    """
+    if a.dtype != dt:
+        raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]")
+    if a.ndim == nd:
+        return a.shape, a.strides
+    if nd == 1 and a.flags.c_contiguous:
+        return (a.size,), (a.itemsize,)
+    raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]"
+                    + (" (not C-contiguous)" if nd == 1 else ""))
+
+
+def _flat_view(a: Any, dt: np.dtype, nd: int) -> Any:
+    """``a`` itself, or (1-D parameter, C-contiguous array of another rank) its flat view:
+    the same rule as the raw path's :func:`_as_ndim`, for the numba and simulator paths."""
+    if a.ndim == nd:
+        return a
+    _as_ndim(a, dt, nd)  # raises unless C-contiguous for a 1-D parameter
+    return a.reshape(-1)  # a view: C-contiguous
+
+
 def launch_path(simulated: bool) -> str:
     """The path in force: 'sim' under the simulator, else NETCORE_CUDA_LAUNCH or the default."""
     if simulated:
@@ -156,7 +182,7 @@ class KernelSet:
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Wrap (not copy) NumPy arrays: outputs may alias inputs, as on the GPU; scalars
             # in the signature's types, so the simulated arithmetic has the GPU's precision.
-            kern[grid, block](*[FakeCUDAArray(a) if nd else dt.type(a)
+            kern[grid, block](*[FakeCUDAArray(_flat_view(a, dt, nd)) if nd else dt.type(a)
                                 for (dt, nd), a in zip(spec, args)])
 
         return launch
@@ -180,7 +206,7 @@ class KernelSet:
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Arrays: zero-copy views, no stream sync; scalars: exactly the signature's types
             # (so the dispatcher matches the compiled overload without conversions).
-            conv = [as_array(a, sync=False) if nd else dt.type(a)
+            conv = [as_array(_flat_view(a, dt, nd), sync=False) if nd else dt.type(a)
                     for (dt, nd), a in zip(spec, args)]
             kern[grid, block, self._stream()](*conv)
 
@@ -212,13 +238,12 @@ class KernelSet:
         scalars: dict[tuple, Any] = {}
 
         def flatten(a: Any, dt: np.dtype, nd: int) -> tuple:
-            key = (a.data.ptr, a.shape, a.strides, a.dtype)
+            key = (a.data.ptr, a.shape, a.strides, a.dtype, nd)
             t = views.get(key)
             if t is None:
-                if a.ndim != nd or a.dtype != dt:
-                    raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]")
+                shape, strides = _as_ndim(a, dt, nd)
                 t = tuple(box8(int(v)) for v in (0, 0, a.size, a.itemsize, a.data.ptr,
-                                                  *a.shape, *a.strides))
+                                                  *shape, *strides))
                 if len(views) > 4096:  # many short-lived arrays: start over
                     views.clear()
                 views[key] = t
