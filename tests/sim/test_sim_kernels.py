@@ -67,3 +67,15 @@ def test_sim_loss_reduction_over_many_blocks(be):
         kc.check_bias_act_grad(be, rng, np.float32, shapes=[(70, 9)])
     assert be._grid_cols(70, 9)[0][1] > 1
     assert not be._col_scratch(9)[1].any()
+
+
+def test_sim_four_wide_loops_and_their_tails(be):
+    """Shapes long enough that every 4-wide loop runs its unrolled body AND its remainder:
+    forward and backward rows (float64: tight tolerance, db summed in row order),
+    sigmoid_bce elements, softmax columns."""
+    rng = np.random.default_rng(11)
+    assert be._grid_tiles(70, 9)[0][1] * be._tile_block[1] * 4 < 70  # forward: >= 1 full iteration
+    kc.check_bias_act(be, rng, np.float64, shapes=[(70, 9)])
+    kc.check_bias_act_grad(be, rng, np.float64, shapes=[(70, 9), (71, 5)])
+    kc.check_sigmoid_bce(be, rng, np.float32, shapes=[(7, 41)])
+    kc.check_softmax_xent(be, rng, np.float64, shapes=[(2, 53)])
