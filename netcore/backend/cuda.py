@@ -153,6 +153,17 @@ class CudaBackend(Backend):
 
             cupy.cuda.get_current_stream().synchronize()
 
+    def fits_on_device(self, nbytes: int) -> bool:
+        """A data set may live on the GPU for a whole ``fit`` if it takes at most half of the
+        free device memory (CuPy's pool counts as free: it is ours to reuse)."""
+        if self.simulated:
+            return True
+        import cupy
+
+        free, _ = cupy.cuda.Device().mem_info
+        pool = cupy.get_default_memory_pool()
+        return nbytes <= 0.5 * (free + pool.free_bytes())
+
     # ------------------------------------------------------------------ launch configurations
     def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:
         """Grid-stride element-wise launch over ``n`` items."""
