@@ -13,12 +13,16 @@ folded into ``alpha``; PyTorch applies ``w -= lr m_hat / (sqrt(v_hat) + eps)``. 
 exactly when PyTorch's epsilon at step ``t`` is ``eps / sqrt(1 - beta_2^t)``, which this script
 sets before each PyTorch step (a dictionary write, nothing measurable).
 
+PyTorch runs in a separate worker process (:class:`TorchWorker`): importing torch into the
+process that runs netcore slowed netcore's CPU epochs by ~30% here.
+
 Two checks make sure it is the same work, not just the same shapes; a failure exits with
 status 1 (the timings are still printed and written):
 
 * lockstep: before timing, fresh copies of both trainers take ``--lockstep-steps`` steps on the
-  same batches and their per-step losses must agree within ``--lockstep-rtol`` (1e-4). Same
-  work agrees to ~1e-7 here; a 10% change of the learning rate already differs by 3-10%.
+  same batches and their per-step losses must agree within ``--lockstep-rtol`` (1e-3). Same
+  work agrees to 1e-7..1e-4 here (more at large batches, where Adam's sign-like first steps
+  flip weights whose gradient is ~0); a 10% change of the learning rate differs by 3-10%.
   The largest weight difference after those steps is reported too;
 * the mean training loss over the first timed epoch must agree within ``--loss-rtol``
   (2e-3). Over a whole epoch, rounding differences (OpenBLAS against MKL, cuBLAS against
@@ -41,6 +45,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
+import multiprocessing
 import json
 import math
 import os
@@ -65,14 +71,12 @@ GPU_TARGETS = {128: ("torch", 1.0), 1024: ("torch", 1.0)}
 
 
 # ---------------------------------------------------------------------------- PyTorch side
-def torch_status() -> tuple[Any, str]:
-    """``(torch module or None, version or the reason it is missing)``."""
-    try:
-        import torch
-    except ImportError as exc:
-        return None, (f"PyTorch is not installed ({exc}); on the CPU-only dev machines: "
-                      "pip install torch==2.13.0")
-    return torch, torch.__version__
+def torch_status() -> tuple[bool, str]:
+    """``(installed, note)``, without importing torch into this process (see :class:`TorchWorker`)."""
+    if importlib.util.find_spec("torch") is None:
+        return False, ("PyTorch is not installed; on the CPU-only dev machines: "
+                       "pip install torch==2.13.0")
+    return True, "PyTorch runs in its own process"
 
 
 class TorchTrainer:
@@ -136,6 +140,97 @@ class TorchTrainer:
             self.torch.cuda.synchronize()
 
 
+class TorchWorker:
+    """PyTorch in a separate process, driven over a pipe; it times its own epochs.
+
+    Merely importing torch into the process that runs netcore slowed netcore's CPU epoch by
+    ~30% on the 2-core development VM (1.02 s -> 1.35 s at batch 128; torch's OpenMP/MKL
+    runtime living beside OpenBLAS), and an idle worker costs nothing. So netcore and the GEMM
+    floor run here, PyTorch runs there, and the two still alternate epoch by epoch. The
+    worker rebuilds the same data from the same seed (``_common.make_data``).
+    """
+
+    def __init__(self, lr_scale: float = 1.0) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_torch_worker_main, args=(child, lr_scale), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def call(self, cmd: str, *args: Any) -> Any:
+        self._conn.send((cmd, args))
+        ok, value = self._conn.recv()
+        if not ok:
+            raise RuntimeError(f"PyTorch worker failed on {cmd!r}:\n{value}")
+        return value
+
+    def close(self) -> None:
+        try:
+            self._conn.send(("stop", ()))
+        except (BrokenPipeError, OSError):
+            pass
+        self._proc.join(timeout=30)
+
+
+def _torch_worker_main(conn: Any, lr_scale: float) -> None:
+    """The worker's loop: ``info``, ``setup``, ``lockstep``, ``epoch``, ``stop``."""
+    import traceback
+
+    import torch
+
+    strict_float32(torch)
+    state: dict[str, Any] = {}
+    while True:
+        cmd, args = conn.recv()
+        if cmd == "stop":
+            return
+        try:
+            if cmd == "info":
+                value: Any = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                              "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+                              "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
+            elif cmd == "setup":
+                device, n, batch_size, weights = args
+                x, y = C.make_data(n)
+                state.update(device=device, batch_size=batch_size, weights=weights, x=x, y=y)
+                k = min(n, 2 * batch_size + (n % batch_size))
+                warm = _make_trainer(torch, device, weights, lr_scale)
+                wx, wy = warm.tensors(x[:k], y[:k])
+                warm.epoch(wx, wy, batch_size)
+                warm.synchronize()
+                state["trainer"] = _make_trainer(torch, device, weights, lr_scale)
+                state["tx"], state["ty"] = state["trainer"].tensors(x, y)
+                value = None
+            elif cmd == "lockstep":
+                (steps,) = args
+                b = state["batch_size"]
+                k = min(state["x"].shape[0], steps * b)
+                tt = _make_trainer(torch, state["device"], state["weights"], lr_scale)
+                tx, ty = tt.tensors(state["x"][:k], state["y"][:k])
+                losses = tt.step_losses(tx, ty, b)
+                kernels = [lin.weight.detach().cpu().numpy().T.copy() for lin in tt.model
+                           if isinstance(lin, torch.nn.Linear)]
+                value = (losses, kernels)
+            elif cmd == "epoch":
+                tt = state["trainer"]
+                t0 = time.perf_counter()
+                loss = tt.epoch(state["tx"], state["ty"], state["batch_size"])
+                tt.synchronize()
+                value = (time.perf_counter() - t0, loss)
+            else:
+                raise ValueError(f"unknown command {cmd!r}")
+            conn.send((True, value))
+        except Exception:  # report to the parent, keep serving
+            conn.send((False, traceback.format_exc()))
+
+
+def _make_trainer(torch: Any, device: str, weights: Sequence[np.ndarray], lr_scale: float) -> TorchTrainer:
+    tt = TorchTrainer(torch, device, weights)
+    if lr_scale != 1.0:  # only for testing that the checks catch different work
+        tt.opt.param_groups[0]["lr"] *= lr_scale
+    return tt
+
+
 def strict_float32(torch: Any) -> None:
     """No TF32 in PyTorch's CUDA matrix products and convolutions (true float32, as netcore)."""
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -143,7 +238,7 @@ def strict_float32(torch: Any) -> None:
     torch.set_float32_matmul_precision("highest")
 
 
-def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, torch: Any,
+def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, worker: TorchWorker,
              rtol: float) -> dict[str, Any]:
     """Fresh netcore and PyTorch trainers, same weights, ``steps`` steps on the same batches.
 
@@ -152,23 +247,19 @@ def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, torch: An
     """
     k = min(x.shape[0], steps * batch_size)
     model = C.build_model(device)
-    tt = TorchTrainer(torch, device, model.get_weights())
-    tx, ty = tt.tensors(_host(x[:k]), _host(y[:k]))
     nc_losses = [float(model.train_on_batch(x[s:s + batch_size], y[s:s + batch_size])["loss"])
                  for s in range(0, k, batch_size)]
-    torch_losses = tt.step_losses(tx, ty, batch_size)
+    torch_losses, torch_kernels = worker.call("lockstep", steps)
     rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(nc_losses, torch_losses))
-    linears = [m for m in tt.model if isinstance(m, torch.nn.Linear)]
-    dw = max(float(np.abs(kern - lin.weight.detach().cpu().numpy().T).max())
-             for kern, lin in zip(model.get_weights()[0::2], linears))
+    dw = max(float(np.abs(kern - tk).max())
+             for kern, tk in zip(model.get_weights()[0::2], torch_kernels))
     return {"steps": len(nc_losses), "netcore": nc_losses, "torch": torch_losses,
             "max_rel_loss_diff": rel, "max_abs_kernel_diff": dw, "rtol": rtol,
             "match": rel <= rtol}
 
 
 # ---------------------------------------------------------------------------- one configuration
-def _warm_up(device: str, x: Any, y: Any, batch_size: int, torch: Any,
-             weights: Sequence[np.ndarray]) -> None:
+def _warm_up(device: str, x: Any, y: Any, batch_size: int) -> None:
     """JIT compilation, memory pools and BLAS threads warmed on throw-away models.
 
     Two full batches plus the epoch's short last batch (when there is one), so every shape the
@@ -179,35 +270,26 @@ def _warm_up(device: str, x: Any, y: Any, batch_size: int, torch: Any,
     m = C.build_model(device)
     m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     C.GemmFloor(device, batch_size).epoch(x[:k], batch_size)
-    if torch is not None:
-        tt = TorchTrainer(torch, device, weights)
-        tx, ty = tt.tensors(_host(x[:k]), _host(y[:k]))
-        tt.epoch(tx, ty, batch_size)
-        tt.synchronize()
     C.synchronize(device)
 
 
-def _host(a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
-
-
-def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
-               loss_rtol: float, lockstep_steps: int = 20, lockstep_rtol: float = 1e-4,
+def run_config(device: str, batch_size: int, n: int, repeats: int, worker: TorchWorker | None,
+               loss_rtol: float, lockstep_steps: int = 20, lockstep_rtol: float = 1e-3,
                log: Any = print) -> dict[str, Any]:
     """Time ``repeats`` alternating epochs of netcore, PyTorch and the GEMM floor."""
     x_host, y_host = C.make_data(n)
     x_dev, y_dev = C.to_backend(device, x_host, y_host)
     model = C.build_model(device)
     weights = model.get_weights()
-    _warm_up(device, x_dev, y_dev, batch_size, torch, weights)
-    lock = (lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, torch, lockstep_rtol)
-            if torch is not None and lockstep_steps > 0 else None)
+    _warm_up(device, x_dev, y_dev, batch_size)
+    if worker is not None:
+        worker.call("setup", device, n, batch_size, weights)
+    lock = (lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, worker, lockstep_rtol)
+            if worker is not None and lockstep_steps > 0 else None)
     if lock is not None:
         log(f"  [{device} b={batch_size}] lockstep {lock['steps']} steps: max rel loss diff "
             f"{lock['max_rel_loss_diff']:.1e}, max |kernel diff| {lock['max_abs_kernel_diff']:.1e}")
     floor = C.GemmFloor(device, batch_size)
-    tt = TorchTrainer(torch, device, weights) if torch is not None else None
-    tx, ty = tt.tensors(x_host, y_host) if tt is not None else (None, None)
 
     times: dict[str, list[float]] = {"netcore": [], "torch": [], "gemm": []}
     losses: dict[str, list[float]] = {"netcore": [], "torch": []}
@@ -220,12 +302,10 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
         losses["netcore"].append(float(hist.history["loss"][-1]))
 
     def run_torch() -> None:
-        if tt is None:
+        if worker is None:
             return
-        t0 = time.perf_counter()
-        loss = tt.epoch(tx, ty, batch_size)
-        tt.synchronize()
-        times["torch"].append(time.perf_counter() - t0)
+        seconds, loss = worker.call("epoch")  # timed inside the worker, synchronised there
+        times["torch"].append(seconds)
         losses["torch"].append(loss)
 
     def run_gemm() -> None:
@@ -267,7 +347,7 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, torch: Any,
 
 
 # ---------------------------------------------------------------------------- reporting
-def machine_info(devices: Sequence[str], torch: Any) -> dict[str, Any]:
+def machine_info(devices: Sequence[str], worker: TorchWorker | None) -> dict[str, Any]:
     """What ran this: CPU, cores, library versions, BLAS, GPU name."""
     info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -293,11 +373,8 @@ def machine_info(devices: Sequence[str], torch: Any) -> dict[str, Any]:
     info["netcore"] = netcore.__version__
     info["netcore_cpu_fused_ops"] = list(C.build_backend("cpu").fused_ops)
     info["CUPY_TF32"] = os.environ.get("CUPY_TF32")
-    if torch is not None:
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-        info["torch_float32_matmul_precision"] = torch.get_float32_matmul_precision()
-        info["torch_cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    if worker is not None:
+        info.update(worker.call("info"))
     if "cuda" in devices:
         try:
             C.check_backend("cuda")
@@ -376,9 +453,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="relative tolerance on the first-epoch mean loss (default %(default)s)")
     p.add_argument("--lockstep-steps", type=int, default=20,
                    help="steps of the lockstep check before timing; 0 skips it (default %(default)s)")
-    p.add_argument("--lockstep-rtol", type=float, default=1e-4,
+    p.add_argument("--lockstep-rtol", type=float, default=1e-3,
                    help="relative tolerance on each lockstep loss (default %(default)s)")
     p.add_argument("--no-torch", action="store_true", help="time netcore and the GEMM floor only")
+    p.add_argument("--torch-lr-scale", type=float, default=1.0,
+                   help="multiply PyTorch's learning rate (only to see the checks fail; default 1)")
     p.add_argument("--json", metavar="OUT", help="write all results to this JSON file")
     args = p.parse_args(argv)
     try:
@@ -405,19 +484,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not runnable:
         print("nothing to run")
         return 0 if args.device == "all" else 2
-    torch, torch_note = (None, "--no-torch given") if args.no_torch else torch_status()
-    if torch is None:
+    have_torch, torch_note = (False, "--no-torch given") if args.no_torch else torch_status()
+    worker = TorchWorker(args.torch_lr_scale) if have_torch else None
+    if worker is None:
         print(f"skipping PyTorch: {torch_note}")
-    else:
-        strict_float32(torch)
-    info = machine_info(runnable, torch)
+    try:
+        return _run(args, runnable, worker, torch_note)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | None,
+         torch_note: str) -> int:
+    info = machine_info(runnable, worker)
     print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, "
           f"torch {info.get('torch', '-')} ({info.get('torch_threads', '-')} threads)"
           + (f"; GPU {info['gpu']}" if "gpu" in info else ""))
     results = []
     for dev in runnable:
         for b in args.batch_sizes:
-            results.append(run_config(dev, b, args.epochs_samples, args.repeats, torch,
+            results.append(run_config(dev, b, args.epochs_samples, args.repeats, worker,
                                       args.loss_rtol, args.lockstep_steps, args.lockstep_rtol))
     print()
     print_table(results)
