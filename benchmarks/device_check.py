@@ -170,7 +170,8 @@ def s_device(ctx: Ctx) -> None:
     meta = RESULTS["meta"]
     meta.update(python=platform.python_version(), numpy=np.__version__, numba=numba.__version__,
                 smoke=ctx.smoke, simulated=ctx.simulated, backend=ctx.be.describe(),
-                launch_path=ctx.be.launch_path, host=platform.node())
+                launch_path=ctx.be.launch_path, host=platform.node(),
+                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     try:
         from importlib.metadata import version
 
@@ -535,6 +536,7 @@ def write_report(out: Path) -> None:
     (out / "device_check.json").write_text(json.dumps(RESULTS, indent=2, default=str))
     meta = RESULTS["meta"]
     md = [f"# netcore device check: {meta.get('device', '?')}", "",
+          f"- run: {meta.get('date', '?')}",
           f"- backend: {meta.get('backend', '?')}",
           f"- versions: python {meta.get('python')}, numpy {meta.get('numpy')}, numba "
           f"{meta.get('numba')}, numba-cuda {meta.get('numba_cuda')}, cupy {meta.get('cupy', '-')}, "
