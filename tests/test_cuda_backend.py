@@ -101,10 +101,21 @@ def test_simulator_flag_matches_backend_description():
     assert "SIMULATED" in nc.get_backend("cuda").describe()
 
 
-def test_raw_launch_flattens_numba_array_abi(monkeypatch):
-    """CPU-side unit test of the 'raw' path's argument packing (a stand-in CuPy records the
-    launch): each array becomes meminfo, parent, nitems, itemsize, data, shape, strides (bytes),
-    exactly numba's kernel ABI; scalars take the signature's types; wrong ranks are refused."""
+class _DevArray:
+    """What the raw launcher reads from a CuPy array: the NumPy array plus ``data.ptr``."""
+
+    def __init__(self, a):
+        import types
+
+        self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
+
+    def __getattr__(self, k):
+        return getattr(self.a, k)
+
+
+def _raw_launcher(monkeypatch, kernel, extra_modules=()):
+    """The raw launcher of ``kernel`` (float32) over a stand-in CuPy that records each
+    launch's argument tuple; returns (launch, launches)."""
     import types
 
     from netcore.kernels import _launch
@@ -119,32 +130,40 @@ def test_raw_launch_flattens_numba_array_abi(monkeypatch):
     fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
     fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
     monkeypatch.setitem(sys.modules, "cupy", fake)
+    for name, mod in extra_modules:
+        monkeypatch.setitem(sys.modules, name, mod)
     ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
     ks.cuda = types.SimpleNamespace(
         compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
+    pyfunc, sigf = ks._table[kernel]
+    return ks._build_raw(pyfunc, sigf("float32")), launches
 
-    class DevArray:  # what the launcher reads from a CuPy array
-        def __init__(self, a):
-            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
 
-        def __getattr__(self, k):
-            return getattr(self.a, k)
+def _raw_bias_act_launch(monkeypatch, extra_modules=()):
+    """bias_act_fwd's raw launcher, its arrays (z, b, strided out) and the expected values."""
+    launch, launches = _raw_launcher(monkeypatch, "bias_act_fwd", extra_modules)
+    z = _DevArray(np.zeros((3, 5), np.float32))
+    b = _DevArray(np.zeros(5, np.float32))
+    out = _DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
+    expected = [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
+                0, 0, 5, 4, b.a.ctypes.data, 5, 4,
+                0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
+                1, 0]
+    return launch, launches, (z, b, out), expected
 
-    pyfunc, sigf = ks._table["bias_act_fwd"]
-    launch = ks._build_raw(pyfunc, sigf("float32"))
-    z = DevArray(np.zeros((3, 5), np.float32))
-    b = DevArray(np.zeros(5, np.float32))
-    out = DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
+
+def test_raw_launch_flattens_numba_array_abi(monkeypatch):
+    """CPU-side unit test of the 'raw' path's argument packing (a stand-in CuPy records the
+    launch): each array becomes meminfo, parent, nitems, itemsize, data, shape, strides (bytes),
+    exactly numba's kernel ABI; scalars take the signature's types; wrong ranks are refused."""
+    launch, launches, (z, b, out), expected = _raw_bias_act_launch(monkeypatch)
     for _ in range(2):  # second call served from the memoised views
         launch((1,), (32,), z, b, out, 1, 0)
     for args in launches:
-        assert [int(x) for x in args] == [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
-                                          0, 0, 5, 4, b.a.ctypes.data, 5, 4,
-                                          0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
-                                          1, 0]
+        assert [int(x) for x in args] == expected
         assert [type(x) for x in args[-2:]] == [np.int32, np.int32]
     with pytest.raises(TypeError):
-        launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)
+        launch((1,), (32,), _DevArray(np.zeros(3, np.float32)), b, out, 1, 0)
 
 
 def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
@@ -154,18 +173,6 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
     reused from launch to launch."""
     import types
 
-    from netcore.kernels import _launch
-
-    launches = []
-
-    class Kern:
-        def __call__(self, grid, block, args):
-            launches.append(args)
-
-    fake = types.ModuleType("cupy")
-    fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
-    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
-    monkeypatch.setitem(sys.modules, "cupy", fake)
     fmod = types.ModuleType("cupy.cuda.function")
 
     class CPointer:
@@ -181,68 +188,22 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
             self.a = a
 
     fmod.CPointer, fmod.CIntptr, fmod.CNumpyArray = CPointer, CIntptr, CNumpyArray
-    monkeypatch.setitem(sys.modules, "cupy.cuda.function", fmod)
-    ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
-    ks.cuda = types.SimpleNamespace(
-        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
-
-    class DevArray:  # what the launcher reads from a CuPy array
-        def __init__(self, a):
-            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
-
-        def __getattr__(self, k):
-            return getattr(self.a, k)
-
-    pyfunc, sigf = ks._table["bias_act_fwd"]
-    launch = ks._build_raw(pyfunc, sigf("float32"))
-    z = DevArray(np.zeros((3, 5), np.float32))
-    b = DevArray(np.zeros(5, np.float32))
-    out = DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
+    launch, launches, (z, b, out), expected = _raw_bias_act_launch(
+        monkeypatch, [("cupy.cuda.function", fmod)])
     for _ in range(2):  # second call served from the memoised views
         launch((1,), (32,), z, b, out, 1, 0)
     assert len(launches) == 2 and all(x is y for x, y in zip(*launches))  # memoised boxes
     for args in launches:
         assert all(isinstance(x, CIntptr) for x in args[:-2])
         assert [x.a.dtype for x in args[-2:]] == [np.int32, np.int32]
-        assert [x.v if isinstance(x, CIntptr) else int(x.a[0]) for x in args] == [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
-                                          0, 0, 5, 4, b.a.ctypes.data, 5, 4,
-                                          0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
-                                          1, 0]
-    with pytest.raises(TypeError):
-        launch((1,), (32,), DevArray(np.zeros(3, np.float32)), b, out, 1, 0)
-
+        assert [x.v if isinstance(x, CIntptr) else int(x.a[0]) for x in args] == expected
 
 def test_raw_launch_views_contiguous_arrays_flat_for_1d_parameters(monkeypatch):
     """A 1-D kernel parameter takes any C-contiguous array (0-d too) as its flat view (the
     backend passes sigmoid_bce's 2-D arrays and the 0-d loss without reshape calls); a
     non-contiguous one is refused."""
-    import types
-
-    from netcore.kernels import _launch
-
-    launches = []
-
-    class Kern:
-        def __call__(self, grid, block, args):
-            launches.append(args)
-
-    fake = types.ModuleType("cupy")
-    fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
-    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
-    monkeypatch.setitem(sys.modules, "cupy", fake)
-    ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
-    ks.cuda = types.SimpleNamespace(
-        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
-
-    class DevArray:
-        def __init__(self, a):
-            self.a, self.data = a, types.SimpleNamespace(ptr=a.ctypes.data)
-
-        def __getattr__(self, k):
-            return getattr(self.a, k)
-
-    pyfunc, sigf = ks._table["sigmoid_bce"]
-    launch = ks._build_raw(pyfunc, sigf("float32"))
+    launch, launches = _raw_launcher(monkeypatch, "sigmoid_bce")
+    DevArray = _DevArray
     z, t, g = (DevArray(np.zeros((3, 5), np.float32)) for _ in range(3))
     part, cnt = DevArray(np.zeros(8, np.float64)), DevArray(np.zeros(1, np.int32))
     loss = DevArray(np.zeros((), np.float32))
