@@ -345,14 +345,14 @@ class Sequential:
         return logs
 
     def _evaluate_feed(self, feed: DataFeed, batch_size: int) -> dict[str, float]:
-        losses, counts, sums = [], [], []
+        # Inference reports a NaN loss as NaN (as Keras does) instead of raising.
+        tracker = _EpochTracker(self, 0, raise_on_nonfinite=False)
         for s in range(0, feed.n, batch_size):
             e = min(feed.n, s + batch_size)
-            loss, _, ms = self._loss_and_metrics(*feed.batch(s, e), training=False)
-            losses.append(loss)
-            counts.append(e - s)
-            sums.append(ms)
-        return _summarise(self, losses, counts, sums)
+            loss, _, sums = self._loss_and_metrics(*feed.batch(s, e), training=False)
+            tracker.record(loss, sums, e - s)
+        tracker.sync()
+        return tracker.logs()
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array."""
@@ -414,8 +414,8 @@ class Sequential:
 class _EpochTracker:
     """Per-step losses and metric sums kept on the device until a sync reads them in one go."""
 
-    def __init__(self, model: Sequential, epoch: int) -> None:
-        self.model, self.epoch = model, epoch
+    def __init__(self, model: Sequential, epoch: int, raise_on_nonfinite: bool = True) -> None:
+        self.model, self.epoch, self.raise_on_nonfinite = model, epoch, raise_on_nonfinite
         self.pending: list[tuple[Any, list[Any], int]] = []
         self.loss_sum = 0.0
         self.metric_sums = [0.0] * len(model.metrics)
@@ -435,7 +435,7 @@ class _EpochTracker:
         # The one device->host read; a non-finite loss here is exactly what set the skip flag.
         host = be.to_numpy(flat).reshape(len(self.pending), k + 1)
         for i, (_, _, count) in enumerate(self.pending):
-            if not np.isfinite(host[i, 0]):
+            if self.raise_on_nonfinite and not np.isfinite(host[i, 0]):
                 self._fail(self.steps + i, host[i, 0])
             self.loss_sum += float(host[i, 0]) * count
             for j in range(k):
@@ -459,15 +459,3 @@ class _EpochTracker:
             out[m.name] = float(m.result(total, n))
         return out
 
-
-def _summarise(model: Sequential, losses, counts, sums) -> dict[str, float]:
-    xp = model.backend.xp
-    k = len(model.metrics)
-    flat = xp.stack([xp.asarray(v, dtype=xp.float64) for loss, ms in zip(losses, sums)
-                     for v in (loss, *ms)])
-    host = model.backend.to_numpy(flat).reshape(len(losses), k + 1)
-    n = sum(counts)
-    out = {"loss": float((host[:, 0] * np.asarray(counts)).sum() / n)}
-    for j, m in enumerate(model.metrics):
-        out[m.name] = float(m.result(host[:, j + 1].sum(), n))
-    return out

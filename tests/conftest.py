@@ -1,8 +1,4 @@
-from pathlib import Path
-
 import pytest
-
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 def pytest_collection_modifyitems(config, items):

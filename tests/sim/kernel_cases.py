@@ -216,3 +216,13 @@ ALL_CHECKS = {
     "sigmoid_bce": check_sigmoid_bce,
     "optimizers": check_optimizers,
 }
+
+
+def check_with_fresh_seed(family: str, be: Backend, dtype: Any) -> None:
+    """Run ``family``'s check on inputs drawn from a new seed each process; the seed is named
+    in any failure, so a rare miss can be replayed with ``np.random.default_rng(seed)``."""
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    try:
+        ALL_CHECKS[family](be, np.random.default_rng(seed), dtype)
+    except AssertionError as exc:
+        raise AssertionError(f"{family} {np.dtype(dtype).name}, input seed {seed}: {exc}") from None

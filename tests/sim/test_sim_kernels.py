@@ -29,12 +29,7 @@ def be():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("family", sorted(kc.ALL_CHECKS))
 def test_sim_kernel_matches_reference(be, family, dtype):
-    # Fresh inputs every run (a new seed each process); the seed is in any failure message.
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    try:
-        kc.ALL_CHECKS[family](be, np.random.default_rng(seed), dtype)
-    except AssertionError as exc:
-        raise AssertionError(f"{family} {np.dtype(dtype).name}, input seed {seed}: {exc}") from None
+    kc.check_with_fresh_seed(family, be, dtype)
 
 
 def test_every_fused_op_launches_a_simulated_kernel(be, monkeypatch):
