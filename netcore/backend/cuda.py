@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import BackendUnavailableError
 from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_ROW_BLOCKS, MAX_TPB, pow2_at_least
 from .base import Backend, _skipped
+from .report import device_name
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
@@ -79,8 +80,7 @@ def probe() -> tuple[bool, str]:
     except ImportError as exc:
         return False, f"numba's CUDA target is missing ({exc}); pip install numba-cuda"
     try:
-        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        name = device_name(cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id))
     except Exception as exc:
         return False, f"a CUDA device was found but could not be used: {exc}"
     return True, name
