@@ -10,6 +10,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     slots = ("accumulator",)
+    nonnegative_slots = ("accumulator",)
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7) -> None:

@@ -16,6 +16,7 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("m", "v")
+    nonnegative_slots = ("v",)
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7) -> None:

@@ -28,6 +28,8 @@ class Optimizer:
     name = "optimizer"
     #: names of the per-parameter state slots, in order (saved with the model)
     slots: tuple[str, ...] = ()
+    #: slots the update rule keeps >= 0 (sums of squares); a loaded file must respect it
+    nonnegative_slots: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float) -> None:
         self.learning_rate = _check_float("learning_rate", learning_rate, 0.0)

@@ -13,6 +13,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     slots = ("velocity", "momentum")
+    nonnegative_slots = ("velocity",)
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7) -> None:
