@@ -1,35 +1,80 @@
 """Losses (Keras names). Each returns the batch loss as a 0-d device array and its gradient.
 
-Softmax + categorical cross-entropy and sigmoid + binary cross-entropy take the fused path
-(``Backend.softmax_xent`` / ``Backend.sigmoid_bce``): the model hands them logits, the loss
-comes from log-sum-exp and the gradient is ``(p - t) / N``: no log(0), no inf, no NaN.
+Reduction, as Keras 3's default ``"sum_over_batch_size"``: per-sample losses ``l_i``
+(averaged over the non-batch axes), optionally weighted by ``sample_weight`` ``w`` (N,):
+``loss = sum_i w_i l_i / N``, and the gradient of sample ``i`` is scaled by ``w_i / N``.
+
+Softmax + categorical cross-entropy and sigmoid + binary cross-entropy also take the
+model's **logits** (:meth:`Loss.from_logits`, through ``Backend.softmax_xent`` /
+``Backend.sigmoid_bce``): the loss comes from log-sum-exp and the gradient is
+``T softmax(z) - t`` (``T = sum_c t_c``; ``p - t`` for one-hot rows) or ``sigmoid(z) - t``:
+no log(0), no inf, no NaN.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .backend.base import Backend
 
-_EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
-
 
 class Loss:
-    """``forward_backward(be, y_pred, y_true, grad_out)`` -> ``(mean loss, d loss / d y_pred)``."""
+    """``forward_backward(be, y_pred, y_true, grad_out, sample_weight)`` ->
+    ``(loss, d loss / d y_pred)``; with a ``logits_head``, ``from_logits`` gives the loss and
+    its gradient with respect to the logits of that output activation."""
 
     name = "loss"
-    #: activation of the output layer this loss fuses with ("softmax", "sigmoid" or None)
-    fused_head: str | None = None
+    #: The activation of the last layer whose logits this loss takes instead of its output
+    #: ("softmax", "sigmoid" or None): the model then hands :meth:`from_logits` the logits.
+    logits_head: str | None = None
     #: "onehot" (N, C) float targets, "sparse" (N,) integer labels, "dense" (N, C) values
     target_kind = "dense"
 
-    def forward_backward(self, be: Backend, y_pred: Any, y_true: Any, grad_out: Any = None):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Subclasses written against the deprecated names keep working.
+        if "fused_head" in vars(cls):
+            warnings.warn(f"{cls.__name__}.fused_head is deprecated; set logits_head",
+                          DeprecationWarning, stacklevel=2)
+            cls.logits_head = vars(cls)["fused_head"]
+            delattr(cls, "fused_head")
+        if "fused" in vars(cls) and "from_logits" not in vars(cls):
+            warnings.warn(f"{cls.__name__}.fused is deprecated; implement from_logits",
+                          DeprecationWarning, stacklevel=2)
+            legacy = vars(cls)["fused"]
+
+            def from_logits(self: Loss, be: Backend, logits: Any, y_true: Any,
+                            grad_out: Any = None, sample_weight: Any = None) -> tuple[Any, Any]:
+                if sample_weight is not None:
+                    raise TypeError(f"{type(self).__name__}.fused takes no sample_weight; "
+                                    "implement from_logits")
+                return legacy(self, be, logits, y_true, grad_out)
+
+            cls.from_logits = from_logits  # type: ignore[method-assign]
+
+    def forward_backward(self, be: Backend, y_pred: Any, y_true: Any, grad_out: Any = None,
+                         sample_weight: Any = None) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def fused(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None):
-        """Loss and gradient with respect to the logits of the fused head."""
-        raise NotImplementedError
+    def from_logits(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None,
+                    sample_weight: Any = None) -> tuple[Any, Any]:
+        """Loss and gradient with respect to the logits of the ``logits_head`` activation."""
+        raise NotImplementedError(f"{type(self).__name__} takes no logits (logits_head is None)")
 
-    def __call__(self, y_true: Any, y_pred: Any) -> float:
+    @property
+    def fused_head(self) -> str | None:
+        """Deprecated name of :attr:`logits_head`."""
+        warnings.warn("Loss.fused_head is deprecated; use Loss.logits_head",
+                      DeprecationWarning, stacklevel=2)
+        return self.logits_head
+
+    def fused(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None) -> tuple[Any, Any]:
+        """Deprecated name of :meth:`from_logits`."""
+        warnings.warn("Loss.fused is deprecated; use Loss.from_logits",
+                      DeprecationWarning, stacklevel=2)
+        return self.from_logits(be, logits, y_true, grad_out)
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
         """Evaluate on host arrays (probabilities, as Keras): ``loss(y_true, y_pred)``."""
         import numpy as np
 
@@ -42,7 +87,11 @@ class Loss:
         yt = yt.astype(np.int64) if self.target_kind == "sparse" else np.array(yt, dtype=dt, ndmin=2)
         if self.target_kind != "sparse" and yt.shape != yp.shape and yt.size == yp.size:
             yt = yt.reshape(yp.shape)
-        loss, _ = self.forward_backward(be, yp, yt)
+        sw = None if sample_weight is None else np.array(sample_weight, dtype=dt).reshape(-1)
+        if sw is not None and sw.shape != (yp.shape[0],):
+            raise ValueError(f"sample_weight must have one weight per sample, shape "
+                             f"({yp.shape[0]},), received shape {np.shape(sample_weight)}")
+        loss, _ = self.forward_backward(be, yp, yt, sample_weight=sw)
         return float(loss)
 
     def get_config(self) -> dict:
@@ -50,78 +99,63 @@ class Loss:
 
 
 class MeanSquaredError(Loss):
-    """``mean((y_pred - y_true)^2)``; gradient ``2 (y_pred - y_true) / (N C)``."""
+    """``l_i = mean_c (y_pred - y_true)^2``; gradient ``2 (y_pred - y_true) w_i / (N C)``."""
 
     name = "mean_squared_error"
 
-    def forward_backward(self, be, y_pred, y_true, grad_out=None):
-        xp = be.xp
-        diff = xp.subtract(y_pred, y_true, out=grad_out)
-        loss = xp.mean(diff * diff)
-        diff *= 2.0 / diff.size
-        return loss, diff
+    def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
+        diff = be.xp.subtract(y_pred, y_true, out=grad_out)
+        sq = diff * diff
+        diff *= 2.0
+        return be.reduce_loss(sq, diff, sample_weight)
 
 
 class RootMeanSquaredError(Loss):
-    """``sqrt(mean((y_pred - y_true)^2))`` over the batch (the course's RMSE, as Keras' metric);
-    gradient ``(y_pred - y_true) / (N C rmse)`` (zero where rmse is 0)."""
+    """``sqrt(sum_i w_i mse_i / N)`` over the batch (the course's RMSE, as Keras' metric);
+    gradient ``(y_pred - y_true) w_i / (N C rmse)`` (zero where rmse is 0)."""
 
     name = "root_mean_squared_error"
 
-    def forward_backward(self, be, y_pred, y_true, grad_out=None):
+    def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
         xp = be.xp
         diff = xp.subtract(y_pred, y_true, out=grad_out)
-        loss = xp.sqrt(xp.mean(diff * diff))
-        diff *= xp.where(loss > 0, 1.0 / (diff.size * xp.maximum(loss, 1e-30)), 0.0).astype(diff.dtype)
+        mse, diff = be.reduce_loss(diff * diff, diff, sample_weight)
+        loss = xp.sqrt(mse)
+        diff *= xp.where(loss > 0, 1.0 / xp.maximum(loss, 1e-30), 0.0).astype(diff.dtype)
         return loss, diff
 
 
 class BinaryCrossentropy(Loss):
     """``-mean(t log p + (1 - t) log(1 - p))`` with p clipped to [eps, 1 - eps] (Keras);
-    fused with a sigmoid output: ``max(z,0) - z t + log(1 + exp(-|z|))``, grad ``(p - t)/(N C)``."""
+    from the logits of a sigmoid: ``max(z,0) - z t + log(1 + exp(-|z|))``, grad
+    ``(sigmoid(z) - t) / C`` per sample."""
 
     name = "binary_crossentropy"
-    fused_head = "sigmoid"
+    logits_head = "sigmoid"
 
-    def forward_backward(self, be, y_pred, y_true, grad_out=None):
-        xp = be.xp
-        p = xp.clip(y_pred, _EPS, 1 - _EPS)
-        loss = -xp.mean(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
-        grad = xp.divide(p - y_true, p * (1 - p), out=grad_out)
-        grad /= grad.size
-        return loss, grad
+    def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
+        return be.binary_crossentropy(y_pred, y_true, grad_out=grad_out,
+                                      sample_weight=sample_weight)
 
-    def fused(self, be, logits, y_true, grad_out=None):
-        return be.sigmoid_bce(logits, y_true, grad_out=grad_out)
+    def from_logits(self, be, logits, y_true, grad_out=None, sample_weight=None):
+        return be.sigmoid_bce(logits, y_true, grad_out=grad_out, sample_weight=sample_weight)
 
 
 class CategoricalCrossentropy(Loss):
-    """``-mean_rows sum_c t_c log q_c``, ``q = p / sum p`` clipped to [eps, 1 - eps] (Keras);
-    fused with a softmax output: ``logsumexp(z) - sum t z``, grad ``(softmax(z) - t) / N``."""
+    """``-sum_c t_c log q_c`` per row, ``q = p / sum p`` clipped to [eps, 1 - eps] (Keras),
+    for any targets (one-hot, soft, rows not summing to 1); from the logits of a softmax:
+    ``T logsumexp(z) - sum_c t_c z_c``, grad ``T softmax(z) - t`` per row (``T = sum_c t_c``)."""
 
     name = "categorical_crossentropy"
-    fused_head = "softmax"
+    logits_head = "softmax"
     target_kind = "onehot"
 
-    def forward_backward(self, be, y_pred, y_true, grad_out=None):
-        xp = be.xp
-        n, c = y_pred.shape
-        t = self._dense_targets(be, y_true, y_pred)
-        s = y_pred.sum(axis=1, keepdims=True)
-        q = xp.clip(y_pred / s, _EPS, 1 - _EPS)
-        loss = -xp.mean(xp.sum(t * xp.log(q), axis=1))
-        # d/dp_j of -sum_c t_c log(p_c / S) = (-t_j / q_j + sum_c t_c) / S
-        grad = xp.divide(-t, q, out=grad_out)
-        grad += t.sum(axis=1, keepdims=True)
-        grad /= s
-        grad /= n
-        return loss, grad
+    def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
+        return be.categorical_crossentropy(y_pred, y_true, grad_out=grad_out,
+                                           sample_weight=sample_weight)
 
-    def _dense_targets(self, be, y_true, y_pred):
-        return y_true
-
-    def fused(self, be, logits, y_true, grad_out=None):
-        return be.softmax_xent(logits, y_true, grad_out=grad_out)
+    def from_logits(self, be, logits, y_true, grad_out=None, sample_weight=None):
+        return be.softmax_xent(logits, y_true, grad_out=grad_out, sample_weight=sample_weight)
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
@@ -129,12 +163,6 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     name = "sparse_categorical_crossentropy"
     target_kind = "sparse"
-
-    def _dense_targets(self, be, y_true, y_pred):
-        xp = be.xp
-        t = xp.zeros_like(y_pred)
-        t[xp.arange(y_pred.shape[0]), y_true] = 1
-        return t
 
 
 _LOSSES = {

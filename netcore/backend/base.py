@@ -17,6 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+_EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
+#: Values of the one-element ``skip`` flag (int32). 0: this step may update the weights.
+NONFINITE_LOSS = 1  #: the loss was NaN or inf (set by :meth:`Backend.mark_nonfinite`)
+NONFINITE_UPDATE = 2  #: the update itself would have written a NaN or inf (nothing was written)
 
 
 class Backend:
@@ -24,6 +28,7 @@ class Backend:
 
     name: str = "base"
     simulated: bool = False
+    host_reads_are_cheap: bool = False  # host reads of device scalars cost no sync (CPU)
     #: Names of the ops this backend replaces with fused kernels (for display and tests).
     fused_ops: tuple[str, ...] = ()
 
@@ -122,53 +127,123 @@ class Backend:
         e /= e.sum(axis=1, keepdims=True)
         return e
 
-    # ------------------------------------------------------------------ fused heads
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def softmax_grad(self, dy: Any, y: Any, out: Any = None) -> Any:
+        """Backward of a row-wise softmax ``y``: ``dz = y * (dy - sum_j dy_j y_j)`` (the
+        Jacobian-vector product). ``out`` may be ``dy`` (in place)."""
+        xp = self.xp
+        s = (dy * y).sum(axis=1, keepdims=True)
+        dz = xp.subtract(dy, s, out=out)
+        dz *= y
+        return dz
+
+    def dropout_mask(self, shape: tuple[int, ...], rate: float, dtype: Any, out: Any = None) -> Any:
+        """Inverted-dropout mask ``(u >= rate) / (1 - rate)``, ``u ~ U[0, 1)`` from this backend's
+        generator: each element is kept with probability ``1 - rate``."""
+        xp = self.xp
+        mask = xp.greater_equal(self.uniform(shape, dtype), rate, out=out)
+        mask *= 1.0 / (1.0 - rate)
+        return mask
+
+    # ------------------------------------------------------------------ losses
+    # Every loss op returns ``(loss, grad)``: the batch loss as a 0-d array and its gradient.
+    # Reduction (Keras 3 "sum_over_batch_size"): per-sample losses ``l_i`` (averaged over
+    # the non-batch axes), optionally weighted by ``sample_weight`` ``w`` of shape (N,):
+    # ``loss = sum_i w_i l_i / N`` (divided by the batch size, not by the sum of the
+    # weights), so the gradient of row ``i`` is scaled by ``w_i``.
+    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
+                     sample_weight: Any = None) -> tuple[Any, Any]:
         """Softmax + categorical cross-entropy from logits.
 
-        ``target`` is one-hot ``(N, C)`` (rows summing to 1) or integer labels ``(N,)``.
-        Per row: ``loss_i = logsumexp(z_i) - sum_c t_ic z_ic``; returns the mean loss
-        (0-d array) and ``grad = (softmax(z) - t) / N``.
+        ``target`` is ``(N, C)`` class weights per row (one-hot, soft, or rows that do not
+        sum to 1) or integer labels ``(N,)``. Per row, with ``p = softmax(z)`` and
+        ``T = sum_c t_c``: ``l = -sum_c t_c log p_c = T logsumexp(z) - sum_c t_c z_c`` and
+        ``dl/dz = T p - t`` (``p - t`` for labels and one-hot rows).
         """
         xp = self.xp
         n = logits.shape[0]
-        zmax = logits.max(axis=1, keepdims=True)
-        shifted = logits - zmax
-        sumexp = xp.exp(shifted).sum(axis=1, keepdims=True)
-        lse = xp.log(sumexp)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        grad = xp.exp(xp.subtract(shifted, lse, out=grad_out), out=grad_out)
         if target.ndim == 1:
             rows = xp.arange(n)
-            picked = shifted[rows, target].reshape(n, 1)
-            loss = (lse - picked).mean()
-            grad = xp.exp(shifted - lse, out=grad_out)
+            per_row = lse[:, 0] - shifted[rows, target]
             grad[rows, target] -= 1
         else:
-            # rows of t sum to 1 (one-hot), so sum_c t_c (lse - z_c) = lse - sum_c t_c z_c
-            loss = (lse[:, 0] - (target * shifted).sum(axis=1)).mean()
-            grad = xp.exp(shifted - lse, out=grad_out)
+            tsum = target.sum(axis=1, keepdims=True)
+            per_row = lse[:, 0] * tsum[:, 0] - (target * shifted).sum(axis=1)
+            grad *= tsum
             grad -= target
-        grad /= n
-        return loss, grad
+        return self._reduce(per_row, grad, sample_weight)
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
+                    sample_weight: Any = None) -> tuple[Any, Any]:
         """Sigmoid + binary cross-entropy from logits, loss and gradient together.
 
-        Elementwise ``l = max(z, 0) - z t + log(1 + exp(-|z|))`` (no overflow, no log(0));
-        returns the mean over all elements (Keras: mean over the last axis, then the
-        batch) and ``grad = (sigmoid(z) - t) / (N * C)``.
+        Elementwise ``l = max(z, 0) - z t + log(1 + exp(-|z|))`` (no overflow, no log(0)),
+        averaged over the non-batch axes (Keras: the mean over the last axis); gradient
+        ``(sigmoid(z) - t) / C`` per element before the batch reduction.
         """
         xp = self.xp
-        loss = (xp.maximum(logits, 0) - logits * target
-                + xp.log1p(xp.exp(-xp.abs(logits)))).mean()
+        elem = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
         grad = _stable_sigmoid(xp, logits, out=grad_out)
         grad -= target
-        grad /= logits.size
-        return loss, grad
+        return self.reduce_loss(elem, grad, sample_weight)
+
+    def binary_crossentropy(self, probs: Any, target: Any, grad_out: Any = None,
+                            sample_weight: Any = None) -> tuple[Any, Any]:
+        """Binary cross-entropy on probabilities, as Keras: ``p`` clipped to
+        ``[eps, 1 - eps]`` (``eps = 1e-7``), ``l = -(t log p + (1 - t) log(1 - p))``
+        averaged over the non-batch axes; ``dl/dp = (p - t) / (p (1 - p))`` per element."""
+        xp = self.xp
+        p = xp.clip(probs, _EPS, 1 - _EPS)
+        elem = -(target * xp.log(p) + (1 - target) * xp.log(1 - p))
+        grad = xp.divide(p - target, p * (1 - p), out=grad_out)
+        return self.reduce_loss(elem, grad, sample_weight)
+
+    def categorical_crossentropy(self, probs: Any, target: Any, grad_out: Any = None,
+                                 sample_weight: Any = None) -> tuple[Any, Any]:
+        """Categorical cross-entropy on probabilities, as Keras: rows rescaled to
+        ``q = p / sum_c p_c`` and clipped to ``[eps, 1 - eps]``; ``l = -sum_c t_c log q_c``
+        (``target`` ``(N, C)`` or integer labels ``(N,)``);
+        ``dl/dp_j = (sum_c t_c - t_j / q_j) / sum_c p_c``."""
+        xp = self.xp
+        t = target
+        if t.ndim == 1:
+            t = xp.zeros_like(probs)
+            t[xp.arange(probs.shape[0]), target] = 1
+        s = probs.sum(axis=1, keepdims=True)
+        q = xp.clip(probs / s, _EPS, 1 - _EPS)
+        per_row = -(t * xp.log(q)).sum(axis=1)
+        grad = xp.divide(-t, q, out=grad_out)
+        grad += t.sum(axis=1, keepdims=True)
+        grad /= s
+        return self._reduce(per_row, grad, sample_weight)
+
+    def reduce_loss(self, elem: Any, grad: Any, sample_weight: Any = None) -> tuple[Any, Any]:
+        """The batch loss of elementwise losses ``elem`` (per-sample means over the non-batch
+        axes, then weighted as above) and ``grad`` (the elementwise derivatives, scaled in
+        place by ``w_i / size``)."""
+        n = elem.shape[0]
+        per_row = elem.reshape(n, -1).mean(axis=1)
+        grad /= elem.size // n
+        return self._reduce(per_row, grad, sample_weight)
+
+    def _reduce(self, per_row: Any, grad: Any, sample_weight: Any) -> tuple[Any, Any]:
+        """``sum_i w_i l_i / N`` as a 0-d array and ``grad`` scaled in place by ``w_i / N``."""
+        n = per_row.shape[0]
+        if sample_weight is not None:
+            w = sample_weight.reshape(n)
+            per_row = per_row * w
+            grad *= w.reshape((n,) + (1,) * (grad.ndim - 1))
+        grad /= n
+        return per_row.sum(dtype=per_row.dtype) / per_row.dtype.type(n), grad
 
     def mark_nonfinite(self, value: Any, flag: Any) -> None:
-        """Set ``flag[0] = 1`` if the 0-d ``value`` is NaN or inf (stays set: it is sticky)."""
+        """Set ``flag[0] = NONFINITE_LOSS`` if the 0-d ``value`` is NaN or inf, unless a flag
+        is already raised (it is sticky: the first reason stays)."""
         xp = self.xp
-        xp.maximum(flag, xp.logical_not(xp.isfinite(value)).astype(flag.dtype), out=flag)
+        bad = xp.logical_not(xp.isfinite(value)).astype(flag.dtype)
+        xp.maximum(flag, bad * NONFINITE_LOSS, out=flag)
 
     # ------------------------------------------------------------------ optimizer updates
     # Each updates ``param`` and its state in place; formulas in netcore/optimizers/.

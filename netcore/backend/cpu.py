@@ -71,6 +71,7 @@ class CPUBackend(Backend):
     """NumPy on the host. Fused CPU kernels (``netcore.kernels``) override ops here."""
 
     name = "cpu"
+    host_reads_are_cheap = True
     fused_ops: tuple[str, ...] = _FUSED_OPS
 
     def __init__(self, seed: int | None = None, fused: bool | None = None) -> None:
@@ -121,8 +122,11 @@ class CPUBackend(Backend):
         return dz, db
 
     # ------------------------------------------------------------------ fused heads
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
+                     sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
+        if sample_weight is not None:
+            return super().softmax_xent(logits, target, grad_out, sample_weight)
         if self._k is None or getattr(z, "ndim", 0) != 2 or not hasattr(target, "ndim"):
             return super().softmax_xent(logits, target, grad_out)
         grad = grad_out if grad_out is not None else np.empty_like(z)
@@ -144,8 +148,11 @@ class CPUBackend(Backend):
         loss = self._k["softmax_xent"](z, t, labels, int(sparse), grad, rowloss)
         return z.dtype.type(loss), grad
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
+                    sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
+        if sample_weight is not None:
+            return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         if self._k is None or getattr(z, "ndim", 0) == 0 or getattr(target, "shape", None) != z.shape:
             return super().sigmoid_bce(logits, target, grad_out)
         grad = grad_out if grad_out is not None else np.empty_like(z)

@@ -271,8 +271,11 @@ class CudaBackend(Backend):
         return dz, db
 
     # ------------------------------------------------------------------ fused heads
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
+                     sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
+        if sample_weight is not None:
+            return super().softmax_xent(logits, target, grad_out, sample_weight)
         if (getattr(z, "ndim", 0) != 2 or not self._float(z) or z.size == 0
                 or not hasattr(target, "ndim")):
             return super().softmax_xent(logits, target, grad_out)
@@ -297,8 +300,11 @@ class CudaBackend(Backend):
             loss, float(n))  # the 0-d loss as a 1-element 1-D parameter (_launch._as_ndim)
         return loss, grad
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
+                    sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
+        if sample_weight is not None:
+            return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         if (getattr(z, "ndim", 0) == 0 or getattr(target, "shape", None) != z.shape
                 or not self._float(z, target) or z.size == 0):
             return super().sigmoid_bce(logits, target, grad_out)

@@ -21,16 +21,18 @@ def activation_backward(be: Backend, dy: Any, y: Any, activation: str, need_db: 
                         db_out: Any = None) -> tuple[Any, Any]:
     """``dz = dy * act'(y)`` in place in ``dy`` and, if asked, ``db = sum_rows dz``."""
     if activation == "softmax":
-        # Jacobian-vector product of softmax: dz = y * (dy - sum_j dy_j y_j)
-        s = (dy * y).sum(axis=1, keepdims=True)
-        dy -= s
-        dy *= y
+        dy = be.softmax_grad(dy, y, out=dy)
         return be.bias_act_grad(dy, y, "linear", dz_out=dy, db_out=db_out, need_db=need_db)
     return be.bias_act_grad(dy, y, activation, dz_out=dy, db_out=db_out, need_db=need_db)
 
 
 class Activation(Layer):
     """Applies an activation by name: ``Activation("relu")``."""
+
+    #: As the last layer, it can hand its logits (its input) to a loss that takes them.
+    can_emit_logits = True
+
+    can_emit_logits = True
 
     def __init__(self, activation: str, input_shape: Any = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)

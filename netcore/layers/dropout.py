@@ -20,11 +20,8 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         be = self.backend
-        mask = self.buffer("mask", x.shape)
-        # mask = (u >= rate) / (1 - rate), written into a reused buffer
-        be.xp.greater_equal(be.uniform(x.shape, self.dtype), self.rate, out=mask)
-        mask *= 1.0 / (1.0 - self.rate)
-        self._mask = mask
+        self._mask = be.dropout_mask(x.shape, self.rate, self.dtype, out=self.buffer("mask", x.shape))
+        mask = self._mask
         return be.xp.multiply(x, mask, out=self.buffer("y", x.shape))
 
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
