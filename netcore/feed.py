@@ -11,9 +11,6 @@ import numpy as np
 
 from .backend.base import Backend
 
-#: share of the device's free memory the whole data set may take before it stays on the host
-DEVICE_SHARE = 0.5
-
 
 class DataFeed:
     """``x`` (and optionally ``y``) validated and cast; ``batch(...)`` yields device arrays."""

@@ -33,7 +33,7 @@ def test_gradients_are_minus_3_and_minus_1():
     yd = m.backend.asarray(Y)
     _, grad, _ = m._loss_and_metrics(xd, yd, training=True)
     m._backward(grad)
-    dm, db = (float(np.ravel(g)[0]) for g in m._grads())
+    dm, db = (float(np.ravel(l.grads[k])[0]) for l in m.layers for k in l.params)
     assert dm == pytest.approx(-3.0)
     assert db == pytest.approx(-1.0)
 

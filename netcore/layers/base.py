@@ -26,6 +26,10 @@ class Layer:
     layer never needs it). Work buffers are reused between steps of equal batch size.
     """
 
+    #: Can ``forward(x, training, logits=True)`` stop before a softmax/sigmoid so that the
+    #: loss applies it (softmax + cross-entropy from logits)? Layers with an ``activation``.
+    can_emit_logits: bool = False
+
     def __init__(self, input_shape: Any = None, name: str | None = None) -> None:
         self.input_shape = _check_input_shape(input_shape) if input_shape is not None else None
         self.name = name or type(self).__name__.lower()

@@ -16,6 +16,8 @@ class Dense(Layer):
     ``dW = x^T dz``, ``dx = dz W^T`` (skipped for the first layer).
     """
 
+    can_emit_logits = True
+
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  input_shape: Any = None, input_dim: int | None = None, name: str | None = None) -> None:

@@ -54,6 +54,11 @@ class Optimizer:
         for p, g, st in zip(params, grads, self.state):
             self._update(p, g, st, skip)
 
+    def discount_skipped_steps(self, count: int) -> None:
+        """Take ``count`` steps back from ``iterations``: updates the skip flag made no-ops
+        (a non-finite loss) did not happen, so Adam's ``t`` stays the number of real steps."""
+        self.iterations -= int(count)
+
     def _update(self, p: Any, g: Any, state: dict[str, Any], skip: Any) -> None:
         raise NotImplementedError
 
