@@ -32,8 +32,6 @@ class Activation(Layer):
     #: As the last layer, it can hand its logits (its input) to a loss that takes them.
     can_emit_logits = True
 
-    can_emit_logits = True
-
     def __init__(self, activation: str, input_shape: Any = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)
         self.activation = activations.canonical(activation)
