@@ -10,7 +10,9 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     """One-hot encode integer labels: ``(N,)`` -> float32 ``(N, num_classes)``.
 
     ``num_classes`` defaults to ``max(y) + 1``. Labels must be integers in
-    ``[0, num_classes)``; anything else raises ``ValueError`` naming the bad value.
+    ``[0, num_classes)``; anything else raises ``ValueError`` naming the bad value (for
+    Sign-Language-MNIST, whose labels reach 24, ``num_classes`` is
+    ``sign_mnist.num_classes``, 25).
     """
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -31,9 +33,21 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes <= 0:
         raise ValueError(f"num_classes must be a positive integer, received {num_classes!r}")
     lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or hi >= num_classes:
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"labels must be in [0, {num_classes}), received {bad}")
+    if lo < 0:
+        raise ValueError(f"labels must be in [0, {num_classes}), received {lo}")
+    if hi >= num_classes:
+        raise ValueError(f"labels must be in [0, {num_classes}), received {hi}; "
+                         f"num_classes must be at least max(y) + 1 = {hi + 1}"
+                         + _sign_language_hint(arr, int(num_classes), hi))
     out = np.zeros((arr.size, int(num_classes)), dtype=np.float32)
     out[np.arange(arr.size), arr] = 1.0
     return out
+
+
+def _sign_language_hint(labels: np.ndarray, num_classes: int, top: int) -> str:
+    """Sign-Language-MNIST labels run to 24 with 9 (J) absent, so counting the 24 letters that
+    occur gives num_classes=24, one short: point to the data set's own constant."""
+    if num_classes != 24 or top != 24 or bool(np.any(labels == 9)):
+        return ""
+    return (". These look like Sign-Language-MNIST labels (letters A-Y as 0-24; J = 9 never "
+            "occurs but keeps its slot): use num_classes=sign_mnist.num_classes (25)")

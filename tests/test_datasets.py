@@ -151,6 +151,39 @@ def test_huge_header_refused_before_allocating(tmp_path):
         read_idx(path, IMAGES_MAGIC)
 
 
+def test_header_with_a_zero_and_huge_dimensions_is_a_clear_error(tmp_path):
+    path = tmp_path / "imgs"
+    path.write_bytes(struct.pack(">4I", IMAGES_MAGIC, 0, 2**32 - 1, 2**32 - 1))
+    with pytest.raises(DataFileError, match=re.escape(str(path)) + r": corrupt header: "
+                       r"dimensions \(0, 4294967295, 4294967295\)"):
+        read_idx(path, IMAGES_MAGIC)
+
+
+def test_empty_array_with_a_large_dimension_still_reads(tmp_path):
+    path = tmp_path / "labels"
+    path.write_bytes(struct.pack(">3I", 0x0802, 0, 2**32 - 1))
+    assert read_idx(path).shape == (0, 2**32 - 1)
+
+
+@pytest.mark.parametrize("dtype, magic", [(np.uint8, 0x0803), (np.dtype(">f8"), 0x0E03)])
+def test_gzip_read_goes_straight_into_the_final_array(tmp_path, dtype, magic):
+    import tracemalloc
+
+    shape = (4000, 28, 28) if dtype == np.uint8 else (500, 28, 28)   # 3.1 MB each
+    data = np.arange(np.prod(shape)).astype(dtype).reshape(shape)
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(struct.pack(">4I", magic, *shape) + data.tobytes(), 1))
+    tracemalloc.start()
+    try:
+        out = read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, data)
+    assert out.dtype.isnative
+    assert peak < 1.5 * data.nbytes, f"peak {peak} bytes for {data.nbytes} bytes of data"
+
+
 def test_wrong_magic(isolated):
     x, y = make_split(3)
     folder = isolated / "d"
@@ -363,33 +396,100 @@ def test_canonical_checksums_are_well_formed():
         assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in ds.archive_sha256.values())
 
 
-# -- real data --------------------------------------------------------------------------------
+# -- real data: the MNIST test set shipped inside the package --------------------------------
 
-def _readme_digests() -> dict[str, str]:
-    readme = SHARED_MNIST.parent / "README.md"
+BUNDLED = mnist.bundled_dir()
+
+
+def _readme_digests(readme: Path) -> dict[str, str]:
     text = readme.read_text() if readme.is_file() else ""
     return dict(re.findall(r"\|\s*(\S+?)\.gz\s*\|.*\|\s*([0-9a-f]{64})\s*\|", text))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason=f"real MNIST test set not present at {SHARED_MNIST}")
-def test_real_mnist_test_set():
-    x, y = mnist.load_test(path=SHARED_MNIST, download=False)
+def test_bundled_readme_states_the_licence_and_the_checked_digests():
+    readme = BUNDLED / "README.md"
+    text = readme.read_text()
+    assert "CC BY-SA 3.0" in text and "LeCun" in text and "Cortes" in text and "Burges" in text
+    assert _readme_digests(readme) == mnist.BUNDLED_SHA256
+
+
+def test_bundled_test_set_is_the_real_mnist_test_set():
+    x, y = mnist.load_bundled_test()
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
     assert y.shape == (10000,) and y.dtype == np.uint8
-    assert set(np.unique(y)) == set(range(10))
-    digests = _readme_digests() or {  # README missing: the digests it gives
-        "t10k-images-idx3-ubyte":
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte":
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    }
-    assert hashlib.sha256(idx_bytes(x)).hexdigest() == digests["t10k-images-idx3-ubyte"]
-    assert hashlib.sha256(idx_bytes(y)).hexdigest() == digests["t10k-labels-idx1-ubyte"]
+    assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    # The digests of the decompressed files, computed here independently of the loader.
+    for stem, array in zip(TEST_STEMS, (x, y)):
+        assert hashlib.sha256(idx_bytes(array)).hexdigest() == mnist.BUNDLED_SHA256[stem]
+        raw = gzip.decompress((BUNDLED / f"{stem}.gz").read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == mnist.BUNDLED_SHA256[stem]
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason=f"no shared copy at {SHARED_MNIST} to compare with")
+def test_bundled_files_are_binary_identical_to_the_shared_copy():
+    for stem in TEST_STEMS:
+        assert (BUNDLED / f"{stem}.gz").read_bytes() == (SHARED_MNIST / f"{stem}.gz").read_bytes()
+    assert _readme_digests(SHARED_MNIST.parent / "README.md") == mnist.BUNDLED_SHA256
+
+
+def test_load_bundled_holds_out_every_fifth_image():
+    (x_tr, y_tr), (x_val, y_val) = mnist.load_bundled()
+    x, y = mnist.load_bundled_test()
+    assert x_tr.shape == (8000, 28, 28) and x_val.shape == (2000, 28, 28)
+    np.testing.assert_array_equal(x_val, x[4::5])
+    np.testing.assert_array_equal(y_val, y[4::5])
+    np.testing.assert_array_equal(x_tr, np.delete(x, np.s_[4::5], axis=0))
+    np.testing.assert_array_equal(y_tr, np.delete(y, np.s_[4::5]))
+    assert set(np.unique(y_val)) == set(range(10))
+    (x_tr2, _), _ = mnist.load_bundled()
+    np.testing.assert_array_equal(x_tr2, x_tr)               # the same split every call
+
+
+def test_damaged_bundled_file_is_refused(tmp_path, monkeypatch):
+    for stem in TEST_STEMS:
+        (tmp_path / f"{stem}.gz").write_bytes((BUNDLED / f"{stem}.gz").read_bytes())
+    y = mnist.load_bundled_test()[1].copy()
+    y[0] = (y[0] + 1) % 10                                    # a valid file, wrong content
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(y)))
+    monkeypatch.setattr(mnist, "bundled_dir", lambda: tmp_path)
+    with pytest.raises(DataFileError, match="does not match its SHA-256.*reinstall"):
+        mnist.load_bundled()
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataFileError, match="shipped with netcore is missing"):
+        mnist.load_bundled()
+
+
+def test_load_data_never_returns_the_bundled_set(isolated):
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist.load_data()
+    assert "mnist.load_bundled()" in str(info.value)          # pointed to, not used
+
+
+def test_load_data_on_a_test_only_folder_points_to_load_test_and_load_bundled(isolated):
+    folder = isolated / "only-test"
+    write_split(folder, TEST_STEMS, *make_split(3))
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist.load_data(folder, download=False)
+    msg = str(info.value)
+    assert f"Only the test set (t10k files) is in {folder}" in msg
+    assert f"mnist.load_test('{folder}')" in msg and "mnist.load_bundled()" in msg
+    with pytest.raises(DatasetNotFoundError) as info:
+        fashion_mnist.load_data(folder, download=False)
+    assert "fashion_mnist.load_test(" in str(info.value)
+    assert "load_bundled" not in str(info.value)              # only MNIST ships its test set
+
+
+@pytest.mark.slow
+def test_real_mnist_test_set_read_from_a_folder(tmp_path):
+    for stem in TEST_STEMS:
+        (tmp_path / f"{stem}.gz").write_bytes((BUNDLED / f"{stem}.gz").read_bytes())
+    x, y = mnist.load_test(path=tmp_path, download=False)
+    assert x.shape == (10000, 28, 28) and set(np.unique(y)) == set(range(10))
+    np.testing.assert_array_equal(x, mnist.load_bundled_test()[0])
     # the training files are not there, and asking for them says so without a download
     with pytest.raises(DatasetNotFoundError, match="train"):
-        mnist.load_data(path=SHARED_MNIST, download=False)
+        mnist.load_data(path=tmp_path, download=False)
 
 
 @pytest.mark.slow
@@ -406,14 +506,11 @@ def test_debian_fashion_mnist(monkeypatch, tmp_path):
     assert np.bincount(y_test).tolist() == [1000] * 10
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason=f"real MNIST test set not present at {SHARED_MNIST}")
 def test_mnist_files_found_where_fashion_expected(tmp_path, monkeypatch):
     # Both datasets use the same file names; a flat $NETCORE_DATA holding MNIST must not be
     # returned as Fashion-MNIST.
-    for f in SHARED_MNIST.glob("t10k-*.gz"):
-        (tmp_path / f.name).write_bytes(f.read_bytes())
+    for stem in TEST_STEMS:
+        (tmp_path / f"{stem}.gz").write_bytes((BUNDLED / f"{stem}.gz").read_bytes())
     monkeypatch.setenv("NETCORE_DATA", str(tmp_path))
     with pytest.raises(DataFileError, match="holds MNIST test images, not Fashion-MNIST"):
         fashion_mnist.load_test(download=False)

@@ -46,15 +46,16 @@ _KNOWN_CONTENT: dict[str, str] = {
 }
 
 
-def _candidates(folder: Path, stem: str) -> list[Path]:
-    # Also accept the "t10k-images.idx3-ubyte" spelling some unpackers produce.
+def spellings(stem: str) -> tuple[str, ...]:
+    """The accepted names of one IDX file, preferred first: gzipped or plain, and the
+    ``t10k-images.idx3-ubyte`` spelling some unpackers produce."""
     dotted = stem.replace("-idx", ".idx")
-    return [folder / f"{stem}.gz", folder / stem, folder / f"{dotted}.gz", folder / dotted]
+    return (f"{stem}.gz", stem, f"{dotted}.gz", dotted)
 
 
 def find_file(folder: Path, stem: str) -> Path | None:
     """The first existing file for ``stem`` in ``folder`` (gzipped or plain), else None."""
-    return next((p for p in _candidates(folder, stem) if p.is_file()), None)
+    return next((folder / n for n in spellings(stem) if (folder / n).is_file()), None)
 
 
 @dataclass(frozen=True)
@@ -67,28 +68,29 @@ class IdxDataset:
     archive_sha256: Mapping[str, str]  # "<stem>.gz" -> SHA-256 of the canonical archive
     num_classes: int = 10
     class_names: tuple[str, ...] = field(default_factory=tuple)
+    #: the test set ships with netcore (``load_bundled``): named in not-found messages
+    bundled: bool = False
+
+    @property
+    def module(self) -> str:
+        """The module users call: ``mnist`` or ``fashion_mnist``."""
+        return self.name.replace("-", "_")
 
     # -- locating ---------------------------------------------------------------------
     def search_dirs(self, path: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
         """Folders searched, in order: ``path`` and ``path/<name>`` when given, else the
         default search order (``$NETCORE_DATA``, cache, system folders)."""
-        if path is not None:
-            p = Path(path).expanduser()
-            return [("path", p), (f"path/{self.name}", p / self.name)]
-        return _locate.search_dirs(self.name)
+        return _locate.search_dirs(self.name, path)
 
     def find_files(self, split: Split = "test", path: str | os.PathLike[str] | None = None,
                    download: bool = True) -> tuple[Path, Path]:
         """Return ``(images_file, labels_file)`` of ``split``, downloading them if needed."""
         if split not in SPLIT_FILES:
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+            raise ValueError(f"split must be 'train' or 'test', received {split!r}")
         stems = SPLIT_FILES[split]
-        searched: list[str] = []
-        for label, folder in self.search_dirs(path):
-            found = [find_file(folder, s) for s in stems]
-            if all(found):
-                return found[0], found[1]  # type: ignore[return-value]
-            searched.append(f"{label}: {folder}  ({self._why_not(folder, stems, found)})")
+        found = _locate.search(self.name, [spellings(s) for s in stems], path)
+        if found.found is not None:
+            return found.found[0], found.found[1]
 
         target = Path(path).expanduser() if path is not None else _locate.cache_root() / self.name
         failures: list[str] = []
@@ -102,22 +104,15 @@ class IdxDataset:
                 return got[0], got[1]
             except _locate.DownloadFailed as exc:
                 failures = exc.reasons
-        raise DatasetNotFoundError(self._not_found_message(split, stems, searched, target,
-                                                           download, failures, path))
-
-    @staticmethod
-    def _why_not(folder: Path, stems: tuple[str, str], found: list[Path | None]) -> str:
-        if not folder.is_dir():
-            return "no such folder"
-        missing = [f"{s}[.gz]" for s, f in zip(stems, found) if f is None]
-        return "lacks " + " and ".join(missing)
+        raise DatasetNotFoundError(self._not_found_message(split, stems, list(found.searched),
+                                                           target, download, failures, path))
 
     def _not_found_message(self, split: str, stems: tuple[str, str], searched: list[str],
                            target: Path, download: bool, failures: list[str],
                            path: object) -> str:
         lines = [f"{self.title} {split} set not found: need {stems[0]}.gz and {stems[1]}.gz "
                  "(gzip-compressed or plain).", "Searched, in order:"]
-        lines += [f"  {i}. {s}" for i, s in enumerate(searched, 1)]
+        lines += [f"  {s}" for s in searched]
         if path is None and not os.environ.get(_locate.ENV_VAR):
             lines.append(f"  (${_locate.ENV_VAR} is not set: point it at a folder holding the "
                          f"files or a '{self.name}/' subfolder with them)")
@@ -131,7 +126,23 @@ class IdxDataset:
             f"above (e.g. {_locate.cache_root() / self.name}); or set ${_locate.ENV_VAR}; "
             "or pass path=<folder>."
         )
+        if split == "train":
+            lines += self._test_only_hint(path)
         return "\n".join(lines)
+
+    def _test_only_hint(self, path: str | os.PathLike[str] | None) -> list[str]:
+        test = _locate.search(self.name, [spellings(s) for s in SPLIT_FILES["test"]], path)
+        arg = "" if path is None else repr(str(path))
+        out = []
+        if test.found is not None:
+            out.append(f"Only the test set (t10k files) is in {test.found[0].parent}: "
+                       f"{self.module}.load_test({arg}) loads that set alone.")
+        else:
+            out.append(f"For the test set alone: {self.module}.load_test({arg}).")
+        if self.bundled:
+            out.append(f"No files at all? {self.module}.load_bundled() gives the real {self.title} "
+                       "test set shipped with netcore, split 8,000/2,000 (no download).")
+        return out
 
     # -- loading ----------------------------------------------------------------------
     def load_split(self, split: Split, path: str | os.PathLike[str] | None = None,
@@ -157,7 +168,7 @@ class IdxDataset:
     def _check_identity(file: Path, array: np.ndarray, expected: str) -> None:
         # Only catches a *known* file in the wrong place (e.g. MNIST found for Fashion-MNIST);
         # unknown contents are accepted, since local copies may be legitimately different.
-        known = _KNOWN_CONTENT.get(_content_sha256(array))
+        known = _KNOWN_CONTENT.get(content_sha256(array))
         if known is not None and known != expected:
             raise DataFileError(f"{file} holds {known}, not {expected}; move it to the right "
                                 "folder (files of different datasets share these names)")
@@ -168,7 +179,7 @@ class IdxDataset:
         return self.load_split("train", path, download), self.load_split("test", path, download)
 
 
-def _content_sha256(array: np.ndarray) -> str:
+def content_sha256(array: np.ndarray) -> str:
     """SHA-256 of the IDX file bytes an array was read from (header + big-endian data)."""
     h = hashlib.sha256()
     magic = (0x08 << 8) | array.ndim

@@ -18,6 +18,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
@@ -37,8 +38,15 @@ def cache_root() -> Path:
     return base / "netcore"
 
 
-def search_dirs(name: str) -> list[tuple[str, Path]]:
-    """The folders searched for dataset ``name``, in order, each with a short label."""
+def search_dirs(name: str, path: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
+    """The folders searched for dataset ``name``, in order, each with a short label.
+
+    With ``path``: that folder and its ``<name>/`` subfolder only. Without: the default order
+    of this module's docstring (``$NETCORE_DATA``, the cache, the system folders).
+    """
+    if path is not None:
+        p = Path(path).expanduser()
+        return [("path", p), (f"path/{name}", p / name)]
     out: list[tuple[str, Path]] = []
     for root in filter(None, os.environ.get(ENV_VAR, "").split(os.pathsep)):
         root_path = Path(root).expanduser()
@@ -47,6 +55,44 @@ def search_dirs(name: str) -> list[tuple[str, Path]]:
     out.append(("cache", cache_root() / name))
     out.extend(("system", d / name) for d in SYSTEM_DIRS)
     return out
+
+
+@dataclass(frozen=True)
+class Search:
+    """The outcome of :func:`search`: the files found (in the order asked), or None; and one
+    line per folder that did not hold them all, saying what it lacked."""
+
+    found: tuple[Path, ...] | None
+    searched: tuple[str, ...]
+
+
+def search(name: str, wanted: Sequence[Sequence[str]], path: str | os.PathLike[str] | None = None,
+           ) -> Search:
+    """Find every file in ``wanted`` in ONE folder, trying the folders of :func:`search_dirs`.
+
+    Each entry of ``wanted`` lists the accepted relative names of one file, preferred first
+    (``("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte")``); the first folder holding
+    some spelling of every file wins. This is the one search loop of every dataset.
+    """
+    searched: list[str] = []
+    for i, (label, folder) in enumerate(search_dirs(name, path), start=1):
+        found = [next((folder / c for c in names if (folder / c).is_file()), None)
+                 for names in wanted]
+        if all(f is not None for f in found):
+            return Search(tuple(f for f in found if f is not None), tuple(searched))
+        why = ("no such folder" if not folder.is_dir() else
+               "lacks " + " and ".join(_shown(names) for names, f in zip(wanted, found)
+                                       if f is None))
+        searched.append(f"{i}. {label}: {folder}  ({why})")
+    return Search(None, tuple(searched))
+
+
+def _shown(names: Sequence[str]) -> str:
+    """``("a.gz", "a", ...)`` -> ``"a[.gz]"``; else the preferred name."""
+    first = names[0]
+    if first.endswith(".gz") and len(names) > 1 and names[1] == first[:-3]:
+        return f"{first[:-3]}[.gz]"
+    return first
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -7,6 +7,7 @@ Files may be gzip-compressed; that is detected from the content, not the file na
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -37,6 +38,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # deflate cannot compress better than about 1032:1, so a gzip file claiming more payload than
 # this many times its own size is truncated or lying; checked before allocating the array.
 _MAX_DEFLATE_RATIO = 1100
+# Bytes requested per read: gzip holds a few times this much in temporaries per request,
+# so it stays small against the data and large enough to keep the loop cheap.
+_CHUNK = 1 << 16
+# The largest array NumPy can describe on this platform.
+_MAX_ARRAY_BYTES = np.iinfo(np.intp).max
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
@@ -102,8 +108,16 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
         raise DataFileError(f"{path}: truncated IDX header (expected {ndim} dimension sizes)")
     shape = struct.unpack(f">{ndim}I", dims_raw)
     header_len = 4 + 4 * ndim
-    payload = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: no overflow however large the header's dimensions are.
+    payload = math.prod(shape) * dtype.itemsize
     expected_len = header_len + payload
+    if math.prod(d for d in shape if d) * dtype.itemsize > _MAX_ARRAY_BYTES:
+        # An empty array is fine, but NumPy refuses any shape whose non-zero dimensions
+        # multiply past its address space, even when another dimension is 0.
+        raise DataFileError(
+            f"{path}: corrupt header: dimensions {shape} cannot describe an array "
+            f"(the non-zero dimensions alone multiply to more than {_MAX_ARRAY_BYTES} bytes)"
+        )
 
     # Refuse impossible sizes before allocating: a corrupt header must not cost gigabytes.
     limit = size_on_disk * _MAX_DEFLATE_RATIO if compressed else size_on_disk
@@ -118,7 +132,9 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
     view = memoryview(out.reshape(-1).view(np.uint8))
     got = 0
     while got < payload:
-        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        # Bounded reads: gzip decompresses each request into a temporary bytes object, so
+        # one request for the whole payload would hold the data twice at its peak.
+        n = stream.readinto(view[got:got + _CHUNK])  # type: ignore[attr-defined]
         if not n:
             break
         got += n
@@ -133,7 +149,10 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
             f"{path}: trailing bytes after the {expected_len} bytes announced by the header "
             f"(shape {shape}); the file is corrupt or not the one expected"
         )
-    return out.astype(dtype.newbyteorder("="), copy=False)
+    if not dtype.isnative:
+        out.byteswap(inplace=True)  # in place: no second copy of the data
+        out = out.view(dtype.newbyteorder("="))
+    return out
 
 
 def _describe_magic(magic: int) -> str:

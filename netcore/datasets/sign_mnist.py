@@ -18,13 +18,15 @@ import re
 import string
 import warnings
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
 from . import _locate
 from .errors import DataFileError, DatasetNotFoundError
 
-__all__ = ["load_data", "load_test", "load_train", "read_csv", "find_files", "label_to_letter",
+__all__ = ["load_data", "load_test", "load_train", "read_csv", "find_files", "search_dirs",
+           "label_to_letter",
            "LETTERS", "ABSENT_LABELS", "PRESENT_LABELS", "num_classes", "NAME", "FILES"]
 
 NAME = "sign-mnist"
@@ -59,36 +61,48 @@ def _kaggle_hint(folder_text: str) -> str:
             "or pass load_data(path=<folder holding them>).")
 
 
-def find_files(path: str | os.PathLike[str] | None = None,
-               splits: tuple[str, ...] = ("train", "test")) -> dict[str, Path]:
-    """Locate the CSV files of ``splits``; all must sit in the same folder.
+def _spellings(split: str) -> tuple[str, ...]:
+    # Kaggle's zip holds each file both at the top and in a same-named folder.
+    name = FILES[split]
+    return (name, f"{name.removesuffix('.csv')}/{name}")
 
-    Raises DatasetNotFoundError naming the folders searched and how to get the data.
+
+def find_files(split: str = "test", path: str | os.PathLike[str] | None = None,
+               download: bool = False, *legacy: Any) -> tuple[Path]:
+    """Locate the CSV file of ``split`` (``"train"`` or ``"test"``) as a 1-tuple.
+
+    The same signature as ``mnist.find_files``; ``download`` is accepted for that reason, but
+    the data needs a Kaggle account, so nothing is ever downloaded. Raises
+    DatasetNotFoundError naming the folders searched and how to get the data.
+
+    The older form ``find_files(path, splits)`` (a dict of paths) still works and warns.
     """
-    if path is not None:
-        p = Path(path).expanduser()
-        folders = [("path", p), (f"path/{NAME}", p / NAME)]
-    else:
-        folders = _locate.search_dirs(NAME)
-    searched = []
-    for label, folder in folders:
-        found = {}
-        for split in splits:
-            name = FILES[split]
-            # Kaggle's zip holds each file both at the top and in a same-named folder.
-            for cand in (folder / name, folder / name.removesuffix(".csv") / name):
-                if cand.is_file():
-                    found[split] = cand
-                    break
-        if len(found) == len(splits):
-            return found
-        why = ("no such folder" if not folder.is_dir() else
-               "lacks " + " and ".join(FILES[s] for s in splits if s not in found))
-        searched.append(f"  {len(searched) + 1}. {label}: {folder}  ({why})")
+    if split not in FILES:
+        if isinstance(split, (str, os.PathLike)) or split is None:
+            return _find_files_legacy(split, path, download, *legacy)
+        raise ValueError(f"split must be 'train' or 'test', received {split!r}")
+    found = _locate.search(NAME, [_spellings(split)], path)
+    if found.found is not None:
+        return (found.found[0],)
     where = (f"{Path(path).expanduser()}" if path is not None else
              f"{_locate.cache_root() / NAME} (or $NETCORE_DATA/{NAME}/)")
-    raise DatasetNotFoundError("Sign Language MNIST CSV files not found. Searched, in order:\n"
-                               + "\n".join(searched) + "\n" + _kaggle_hint(where))
+    raise DatasetNotFoundError(f"Sign Language MNIST {split} set not found: need "
+                               f"{FILES[split]}. Searched, in order:\n"
+                               + "\n".join(f"  {line}" for line in found.searched)
+                               + "\n" + _kaggle_hint(where))
+
+
+def _find_files_legacy(path: Any, splits: Any = ("train", "test"), *_: Any) -> dict[str, Path]:
+    warnings.warn("sign_mnist.find_files(path, splits) is deprecated: call "
+                  "find_files(split, path) once per split (it returns a 1-tuple)",
+                  DeprecationWarning, stacklevel=3)
+    if splits is None or isinstance(splits, bool):
+        splits = ("train", "test")
+    files = {sp: find_files(sp, path)[0] for sp in splits}
+    if len({f.parent for f in files.values()}) > 1:
+        raise DatasetNotFoundError(f"Sign Language MNIST: {', '.join(map(str, files.values()))} "
+                                   "are in different folders; put them in one")
+    return files
 
 
 def read_csv(file: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +141,7 @@ def read_csv(file: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     return pixels.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)
 
 
-def _data_lines(file: Path):
+def _data_lines(file: Path) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, line)`` for each non-blank data line (the fast path skips blanks)."""
     with open(file, "rb") as f:
         next(f)  # header, checked already
@@ -183,17 +197,24 @@ def _diagnose(file: Path, cause: BaseException | None, bad_row: int | None = Non
     raise DataFileError(f"{file}: could not be parsed ({cause})") from cause
 
 
-def load_train(path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Load ``sign_mnist_train.csv`` as ``(x_train, y_train)``."""
-    return read_csv(find_files(path, ("train",))["train"])
+def load_train(path: str | os.PathLike[str] | None = None, download: bool = True,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Load ``sign_mnist_train.csv`` as ``(x_train, y_train)``; arguments as :func:`load_data`."""
+    return read_csv(find_files("train", path, download)[0])
 
 
-def load_test(path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Load ``sign_mnist_test.csv`` as ``(x_test, y_test)``."""
-    return read_csv(find_files(path, ("test",))["test"])
+def load_test(path: str | os.PathLike[str] | None = None, download: bool = True,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Load ``sign_mnist_test.csv`` as ``(x_test, y_test)``; arguments as :func:`load_data`."""
+    return read_csv(find_files("test", path, download)[0])
 
 
-def load_data(path: str | os.PathLike[str] | None = None,
+def search_dirs(path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders that would be searched, in order."""
+    return [folder for _, folder in _locate.search_dirs(NAME, path)]
+
+
+def load_data(path: str | os.PathLike[str] | None = None, download: bool = True,
               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Sign Language MNIST as ``(x_train, y_train), (x_test, y_test)``.
 
@@ -202,14 +223,16 @@ def load_data(path: str | os.PathLike[str] | None = None,
             (directly, in a ``sign-mnist/`` subfolder, or in Kaggle's layout). ``None``
             searches ``$NETCORE_DATA``, ``~/.cache/netcore/sign-mnist/`` and
             ``/usr/share/datasets/sign-mnist/``.
+        download: accepted so that every loader has one signature; this data set needs a
+            Kaggle account, so it is never downloaded (the error says where to get it).
 
     Returns:
         uint8 arrays: x of shape (N, 28, 28), y of shape (N,) with letter labels 0..24
-        (A=0; 9=J never occurs; :func:`label_to_letter` converts).
+        (A=0; 9=J never occurs; :func:`label_to_letter` converts). One-hot encode with
+        ``to_categorical(y, sign_mnist.num_classes)`` (25, not 24).
 
     Raises:
         DatasetNotFoundError: the CSVs are not there (with how to get them from Kaggle).
         DataFileError: a malformed CSV; the message names the file and line.
     """
-    files = find_files(path)
-    return read_csv(files["train"]), read_csv(files["test"])
+    return load_train(path, download), load_test(path, download)
