@@ -112,3 +112,185 @@ def test_without_matplotlib_the_error_says_how_to_install(monkeypatch, tmp_path)
     with pytest.raises(ImportError):                       # still an ImportError for callers
         plotting.plot_history(HIST, tmp_path / "h.png")
     assert not list(tmp_path.iterdir())
+
+
+# --- The course pictures. The figure is captured as it is saved, so a test can read what the
+# picture says (captions, legend, scales, the plotted values), not only that a file exists.
+
+@pytest.fixture
+def saved(monkeypatch):
+    """The figures written through ``save_png``, in order (the PNG is still written)."""
+    from netcore.plotting import _base
+
+    figures = []
+    real = _base.save_png
+
+    def keep(fig, path):
+        figures.append(fig)
+        return real(fig, path)
+
+    for module in ("concepts", "history", "images", "linear"):
+        monkeypatch.setattr(f"netcore.plotting.{module}.save_png", keep)
+    return figures
+
+
+def captions(fig):
+    return [(ax.get_xlabel(), ax.xaxis.label.get_color()) for ax in fig.axes if ax.images]
+
+
+IMAGES = np.random.default_rng(0).integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+LABELS = np.arange(30) % 10
+
+
+def test_plot_samples_captions_each_image_with_its_class_name(tmp_path, saved):
+    names = [f"class {k}" for k in range(10)]
+    path = plotting.plot_samples(IMAGES, LABELS, tmp_path / "s.png", class_names=names)
+    assert path == tmp_path / "s.png" and path.stat().st_size > 10_000
+    fig = saved[-1]
+    assert [c for c, _ in captions(fig)] == [names[k] for k in LABELS[:25]]   # n=25 by default
+    assert "25 of 30" in fig._suptitle.get_text()
+    shown = [ax for ax in fig.axes if ax.images]
+    np.testing.assert_array_equal(shown[3].images[0].get_array(), IMAGES[3])
+
+
+def test_plot_samples_takes_flat_images_one_hot_labels_and_a_small_n(tmp_path, saved):
+    one_hot = np.eye(10)[LABELS]
+    plotting.plot_samples(IMAGES.reshape(30, 784) / 255, one_hot, tmp_path / "s.png", n=4,
+                          title="four digits")
+    fig = saved[-1]
+    assert [c for c, _ in captions(fig)] == ["0", "1", "2", "3"]
+    assert fig._suptitle.get_text() == "four digits"
+    assert [ax for ax in fig.axes if ax.images][0].images[0].get_array().shape == (28, 28)
+
+
+def test_plot_samples_rejects_what_it_cannot_draw(tmp_path):
+    with pytest.raises(ValueError, match=r"y must hold one label .* 30 labels, received .*\(29,\)"):
+        plotting.plot_samples(IMAGES, LABELS[:29], tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"x must be a batch of images.*\(30, 783\)"):
+        plotting.plot_samples(IMAGES.reshape(30, 784)[:, :783], LABELS, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="n must be a positive integer, received 0"):
+        plotting.plot_samples(IMAGES, LABELS, tmp_path / "x.png", n=0)
+    with pytest.raises(ValueError, match="class_names must name every label: it has 3 names"):
+        plotting.plot_samples(IMAGES, LABELS, tmp_path / "x.png", class_names=["a", "b", "c"])
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_predictions_marks_each_mistake_with_the_true_label(tmp_path, saved):
+    pred = LABELS.copy()
+    pred[[1, 7]] = [5, 0]                                  # two mistakes among the first 9
+    probs = np.eye(10)[pred] * 0.9 + 0.01                  # what predict returns: rows of p
+    plotting.plot_predictions(IMAGES, LABELS, probs, tmp_path / "p.png", n=9)
+    fig = saved[-1]
+    caps = captions(fig)
+    assert caps[1][0] == "5 (true 1)" and caps[7][0] == "0 (true 7)"
+    assert caps[0][0] == "0"
+    red = [i for i, (_, colour) in enumerate(caps) if colour == "red"]
+    assert red == [1, 7]
+    assert "2 wrong" in fig._suptitle.get_text()
+
+
+def test_plot_predictions_names_classes_and_checks_prediction_count(tmp_path, saved):
+    letters = list("ABCDEFGHIJ")
+    plotting.plot_predictions(IMAGES, LABELS, (LABELS + 1) % 10, tmp_path / "p.png",
+                              class_names=letters, n=2)
+    assert [c for c, _ in captions(saved[-1])] == ["B (true A)", "C (true B)"]
+    with pytest.raises(ValueError, match="y_pred must hold one label"):
+        plotting.plot_predictions(IMAGES, LABELS, LABELS[:10], tmp_path / "x.png")
+
+
+def test_overfitting_example_high_degree_fit_wins_on_training_and_loses_on_validation():
+    ex = plotting.overfitting_example(seed=0)
+    # Independent reference: NumPy's least-squares polyfit of the same training points.
+    for line in (ex.simple, ex.flexible):
+        ref = np.polyfit(ex.x_train, ex.y_train, line.degree)
+        np.testing.assert_allclose(line.polynomial(ex.x_valid), np.polyval(ref, ex.x_valid),
+                                   rtol=1e-6, atol=1e-6)
+        assert line.valid_mse == pytest.approx(np.mean((np.polyval(ref, ex.x_valid) - ex.y_valid) ** 2),
+                                               rel=1e-5)
+    assert ex.flexible.degree == len(ex.x_train) - 1
+    assert ex.flexible.train_mse < 1e-12 < ex.simple.train_mse     # through every training point
+    assert ex.flexible.valid_mse > 1.5 * ex.simple.valid_mse       # and worse on new points
+
+
+def test_plot_overfitting_states_both_errors_of_both_fits(tmp_path, saved):
+    path = plotting.plot_overfitting(tmp_path / "o.png", seed=0)
+    assert path.stat().st_size > 10_000
+    ex = plotting.overfitting_example(seed=0)
+    ax = saved[-1].axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    for line in (ex.simple, ex.flexible):
+        assert any(f"training MSE {line.train_mse:.3f}" in t and
+                   f"validation MSE {line.valid_mse:.3f}" in t for t in legend)
+    assert ax.get_title().startswith("Which trendline is better?")
+    low, high = ax.get_ylim()
+    every_y = np.concatenate([ex.y_train, ex.y_valid])
+    assert low < every_y.min() and every_y.max() < high              # every point is shown
+
+
+def test_plot_xent_draws_minus_log_p_against_squared_error(tmp_path, saved):
+    plotting.plot_xent(tmp_path / "x.png")
+    ax = saved[-1].axes[0]
+    curves = {line.get_label().split()[0]: line for line in ax.get_lines()
+              if not line.get_label().startswith("_")}
+    p = curves["cross-entropy"].get_xdata()
+    assert p[0] == 1.0 and p.min() < 0.01
+    np.testing.assert_allclose(curves["cross-entropy"].get_ydata(), -np.log(np.maximum(p, 1e-7)),
+                               atol=1e-6)
+    np.testing.assert_allclose(curves["squared"].get_ydata(), (1 - p) ** 2, atol=1e-12)
+    left, right = ax.get_xlim()
+    assert left == 1.0 and right == 0.0                              # from right to wrong
+
+
+def test_plot_linear_fit_draws_the_current_line_and_a_linear_loss_axis(tmp_path, saved):
+    walk = lw.run_walkthrough(0.1, 5)
+    path = plotting.plot_linear_fit(walk, tmp_path / "l.png")
+    assert path.stat().st_size > 10_000
+    fit, loss = saved[-1].axes
+    last = walk.steps[-1]
+    current = next(line for line in fit.get_lines() if line.get_label().startswith("after 5"))
+    xs = current.get_xdata()
+    np.testing.assert_allclose(current.get_ydata(), last.m * xs + last.b)
+    data = next(line for line in fit.get_lines() if line.get_label() == "data")
+    np.testing.assert_array_equal(data.get_xdata(), lw.X)
+    assert loss.get_yscale() == "linear"
+    np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [s.mse for s in walk.steps])
+
+
+def test_plot_linear_fit_blow_up_on_a_log_axis_with_every_step_inside(tmp_path, saved):
+    walk = lw.run_walkthrough(2.0, 4)
+    plotting.plot_linear_fit(walk, tmp_path / "l.png")
+    loss = saved[-1].axes[1]
+    assert loss.get_yscale() == "log"
+    mse = np.array([s.mse for s in walk.steps])
+    low, high = loss.get_ylim()
+    assert low <= mse.min() and mse.max() <= high
+    assert "overshoot" in loss.get_title()
+
+
+def test_plot_history_takes_the_history_object_fit_returns(tmp_path):
+    from netcore.callbacks import History
+
+    history = History()
+    for epoch, logs in enumerate([{"loss": 0.9, "val_loss": 1.0}, {"loss": 0.5, "val_loss": 0.7}]):
+        history.on_epoch_end(epoch, logs)
+    path = plotting.plot_history(history, tmp_path / "h.png")
+    assert path.stat().st_size > 5000
+    with pytest.raises(TypeError, match="history must be a History .* received list"):
+        plotting.plot_history([0.9, 0.5], tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("draw", [
+    lambda p: plotting.plot_samples(IMAGES, LABELS, p),
+    lambda p: plotting.plot_predictions(IMAGES, LABELS, LABELS, p),
+    lambda p: plotting.plot_overfitting(p),
+    lambda p: plotting.plot_xent(p),
+    lambda p: plotting.plot_linear_fit(lw.run_walkthrough(0.1, 1), p),
+], ids=["samples", "predictions", "overfitting", "xent", "linear_fit"])
+def test_course_pictures_without_matplotlib_say_how_to_install(draw, monkeypatch, tmp_path):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(plotting.PlottingUnavailableError, match=r"pip install 'netcore\[plot\]'"):
+        draw(tmp_path / "x.png")
+    assert not list(tmp_path.iterdir())
