@@ -1,0 +1,55 @@
+"""Data-parallel training across processes, GPUs and hosts (MPI via mpi4py; NCCL on GPUs).
+
+Keras 3's names::
+
+    from netcore.distribution import DataParallel, set_distribution
+    set_distribution(DataParallel())          # or: with DataParallel().scope(): ...
+    model.fit(x, y, batch_size=128, epochs=2) # the same call as in one process
+
+and launch with ``mpiexec -n 4 python train.py``. Every rank loads the same data and builds
+the same model with the same seed; each global batch of ``batch_size`` rows (the one a single
+process would use) is split across the ranks and the gradients are summed, so the weights
+follow the one-process run up to summation order. Outside ``mpiexec`` the world is this
+process alone and mpi4py is not needed. See ``docs/distributed.md``.
+"""
+from __future__ import annotations
+
+from ._comm import LocalComm, MPIComm, launched_by_mpi
+from ._data_parallel import DataParallel, DistributionMismatchError, plan_buckets
+from ._shard import shard_bounds, shard_counts, shard_weight
+
+__all__ = ["DataParallel", "DistributionMismatchError", "set_distribution", "get_distribution",
+           "distribution", "active", "is_chief", "launched_by_mpi", "shard_bounds",
+           "shard_counts", "shard_weight", "LocalComm", "MPIComm", "plan_buckets"]
+
+_current: DataParallel | None = None
+
+
+def set_distribution(value: DataParallel | None) -> None:
+    """Make ``value`` the distribution ``fit``/``evaluate``/``predict`` use (None: one process)."""
+    global _current
+    if value is not None and not isinstance(value, DataParallel):
+        raise TypeError(f"distribution must be a netcore.distribution.DataParallel or None, "
+                        f"received {value!r}")
+    _current = value
+
+
+def get_distribution() -> DataParallel | None:
+    """The current distribution, or None (training in this process alone)."""
+    return _current
+
+
+def distribution() -> DataParallel | None:
+    """Keras 3's name for :func:`get_distribution`."""
+    return _current
+
+
+def active() -> DataParallel | None:
+    """The current distribution when it spans more than one process, else None: the
+    trainer's one test for taking the data-parallel path."""
+    return _current if _current is not None and _current.world_size > 1 else None
+
+
+def is_chief() -> bool:
+    """True on rank 0 and outside any distribution: the process that prints and writes."""
+    return _current is None or _current.is_chief
