@@ -8,7 +8,7 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class Sequential(Trainer):
             raise ValueError(f"seed must be a non-negative integer or None, received {seed!r}")
         # A seed is always recorded, so a saved model resumes with the same shuffles.
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self._seed_given = seed is not None  # a data-parallel fit adopts rank 0's drawn seed
         self.dtype = V.check_dtype(dtype)
         self.backend = get_backend(backend, seed=self.seed)
         self.name = name
@@ -139,10 +140,14 @@ class Sequential(Trainer):
                 x = layer.forward(x, training)
         return x
 
-    def _backward(self, grad: Any) -> None:
-        """Fill every layer's gradients (views of ``_flat_grads``) from d loss / d output."""
+    def _backward(self, grad: Any, on_layer: Callable[[int], None] | None = None) -> None:
+        """Fill every layer's gradients (views of ``_flat_grads``) from d loss / d output;
+        ``on_layer(i)`` runs as soon as layer ``i``'s gradients are complete (data parallelism
+        starts summing them across ranks there, while the earlier layers' backward runs)."""
         for i in range(len(self.layers) - 1, self._first_trainable - 1, -1):
             grad = self.layers[i].backward(grad, need_dx=i > self._first_trainable)
+            if on_layer is not None:
+                on_layer(i)
 
     # ------------------------------------------------------------------ weights and files
     def get_weights(self) -> list[np.ndarray]:
@@ -171,9 +176,11 @@ class Sequential(Trainer):
 
     def save(self, path: str | os.PathLike) -> None:
         """Write architecture, weights, optimizer state and step count to one file, atomically."""
+        from .distribution import is_chief
         from .saving import save_model
 
-        save_model(self, path)
+        if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
+            save_model(self, path)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""

@@ -27,7 +27,7 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from .. import validation
+from .. import distribution, validation
 from ..backend.base import Backend
 from ..callbacks import Callback, History
 from ..feed import DataFeed
@@ -235,6 +235,12 @@ class Trainer:
         val = None
         if validation_data is not None:
             val = self._prepare(validation_data[0], validation_data[1], "validation_data x")
+        dist = distribution.active()
+        if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
+            dist.begin_fit(self, feed, {"batch_size": batch_size, "epochs": epochs, "shuffle": shuffle,
+                                        "initial_epoch": initial_epoch,
+                                        "validation": None if val is None else val.n})
+            verbose = verbose if dist.is_chief else 0
 
         history = History()
         history.params = {"epochs": epochs, "steps": math.ceil(feed.n / batch_size), "verbose": verbose}
@@ -270,6 +276,9 @@ class Trainer:
         be, n = self.backend, feed.n
         steps = math.ceil(n / batch_size)
         be.seed(int(np.random.SeedSequence(self._epoch_seed(epoch)).generate_state(1)[0]))
+        dist = distribution.active()
+        if dist is not None:
+            dist.reseed_dropout(be, self._epoch_seed(epoch))
         perm = np.random.default_rng(self._epoch_seed(epoch)).permutation(n) if shuffle else None
         order = feed.order(perm)
         progress = EpochProgress(epoch, epochs, steps, verbose)
@@ -278,8 +287,9 @@ class Trainer:
         sync_every_step = be.host_reads_are_cheap
         for step in range(steps):
             s, e = step * batch_size, min(n, (step + 1) * batch_size)
-            xb, yb = feed.batch(s, e, order)
-            loss, sums = self._train_step(xb, yb)
+            # data parallel: this rank's rows of the global batch, gradients summed over ranks
+            xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
+            loss, sums = self._train_step(xb, yb) if dist is None else dist.train_step(self, xb, yb, e - s)
             tracker.record(loss, sums, e - s)
             if sync_every_step or progress.wants_update:
                 tracker.sync()
@@ -292,7 +302,11 @@ class Trainer:
         self._require_compiled("train_on_batch")
         feed = self._prepare(x, y, "x")
         tracker = self._tracker()
-        loss, sums = self._train_step(*feed.batch(0, feed.n))
+        dist = distribution.active()
+        if dist is None:
+            loss, sums = self._train_step(*feed.batch(0, feed.n))
+        else:
+            loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
         tracker.record(loss, sums, feed.n)
         tracker.sync()
         return tracker.logs()
@@ -309,9 +323,13 @@ class Trainer:
 
     def _evaluate_feed(self, feed: DataFeed, batch_size: int) -> dict[str, float]:
         tracker = self._tracker(training=False)
+        dist = distribution.active()
         for s in range(0, feed.n, batch_size):
             e = min(feed.n, s + batch_size)
-            loss, _, sums = self._loss_and_metrics(*feed.batch(s, e), training=False)
+            if dist is None:
+                loss, _, sums = self._loss_and_metrics(*feed.batch(s, e), training=False)
+            else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
+                loss, sums = dist.eval_step(self, *feed.batch(*dist.shard(s, e)), e - s)
             tracker.record(loss, sums, e - s)
         tracker.sync()
         return tracker.logs()
@@ -321,11 +339,14 @@ class Trainer:
         batch_size = validation.check_batch_size(batch_size)
         feed = self._prepare(x, None, "x")
         n = feed.n
-        out = self.backend.xp.empty((n, *self.output_shape), dtype=self.dtype)
-        for s in range(0, n, batch_size):
-            e = min(n, s + batch_size)
-            out[s:e] = self._forward(feed.batch(s, e)[0], training=False)
-        return self.backend.to_numpy(out)  # one device->host move
+        dist = distribution.active()
+        lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
+        out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
+        for s in range(lo, hi, batch_size):
+            e = min(hi, s + batch_size)
+            out[s - lo:e - lo] = self._forward(feed.batch(s, e)[0], training=False)
+        host = self.backend.to_numpy(out)  # one device->host move
+        return host if dist is None else dist.gather_rows(host, n)
 
     # ------------------------------------------------------------------ checks
     def _require_compiled(self, what: str) -> None:
