@@ -11,6 +11,7 @@ visibly agree (or not).
 """
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -107,13 +108,18 @@ def array_module(name: str) -> Any:
     return np
 
 
-def synchronize(name: str) -> None:
-    """Wait for all queued device work (nothing to wait for on the CPU)."""
-    if name == "cuda":
-        import cupy
+@functools.cache
+def _backend_for_sync(name: str) -> Any:
+    return build_backend(name)
 
-        cupy.cuda.get_current_stream().synchronize()
-        cupy.cuda.runtime.deviceSynchronize()
+
+def synchronize(name: str) -> None:
+    """Wait for all queued work of backend ``name``: the backend's own ``synchronize``.
+
+    One backend object per name serves every call (made on first use), so a timed loop pays
+    for the wait and nothing else.
+    """
+    _backend_for_sync(name).synchronize()
 
 
 # ---------------------------------------------------------------------------- data and model
@@ -176,7 +182,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 # ---------------------------------------------------------------------------- timing
 def median_seconds(fn: Callable[[], Any], backend: str, repeats: int = 5, min_time: float = 0.0,
-              max_repeats: int = 1000) -> float:
+                   max_repeats: int = 1000) -> float:
     """Median wall time of ``fn()`` in seconds, synchronising ``backend`` inside each timing.
 
     Runs at least ``repeats`` times and keeps going (up to ``max_repeats``) until ``min_time``
@@ -195,8 +201,8 @@ def median_seconds(fn: Callable[[], Any], backend: str, repeats: int = 5, min_ti
 
 
 # ---------------------------------------------------------------------------- GEMM floor
-class GemmFloor:
-    """The matrix products of one training step of the MLP, and nothing else.
+class StepGemms:
+    """The GEMM floor: the matrix products of one training step of the MLP, and nothing else.
 
     Forward ``x W1``, ``h1 W2``, ``h2 W3``; backward ``dW = a^T dz`` for all three layers and
     ``dX = dz W^T`` for the last two (the first layer's input gradient is skipped, as netcore

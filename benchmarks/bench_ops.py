@@ -19,7 +19,7 @@ import numpy as np
 
 from netcore.backend.base import Backend
 
-from . import _common as C
+from . import _common as common
 
 #: The ops ``bench_ops`` covers (all fused by the kernels issue on both devices).
 OPS: list[str] = ["bias_act", "bias_act_grad", "softmax_xent", "sigmoid_bce", "adam_update"]
@@ -37,7 +37,7 @@ class OpCase:
     Adam's, which updates in place).
     """
 
-    def __init__(self, be: Any, op: str, shape: tuple[int, ...], seed: int = C.SEED) -> None:
+    def __init__(self, be: Any, op: str, shape: tuple[int, ...], seed: int = common.SEED) -> None:
         xp = be.xp
         rng = np.random.default_rng(seed)
         self.op, self.be, self.shape = op, be, shape
@@ -87,7 +87,7 @@ class OpCase:
         elif op == "adam_update":
             p, g = arr(*shape, scale=0.05), arr(*shape, scale=0.01)
             m, v = xp.zeros(shape, np.float32), xp.zeros(shape, np.float32)
-            args = (1e-3, C.BETA_1, C.BETA_2, C.EPSILON)
+            args = (1e-3, common.BETA_1, common.BETA_2, common.EPSILON)
             self.fused = lambda: be.adam_update(p, g, m, v, *args)
             self.unfused = lambda: Backend.adam_update(be, p, g, m, v, *args)
             self.outputs = (p, m, v)
@@ -100,29 +100,29 @@ def _warm(backend: str, *fns: Callable[[], Any]) -> None:
     for fn in fns:
         for _ in range(3):
             fn()
-    C.synchronize(backend)
+    common.synchronize(backend)
 
 
 class FusedOps:
     """Fused vs unfused elementwise ops at the MLP's shapes, per backend and batch size."""
 
-    params = (C.BACKENDS, C.BATCH_SIZES)
+    params = (common.BACKENDS, common.BATCH_SIZES)
     param_names = ["backend", "batch_size"]
     repeat = (3, 10, 5.0)
 
     def setup(self, backend: str, batch_size: int) -> None:
-        C.skip_unless_available(backend)
-        self.cases = C.cached_state(("FusedOps", backend, batch_size),
+        common.skip_unless_available(backend)
+        self.cases = common.cached_state(("FusedOps", backend, batch_size),
                                     lambda: self._build(backend, batch_size))
 
     @staticmethod
     def _build(backend: str, batch_size: int) -> dict[str, OpCase]:
-        be = C.build_backend(backend)
+        be = common.build_backend(backend)
         cases = {
-            "bias_act": OpCase(be, "bias_act", (batch_size, C.N_HIDDEN)),
-            "bias_act_grad": OpCase(be, "bias_act_grad", (batch_size, C.N_HIDDEN)),
-            "softmax_xent": OpCase(be, "softmax_xent", (batch_size, C.N_CLASSES)),
-            "sigmoid_bce": OpCase(be, "sigmoid_bce", (batch_size, C.N_CLASSES)),
+            "bias_act": OpCase(be, "bias_act", (batch_size, common.N_HIDDEN)),
+            "bias_act_grad": OpCase(be, "bias_act_grad", (batch_size, common.N_HIDDEN)),
+            "softmax_xent": OpCase(be, "softmax_xent", (batch_size, common.N_CLASSES)),
+            "sigmoid_bce": OpCase(be, "sigmoid_bce", (batch_size, common.N_CLASSES)),
         }
         _warm(backend, *(c.fused for c in cases.values()), *(c.unfused for c in cases.values()))
         return cases
@@ -130,7 +130,7 @@ class FusedOps:
     def _run(self, backend: str, op: str, fused: bool) -> None:
         case = self.cases[op]
         (case.fused if fused else case.unfused)()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def time_bias_act(self, backend: str, batch_size: int) -> None:
         self._run(backend, "bias_act", True)
@@ -165,21 +165,21 @@ class AdamModelStep:
     launch per step). Each against the unfused NumPy / CuPy sequence.
     """
 
-    params = (C.BACKENDS,)
+    params = (common.BACKENDS,)
     param_names = ["backend"]
     repeat = (3, 10, 5.0)
 
     def setup(self, backend: str) -> None:
-        C.skip_unless_available(backend)
-        self.cases, self.flat = C.cached_state(("AdamModelStep", backend),
+        common.skip_unless_available(backend)
+        self.cases, self.flat = common.cached_state(("AdamModelStep", backend),
                                                lambda: self._build(backend))
         self.params_total = sum(int(np.prod(c.shape)) for c in self.cases)
 
     @staticmethod
     def _build(backend: str) -> tuple[list[OpCase], OpCase]:
-        be = C.build_backend(backend)
+        be = common.build_backend(backend)
         shapes: list[tuple[int, ...]] = []
-        for a, b in zip(C.LAYER_SIZES[:-1], C.LAYER_SIZES[1:]):
+        for a, b in zip(common.LAYER_SIZES[:-1], common.LAYER_SIZES[1:]):
             shapes += [(a, b), (b,)]  # kernel, bias
         cases = [OpCase(be, "adam_update", s) for s in shapes]
         flat = OpCase(be, "adam_update", (sum(int(np.prod(s)) for s in shapes),))
@@ -190,20 +190,20 @@ class AdamModelStep:
     def time_adam_step(self, backend: str) -> None:
         for c in self.cases:
             c.fused()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def time_adam_step_unfused(self, backend: str) -> None:
         for c in self.cases:
             c.unfused()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def time_adam_step_flat(self, backend: str) -> None:
         self.flat.fused()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def time_adam_step_flat_unfused(self, backend: str) -> None:
         self.flat.unfused()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
 
 class KernelBandwidth:
@@ -214,24 +214,24 @@ class KernelBandwidth:
     the copy interleaved in one process and returns their bandwidth ratio.
     """
 
-    params = (C.BACKENDS, ["copy", *OPS])
+    params = (common.BACKENDS, ["copy", *OPS])
     param_names = ["backend", "op"]
     timeout = 300.0
 
     def setup(self, backend: str, op: str) -> None:
-        C.skip_unless_available(backend)
-        self.case, self.copy = C.cached_state(("KernelBandwidth", backend, op, BIG_SHAPE),
+        common.skip_unless_available(backend)
+        self.case, self.copy = common.cached_state(("KernelBandwidth", backend, op, BIG_SHAPE),
                                               lambda: self._build(backend, op))
 
     @staticmethod
     def _build(backend: str, op: str) -> tuple[OpCase, OpCase]:
-        be = C.build_backend(backend)
+        be = common.build_backend(backend)
         case, copy = OpCase(be, op, BIG_SHAPE), OpCase(be, "copy", BIG_SHAPE)
         _warm(backend, case.fused, case.unfused, copy.fused)
         return case, copy
 
     def _bandwidth(self, backend: str, fn: Callable[[], Any], nbytes: int) -> float:
-        return nbytes / C.median_seconds(fn, backend, repeats=5, min_time=0.3, max_repeats=50)
+        return nbytes / common.median_seconds(fn, backend, repeats=5, min_time=0.3, max_repeats=50)
 
     def track_bytes_per_second(self, backend: str, op: str) -> float:
         """Fused op: minimum bytes moved over median time."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _common as C
+from . import _common as common
 
 
 def _hot_step(model: Any, x: Any, y: Any) -> Callable[[], Any]:
@@ -35,24 +35,24 @@ class _ModelBench:
     dominate the run.
     """
 
-    params = (C.BACKENDS, C.BATCH_SIZES)
+    params = (common.BACKENDS, common.BATCH_SIZES)
     param_names = ["backend", "batch_size"]
     #: samples of data set up per benchmark (one batch for step/predict benchmarks)
     samples: int | None = None
 
     def setup(self, backend: str, batch_size: int) -> None:
-        C.skip_unless_available(backend)
+        common.skip_unless_available(backend)
         self.backend = backend
         self.batch_size = batch_size
         n = self.samples if self.samples is not None else batch_size
         key = (type(self).__name__, backend, batch_size, n)
-        self.model, self.x, self.y, self.step = C.cached_state(
+        self.model, self.x, self.y, self.step = common.cached_state(
             key, lambda: self._build(backend, batch_size, n))
 
     @staticmethod
     def _build(backend: str, batch_size: int, n: int) -> tuple[Any, Any, Any, Callable[[], Any]]:
-        x, y = C.to_backend(backend, *C.make_data(n))
-        model = C.build_model(backend)
+        x, y = common.to_backend(backend, *common.make_data(n))
+        model = common.build_model(backend)
         step = _hot_step(model, x[:batch_size], y[:batch_size])
         # warm-up: compiles the fused kernels, sizes every buffer, fills the memory pool
         for _ in range(2):
@@ -61,7 +61,7 @@ class _ModelBench:
         model.predict(x[:batch_size], batch_size=batch_size)
         if n % batch_size:  # the short last batch of an epoch has its own buffer shapes
             model.train_on_batch(x[:n % batch_size], y[:n % batch_size])
-        C.synchronize(backend)
+        common.synchronize(backend)
         return model, x, y, step
 
 
@@ -74,15 +74,15 @@ class TrainStep(_ModelBench):
 
     def time_train_step(self, backend: str, batch_size: int) -> None:
         self.step()
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def time_train_on_batch(self, backend: str, batch_size: int) -> None:
         self.model.train_on_batch(self.x, self.y)
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def track_train_step_samples_per_second(self, backend: str, batch_size: int) -> float:
         """Samples per second of training steps (median step time over at least 0.2 s)."""
-        t = C.median_seconds(self.step, backend, repeats=5, min_time=0.2)
+        t = common.median_seconds(self.step, backend, repeats=5, min_time=0.2)
         return batch_size / t
 
     track_train_step_samples_per_second.unit = "samples/s"  # type: ignore[attr-defined]
@@ -93,11 +93,11 @@ class Predict(_ModelBench):
 
     def time_predict(self, backend: str, batch_size: int) -> None:
         self.model.predict(self.x, batch_size=batch_size)
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def track_predict_samples_per_second(self, backend: str, batch_size: int) -> float:
         """Samples per second of ``predict`` (median over at least 0.2 s)."""
-        t = C.median_seconds(lambda: self.model.predict(self.x, batch_size=batch_size), backend,
+        t = common.median_seconds(lambda: self.model.predict(self.x, batch_size=batch_size), backend,
                         repeats=5, min_time=0.2)
         return batch_size / t
 
@@ -111,7 +111,7 @@ class Epoch(_ModelBench):
     call and a handful of samples.
     """
 
-    samples = C.EPOCH_SAMPLES
+    samples = common.EPOCH_SAMPLES
     number = 1
     repeat = (1, 3, 20.0)
     rounds = 1
@@ -120,12 +120,12 @@ class Epoch(_ModelBench):
 
     def time_epoch(self, backend: str, batch_size: int) -> None:
         self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def peakmem_epoch(self, backend: str, batch_size: int) -> None:
         """Peak resident host memory of the process (data, model, one epoch); asv measures it."""
         self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
-        C.synchronize(backend)
+        common.synchronize(backend)
 
 
 
@@ -135,7 +135,7 @@ class EpochDeviceMemory(_ModelBench):
     asv's ``peakmem_`` sees host memory only; this is the device-side counterpart.
     """
 
-    samples = C.EPOCH_SAMPLES
+    samples = common.EPOCH_SAMPLES
     timeout = 600.0
 
     def setup(self, backend: str, batch_size: int) -> None:
@@ -148,48 +148,48 @@ class EpochDeviceMemory(_ModelBench):
         import cupy
 
         self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
-        C.synchronize(backend)
+        common.synchronize(backend)
         return float(cupy.get_default_memory_pool().total_bytes())
 
     track_epoch_device_pool_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class GemmFloor:
-    """The eight matrix products of one training step alone (see ``_common.GemmFloor``).
+    """The eight matrix products of one training step alone (see ``_common.StepGemms``).
 
     Read ``TrainStep.time_train_step / GemmFloor.time_gemm_step`` as netcore's overhead over
     BLAS; ``track_train_step_over_gemm_floor`` records that ratio directly, both sides timed
     side by side in one process.
     """
 
-    params = (C.BACKENDS, C.BATCH_SIZES)
+    params = (common.BACKENDS, common.BATCH_SIZES)
     param_names = ["backend", "batch_size"]
 
     def setup(self, backend: str, batch_size: int) -> None:
-        C.skip_unless_available(backend)
-        self.floor, self.x, self.step = C.cached_state(
+        common.skip_unless_available(backend)
+        self.floor, self.x, self.step = common.cached_state(
             ("GemmFloor", backend, batch_size), lambda: self._build(backend, batch_size))
 
     @staticmethod
-    def _build(backend: str, batch_size: int) -> tuple[C.GemmFloor, Any, Callable[[], Any]]:
-        x, y = C.to_backend(backend, *C.make_data(batch_size))
-        floor = C.GemmFloor(backend, batch_size)
-        model = C.build_model(backend)
+    def _build(backend: str, batch_size: int) -> tuple[common.StepGemms, Any, Callable[[], Any]]:
+        x, y = common.to_backend(backend, *common.make_data(batch_size))
+        floor = common.StepGemms(backend, batch_size)
+        model = common.build_model(backend)
         step = _hot_step(model, x, y)
         for _ in range(2):
             floor.step(x)
             step()
-        C.synchronize(backend)
+        common.synchronize(backend)
         return floor, x, step
 
     def time_gemm_step(self, backend: str, batch_size: int) -> None:
         self.floor.step(self.x)
-        C.synchronize(backend)
+        common.synchronize(backend)
 
     def track_gemm_gflops(self, backend: str, batch_size: int) -> float:
         """Achieved GFLOP/s of the eight GEMMs (median over at least 0.2 s)."""
-        t = C.median_seconds(lambda: self.floor.step(self.x), backend, repeats=5, min_time=0.2)
-        return C.GemmFloor.flops_per_sample() * batch_size / t / 1e9
+        t = common.median_seconds(lambda: self.floor.step(self.x), backend, repeats=5, min_time=0.2)
+        return common.StepGemms.flops_per_sample() * batch_size / t / 1e9
 
     track_gemm_gflops.unit = "GFLOP/s"  # type: ignore[attr-defined]
 
@@ -197,8 +197,8 @@ class GemmFloor:
         """Training-step time over GEMM-floor time, medians of interleaved timings."""
         step_times, gemm_times = [], []
         for _ in range(5):
-            step_times.append(C.median_seconds(self.step, backend, repeats=3, min_time=0.05))
-            gemm_times.append(C.median_seconds(lambda: self.floor.step(self.x), backend,
+            step_times.append(common.median_seconds(self.step, backend, repeats=3, min_time=0.05))
+            gemm_times.append(common.median_seconds(lambda: self.floor.step(self.x), backend,
                                           repeats=3, min_time=0.05))
         step_times.sort()
         gemm_times.sort()

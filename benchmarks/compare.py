@@ -62,7 +62,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _common as C  # noqa: E402
+from benchmarks import _common as common  # noqa: E402
 
 #: Targets from issue 4, checked (and reported, never enforced) for the CPU runs.
 CPU_TARGETS = {32: ("torch", 0.40), 128: ("torch", 0.45)}
@@ -91,7 +91,7 @@ class TorchTrainer:
         self.device = torch.device("cuda" if device == "cuda" else "cpu")
         nn = torch.nn
         layers: list[Any] = []
-        sizes = C.LAYER_SIZES
+        sizes = common.LAYER_SIZES
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
@@ -102,8 +102,8 @@ class TorchTrainer:
             for lin, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
                 lin.bias.copy_(torch.from_numpy(np.asarray(bias)))
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=C.LEARNING_RATE,
-                                    betas=(C.BETA_1, C.BETA_2), eps=C.EPSILON)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=common.LEARNING_RATE,
+                                    betas=(common.BETA_1, common.BETA_2), eps=common.EPSILON)
         self.steps = 0
 
     def tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
@@ -122,7 +122,7 @@ class TorchTrainer:
             xb, yb = x[s:s + batch_size], y[s:s + batch_size]
             self.steps += 1
             # Keras' epsilon, expressed in torch's bias-corrected denominator (see module doc).
-            group["eps"] = C.EPSILON / math.sqrt(1.0 - C.BETA_2 ** self.steps)
+            group["eps"] = common.EPSILON / math.sqrt(1.0 - common.BETA_2 ** self.steps)
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
@@ -191,7 +191,7 @@ def _torch_worker_main(conn: Any, lr_scale: float) -> None:
                               "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
             elif cmd == "setup":
                 device, n, batch_size, weights = args
-                x, y = C.make_data(n)
+                x, y = common.make_data(n)
                 state.update(device=device, batch_size=batch_size, weights=weights, x=x, y=y)
                 k = min(n, 2 * batch_size + (n % batch_size))
                 warm = _make_trainer(torch, device, weights, lr_scale)
@@ -246,7 +246,7 @@ def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, worker: T
     difference of the kernels afterwards, and whether the losses agree within ``rtol``.
     """
     k = min(x.shape[0], steps * batch_size)
-    model = C.build_model(device)
+    model = common.build_model(device)
     nc_losses = [float(model.train_on_batch(x[s:s + batch_size], y[s:s + batch_size])["loss"])
                  for s in range(0, k, batch_size)]
     torch_losses, torch_kernels = worker.call("lockstep", steps)
@@ -267,19 +267,19 @@ def _warm_up(device: str, x: Any, y: Any, batch_size: int) -> None:
     """
     n = x.shape[0]
     k = min(n, 2 * batch_size + (n % batch_size))
-    m = C.build_model(device)
+    m = common.build_model(device)
     m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    C.GemmFloor(device, batch_size).epoch(x[:k], batch_size)
-    C.synchronize(device)
+    common.StepGemms(device, batch_size).epoch(x[:k], batch_size)
+    common.synchronize(device)
 
 
 def run_config(device: str, batch_size: int, n: int, repeats: int, worker: TorchWorker | None,
                loss_rtol: float, lockstep_steps: int = 20, lockstep_rtol: float = 1e-3,
                log: Any = print) -> dict[str, Any]:
     """Time ``repeats`` alternating epochs of netcore, PyTorch and the GEMM floor."""
-    x_host, y_host = C.make_data(n)
-    x_dev, y_dev = C.to_backend(device, x_host, y_host)
-    model = C.build_model(device)
+    x_host, y_host = common.make_data(n)
+    x_dev, y_dev = common.to_backend(device, x_host, y_host)
+    model = common.build_model(device)
     weights = model.get_weights()
     _warm_up(device, x_dev, y_dev, batch_size)
     if worker is not None:
@@ -289,7 +289,7 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
     if lock is not None:
         log(f"  [{device} b={batch_size}] lockstep {lock['steps']} steps: max rel loss diff "
             f"{lock['max_rel_loss_diff']:.1e}, max |kernel diff| {lock['max_abs_kernel_diff']:.1e}")
-    floor = C.GemmFloor(device, batch_size)
+    floor = common.StepGemms(device, batch_size)
 
     times: dict[str, list[float]] = {"netcore": [], "torch": [], "gemm": []}
     losses: dict[str, list[float]] = {"netcore": [], "torch": []}
@@ -297,7 +297,7 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
     def run_netcore() -> None:
         t0 = time.perf_counter()
         hist = model.fit(x_dev, y_dev, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        C.synchronize(device)
+        common.synchronize(device)
         times["netcore"].append(time.perf_counter() - t0)
         losses["netcore"].append(float(hist.history["loss"][-1]))
 
@@ -311,7 +311,7 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
     def run_gemm() -> None:
         t0 = time.perf_counter()
         floor.epoch(x_dev, batch_size)
-        C.synchronize(device)
+        common.synchronize(device)
         times["gemm"].append(time.perf_counter() - t0)
 
     order = [run_netcore, run_torch, run_gemm]
@@ -371,20 +371,20 @@ def machine_info(devices: Sequence[str], worker: TorchWorker | None) -> dict[str
     import netcore
 
     info["netcore"] = netcore.__version__
-    info["netcore_cpu_fused_ops"] = list(C.build_backend("cpu").fused_ops)
+    info["netcore_cpu_fused_ops"] = list(common.build_backend("cpu").fused_ops)
     info["CUPY_TF32"] = os.environ.get("CUPY_TF32")
     if worker is not None:
         info.update(worker.call("info"))
     if "cuda" in devices:
         try:
-            C.check_backend("cuda")
+            common.check_backend("cuda")
             import cupy
 
             props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
             name = props["name"]
             info["gpu"] = name.decode() if isinstance(name, bytes) else name
             info["cupy"] = cupy.__version__
-            info["netcore_cuda_fused_ops"] = list(C.build_backend("cuda").fused_ops)
+            info["netcore_cuda_fused_ops"] = list(common.build_backend("cuda").fused_ops)
         except Exception as exc:  # only descriptive
             info["gpu"] = f"unavailable: {exc}"
     return info
@@ -443,11 +443,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
                    help="where to run (all: cpu, then cuda when usable); default cpu")
-    p.add_argument("--batch-sizes", default=",".join(map(str, C.BATCH_SIZES)),
+    p.add_argument("--batch-sizes", default=",".join(map(str, common.BATCH_SIZES)),
                    help="comma-separated batch sizes (default %(default)s)")
     p.add_argument("--repeats", type=int, default=3,
                    help="alternating epochs per configuration; medians are reported (default 3)")
-    p.add_argument("--epochs-samples", type=int, default=C.EPOCH_SAMPLES,
+    p.add_argument("--epochs-samples", type=int, default=common.EPOCH_SAMPLES,
                    help="samples in one epoch (default %(default)s)")
     p.add_argument("--loss-rtol", type=float, default=2e-3,
                    help="relative tolerance on the first-epoch mean loss (default %(default)s)")
@@ -477,9 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runnable = []
     for dev in devices:
         try:
-            C.check_backend(dev)
+            common.check_backend(dev)
             runnable.append(dev)
-        except C.Unavailable as exc:
+        except common.Unavailable as exc:
             print(f"skipping device {dev}: {exc}")
     if not runnable:
         print("nothing to run")
@@ -508,7 +508,7 @@ def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | No
                                       args.loss_rtol, args.lockstep_steps, args.lockstep_rtol))
     print()
     print_table(results)
-    target_lines = check_targets(results) if args.epochs_samples == C.EPOCH_SAMPLES else []
+    target_lines = check_targets(results) if args.epochs_samples == common.EPOCH_SAMPLES else []
     for line in target_lines:
         print(line)
     mismatches = []
@@ -526,9 +526,9 @@ def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | No
         out = {"machine": info, "torch": torch_note,
                "settings": {"devices": runnable, "batch_sizes": args.batch_sizes,
                             "repeats": args.repeats, "samples": args.epochs_samples,
-                            "shuffle": False, "model": list(C.LAYER_SIZES),
-                            "adam": {"learning_rate": C.LEARNING_RATE, "beta_1": C.BETA_1,
-                                     "beta_2": C.BETA_2, "epsilon": C.EPSILON}},
+                            "shuffle": False, "model": list(common.LAYER_SIZES),
+                            "adam": {"learning_rate": common.LEARNING_RATE, "beta_1": common.BETA_1,
+                                     "beta_2": common.BETA_2, "epsilon": common.EPSILON}},
                "results": results, "targets": target_lines}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))

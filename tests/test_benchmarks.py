@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,16 +17,18 @@ import pytest
 
 # ``benchmarks`` is a top-level folder, not part of the installed package: import it from the
 # repository root whatever directory pytest was started from.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from benchmarks import _common as C  # noqa: E402
-from benchmarks import bench_ops, bench_training, compare, plot_results  # noqa: E402
+from benchmarks import _common as common  # noqa: E402
+from benchmarks import _device_check_report as device_check_report  # noqa: E402
+from benchmarks import bench_ops, bench_training, compare, device_check, plot_results  # noqa: E402
 
 
 def _cuda_really_available() -> bool:
     try:
-        C.check_backend("cuda")
-    except C.Unavailable:
+        common.check_backend("cuda")
+    except common.Unavailable:
         return False
     return True
 
@@ -41,8 +44,8 @@ def test_cuda_params_skip_the_asv_way_when_unusable() -> None:
 
 def test_simulator_counts_as_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
-    with pytest.raises(C.Unavailable, match="simulator"):
-        C.check_backend("cuda")
+    with pytest.raises(common.Unavailable, match="simulator"):
+        common.check_backend("cuda")
 
 
 def test_training_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,8 +76,8 @@ def test_training_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_gemm_floor_computes_the_training_products() -> None:
-    floor = C.GemmFloor("cpu", 16)
-    x = np.random.default_rng(0).random((16, C.N_FEATURES), dtype=np.float32)
+    floor = common.StepGemms("cpu", 16)
+    x = np.random.default_rng(0).random((16, common.N_FEATURES), dtype=np.float32)
     floor.step(x)
     h1 = x @ floor.weights[0]
     h2 = h1 @ floor.weights[1]
@@ -82,12 +85,12 @@ def test_gemm_floor_computes_the_training_products() -> None:
     np.testing.assert_allclose(floor.grads[2], h2.T @ out, rtol=1e-4)
     np.testing.assert_allclose(floor.grads[0], x.T @ ((out @ floor.weights[2].T) @ floor.weights[1].T),
                                rtol=1e-3, atol=1e-3)
-    assert C.GemmFloor.flops_per_sample() == 2 * (2 * 668_672 + 267_264)
+    assert common.StepGemms.flops_per_sample() == 2 * (2 * 668_672 + 267_264)
 
 
 @pytest.mark.parametrize("op", bench_ops.OPS)
 def test_fused_and_unfused_ops_agree(op: str) -> None:
-    be = C.build_backend("cpu")
+    be = common.build_backend("cpu")
     shape = (37, 11)
     fused, ref = bench_ops.OpCase(be, op, shape), bench_ops.OpCase(be, op, shape)
     ret_f, ret_r = fused.fused(), ref.unfused()
@@ -175,9 +178,9 @@ def test_compare_skips_cuda_with_a_message(capsys) -> None:
 
 def test_torch_adam_epsilon_matches_keras_form() -> None:
     torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
-    model = C.build_model("cpu")
+    model = common.build_model("cpu")
     tt = compare.TorchTrainer(torch, "cpu", model.get_weights())
-    x, y = C.make_data(96)
+    x, y = common.make_data(96)
     tx, ty = tt.tensors(x, y)
     tt.epoch(tx, ty, 32)
     model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
@@ -189,7 +192,48 @@ def test_torch_adam_epsilon_matches_keras_form() -> None:
 def test_benchmark_package_has_no_stray_benchmark_names() -> None:
     """asv takes any time_/track_/peakmem_/mem_ name for a benchmark: only the bench modules may have them."""
     prefixes = ("time_", "track_", "peakmem_", "mem_", "timeraw_")
-    for mod in (C, compare, plot_results):
+    for mod in (common, compare, plot_results, device_check, device_check_report):
         stray = [n for n in dir(mod) if n.startswith(prefixes)]
         assert not stray, (mod.__name__, stray)
-    assert os.path.exists(os.path.join(os.path.dirname(C.__file__), "..", "asv.conf.json"))
+    assert os.path.exists(os.path.join(os.path.dirname(common.__file__), "..", "asv.conf.json"))
+
+
+def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> None:
+    """The GPU script's dry run: a Python error here would otherwise cost a GPU session.
+
+    The pytest section is skipped (it collects the whole suite; under the simulator every
+    ``gpu`` test is skipped anyway).
+    """
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_check.py"), "--smoke",
+                           "--skip", "pytest", "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    res = json.loads((tmp_path / "device_check.json").read_text())
+    assert res["failures"] == []
+    assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
+        ["device", "kernels", "launch", "compare"], "ok")
+    assert res["meta"]["simulated"] is True
+    timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
+    assert timed and timed == {r["op"] for r in res["targets"]}
+    assert res["compare"]["rc"] == 0
+    assert any(line.startswith("cpu") for line in res["compare"]["table"])
+    cmp = json.loads((tmp_path / "compare.json").read_text())
+    assert [r["batch_size"] for r in cmp["results"]] == [64]
+    assert "## One epoch of the course MLP" in (tmp_path / "device_check.md").read_text()
+
+
+def test_device_check_targets_say_met_and_missed_at_the_thresholds() -> None:
+    results = {
+        "meta": {"launch_path": "raw"},
+        "kernels": [{"op": "a", "shape": "8x8", "pct_copy": 99.0},
+                    {"op": "a", "shape": "8192x4096", "pct_copy": device_check_report.TARGET_PCT_COPY},
+                    {"op": "b", "shape": "8192x4096", "pct_copy": 69.9}],
+        "launch": [{"what": "backend op: a", "path": "raw", "host_us": 20.1},
+                   {"what": "backend op: a", "path": "numba", "host_us": 1.0},
+                   {"what": "backend op: b", "path": "raw", "host_us": device_check_report.TARGET_HOST_US}],
+    }
+    rows = {r["op"]: r for r in device_check_report.targets(results)}
+    assert rows["a"]["bw_target"] == "met" and rows["a"]["launch_target"] == "MISSED"
+    assert rows["b"]["bw_target"] == "MISSED" and rows["b"]["launch_target"] == "met"
+    assert rows["a"]["shape"] == "8192x4096" and rows["a"]["host_us"] == 20.1
