@@ -12,8 +12,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import optimizers as optimizers_mod
+from . import saving
 from . import validation as V
-from .backend import get_backend
+from .backend import BACKEND_NAMES, get_backend
 from .backend.base import Backend
 from .layers import Layer
 from .layers.base import BuildContext
@@ -174,13 +176,14 @@ class Sequential(Trainer):
         for w, p in zip(arrays, params):
             p[...] = self.backend.asarray(w.astype(self.dtype))
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write architecture, weights, optimizer state and step count to one file, atomically."""
+    def save(self, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
+        """Write architecture, weights, optimizer state and step count to one file, atomically
+        (format and file-system rules: :mod:`netcore.saving`). NaN or inf in any weight or
+        optimizer slot raises ValueError naming it, unless ``allow_nonfinite=True``."""
         from .distribution import is_chief
-        from .saving import save_model
 
         if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
-            save_model(self, path)
+            saving.save_model(self, path, allow_nonfinite=allow_nonfinite)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""
@@ -211,3 +214,43 @@ class Sequential(Trainer):
         if not self.built:
             raise RuntimeError(f"{what}() needs a built model: give the first layer input_shape=..., "
                                "call model.build(input_shape), or fit/predict on data first")
+
+def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
+               allow_nonfinite: bool = False) -> Sequential:
+    """Load a model saved by ``Sequential.save`` onto ``backend`` (None: the process default),
+    with its weights and, when it was compiled, its loss, metrics, optimizer state and step count.
+
+    A missing, truncated, corrupt, inconsistent or foreign file raises
+    :class:`netcore.ModelFileError` naming the file and what is wrong; every array is checked
+    against the architecture before it is read. NaN or inf in the file is refused unless
+    ``allow_nonfinite=True``.
+    """
+    if not (backend is None or isinstance(backend, Backend)
+            or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)):
+        raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
+    with saving.ModelFile(path) as f:
+        with f.checking("the architecture"):
+            model = Sequential.from_config(f.config, backend=backend)
+            if not model.built:
+                model.build(f.input_shape)
+        if tuple(model.input_shape) != f.input_shape:
+            raise f.error(f"holds an inconsistent netcore model: input_shape {list(f.input_shape)} "
+                          f"but the first layer's is {list(model.input_shape)}")
+        params = model._params()
+        weights = f.read_weights([tuple(p.shape) for p in params], model.dtype, allow_nonfinite)
+        for p, w in zip(params, weights):
+            p[...] = model.backend.asarray(w)
+        comp = f.compile_config
+        if comp is not None:
+            with f.checking("the compile settings"):
+                model.compile(optimizer=optimizers_mod.from_config(comp["optimizer"]),
+                              loss=comp["loss"], metrics=comp["metrics"])
+            opt = model.optimizer
+            state = f.read_optimizer_state(
+                [{s: tuple(a.shape) for s, a in slots.items()} for slots in opt.state],
+                model.dtype, opt.nonnegative_slots, allow_nonfinite)
+            for slots, loaded in zip(opt.state, state):
+                for s, arr in loaded.items():
+                    slots[s][...] = model.backend.asarray(arr)
+            opt.iterations = comp["iterations"]
+    return model
