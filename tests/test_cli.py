@@ -125,8 +125,9 @@ def test_train_on_test_set_only_folder(tmp_path, capsys):
     assert all(len(v) == 1 for v in hist.values())
     assert record["epochs"] == [1]
     assert record["test"] is None
-    assert record["data"] == {"dataset": "mnist", "source": str(data), "from_test_set": True,
-                              "train": 80, "validation": 20, "test": 0, "num_classes": 10}
+    assert record["data"] == {"dataset": "mnist", "source": str(data), "origin": "files",
+                              "from_test_set": True, "train": 80, "validation": 20, "test": 0,
+                              "num_classes": 10}
     assert record["config"]["hidden"] == [16] and record["config"]["optimizer"] == "rmsprop"
     assert record["final"]["val_accuracy"] == hist["val_accuracy"][-1]
 
@@ -184,6 +185,7 @@ def test_train_says_overfitting_plainly(tmp_path, capsys):
 
 
 def test_overfitting_advice_threshold():
+    # The CLI's names for the course's advice (netcore.course.advice has the branch tests).
     assert cli.overfitting_advice(0.99, 0.95)[0].startswith("OVERFITTING")
     assert cli.overfitting_advice(0.99, 0.97)[0].startswith("No sign of overfitting")
     rising = cli.overfitting_advice(0.99, 0.98, [0.5, 0.3, 0.4])
@@ -191,6 +193,7 @@ def test_overfitting_advice_threshold():
     few = cli.overfitting_advice(0.5, 0.0, n_val=8)
     assert few[0].startswith("OVERFITTING") and "only 8 validation images" in few[-1]
     assert not any("only" in line for line in cli.overfitting_advice(0.99, 0.9, n_val=2000))
+    assert cli.OVERFIT_THRESHOLD == 0.03
 
 
 def test_train_patience_and_dropout(tmp_path, capsys):
@@ -247,21 +250,56 @@ def test_train_sign_mnist_missing_names_kaggle(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc, stdout, err = run(capsys, "train", "--dataset", "sign-mnist", "--data", str(tmp_path / "empty"))
     assert rc == 1
-    assert err.startswith("netcore: error:") and "Kaggle" in err
-    assert err.count("\n") == 1
+    lines = err.splitlines()
+    assert lines[0] == (f"netcore: error: Sign Language MNIST not found in {tmp_path / 'empty'}: "
+                        "need sign_mnist_train.csv and/or sign_mnist_test.csv")
+    assert lines[1].startswith("  Sign Language MNIST needs a free Kaggle account")  # kept apart
+    assert ";" not in err and len(lines) == 2
 
 
 def test_train_real_mnist_test_split(tmp_path, capsys):
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST test set not at {SHARED_MNIST}")
+    from netcore.datasets import mnist
+
+    real = tmp_path / "real"
+    real.mkdir()
+    for f in mnist.bundled_dir().glob("t10k-*.gz"):
+        (real / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(SHARED_MNIST),
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(real),
                           "--epochs", "1", "--batch-size", "128", "--hidden", "64",
                           "--limit", "3000", "--out", str(out))
     assert rc == 0, err
     assert "2,400 test-set images to train on, 600 to validate on" in stdout
     record = json.loads((out / "history.json").read_text())
     assert record["final"]["val_accuracy"] > 0.75
+
+
+def test_train_mnist_found_nowhere_uses_the_shipped_test_set_and_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--epochs", "1",
+                          "--batch-size", "32", "--hidden", "64", "--limit", "2000",
+                          "--out", str(out))
+    assert rc == 0, err
+    notes = [ln for ln in stdout.splitlines() if ln.startswith("Note:")]
+    assert len(notes) == 1
+    assert notes[0].startswith("Note: no MNIST files found (download failed: ")
+    assert "MNIST test set shipped with netcore (10,000 images" in notes[0]
+    assert "1,600 test-set images to train on, 400 to validate on" in stdout
+    record = json.loads((out / "history.json").read_text())
+    assert record["data"]["origin"] == "bundled" and record["data"]["source"] is None
+    assert record["final"]["val_accuracy"] > 0.75
+
+
+def test_train_no_download_goes_straight_to_the_shipped_set(tmp_path, capsys, monkeypatch):
+    def must_not_fetch(url, out, *, desc):
+        raise AssertionError(f"tried to download {url}")
+
+    monkeypatch.setattr(_locate, "fetch", must_not_fetch)
+    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--no-download", *TINY,
+                          "--limit", "200", "--out", str(tmp_path / "run"))
+    assert rc == 0, err
+    assert ("Note: no MNIST files found: using the MNIST test set shipped with netcore "
+            "(10,000 images, no download).") in stdout
 
 
 # --------------------------------------------------------------------------- errors
@@ -275,11 +313,46 @@ def test_missing_data_folder_exits_1_with_one_line(tmp_path, capsys):
 def test_output_folder_that_is_a_file_exits_1(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=20)
     (tmp_path / "taken").write_text("a file")
-    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
-                     str(tmp_path / "taken"))
+    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
+                       str(tmp_path / "taken"))
     assert rc == 1 and err.startswith("netcore: error: cannot create the output folder")
+    assert str(tmp_path / "taken") in err and "--out" in err
+    assert "Epoch" not in out                              # refused before training
     rc, _, err = run(capsys, "linear", "--out", str(tmp_path / "taken" / "sub"))
     assert rc == 1 and err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs a user whom file permissions bind (not root)")
+def test_unwritable_output_folder_is_refused_before_training(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=20)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
+                           str(locked))
+    finally:
+        locked.chmod(0o700)
+    assert rc == 1 and err.startswith(f"netcore: error: cannot write to the output folder {locked}")
+    assert "Epoch" not in out
+
+
+def test_output_folder_checked_with_a_real_write(tmp_path, capsys, monkeypatch):
+    # Where permissions cannot be taken away (root), a failing write stands in for them.
+    import tempfile as tempfile_module
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    data = make_idx_folder(tmp_path / "mnist", n_test=20)
+    monkeypatch.setattr(tempfile_module, "TemporaryFile", refuse)
+    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
+                       str(tmp_path / "run"))
+    assert rc == 1
+    assert err == (f"netcore: error: cannot write to the output folder {tmp_path / 'run'}: "
+                   "Permission denied; choose another with --out\n")
+    assert "Epoch" not in out
 
 
 def test_non_finite_loss_is_one_line(tmp_path, capsys):
@@ -302,10 +375,26 @@ def test_folder_without_the_files_exits_1(tmp_path, capsys):
 
 
 def test_nothing_found_anywhere_offline(capsys):
-    rc, _, err = run(capsys, "train", "--dataset", "mnist")
+    rc, _, err = run(capsys, "train", "--dataset", "fashion-mnist")
     assert rc == 1
-    assert "MNIST not found" in err and "--data" in err and "download failed" in err
-    assert err.count("\n") == 1
+    lines = err.splitlines()
+    assert lines[0].startswith("netcore: error: Fashion-MNIST not found in $NETCORE_DATA")
+    assert "download failed" in lines[0]
+    assert lines[1].startswith("  Pass the folder holding") and "--data FOLDER" in lines[1]
+    assert len(lines) == 2 and ";" not in lines[1]
+
+
+def test_multi_line_errors_keep_their_lines(capsys, monkeypatch):
+    from netcore.errors import NetcoreError
+
+    def fails(args):
+        raise NetcoreError("first line\nSearched, in order:\n  1. here\n  2. there")
+
+    monkeypatch.setattr(cli, "cmd_info", fails)
+    rc, _, err = run(capsys, "info")
+    assert rc == 1
+    assert err == ("netcore: error: first line\n  Searched, in order:\n    1. here\n"
+                   "    2. there\n")
 
 
 def test_corrupt_file_exits_1_naming_it(tmp_path, capsys):
@@ -324,6 +413,10 @@ def test_corrupt_file_exits_1_naming_it(tmp_path, capsys):
     ["train", "--dataset", "mnist", "--hidden", "512,abc"],
     ["train", "--dataset", "mnist", "--backend", "tpu"],
     ["linear", "--learning-rate", "-1"],
+    ["linear", "--steps", "20000"],
+    ["linear", "--steps", "-1"],
+    ["plot", "predictions"],
+    ["plot", "samples", "--n", "0"],
     ["plot"],
     ["plot", "histogram"],
     ["frobnicate"],
@@ -415,8 +508,41 @@ def test_linear_prints_the_course_numbers(tmp_path, capsys):
     assert rows[1][1:3] == ["-0.7", "5.1"]
     assert len(rows[3]) == 5                                     # no gradient after the last
     assert "The loss went down" in out and "OVERSHOOT" not in out
+    assert_png(tmp_path / "lin" / "linear_fit.png", 10_000)
     assert_png(tmp_path / "lin" / "loss_surface.png", 10_000)
     assert_png(tmp_path / "lin" / "loss_contour.png", 10_000)
+
+
+def test_linear_zero_steps_says_nothing_changed(tmp_path, capsys):
+    rc, out, err = run(capsys, "linear", "--steps", "0", "--out", str(tmp_path / "lin"))
+    assert rc == 0, err
+    assert "The loss went down" not in out and "OVERSHOOT" not in out
+    assert "No update was made (0 steps): MSE stays 2.5 at m = -1, b = 5." in out
+    assert "dMSE/dm = -3 (hand formula: no update was run)" in out
+    assert [r[0] for r in step_rows(out)] == ["0"]
+
+
+def test_linear_help_shows_a_zigzag_rate_and_the_blow_up_rate(capsys):
+    rc, out, _ = run(capsys, "linear", "--help")
+    assert rc == 0
+    text = " ".join(out.split())
+    assert "try 0.28 to see the steps zig-zag across the valley" in text and "and 2 to" in text
+
+
+def test_linear_zigzag_rate_crosses_the_valley_and_still_converges(tmp_path, capsys):
+    from netcore.course import linear
+
+    walk = linear.run_walkthrough(linear.ZIGZAG_LEARNING_RATE, 20)
+    # Along the valley's steep direction (the Hessian's top eigenvector) the distance to the
+    # minimum flips sign at every step: a zig-zag across the valley ...
+    a = np.stack([linear.X, np.ones_like(linear.X)], axis=1)
+    steep = np.linalg.eigh(a.T @ a)[1][:, -1]
+    across = [float(np.dot(steep, (s.m - linear.BEST[0], s.b - linear.BEST[1])))
+              for s in walk.steps]
+    assert all(u * v < 0 for u, v in zip(across, across[1:]))
+    # ... while the loss still comes down: the rate is under the stable limit.
+    assert walk.steps[-1].mse < walk.steps[0].mse / 2
+    assert linear.ZIGZAG_LEARNING_RATE < linear.stable_learning_rate()
 
 
 def test_linear_learning_rate_2_overshoots(tmp_path, capsys):
@@ -440,7 +566,7 @@ def test_linear_diverging_run_stops_cleanly(tmp_path, capsys):
 
 
 def test_walkthrough_gradients_are_netcores_and_match_the_hand_formula():
-    from netcore import linear_walkthrough as lw
+    from netcore.course import linear as lw
 
     walk = lw.run_walkthrough(learning_rate=0.05, steps=6)
     assert len(walk.steps) == 7 and not walk.overshoot
@@ -461,6 +587,66 @@ def test_plot_activations(tmp_path, capsys):
     assert rc == 0, err
     assert "softmax([2, 1, 0.1]) = [0.659, 0.242, 0.099]" in out
     assert_png(tmp_path / "figs" / "activations.png", 20_000)
+
+
+def test_plot_samples_from_a_data_folder(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "fashion", n_test=30)
+    rc, out, err = run(capsys, "plot", "samples", "--dataset", "fashion-mnist", "--data",
+                       str(data), "--n", "12", "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    assert f"Wrote {tmp_path / 'figs' / 'samples.png'}" in out
+    assert_png(tmp_path / "figs" / "samples.png", 10_000)
+
+
+def test_plot_samples_with_no_data_uses_the_shipped_mnist(tmp_path, capsys):
+    rc, out, err = run(capsys, "plot", "samples", "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    assert "Note: no MNIST files found" in out
+    assert_png(tmp_path / "figs" / "samples.png", 10_000)
+
+
+@pytest.mark.parametrize("figure", ["overfitting", "xent"])
+def test_plot_concept_figures(tmp_path, capsys, figure):
+    rc, out, err = run(capsys, "plot", figure, "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    assert_png(tmp_path / "figs" / f"{figure}.png", 10_000)
+
+
+def test_plot_predictions_of_a_trained_model_on_its_validation_images(tmp_path, capsys):
+    data = make_idx_folder(tmp_path / "mnist", n_test=100)
+    run_dir = tmp_path / "run"
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--epochs", "3",
+                     "--batch-size", "8", "--hidden", "32", "--out", str(run_dir))
+    assert rc == 0, err
+    rc, out, err = run(capsys, "plot", "predictions", "--model", str(run_dir / "model.netcore"),
+                       "--n", "20", "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    # The 20 validation images of the run (100 images, split 80/20 with seed 0).
+    right = int(out.split(" of 20 validation images predicted right")[0].split()[-1])
+    assert 0 <= right <= 20
+    assert_png(tmp_path / "figs" / "predictions.png", 10_000)
+
+
+def test_plot_predictions_after_training_on_the_shipped_set(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--no-download", *TINY,
+                     "--limit", "300", "--out", str(run_dir))
+    assert rc == 0, err
+    rc, out, err = run(capsys, "plot", "predictions", "--model", str(run_dir / "model.netcore"),
+                       "--out", str(tmp_path / "figs"))
+    assert rc == 0, err
+    assert "of 25 validation images predicted right" in out
+    assert_png(tmp_path / "figs" / "predictions.png", 10_000)
+
+
+def test_plot_predictions_without_a_model_exits_1(tmp_path, capsys):
+    rc, _, err = run(capsys, "plot", "predictions", "--model", str(tmp_path / "none.netcore"))
+    assert rc == 1
+    assert err.startswith(f"netcore: error: model file {tmp_path / 'none.netcore'} does not exist")
+    (tmp_path / "lone").mkdir()
+    (tmp_path / "lone" / "model.netcore").write_bytes(b"")
+    rc, _, err = run(capsys, "plot", "predictions", "--model", str(tmp_path / "lone" / "model.netcore"))
+    assert rc == 1 and "needs the history.json" in err
 
 
 def test_info(capsys, monkeypatch):

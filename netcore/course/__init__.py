@@ -1,0 +1,16 @@
+"""The course's own pieces: its models, its walk-through and its advice.
+
+* :mod:`netcore.course.linear`: ``y-hat = m x + b`` fitted by gradient descent, every number
+  printed (``netcore linear``).
+* :func:`build_mlp`: the image classifier of the course (``netcore train``).
+* :func:`overfitting_advice`: the verdict printed after training, from the accuracy gap and
+  the validation-loss trend.
+"""
+from __future__ import annotations
+
+from . import linear
+from .advice import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
+from .mlp import IMAGE_SHAPE, build_mlp
+
+__all__ = ["linear", "build_mlp", "IMAGE_SHAPE", "overfitting_advice", "OVERFIT_THRESHOLD",
+           "RISING_EPOCHS"]

@@ -1,0 +1,32 @@
+"""The course's image classifier: a multilayer perceptron on 28x28 grayscale images."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from ..models import Sequential
+
+__all__ = ["build_mlp", "IMAGE_SHAPE"]
+
+#: The input of every course data set (MNIST, Fashion-MNIST, Sign-Language-MNIST).
+IMAGE_SHAPE = (28, 28)
+
+
+def build_mlp(num_classes: int, hidden: Sequence[int] = (512, 512), dropout: float = 0.0,
+              backend: str | None = None, seed: int = 0) -> Sequential:
+    """The course MLP: ``Flatten(28x28)``, then ``Dense(h, relu)`` (and ``Dropout(dropout)``
+    when above 0) per hidden size, then ``Dense(num_classes, softmax)``.
+
+    ``backend`` None: ``$NETCORE_BACKEND``, else "auto". ``seed`` fixes the initial weights
+    and the dropout masks.
+    """
+    from .. import Sequential
+    from ..layers import Dense, Dropout, Flatten
+
+    layers: list[Any] = [Flatten(input_shape=IMAGE_SHAPE)]
+    for units in hidden:
+        layers.append(Dense(units, activation="relu"))
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(num_classes, activation="softmax"))
+    return Sequential(layers, backend=backend, seed=seed)
