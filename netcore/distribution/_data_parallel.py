@@ -274,7 +274,9 @@ class DataParallel:
         config = model.get_config()
         seed = config.pop("seed")
         be = model.backend
-        out = {"architecture": _digest(json.dumps(config, sort_keys=True).encode()),
+        layers = config.get("layers", [])
+        out = {"architecture": f"{len(layers)} layers, {model._flat_params.size} weights, "
+                               + _digest(json.dumps(config, sort_keys=True).encode()),
                "seed": str(seed) if getattr(model, "_seed_given", True) else "not given",
                "fit arguments": json.dumps({k: settings.get(k) for k in FIT_SETTINGS}, sort_keys=True)}
         if model.compiled:

@@ -1,0 +1,35 @@
+"""Ranks that do not run the same training are stopped at the first step with a clear error.
+
+``python mismatch.py seed|units|data OUT``: rank 1 differs from rank 0 in its seed, in a
+layer's width, or in its data; every rank must raise DistributionMismatchError and writes
+what happened to ``OUT/rank<r>.txt``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import netcore
+from netcore import layers
+from netcore.distribution import DataParallel, DistributionMismatchError, set_distribution
+
+what = sys.argv[1]
+dist = DataParallel()
+set_distribution(dist)
+other = dist.rank == 1
+seed = 5 if other and what == "seed" else 4
+units = 9 if other and what == "units" else 8
+x = np.random.default_rng(2 if other and what == "data" else 1).normal(size=(40, 4))
+y = x[:, :1] * 2
+model = netcore.Sequential([layers.Dense(units, activation="relu", input_shape=(4,)), layers.Dense(1)],
+                           backend="cpu", seed=seed)
+model.compile(optimizer="sgd", loss="mse")
+try:
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+except DistributionMismatchError as exc:
+    outcome = f"refused: {exc}"
+else:
+    outcome = "trained"
+(Path(sys.argv[2]) / f"rank{dist.rank}.txt").write_text(outcome)

@@ -1,0 +1,256 @@
+"""Data-parallel training (netcore.distribution): the batch split and its weights, bucket plans,
+and, under real ``mpiexec`` runs spawned from here, the equivalence with one process (weights,
+History, evaluate, predict), failure of one rank, mismatched ranks, the CLI.
+
+The one-process reference of each case runs in this process (``tests/distributed/equivalence.py``);
+the MPI runs use ``mpiexec`` from the MPI extra (``pip install 'netcore[mpi]'``) and are
+skipped, with that reason, where it is not installed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netcore
+from netcore import distribution, layers
+from netcore.distribution import (DataParallel, plan_buckets, set_distribution, shard_bounds,
+                                  shard_counts, shard_weight)
+
+REPO = Path(__file__).resolve().parents[1]
+DIST = REPO / "tests" / "distributed"
+
+
+def _mpiexec() -> str | None:
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.is_file() else shutil.which("mpiexec")
+
+
+def _have_mpi4py() -> bool:
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+needs_mpi = pytest.mark.skipif(
+    not (_have_mpi4py() and _mpiexec()),
+    reason="the MPI extra is not installed (pip install 'netcore[mpi]': mpi4py and mpiexec)")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in distribution._comm.LAUNCHER_VARIABLES}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    # one BLAS thread per rank: the ranks share the machine's cores
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(extra)
+    return env
+
+
+def run_mpi(n: int, *args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``mpiexec -n N python ARGS`` (or a console command when ARGS starts with '-m')."""
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, *args]
+    return subprocess.run(cmd, env=_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _equivalence_module():
+    spec = importlib.util.spec_from_file_location("dist_equivalence", DIST / "equivalence.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def no_distribution_left_behind():
+    yield
+    set_distribution(None)
+
+
+# --------------------------------------------------------------------------- the split
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7])
+def test_shards_cover_each_batch_once_in_order_and_differ_by_at_most_one_row(size):
+    for start, stop in [(0, 0), (0, 1), (5, 6), (10, 26), (96, 97), (0, 128), (3, 3 + size - 1)]:
+        bounds = [shard_bounds(start, stop, r, size) for r in range(size)]
+        assert bounds[0][0] == start and bounds[-1][1] == stop
+        assert all(bounds[r][1] == bounds[r + 1][0] for r in range(size - 1))  # contiguous, in order
+        sizes = [hi - lo for lo, hi in bounds]
+        assert min(sizes) >= 0 and max(sizes) - min(sizes) <= 1
+        assert shard_counts(stop - start, size) == sizes
+
+
+def test_a_batch_shorter_than_the_world_leaves_ranks_empty():
+    assert shard_counts(1, 2) == [0, 1]
+    assert shard_counts(2, 3) == [0, 1, 1]
+    assert shard_counts(7, 3) == [2, 2, 3]
+
+
+def test_sample_weighted_rank_means_are_the_global_mean_loss_and_gradient():
+    # A mean over n rows equals sum_r (n_r / n) * (mean over rank r's rows), for the values
+    # and for any per-row gradient: the scaling every rank applies before the allreduce.
+    rng = np.random.default_rng(0)
+    per_row = rng.normal(size=(23, 5))
+    for size in (2, 3, 5):
+        total = sum(shard_weight(hi - lo, 23) * per_row[lo:hi].mean(axis=0)
+                    for lo, hi in (shard_bounds(0, 23, r, size) for r in range(size)) if hi > lo)
+        np.testing.assert_allclose(total, per_row.mean(axis=0), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("args", [(5, 3, 3, 2), (5, 3, -1, 2), (0, 1, 0, 0)])
+def test_bad_split_arguments_are_refused_with_the_values(args):
+    start, stop, rank, size = args
+    with pytest.raises(ValueError, match="received"):
+        shard_bounds(start, stop, rank, size)
+    with pytest.raises(ValueError, match="local=5, total=3"):
+        shard_weight(5, 3)
+
+
+def _mlp(dtype: str = "float64") -> netcore.Sequential:
+    model = netcore.Sequential([layers.Dense(12, activation="relu", input_shape=(6,)),
+                                layers.Dropout(0.1), layers.Dense(10, activation="tanh"),
+                                layers.Dense(4, activation="softmax")],
+                               backend="cpu", seed=7, dtype=dtype)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_buckets_hold_whole_layers_last_first_and_tile_the_gradient_buffer():
+    model = _mlp()
+    sizes = {0: 6 * 12 + 12, 2: 12 * 10 + 10, 3: 10 * 4 + 4}  # the Dropout (1) has no weights
+    per_layer = plan_buckets(model, bucket_bytes=1)
+    assert [b.first_layer for b in per_layer] == [3, 2, 0]
+    assert [b.hi - b.lo for b in per_layer] == [sizes[3], sizes[2], sizes[0]]
+    assert per_layer[0].hi == model._flat_grads.size and per_layer[-1].lo == 0
+    assert all(a.lo == b.hi for a, b in zip(per_layer, per_layer[1:]))
+    # 8-byte floats: the last layer alone (352 B) is under 400 B, so it takes the next one too
+    merged = plan_buckets(model, bucket_bytes=400)
+    assert [(b.first_layer, b.lo, b.hi) for b in merged] == [(2, sizes[0], model._flat_grads.size),
+                                                          (0, 0, sizes[0])]
+    whole = plan_buckets(model, bucket_bytes=10**9)
+    assert [(b.first_layer, b.lo, b.hi) for b in whole] == [(0, 0, model._flat_grads.size)]
+
+
+# --------------------------------------------------------------------------- one process
+def test_outside_mpiexec_the_world_is_this_process_and_training_is_unchanged():
+    x = np.random.default_rng(0).normal(size=(50, 6))
+    y = np.eye(4)[np.arange(50) % 4]
+    plain = _mlp()
+    plain.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    dist = DataParallel()
+    assert (dist.rank, dist.world_size, dist.is_chief, dist.comm.name) == (0, 1, True, "local")
+    with dist.scope():
+        assert distribution.get_distribution() is dist and distribution.distribution() is dist
+        assert distribution.active() is None  # one process: the trainer's own path
+        model = _mlp()
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert distribution.get_distribution() is None
+    for a, b in zip(model.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_distribution_arguments_are_checked():
+    with pytest.raises(TypeError, match="DataParallel or None, received 'mpi'"):
+        set_distribution("mpi")
+    with pytest.raises(ValueError, match="bucket_mb must be a positive number, received 0"):
+        DataParallel(bucket_mb=0)
+    with pytest.raises(ValueError, match="overlap must be True or False, received 1"):
+        DataParallel(overlap=1)
+
+
+_BLOCK_MPI4PY = ("import runpy, sys; sys.modules['mpi4py'] = None; "
+                 "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def test_without_mpi4py_a_script_trains_as_one_process(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", _BLOCK_MPI4PY, str(DIST / "equivalence.py"),
+                           str(tmp_path), "f64_softmax"],
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "f64_softmax.rank0.npz")
+    assert int(got["world"]) == 1
+    ref = _equivalence_module().run("f64_softmax")
+    for i in range(3 * 2):
+        np.testing.assert_allclose(got[f"weight{i}"], ref[f"weight{i}"], rtol=1e-12, atol=1e-14)
+
+
+def test_under_a_launcher_without_mpi4py_the_error_says_what_to_install():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from netcore.distribution import DataParallel\nDataParallel()")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(PMI_RANK="0", PMI_SIZE="2"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "runs under mpiexec but mpi4py cannot be imported" in proc.stderr
+    assert "pip install 'netcore[mpi]'" in proc.stderr
+
+
+# --------------------------------------------------------------------------- under mpiexec
+CASES = ["f64_softmax", "f64_softmax_one_allreduce", "f32_softmax", "f64_rmse"]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    mod = _equivalence_module()
+    return {name: mod.run(name) for name in CASES}
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_mpiexec_training_equals_one_process_and_ranks_agree(tmp_path, reference, ranks):
+    proc = run_mpi(ranks, str(DIST / "equivalence.py"), str(tmp_path), *CASES)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in CASES:
+        ref = reference[name]
+        rtol = 1e-5 if name.startswith("f32") else 1e-10
+        runs = [np.load(tmp_path / f"{name}.rank{r}.npz") for r in range(ranks)]
+        assert [int(r["world"]) for r in runs] == [ranks] * ranks
+        weights = sorted(k for k in ref if k.startswith("weight"))
+        for k in weights:
+            assert _rel(runs[0][k], ref[k]) < rtol, (name, k, _rel(runs[0][k], ref[k]))
+            for other in runs[1:]:  # replicas stay bit-identical
+                np.testing.assert_array_equal(other[k], runs[0][k], err_msg=f"{name} {k}")
+        hist = [json.loads(str(r["history"])) for r in runs]
+        ref_hist = json.loads(str(ref["history"]))
+        assert set(hist[0]) == set(ref_hist) and len(hist[0]["loss"]) == 2
+        assert all(h == hist[0] for h in hist), f"{name}: History differs between ranks"
+        for key, values in ref_hist.items():
+            np.testing.assert_allclose(hist[0][key], values, rtol=rtol, err_msg=f"{name} {key}")
+        ev = [json.loads(str(r["evaluate"])) for r in runs]
+        assert all(e == ev[0] for e in ev)
+        for key, value in json.loads(str(ref["evaluate"])).items():
+            np.testing.assert_allclose(ev[0][key], value, rtol=rtol, err_msg=f"{name} evaluate {key}")
+        for r in runs:
+            np.testing.assert_allclose(r["predict"], ref["predict"], rtol=10 * rtol, atol=rtol,
+                                       err_msg=f"{name} predict")
+
+
+@needs_mpi
+def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
+    t0 = time.perf_counter()
+    proc = run_mpi(2, str(DIST / "fail_one_rank.py"), timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode != 0
+    assert "deliberate failure on rank 1 after epoch 1" in proc.stderr
+    assert "netcore: rank 1 of 2: uncaught RuntimeError" in proc.stderr
+    assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
+
+
+@needs_mpi
+@pytest.mark.parametrize("what, field", [("seed", "seed (rank 0: 4, rank 1: 5)"),
+                                         ("units", "architecture"),
+                                         ("data", "data (rank 0: 40 rows")])
+def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
+    proc = run_mpi(2, str(DIST / "mismatch.py"), what, str(tmp_path), timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)]
+    assert said[0] == said[1], said  # every rank stops, with the same message
+    assert said[0].startswith("refused: DataParallel: the ranks do not run the same training")
+    assert f"rank 1 differs from rank 0 in {field}" in said[0]
+    assert "Sequential(seed=...)" in said[0]
