@@ -253,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         hint = "" if debug or _expected(exc) else " (unexpected: rerun with --debug for the traceback)"
         print(_error_text(exc, hint), file=sys.stderr)
+        _abort_other_ranks()
         return 1
 
 
@@ -275,7 +276,28 @@ def _error_text(exc: BaseException, hint: str = "") -> str:
 
 
 def _say(*parts: Any) -> None:
-    print(*parts, flush=True)
+    from .distribution import is_chief
+
+    if is_chief():  # under mpiexec rank 0 alone talks
+        print(*parts, flush=True)
+
+
+def _data_parallel_under_mpiexec() -> Any:
+    """Under mpiexec: train data-parallel across the ranks (rank 0 prints and writes files)."""
+    from . import distribution
+
+    if distribution.get_distribution() is None and distribution.launched_by_mpi():
+        distribution.set_distribution(distribution.DataParallel())
+    return distribution.active()
+
+
+def _abort_other_ranks() -> None:
+    """Under mpiexec the other ranks would wait for this one forever: end the whole job."""
+    from . import distribution
+
+    dist = distribution.active()
+    if dist is not None:
+        dist.abort(f"{PROG} failed")
 
 
 def _warn(text: str) -> None:
@@ -357,6 +379,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``netcore train``: load, train with a progress bar, report, write model/history/plots."""
     from . import callbacks, datasets, optimizers
 
+    dist = _data_parallel_under_mpiexec()
     data = datasets.load(args.dataset, args.data, download=not args.no_download)
     out = _out_dir(args.out)
     for note in data.notes:
@@ -372,6 +395,8 @@ def cmd_train(args: argparse.Namespace) -> int:
          + (f", {len(x_te):,} test images" if x_te is not None else
             (" (no separate test set: they all come from the test files)" if data.from_test_set
              else "")) + ".")
+    if dist is not None:
+        _say(f"Training: {dist.describe()}; each batch of {args.batch_size} is split across them.")
 
     model = build_mlp(data.num_classes, args.hidden, args.dropout, args.backend, args.seed)
     kwargs = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
@@ -423,6 +448,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for line in advice:
         _say(line)
 
+    if dist is not None and not dist.is_chief:
+        return 0  # rank 0 writes the files
     model_path = out / MODEL_FILE
     model.save(model_path)
     record = {
