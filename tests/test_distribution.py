@@ -254,3 +254,18 @@ def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
     assert said[0].startswith("refused: DataParallel: the ranks do not run the same training")
     assert f"rank 1 differs from rank 0 in {field}" in said[0]
     assert "Sequential(seed=...)" in said[0]
+
+
+@needs_mpi
+def test_cli_train_under_mpiexec_prints_one_line_per_epoch_from_rank_0(tmp_path):
+    proc = run_mpi(2, "-m", "netcore", "train", "--dataset", "mnist", "--limit", "300",
+                   "--epochs", "2", "--batch-size", "64", "--hidden", "16", "--out", "run",
+                   "--no-download", cwd=tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split(" - ")[0] for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert sum(line.startswith("Data: ") for line in lines) == 1  # rank 0 alone prints
+    assert "Training: data parallel, 2 processes (mpi); each batch of 64 is split across them." in lines
+    record = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert record["epochs"] == [1, 2]
+    assert (tmp_path / "run" / "model.netcore").is_file()

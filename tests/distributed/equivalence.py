@@ -1,6 +1,6 @@
 """Training cases run once in one process and under ``mpiexec -n N``; tests compare them.
 
-``python tests/dist/equivalence.py OUT CASE [CASE ...]``: every rank writes
+``python tests/distributed/equivalence.py OUT CASE [CASE ...]``: every rank writes
 ``OUT/CASE.rank<r>.npz`` (weights, History, evaluate and predict results). Without mpiexec
 it is the one-process reference (``DataParallel()`` then spans this process alone).
 """
