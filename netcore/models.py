@@ -12,10 +12,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import optimizers as optimizers_mod
 from . import saving
 from . import validation as V
-from .backend import BACKEND_NAMES, get_backend
+from .backend import get_backend
 from .backend.base import Backend
 from .layers import Layer
 from .layers.base import BuildContext
@@ -214,43 +213,3 @@ class Sequential(Trainer):
         if not self.built:
             raise RuntimeError(f"{what}() needs a built model: give the first layer input_shape=..., "
                                "call model.build(input_shape), or fit/predict on data first")
-
-def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
-               allow_nonfinite: bool = False) -> Sequential:
-    """Load a model saved by ``Sequential.save`` onto ``backend`` (None: the process default),
-    with its weights and, when it was compiled, its loss, metrics, optimizer state and step count.
-
-    A missing, truncated, corrupt, inconsistent or foreign file raises
-    :class:`netcore.ModelFileError` naming the file and what is wrong; every array is checked
-    against the architecture before it is read. NaN or inf in the file is refused unless
-    ``allow_nonfinite=True``.
-    """
-    if not (backend is None or isinstance(backend, Backend)
-            or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)):
-        raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
-    with saving.ModelFile(path) as f:
-        with f.checking("the architecture"):
-            model = Sequential.from_config(f.config, backend=backend)
-            if not model.built:
-                model.build(f.input_shape)
-        if tuple(model.input_shape) != f.input_shape:
-            raise f.error(f"holds an inconsistent netcore model: input_shape {list(f.input_shape)} "
-                          f"but the first layer's is {list(model.input_shape)}")
-        params = model._params()
-        weights = f.read_weights([tuple(p.shape) for p in params], model.dtype, allow_nonfinite)
-        for p, w in zip(params, weights):
-            p[...] = model.backend.asarray(w)
-        comp = f.compile_config
-        if comp is not None:
-            with f.checking("the compile settings"):
-                model.compile(optimizer=optimizers_mod.from_config(comp["optimizer"]),
-                              loss=comp["loss"], metrics=comp["metrics"])
-            opt = model.optimizer
-            state = f.read_optimizer_state(
-                [{s: tuple(a.shape) for s, a in slots.items()} for slots in opt.state],
-                model.dtype, opt.nonnegative_slots, allow_nonfinite)
-            for slots, loaded in zip(opt.state, state):
-                for s, arr in loaded.items():
-                    slots[s][...] = model.backend.asarray(arr)
-            opt.iterations = comp["iterations"]
-    return model

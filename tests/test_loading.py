@@ -155,11 +155,33 @@ def test_an_npy_header_declaring_a_huge_shape_is_refused_before_any_data(saved):
     edited(path, weights__0_npy=npy_header_only("<f4", (10**11,)))
     tracemalloc.start()
     try:
-        refused(path, r"weights/0.npy has shape \(100000000000,\), the architecture needs \(4, 8\)")
+        refused(path, r"weights/0.npy declares 128 bytes, its .npy header says 400000000128")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 2**20
+
+
+@pytest.mark.parametrize("units", [10**9, 2**40])
+def test_an_architecture_larger_than_the_weights_in_the_file_is_refused_before_building(saved, units):
+    _, path = saved
+    with_meta(path, lambda meta: meta["model"]["layers"][0]["config"].__setitem__("units", units))
+    tracemalloc.start()
+    try:
+        refused(path, f"needs at least {4 * units + units * 3} parameters, the file holds 67")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_model_without_biases_loads(tmp_path):
+    m = Sequential([Dense(5, use_bias=False, input_shape=(3,)), Dense(1, use_bias=False)],
+                   backend="cpu", seed=2)
+    m.save(tmp_path / "m.netcore")
+    back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
+    for a, b in zip(m.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_member_longer_than_its_header_says_is_refused(saved):

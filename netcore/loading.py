@@ -1,0 +1,86 @@
+"""``load_model``: a model rebuilt from its file (the model side of :mod:`netcore.model_file`).
+
+The order bounds memory by what the file really holds: the weight headers are read first (their
+sizes are backed by the archive's bytes); the architecture's parameter count is checked against
+them before anything is allocated; the model is built; then each array is checked against the
+built model's shapes before its data is read.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from . import optimizers
+from .backend import BACKEND_NAMES
+from .backend.base import Backend
+from .model_file import ModelFile
+from .models import Sequential
+
+__all__ = ["load_model"]
+
+
+def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
+               allow_nonfinite: bool = False) -> Sequential:
+    """Load a model saved by ``Sequential.save`` onto ``backend`` (None: the process default),
+    with its weights and, when it was compiled, its loss, metrics, optimizer state and step count.
+
+    A missing, truncated, corrupt, inconsistent or foreign file raises
+    :class:`netcore.ModelFileError` naming the file and what is wrong. NaN or inf in the file is
+    refused unless ``allow_nonfinite=True``.
+    """
+    if not (backend is None or isinstance(backend, Backend)
+            or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)):
+        raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
+    if not isinstance(allow_nonfinite, bool):
+        raise ValueError(f"allow_nonfinite must be True or False, received {allow_nonfinite!r}")
+    with ModelFile(path) as f:
+        held = sum(math.prod(s) for s in f.weight_shapes())
+        with f.checking("the architecture"):
+            needed = _fewest_parameters(f.config, f.input_shape)
+        if needed > held:
+            raise f.error(f"holds an inconsistent netcore model: the architecture needs at least "
+                          f"{needed} parameters, the file holds {held}")
+        with f.checking("the architecture"):
+            model = Sequential.from_config(f.config, backend=backend)
+            if not model.built:
+                model.build(f.input_shape)
+        if tuple(model.input_shape) != f.input_shape:
+            raise f.error(f"holds an inconsistent netcore model: input_shape {list(f.input_shape)} "
+                          f"but the first layer's is {list(model.input_shape)}")
+        params = model._params()
+        weights = f.read_weights([tuple(p.shape) for p in params], model.dtype, allow_nonfinite)
+        for p, w in zip(params, weights):
+            p[...] = model.backend.asarray(w)
+        comp = f.compile_config
+        if comp is not None:
+            with f.checking("the compile settings"):
+                model.compile(optimizer=optimizers.from_config(comp["optimizer"]),
+                              loss=comp["loss"], metrics=comp["metrics"])
+            opt = model.optimizer
+            assert opt is not None
+            state = f.read_optimizer_state(
+                [{s: tuple(a.shape) for s, a in slots.items()} for slots in opt.state],
+                model.dtype, opt.nonnegative_slots, allow_nonfinite)
+            for slots, loaded in zip(opt.state, state):
+                for s, arr in loaded.items():
+                    slots[s][...] = model.backend.asarray(arr)
+            opt.iterations = comp["iterations"]
+    return model
+
+
+def _fewest_parameters(config: dict[str, Any], input_shape: tuple[int, ...]) -> int:
+    """The fewest parameters building ``config`` can create, from the numbers in the config
+    alone: a layer with ``units`` maps ``width`` features to ``units`` through a ``(width,
+    units)`` kernel (plus at most ``units`` biases, so the build allocates at most twice this);
+    the other layers keep the element count and hold none. A file whose weights hold fewer
+    parameters is refused before the build could allocate what the file cannot fill."""
+    width, total = math.prod(input_shape), 0
+    for spec in config["layers"]:
+        units = spec["config"].get("units")
+        if units is not None:
+            if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+                raise ValueError(f"units must be a positive integer, received {units!r}")
+            total += width * units
+            width = units
+    return total
