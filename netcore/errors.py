@@ -11,15 +11,21 @@ class BackendUnavailableError(NetcoreError, RuntimeError):
 
 
 class NonFiniteLossError(NetcoreError, FloatingPointError):
-    """Training produced a NaN or infinite loss; weights of the last good step are kept."""
+    """Training produced a NaN or infinite loss (``cause="loss"``), or an update that would
+    have written a NaN or inf into a weight or optimizer slot (``cause="update"``, the loss
+    ``value`` being finite); the weights of the last good step are kept."""
 
-    def __init__(self, epoch: int, step: int, value: float) -> None:
-        self.epoch, self.step, self.value = epoch, step, value
-        super().__init__(
-            f"loss became {value} at epoch {epoch}, step {step}; training stopped and the "
-            "weights of the last good step were kept (try a smaller learning_rate, or check "
-            "the data for NaN/inf)"
-        )
+    def __init__(self, epoch: int, step: int, value: float, cause: str = "loss") -> None:
+        self.epoch, self.step, self.value, self.cause = epoch, step, value, cause
+        if cause == "update":
+            what = (f"the update at epoch {epoch}, step {step} would have made a weight NaN or "
+                    f"inf (the loss was {value})")
+            hint = "try a smaller learning_rate, or scale the inputs"
+        else:
+            what = f"loss became {value} at epoch {epoch}, step {step}"
+            hint = "try a smaller learning_rate, or check the data for NaN/inf"
+        super().__init__(f"{what}; training stopped and the weights of the last good step "
+                         f"were kept ({hint})")
 
 
 class ModelFileError(NetcoreError, ValueError):
