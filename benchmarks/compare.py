@@ -32,6 +32,13 @@ status 1 (the timings are still printed and written):
 PyTorch's TF32 matrix products are switched off, so both sides compute in true float32 (CuPy
 uses TF32 only when ``CUPY_TF32=1``; the value is recorded with the results).
 
+Each side's data is moved to its device once, before the timed epochs, and each epoch is
+synchronised before its clock stops. On the GPU, PyTorch's Adam is its fused single-kernel
+form (``fused=True``), and a second PyTorch contender runs beside eager mode:
+``torch.compile(mode="reduce-overhead")`` of the forward pass and the loss (Inductor kernels
+replayed as CUDA graphs, backward included), lockstep-checked like the eager one
+(``--torch-compile``; where it cannot run, the results say why and the run goes on).
+
 Run from the repository root::
 
     python benchmarks/compare.py --device cpu --batch-sizes 32,128 --repeats 3 --json out.json
@@ -64,12 +71,6 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netc
 
 from benchmarks import _common as common  # noqa: E402
 
-#: Targets from issue 4, checked (and reported, never enforced) for the CPU runs.
-CPU_TARGETS = {32: ("torch", 0.40), 128: ("torch", 0.45)}
-CPU_GEMM_TARGET = {128: 1.3}
-GPU_TARGETS = {128: ("torch", 1.0), 1024: ("torch", 1.0)}
-
-
 # ---------------------------------------------------------------------------- PyTorch side
 def torch_status() -> tuple[bool, str]:
     """``(installed, note)``, without importing torch into this process (see :class:`TorchWorker`)."""
@@ -80,15 +81,20 @@ def torch_status() -> tuple[bool, str]:
 
 
 class TorchTrainer:
-    """The same MLP in PyTorch eager mode, starting from netcore's weights.
+    """The same MLP in PyTorch, starting from netcore's weights: eager, or ``torch.compile``d.
 
     ``weights`` is netcore's ``get_weights()`` list: per Dense layer a kernel ``(in, out)``
-    and a bias ``(out,)``.
+    and a bias ``(out,)``. On a GPU, Adam is PyTorch's fused single-kernel form
+    (``fused=True``). ``compile_mode`` (e.g. ``"reduce-overhead"``: CUDA graphs) compiles the
+    forward pass and the loss, and so their backward; the optimizer step stays eager, as
+    its per-step epsilon (see the module docstring) would otherwise recompile it.
     """
 
-    def __init__(self, torch: Any, device: str, weights: Sequence[np.ndarray]) -> None:
+    def __init__(self, torch: Any, device: str, weights: Sequence[np.ndarray],
+                 lr_scale: float = 1.0, compile_mode: str | None = None) -> None:
         self.torch = torch
         self.device = torch.device("cuda" if device == "cuda" else "cpu")
+        self.lr = common.LEARNING_RATE * lr_scale  # lr_scale != 1 only to see the checks fail
         nn = torch.nn
         layers: list[Any] = []
         sizes = common.LAYER_SIZES
@@ -97,14 +103,28 @@ class TorchTrainer:
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
         self.model = nn.Sequential(*layers).to(self.device)
-        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        self.linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        self.compile_mode = compile_mode
+        self.loss = (torch.compile(self._loss, mode=compile_mode, dynamic=False)
+                     if compile_mode else self._loss)
+        self.reset(weights)
+
+    def reset(self, weights: Sequence[np.ndarray]) -> None:
+        """Back to ``weights`` and a fresh Adam, keeping the same parameter tensors (so a
+        compiled step, whose CUDA graphs hold their addresses, stays valid)."""
+        torch = self.torch
         with torch.no_grad():
-            for lin, kernel, bias in zip(linears, weights[0::2], weights[1::2]):
+            for lin, kernel, bias in zip(self.linears, weights[0::2], weights[1::2]):
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
                 lin.bias.copy_(torch.from_numpy(np.asarray(bias)))
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=common.LEARNING_RATE,
-                                    betas=(common.BETA_1, common.BETA_2), eps=common.EPSILON)
+        fused = {"fused": True} if self.device.type == "cuda" else {}
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr,
+                                    betas=(common.BETA_1, common.BETA_2), eps=common.EPSILON,
+                                    **fused)
         self.steps = 0
+
+    def _loss(self, xb: Any, yb: Any) -> Any:
+        return self.torch.nn.functional.cross_entropy(self.model(xb), yb)
 
     def tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
         """``x``, ``y`` on this trainer's device (moved once, outside the timed epochs)."""
@@ -117,14 +137,20 @@ class TorchTrainer:
         group = opt.param_groups[0]
         n = x.shape[0]
         total = torch.zeros((), dtype=torch.float64, device=self.device)
+        # A replayed CUDA graph reuses its output buffers; each step's loss is consumed (added
+        # to ``total``) before the next step starts, which this mark tells the graph pool.
+        mark_step = (torch.compiler.cudagraph_mark_step_begin if self.compile_mode
+                     else None)
         model.train()
         for s in range(0, n, batch_size):
             xb, yb = x[s:s + batch_size], y[s:s + batch_size]
             self.steps += 1
             # Keras' epsilon, expressed in torch's bias-corrected denominator (see module doc).
             group["eps"] = common.EPSILON / math.sqrt(1.0 - common.BETA_2 ** self.steps)
+            if mark_step is not None:
+                mark_step()
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss = self.loss(xb, yb)
             loss.backward()
             opt.step()
             total += loss.detach() * xb.shape[0]
@@ -134,6 +160,10 @@ class TorchTrainer:
         """One step per batch, in order, each loss read back (for the lockstep check)."""
         return [self.epoch(x[s:s + batch_size], y[s:s + batch_size], batch_size)
                 for s in range(0, x.shape[0], batch_size)]
+
+    def kernels(self) -> list[np.ndarray]:
+        """The weight matrices in netcore's ``(in, out)`` layout, on the host."""
+        return [lin.weight.detach().cpu().numpy().T.copy() for lin in self.linears]
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
@@ -172,6 +202,34 @@ class TorchWorker:
         self._proc.join(timeout=30)
 
 
+#: The PyTorch contenders: result key -> ``torch.compile`` mode (None: eager).
+TORCH_VARIANTS: dict[str, str | None] = {"torch": None, "torch_compile": "reduce-overhead"}
+
+
+def _torch_setup(torch: Any, state: dict[str, Any], variant: str, lr_scale: float) -> str | None:
+    """Build ``variant``'s trainer, warm it on the first batches, put it back to the initial
+    weights, and move the epoch's data to its device. Returns None, or why it cannot run."""
+    mode = TORCH_VARIANTS[variant]
+    x, y, b = state["x"], state["y"], state["batch_size"]
+    k = min(x.shape[0], 2 * b + (x.shape[0] % b))  # every shape an epoch meets, once
+    try:
+        if mode is not None:
+            torch._dynamo.reset()  # earlier configurations' graphs: freed, and no recompile cap
+        tt = TorchTrainer(torch, state["device"], state["weights"], lr_scale, mode)
+        wx, wy = tt.tensors(x[:k], y[:k])
+        tt.epoch(wx, wy, b)  # compiles (JIT, cuBLAS handles, CUDA graphs), fills allocators
+        tt.synchronize()
+    except Exception as exc:
+        if mode is None:
+            raise
+        return f"torch.compile(mode={mode!r}) failed here: {type(exc).__name__}: {exc}"[:500]
+    tt.reset(state["weights"])
+    state["trainers"][variant] = tt
+    if "tx" not in state or state["tx"].device != tt.device:
+        state["tx"], state["ty"] = tt.tensors(x, y)
+    return None
+
+
 def _torch_worker_main(conn: Any, lr_scale: float) -> None:
     """The worker's loop: ``info``, ``setup``, ``lockstep``, ``epoch``, ``stop``."""
     import traceback
@@ -185,34 +243,30 @@ def _torch_worker_main(conn: Any, lr_scale: float) -> None:
         if cmd == "stop":
             return
         try:
+            value: Any = None
             if cmd == "info":
-                value: Any = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                              "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
-                              "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
-            elif cmd == "setup":
-                device, n, batch_size, weights = args
+                value = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                         "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+                         "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+                         "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32)}
+            elif cmd == "setup":  # -> {variant: None if ready, else why not}
+                device, n, batch_size, weights, variants = args
                 x, y = common.make_data(n)
-                state.update(device=device, batch_size=batch_size, weights=weights, x=x, y=y)
-                k = min(n, 2 * batch_size + (n % batch_size))
-                warm = _make_trainer(torch, device, weights, lr_scale)
-                wx, wy = warm.tensors(x[:k], y[:k])
-                warm.epoch(wx, wy, batch_size)
-                warm.synchronize()
-                state["trainer"] = _make_trainer(torch, device, weights, lr_scale)
-                state["tx"], state["ty"] = state["trainer"].tensors(x, y)
-                value = None
-            elif cmd == "lockstep":
-                (steps,) = args
-                b = state["batch_size"]
+                state.clear()
+                state.update(device=device, batch_size=batch_size, weights=weights, x=x, y=y,
+                             trainers={})
+                value = {v: _torch_setup(torch, state, v, lr_scale) for v in variants}
+            elif cmd == "lockstep":  # fresh Adam, the initial weights, ``steps`` batches
+                variant, steps = args
+                tt, b = state["trainers"][variant], state["batch_size"]
                 k = min(state["x"].shape[0], steps * b)
-                tt = _make_trainer(torch, state["device"], state["weights"], lr_scale)
-                tx, ty = tt.tensors(state["x"][:k], state["y"][:k])
-                losses = tt.step_losses(tx, ty, b)
-                kernels = [lin.weight.detach().cpu().numpy().T.copy() for lin in tt.model
-                           if isinstance(lin, torch.nn.Linear)]
-                value = (losses, kernels)
+                tt.reset(state["weights"])
+                losses = tt.step_losses(state["tx"][:k], state["ty"][:k], b)
+                value = (losses, tt.kernels())
+                tt.reset(state["weights"])
             elif cmd == "epoch":
-                tt = state["trainer"]
+                (variant,) = args
+                tt = state["trainers"][variant]
                 t0 = time.perf_counter()
                 loss = tt.epoch(state["tx"], state["ty"], state["batch_size"])
                 tt.synchronize()
@@ -224,13 +278,6 @@ def _torch_worker_main(conn: Any, lr_scale: float) -> None:
             conn.send((False, traceback.format_exc()))
 
 
-def _make_trainer(torch: Any, device: str, weights: Sequence[np.ndarray], lr_scale: float) -> TorchTrainer:
-    tt = TorchTrainer(torch, device, weights)
-    if lr_scale != 1.0:  # only for testing that the checks catch different work
-        tt.opt.param_groups[0]["lr"] *= lr_scale
-    return tt
-
-
 def strict_float32(torch: Any) -> None:
     """No TF32 in PyTorch's CUDA matrix products and convolutions (true float32, as netcore)."""
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -239,23 +286,26 @@ def strict_float32(torch: Any) -> None:
 
 
 def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, worker: TorchWorker,
-             rtol: float) -> dict[str, Any]:
+             rtol: float, variants: Sequence[str] = ("torch",)) -> dict[str, dict[str, Any]]:
     """Fresh netcore and PyTorch trainers, same weights, ``steps`` steps on the same batches.
 
-    Returns the per-step losses, their largest relative difference, the largest absolute
-    difference of the kernels afterwards, and whether the losses agree within ``rtol``.
+    Per PyTorch variant: the per-step losses, their largest relative difference, the largest
+    absolute difference of the kernels afterwards, and whether the losses agree within ``rtol``.
     """
     k = min(x.shape[0], steps * batch_size)
     model = common.build_model(device)
     nc_losses = [float(model.train_on_batch(x[s:s + batch_size], y[s:s + batch_size])["loss"])
                  for s in range(0, k, batch_size)]
-    torch_losses, torch_kernels = worker.call("lockstep", steps)
-    rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(nc_losses, torch_losses))
-    dw = max(float(np.abs(kern - tk).max())
-             for kern, tk in zip(model.get_weights()[0::2], torch_kernels))
-    return {"steps": len(nc_losses), "netcore": nc_losses, "torch": torch_losses,
-            "max_rel_loss_diff": rel, "max_abs_kernel_diff": dw, "rtol": rtol,
-            "match": rel <= rtol}
+    nc_kernels = model.get_weights()[0::2]
+    out = {}
+    for variant in variants:
+        torch_losses, torch_kernels = worker.call("lockstep", variant, steps)
+        rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(nc_losses, torch_losses))
+        dw = max(float(np.abs(kern - tk).max()) for kern, tk in zip(nc_kernels, torch_kernels))
+        out[variant] = {"steps": len(nc_losses), "netcore": nc_losses, "torch": torch_losses,
+                        "max_rel_loss_diff": rel, "max_abs_kernel_diff": dw, "rtol": rtol,
+                        "match": rel <= rtol}
+    return out
 
 
 # ---------------------------------------------------------------------------- one configuration
@@ -273,26 +323,47 @@ def _warm_up(device: str, x: Any, y: Any, batch_size: int) -> None:
     common.synchronize(device)
 
 
+def _loss_check(nc_loss: float, torch_loss: float, rtol: float) -> dict[str, Any]:
+    rel = abs(nc_loss - torch_loss) / max(abs(torch_loss), 1e-12)
+    return {"netcore": nc_loss, "torch": torch_loss, "rel_diff": rel, "rtol": rtol,
+            "match": rel <= rtol}
+
+
 def run_config(device: str, batch_size: int, n: int, repeats: int, worker: TorchWorker | None,
                loss_rtol: float, lockstep_steps: int = 20, lockstep_rtol: float = 1e-3,
-               log: Any = print) -> dict[str, Any]:
-    """Time ``repeats`` alternating epochs of netcore, PyTorch and the GEMM floor."""
+               log: Any = print, torch_variants: Sequence[str] = ("torch",)) -> dict[str, Any]:
+    """Time ``repeats`` alternating epochs of netcore, each PyTorch variant and the GEMM floor.
+
+    ``torch_variants`` are keys of :data:`TORCH_VARIANTS`; one that cannot run here (say,
+    ``torch.compile`` without its compiler) is left out and the reason recorded under
+    ``torch_notes``.
+    """
     x_host, y_host = common.make_data(n)
     x_dev, y_dev = common.to_backend(device, x_host, y_host)
     model = common.build_model(device)
     weights = model.get_weights()
     _warm_up(device, x_dev, y_dev, batch_size)
+    notes: dict[str, str] = {}
+    variants: list[str] = []
     if worker is not None:
-        worker.call("setup", device, n, batch_size, weights)
-    lock = (lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, worker, lockstep_rtol)
-            if worker is not None and lockstep_steps > 0 else None)
-    if lock is not None:
-        log(f"  [{device} b={batch_size}] lockstep {lock['steps']} steps: max rel loss diff "
-            f"{lock['max_rel_loss_diff']:.1e}, max |kernel diff| {lock['max_abs_kernel_diff']:.1e}")
+        ready = worker.call("setup", device, n, batch_size, weights, list(torch_variants))
+        notes = {v: why for v, why in ready.items() if why is not None}
+        variants = [v for v in torch_variants if v not in notes]
+        for v, why in notes.items():
+            log(f"  [{device} b={batch_size}] {v} left out: {why}")
+    locks = (lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, worker, lockstep_rtol,
+                      variants)
+             if worker is not None and lockstep_steps > 0 else {})
+    for v, lock in locks.items():
+        log(f"  [{device} b={batch_size}] lockstep{'' if v == 'torch' else ' ' + v} "
+            f"{lock['steps']} steps: max rel loss diff {lock['max_rel_loss_diff']:.1e}, "
+            f"max |kernel diff| {lock['max_abs_kernel_diff']:.1e}")
     floor = common.StepGemms(device, batch_size)
 
     times: dict[str, list[float]] = {"netcore": [], "torch": [], "gemm": []}
+    times.update({v: [] for v in variants if v != "torch"})
     losses: dict[str, list[float]] = {"netcore": [], "torch": []}
+    losses.update({v: [] for v in variants if v != "torch"})
 
     def run_netcore() -> None:
         t0 = time.perf_counter()
@@ -301,12 +372,15 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         times["netcore"].append(time.perf_counter() - t0)
         losses["netcore"].append(float(hist.history["loss"][-1]))
 
-    def run_torch() -> None:
-        if worker is None:
-            return
-        seconds, loss = worker.call("epoch")  # timed inside the worker, synchronised there
-        times["torch"].append(seconds)
-        losses["torch"].append(loss)
+    def torch_runner(variant: str) -> Any:
+        def run() -> None:
+            if variant not in variants:
+                return
+            # timed inside the worker, synchronised there
+            seconds, loss = worker.call("epoch", variant)  # type: ignore[union-attr]
+            times[variant].append(seconds)
+            losses[variant].append(loss)
+        return run
 
     def run_gemm() -> None:
         t0 = time.perf_counter()
@@ -314,20 +388,24 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         common.synchronize(device)
         times["gemm"].append(time.perf_counter() - t0)
 
-    order = [run_netcore, run_torch, run_gemm]
+    order = [run_netcore, torch_runner("torch"), run_gemm]
+    order += [torch_runner(v) for v in variants if v != "torch"]
     for r in range(repeats):
         # rotate who goes first, so drifting machine load favours nobody
-        for fn in order[r % 3:] + order[:r % 3]:
+        k = r % len(order)
+        for fn in order[k:] + order[:k]:
             fn()
         log(f"  [{device} b={batch_size}] epoch {r + 1}/{repeats}: netcore {times['netcore'][-1]:.3f}s"
             + (f", torch {times['torch'][-1]:.3f}s" if times["torch"] else "")
+            + "".join(f", {v} {times[v][-1]:.3f}s" for v in variants if v != "torch")
             + f", gemm floor {times['gemm'][-1]:.3f}s")
 
-    nc_med, gemm_med = statistics.median(times["netcore"]), statistics.median(times["gemm"])
-    torch_med = statistics.median(times["torch"]) if times["torch"] else None
+    med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
+    nc_med, gemm_med, torch_med = med["netcore"], med["gemm"], med["torch"]
+    assert nc_med is not None and gemm_med is not None  # repeats >= 1
     res: dict[str, Any] = {
         "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats,
-        "times_s": times, "median_s": {"netcore": nc_med, "torch": torch_med, "gemm": gemm_med},
+        "times_s": times, "median_s": med,
         "min_s": {k: (min(v) if v else None) for k, v in times.items()},
         "losses": losses,
         "netcore_samples_per_s": n / nc_med,
@@ -336,13 +414,17 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         "ratio_netcore_over_torch": nc_med / torch_med if torch_med else None,
         "ratio_netcore_over_gemm": nc_med / gemm_med,
     }
-    if lock is not None:
-        res["lockstep"] = lock
-    if losses["torch"]:
-        a, b = losses["netcore"][0], losses["torch"][0]
-        rel = abs(a - b) / max(abs(b), 1e-12)
-        res["loss_first_epoch"] = {"netcore": a, "torch": b, "rel_diff": rel, "rtol": loss_rtol,
-                                   "match": rel <= loss_rtol}
+    for v in variants:
+        if v != "torch":
+            res[f"ratio_netcore_over_{v}"] = nc_med / med[v] if med[v] else None
+    if notes:
+        res["torch_notes"] = notes
+    for v, lock in locks.items():
+        res["lockstep" if v == "torch" else f"lockstep_{v}"] = lock
+    for v in variants:
+        if losses[v]:
+            key = "loss_first_epoch" if v == "torch" else f"loss_first_epoch_{v}"
+            res[key] = _loss_check(losses["netcore"][0], losses[v][0], loss_rtol)
     return res
 
 
@@ -376,17 +458,16 @@ def machine_info(devices: Sequence[str], worker: TorchWorker | None) -> dict[str
     if worker is not None:
         info.update(worker.call("info"))
     if "cuda" in devices:
-        try:
-            common.check_backend("cuda")
-            import cupy
+        from netcore.backend.report import device_report
 
-            props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-            name = props["name"]
-            info["gpu"] = name.decode() if isinstance(name, bytes) else name
-            info["cupy"] = cupy.__version__
+        report = device_report()
+        info["gpu"] = report.gpu or f"unavailable: {report.problem}"
+        info["gpu_report"] = report.as_dict()
+        info["cupy"] = report.cupy
+        try:
             info["netcore_cuda_fused_ops"] = list(common.build_backend("cuda").fused_ops)
         except Exception as exc:  # only descriptive
-            info["gpu"] = f"unavailable: {exc}"
+            info["netcore_cuda_fused_ops"] = f"unavailable: {exc}"
     return info
 
 
@@ -405,41 +486,60 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> None:
-    """The medians and ratios, one row per device and batch size."""
+    """The medians and ratios, one row per device and batch size (``torch.compile`` columns
+    when any row has them)."""
+    compiled = any(r["median_s"].get("torch_compile") is not None for r in results)
     head = (f"{'device':6} {'batch':>6} {'netcore s':>10} {'torch s':>9} {'gemm s':>8} "
             f"{'nc/torch':>9} {'nc/gemm':>8} {'nc samples/s':>13} {'loss nc':>9} {'loss torch':>10} "
             f"{'lockstep':>9}")
+    if compiled:
+        head += f" {'compile s':>10} {'nc/compile':>10} {'lockstep c':>10}"
     print_fn(head)
     print_fn("-" * len(head))
     for r in results:
         lf = r.get("loss_first_epoch", {})
         lk = r.get("lockstep", {})
-        print_fn(f"{r['device']:6} {r['batch_size']:>6} {r['median_s']['netcore']:>10.3f} "
-                 f"{_fmt(r['median_s']['torch'], '>9.3f')} {r['median_s']['gemm']:>8.3f} "
-                 f"{_fmt(r['ratio_netcore_over_torch'], '>9.3f')} {r['ratio_netcore_over_gemm']:>8.3f} "
-                 f"{r['netcore_samples_per_s']:>13,.0f} {_fmt(lf.get('netcore'), '>9.5f')} "
-                 f"{_fmt(lf.get('torch'), '>10.5f')} {_fmt(lk.get('max_rel_loss_diff'), '>9.1e')}")
+        line = (f"{r['device']:6} {r['batch_size']:>6} {r['median_s']['netcore']:>10.3f} "
+                f"{_fmt(r['median_s']['torch'], '>9.3f')} {r['median_s']['gemm']:>8.3f} "
+                f"{_fmt(r['ratio_netcore_over_torch'], '>9.3f')} {r['ratio_netcore_over_gemm']:>8.3f} "
+                f"{r['netcore_samples_per_s']:>13,.0f} {_fmt(lf.get('netcore'), '>9.5f')} "
+                f"{_fmt(lf.get('torch'), '>10.5f')} {_fmt(lk.get('max_rel_loss_diff'), '>9.1e')}")
+        if compiled:
+            lc = r.get("lockstep_torch_compile", {})
+            line += (f" {_fmt(r['median_s'].get('torch_compile'), '>10.3f')} "
+                     f"{_fmt(r.get('ratio_netcore_over_torch_compile'), '>10.3f')} "
+                     f"{_fmt(lc.get('max_rel_loss_diff'), '>10.1e')}")
+        print_fn(line)
+
+
+#: Targets, checked and reported (never enforced): batch size -> (contender, largest
+#: netcore/contender epoch-time ratio). On the CPU, PyTorch eager and the GEMM floor; on the
+#: GPU, PyTorch eager and ``torch.compile(mode="reduce-overhead")``.
+CPU_TARGETS: dict[int, list[tuple[str, float]]] = {
+    32: [("torch", 0.40)], 128: [("torch", 0.45), ("gemm", 1.3)]}
+GPU_TARGETS: dict[int, list[tuple[str, float]]] = {
+    32: [("torch", 0.5)], 128: [("torch", 0.5), ("torch_compile", 1.0)]}
+_CONTENDER_NAMES = {"torch": "torch", "gemm": "gemm floor", "torch_compile": "torch.compile"}
 
 
 def check_targets(results: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per issue-4 target that these results can speak to: met or missed, by how much."""
+    """One line per target that these results can speak to: met or missed, by how much."""
     lines = []
     for r in results:
         b, dev = r["batch_size"], r["device"]
-        goals = []
         table = CPU_TARGETS if dev == "cpu" else GPU_TARGETS
-        if b in table and r["ratio_netcore_over_torch"] is not None:
-            goals.append(("netcore/torch", r["ratio_netcore_over_torch"], table[b][1]))
-        if dev == "cpu" and b in CPU_GEMM_TARGET:
-            goals.append(("netcore/gemm floor", r["ratio_netcore_over_gemm"], CPU_GEMM_TARGET[b]))
-        for what, got, goal in goals:
+        for contender, goal in table.get(b, []):
+            got = r.get(f"ratio_netcore_over_{contender}")
+            if got is None:
+                continue
             verdict = "MET" if got <= goal else f"MISSED by {got / goal - 1:.0%}"
-            lines.append(f"target {dev} b={b}: {what} = {got:.3f} (<= {goal}) {verdict}")
+            lines.append(f"target {dev} b={b}: netcore/{_CONTENDER_NAMES[contender]} = {got:.3f} "
+                         f"(<= {goal}) {verdict}")
     return lines
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
                    help="where to run (all: cpu, then cuda when usable); default cpu")
@@ -456,6 +556,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lockstep-rtol", type=float, default=1e-3,
                    help="relative tolerance on each lockstep loss (default %(default)s)")
     p.add_argument("--no-torch", action="store_true", help="time netcore and the GEMM floor only")
+    p.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto",
+                   help="also time torch.compile(mode='reduce-overhead'); auto: on the GPU only, "
+                        "where that mode means CUDA graphs (default auto)")
     p.add_argument("--torch-lr-scale", type=float, default=1.0,
                    help="multiply PyTorch's learning rate (only to see the checks fail; default 1)")
     p.add_argument("--json", metavar="OUT", help="write all results to this JSON file")
@@ -469,6 +572,36 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.repeats < 1 or args.epochs_samples < 1:
         p.error("--repeats and --epochs-samples must be positive")
     return args
+
+
+def torch_variants(device: str, torch_compile: str) -> list[str]:
+    """The PyTorch contenders on ``device``: eager always; ``torch.compile`` per the option.
+
+    ``auto`` leaves it out on the CPU: there ``reduce-overhead`` cannot use CUDA graphs (its
+    point) and falls back to Inductor's C++ code, compiled per batch shape in tens of seconds.
+    """
+    on = torch_compile == "on" or (torch_compile == "auto" and device == "cuda")
+    return ["torch", "torch_compile"] if on else ["torch"]
+
+
+def report_mismatches(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Print a line per failed lockstep or first-epoch loss check (any PyTorch variant)."""
+    mismatches = []
+    for r in results:
+        where = f"{r['device']} b={r['batch_size']}"
+        for v in TORCH_VARIANTS:
+            tag = "" if v == "torch" else f"_{v}"
+            against = "" if v == "torch" else f" ({v})"
+            lk, lf = r.get(f"lockstep{tag}"), r.get(f"loss_first_epoch{tag}")
+            if lk is not None and not lk["match"]:
+                mismatches.append(f"lockstep {where}{against}")
+                print(f"LOCKSTEP MISMATCH {where}{against}: per-step losses differ by "
+                      f"up to {lk['max_rel_loss_diff']:.2e} (> {lk['rtol']:.0e})")
+            if lf is not None and not lf["match"]:
+                mismatches.append(f"loss {where}{against}")
+                print(f"LOSS MISMATCH {where}{against}: netcore {lf['netcore']:.6f} vs "
+                      f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})")
+    return mismatches
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -505,27 +638,19 @@ def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | No
     for dev in runnable:
         for b in args.batch_sizes:
             results.append(run_config(dev, b, args.epochs_samples, args.repeats, worker,
-                                      args.loss_rtol, args.lockstep_steps, args.lockstep_rtol))
+                                      args.loss_rtol, args.lockstep_steps, args.lockstep_rtol,
+                                      torch_variants=torch_variants(dev, args.torch_compile)))
     print()
     print_table(results)
     target_lines = check_targets(results) if args.epochs_samples == common.EPOCH_SAMPLES else []
     for line in target_lines:
         print(line)
-    mismatches = []
-    for r in results:
-        lf, lk = r.get("loss_first_epoch"), r.get("lockstep")
-        if lk is not None and not lk["match"]:
-            mismatches.append(r)
-            print(f"LOCKSTEP MISMATCH {r['device']} b={r['batch_size']}: per-step losses differ by "
-                  f"up to {lk['max_rel_loss_diff']:.2e} (> {lk['rtol']:.0e})")
-        if lf is not None and not lf["match"]:
-            mismatches.append(r)
-            print(f"LOSS MISMATCH {r['device']} b={r['batch_size']}: netcore {lf['netcore']:.6f} vs "
-                  f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})")
+    mismatches = report_mismatches(results)
     if args.json:
         out = {"machine": info, "torch": torch_note,
                "settings": {"devices": runnable, "batch_sizes": args.batch_sizes,
                             "repeats": args.repeats, "samples": args.epochs_samples,
+                            "torch_compile": args.torch_compile,
                             "shuffle": False, "model": list(common.LAYER_SIZES),
                             "adam": {"learning_rate": common.LEARNING_RATE, "beta_1": common.BETA_1,
                                      "beta_2": common.BETA_2, "epsilon": common.EPSILON}},

@@ -237,3 +237,97 @@ def test_device_check_targets_say_met_and_missed_at_the_thresholds() -> None:
     assert rows["a"]["bw_target"] == "met" and rows["a"]["launch_target"] == "MISSED"
     assert rows["b"]["bw_target"] == "MISSED" and rows["b"]["launch_target"] == "met"
     assert rows["a"]["shape"] == "8192x4096" and rows["a"]["host_us"] == 20.1
+
+
+def test_torch_variants_compile_only_on_the_gpu_unless_asked() -> None:
+    assert compare.torch_variants("cpu", "auto") == ["torch"]
+    assert compare.torch_variants("cuda", "auto") == ["torch", "torch_compile"]
+    assert compare.torch_variants("cpu", "on") == ["torch", "torch_compile"]
+    assert compare.torch_variants("cuda", "off") == ["torch"]
+
+
+def test_torch_trainer_reset_replays_the_same_epoch() -> None:
+    """The lockstep check and the timed epochs share one trainer through ``reset``: after it,
+    the same batches must give the same losses and weights as the first time."""
+    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    weights = common.build_model("cpu").get_weights()
+    tt = compare.TorchTrainer(torch, "cpu", weights)
+    x, y = tt.tensors(*common.make_data(80))
+    first = tt.step_losses(x, y, 32)
+    kernels = tt.kernels()
+    tt.reset(weights)
+    np.testing.assert_array_equal(tt.kernels()[0], weights[0])
+    assert tt.steps == 0 and not tt.opt.state
+    assert tt.step_losses(x, y, 32) == first
+    for a, b in zip(tt.kernels(), kernels):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_torch_compile_that_cannot_run_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+
+    def no_compiler(fn, **kwargs):
+        def call(*args, **kw):
+            raise RuntimeError("no C++ compiler found")
+        return call
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: None)
+    x, y = common.make_data(70)
+    state = {"device": "cpu", "batch_size": 32, "weights": common.build_model("cpu").get_weights(),
+             "x": x, "y": y, "trainers": {}}
+    why = compare._torch_setup(torch, state, "torch_compile", 1.0)
+    assert why is not None and "reduce-overhead" in why and "no C++ compiler found" in why
+    assert "torch_compile" not in state["trainers"]
+    assert compare._torch_setup(torch, state, "torch", 1.0) is None  # eager still runs
+    assert state["tx"].shape == (70, common.N_FEATURES)
+
+
+def _row(device: str, b: int, nc: float, torch: float | None, gemm: float,
+         compiled: float | None = None) -> dict:
+    med = {"netcore": nc, "torch": torch, "gemm": gemm}
+    row = {"device": device, "batch_size": b, "median_s": med, "netcore_samples_per_s": 1.0,
+           "ratio_netcore_over_torch": nc / torch if torch else None,
+           "ratio_netcore_over_gemm": nc / gemm}
+    if compiled is not None:
+        med["torch_compile"] = compiled
+        row["ratio_netcore_over_torch_compile"] = nc / compiled
+    return row
+
+
+def test_targets_name_each_contender_and_verdict() -> None:
+    lines = compare.check_targets([
+        _row("cpu", 128, 1.0, 2.0, 0.8),
+        _row("cuda", 128, 0.3, 1.0, 0.1, compiled=0.25),
+        _row("cuda", 8192, 1.0, 1.0, 1.0, compiled=1.0),  # no target at this batch size
+    ])
+    assert lines == [
+        "target cpu b=128: netcore/torch = 0.500 (<= 0.45) MISSED by 11%",
+        "target cpu b=128: netcore/gemm floor = 1.250 (<= 1.3) MET",
+        "target cuda b=128: netcore/torch = 0.300 (<= 0.5) MET",
+        "target cuda b=128: netcore/torch.compile = 1.200 (<= 1.0) MISSED by 20%",
+    ]
+
+
+def test_table_shows_compile_columns_only_when_measured() -> None:
+    plain, both = [], []
+    compare.print_table([_row("cpu", 32, 1.0, 2.0, 0.5)], print_fn=plain.append)
+    compare.print_table([_row("cuda", 32, 1.0, 2.0, 0.5, compiled=4.0)], print_fn=both.append)
+    assert "compile" not in plain[0] and len(plain) == 3
+    assert "nc/compile" in both[0]
+    assert both[2].split()[-3:] == ["4.000", "0.250", "-"]
+
+
+@pytest.mark.slow
+def test_compare_torch_compile_does_the_same_work_on_cpu(tmp_path) -> None:
+    """The torch.compile contender's code path, end to end (Inductor's CPU code: slow)."""
+    pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    out = tmp_path / "compare.json"
+    rc = compare.main(["--device", "cpu", "--epochs-samples", "130", "--batch-sizes", "64",
+                       "--repeats", "1", "--lockstep-steps", "2", "--torch-compile", "on",
+                       "--json", str(out)])
+    assert rc == 0
+    r = json.loads(out.read_text())["results"][0]
+    assert r["lockstep_torch_compile"]["match"], r["lockstep_torch_compile"]
+    assert r["loss_first_epoch_torch_compile"]["match"], r["loss_first_epoch_torch_compile"]
+    assert r["median_s"]["torch_compile"] > 0 and r["ratio_netcore_over_torch_compile"] > 0
