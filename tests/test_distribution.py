@@ -269,3 +269,32 @@ def test_cli_train_under_mpiexec_prints_one_line_per_epoch_from_rank_0(tmp_path)
     record = json.loads((tmp_path / "run" / "history.json").read_text())
     assert record["epochs"] == [1, 2]
     assert (tmp_path / "run" / "model.netcore").is_file()
+
+
+# --------------------------------------------------------------------------- CUDA (unrun here)
+@pytest.mark.gpu
+def test_nccl_with_one_rank_leaves_device_buffers_summed_in_place():
+    import cupy
+
+    from netcore.distribution import LocalComm
+    from netcore.distribution._nccl import NcclReducer
+
+    reducer = NcclReducer(LocalComm())
+    buf = cupy.arange(10, dtype=cupy.float32)
+    reducer.wait([reducer.iallreduce(buf[2:7])])
+    reducer.allreduce(buf)
+    cupy.cuda.get_current_stream().synchronize()
+    np.testing.assert_array_equal(buf.get(), np.arange(10, dtype=np.float32))
+
+
+@pytest.mark.gpu
+@needs_mpi
+def test_two_ranks_sharing_the_gpu_train_as_one_process(tmp_path):
+    ref = _equivalence_module().run("f32_cuda_softmax")
+    proc = run_mpi(2, str(DIST / "equivalence.py"), str(tmp_path), "f32_cuda_softmax")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = [np.load(tmp_path / f"f32_cuda_softmax.rank{r}.npz") for r in range(2)]
+    for k in (k for k in ref if k.startswith("weight")):
+        assert _rel(runs[0][k], ref[k]) < 1e-4, (k, _rel(runs[0][k], ref[k]))
+        np.testing.assert_array_equal(runs[1][k], runs[0][k])
+    assert json.loads(str(runs[0]["history"])) == json.loads(str(runs[1]["history"]))

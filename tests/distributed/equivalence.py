@@ -27,6 +27,9 @@ CASES = {
                         overlap=True),
     "f64_rmse": dict(dtype="float64", n=50, batch=7, loss="root_mean_squared_error",
                      overlap=True),
+    # GPU only (tests marked gpu): NCCL, or host staging where NCCL refuses ranks sharing a GPU
+    "f32_cuda_softmax": dict(dtype="float32", n=97, batch=16, loss="categorical_crossentropy",
+                             overlap=True, backend="cuda"),
 }
 
 
@@ -44,13 +47,13 @@ def build(case: dict) -> netcore.Sequential:
         model = netcore.Sequential([layers.Dense(12, activation="relu", input_shape=(6,)),
                                     layers.Dense(10, activation="tanh"),
                                     layers.Dense(4, activation="softmax")],
-                                   backend="cpu", seed=7, dtype=case["dtype"])
+                                   backend=case.get("backend", "cpu"), seed=7, dtype=case["dtype"])
         model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss=case["loss"],
                       metrics=["accuracy"])
     else:
         model = netcore.Sequential([layers.Dense(8, activation="sigmoid", input_shape=(6,)),
                                     layers.Dense(2)],
-                                   backend="cpu", seed=7, dtype=case["dtype"])
+                                   backend=case.get("backend", "cpu"), seed=7, dtype=case["dtype"])
         model.compile(optimizer=optimizers.SGD(learning_rate=0.05, momentum=0.9),
                       loss=case["loss"], metrics=["mae"])
     return model
