@@ -298,3 +298,26 @@ def test_two_ranks_sharing_the_gpu_train_as_one_process(tmp_path):
         assert _rel(runs[0][k], ref[k]) < 1e-4, (k, _rel(runs[0][k], ref[k]))
         np.testing.assert_array_equal(runs[1][k], runs[0][k])
     assert json.loads(str(runs[0]["history"])) == json.loads(str(runs[1]["history"]))
+
+
+@needs_mpi
+def test_rank_0_alone_saves_every_rank_loads_and_a_nan_on_one_rank_stops_all(tmp_path):
+    ref_dir, mpi_dir = tmp_path / "one", tmp_path / "two"
+    ref_dir.mkdir(), mpi_dir.mkdir()
+    script = str(DIST / "save_load_nan.py")
+    one = subprocess.run([sys.executable, script, str(ref_dir)], env=_env(), capture_output=True,
+                         text=True, timeout=120)
+    assert one.returncode == 0, one.stderr
+    proc = run_mpi(2, script, str(mpi_dir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in mpi_dir.glob("*.netcore")) == ["from_rank0.netcore"]
+    ref = np.load(ref_dir / "rank0.npz")
+    assert str(ref["stopped"]) == "epoch 1, step 2"  # row 13 is in the second batch of 8
+    runs = [np.load(mpi_dir / f"rank{r}.npz") for r in range(2)]
+    for run in runs:
+        np.testing.assert_allclose(run["pred"], ref["pred"], rtol=1e-12)
+        assert str(run["stopped"]) == "epoch 1, step 2"
+        assert int(run["iterations"]) == int(ref["iterations"]) == 1
+        for k in (k for k in ref.files if k.startswith("weight")):
+            assert np.all(np.isfinite(run[k]))
+            np.testing.assert_allclose(run[k], ref[k], rtol=1e-12)
