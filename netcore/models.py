@@ -8,6 +8,7 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ from . import saving
 from . import validation as V
 from .backend import get_backend
 from .backend.base import Backend
-from .layers import Layer
+from .layers import Input, Layer
 from .layers.base import BuildContext
 from .training import Trainer
 
@@ -41,15 +42,35 @@ class Sequential(Trainer):
         self.name = name
         self.layers: list[Layer] = []
         self.built = False
+        self._declared_input: tuple[int, ...] | None = None
+        #: where each (layer, weight name) sits in the flat parameter buffer
+        self._slices: dict[tuple[int, str], slice] = {}
         super().__init__()
         for layer in layers or ():
             self.add(layer)
 
     # ------------------------------------------------------------------ structure
-    def add(self, layer: Layer) -> None:
-        """Append a layer (builds at once when the input shape is known)."""
+    def add(self, layer: Layer | Input) -> None:
+        """Append a layer; the model builds at once when its input shape is known.
+
+        On a built model the existing layers keep their weights and the optimizer keeps their
+        state (Adam's moments, the step count); only the new layer starts fresh. A layer
+        belongs to one model: adding a layer that another model holds raises ``ValueError``
+        (its weights live in that model's parameter buffer); build a new layer and copy the
+        weights with ``new.set_weights(old.get_weights())`` instead.
+        """
+        if isinstance(layer, Input):
+            self._add_input(layer)
+            return
         if not isinstance(layer, Layer):
-            raise TypeError(f"layer must be a netcore.layers.Layer, received {layer!r}")
+            raise TypeError(f"layer must be a netcore.layers.Layer or Input, received {layer!r}")
+        self._claim(layer)
+        if not self.layers and self._declared_input is not None:
+            if layer.input_shape is None and not layer.built:
+                layer.input_shape = self._declared_input
+            elif tuple(layer.input_shape or ()) != self._declared_input:
+                raise ValueError(f"Input(shape={self._declared_input}) and the first layer's "
+                                 f"input_shape={layer.input_shape} disagree; give one of them")
         if self.layers and layer.input_shape is not None and not layer.built:
             layer.input_shape = None  # only the first layer's input_shape means anything
         taken = {l.name for l in self.layers}
@@ -59,22 +80,74 @@ class Sequential(Trainer):
                 k += 1
             layer.name = f"{base}_{k}"
         self.layers.append(layer)
-        self.built = False
-        if self.layers[0].input_shape is not None:
-            self.build()
+        layer._owner = weakref.ref(self)
+        if self.layers[0].input_shape is None:
+            self.built = False
+            return
+        try:
+            self._rebuild()
+        except BaseException:
+            # The new layer does not fit (e.g. Dense after images without Flatten): drop it and
+            # put the model back as it was, weights and optimizer state included.
+            self.layers.pop()
+            layer._owner = None
+            if self.layers:
+                self._rebuild()
+            raise
+
+    def _add_input(self, spec: Input) -> None:
+        if self.layers or self._declared_input is not None:
+            raise ValueError(f"{spec!r} must be the first element of the model, before any layer")
+        self._declared_input = spec.shape
+
+    def _claim(self, layer: Layer) -> None:
+        """Refuse a layer that this model or another one already holds."""
+        owner = layer._owner() if layer._owner is not None else None
+        if owner is self:
+            raise ValueError(f"layer {layer.name!r} is already in this model; a layer can appear "
+                             "once (create another layer for a second one)")
+        if owner is not None:
+            raise ValueError(f"layer {layer.name!r} already belongs to model {owner.name!r}; a "
+                             "layer's weights live in one model, so it cannot be shared. Create "
+                             "a new layer and copy the weights: new.set_weights(old.get_weights())")
 
     def build(self, input_shape: Sequence[int] | None = None) -> None:
-        """Create the weights from ``input_shape`` (per sample, without the batch dimension)."""
+        """Create the weights from ``input_shape`` (per sample, without the batch dimension).
+
+        Building a built model again keeps every weight; a different ``input_shape`` than
+        the one it was built with is an error.
+        """
         if not self.layers:
             raise ValueError("the model has no layers; add some with model.add(...)")
         shape = tuple(input_shape) if input_shape is not None else self.layers[0].input_shape
         if shape is None:
             raise ValueError("the input shape is unknown: give the first layer input_shape=..., "
                              "or call fit/predict first")
+        if self.built:
+            if tuple(shape) != self.input_shape:
+                raise ValueError(f"the model is built for input shape {self.input_shape}, "
+                                 f"received build({tuple(shape)}); build a new model for new inputs")
+            return
+        self._rebuild(tuple(shape))
+
+    def _rebuild(self, shape: tuple[int, ...] | None = None) -> None:
+        """(Re)create the parameter buffers; layers already built for the same input shape keep
+        their weights and their optimizer state. New layers get the weights a model built from
+        scratch with this seed would give them (every layer draws from the seeded generator
+        in order, kept ones too, and then gets its own values back)."""
+        shape = shape if shape is not None else self.layers[0].input_shape
+        assert shape is not None
+        old_slices = dict(self._slices)
         rng = np.random.default_rng(self.seed)
         ctx = BuildContext(self.backend, self.dtype, rng)
+        kept: list[Layer] = []
         for layer in self.layers:
+            previous = dict(layer.params) if layer.built and layer.input_shape == shape else None
             shape = layer.build(shape, ctx)
+            if previous is not None:
+                for k, v in previous.items():
+                    layer.params[k][...] = v
+                kept.append(layer)
         self.input_shape = tuple(self.layers[0].input_shape)
         self.output_shape = shape
         self._refs = [(layer, k) for layer in self.layers for k in layer.params]
@@ -82,7 +155,9 @@ class Sequential(Trainer):
         trainable = [i for i, layer in enumerate(self.layers) if layer.params]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
         self.built = True
-        self._on_build()
+        carried = [(old_slices[(id(layer), k)], self._slices[(id(layer), k)])
+                   for layer in kept for k in layer.params if (id(layer), k) in old_slices]
+        self._on_build(carried)
 
     def _flatten_parameters(self) -> None:
         """Put every weight (and every gradient) into one contiguous 1-D buffer; the layers
@@ -94,6 +169,7 @@ class Sequential(Trainer):
         sizes = [int(np.prod(layer.params[k].shape)) for layer, k in self._refs]
         self._flat_params = xp.empty(sum(sizes), dtype=self.dtype)
         self._flat_grads = xp.zeros(sum(sizes), dtype=self.dtype)
+        self._slices = {}
         offset = 0
         for (layer, k), size in zip(self._refs, sizes):
             shape = layer.params[k].shape
@@ -101,6 +177,7 @@ class Sequential(Trainer):
             view[...] = layer.params[k]
             layer.params[k] = view
             layer.grads[k] = self._flat_grads[offset:offset + size].reshape(shape)
+            self._slices[(id(layer), k)] = slice(offset, offset + size)
             offset += size
 
     def _params(self) -> list[Any]:
@@ -160,20 +237,9 @@ class Sequential(Trainer):
         """Replace every weight (same order and shapes as ``get_weights``)."""
         self._require_built("set_weights")
         params = self._params()
-        weights = list(weights)
-        if len(weights) != len(params):
-            raise ValueError(f"set_weights expected a list of {len(params)} arrays, received {len(weights)}")
-        arrays = []
-        for i, (w, p, (layer, key)) in enumerate(zip(weights, params, self._refs)):
-            w = np.asarray(w)
-            if w.shape != p.shape:
-                raise ValueError(f"set_weights: weight {i} ({layer.name}.{key}) must have shape "
-                                 f"{tuple(p.shape)}, received {w.shape}")
-            if not np.all(np.isfinite(w)):
-                raise ValueError(f"set_weights: weight {i} ({layer.name}.{key}) holds NaN or inf")
-            arrays.append(w)
-        for w, p in zip(arrays, params):
-            p[...] = self.backend.asarray(w.astype(self.dtype))
+        expected = [(f"{layer.name}.{key}", tuple(p.shape)) for p, (layer, key) in zip(params, self._refs)]
+        for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
+            p[...] = self.backend.asarray(a)
 
     def save(self, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
         """Write architecture, weights, optimizer state and step count to one file, atomically

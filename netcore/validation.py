@@ -1,7 +1,7 @@
 """Input checks: bad input fails early with the argument, what was expected and what came."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,6 +16,23 @@ def check_dtype(dtype: Any) -> np.dtype:
     if dt is None or dt.name not in _DTYPES:
         raise ValueError(f"dtype must be one of {list(_DTYPES)}, received {dtype!r}")
     return dt
+
+
+def is_integer(value: Any) -> bool:
+    """A Python or NumPy integer (``np.int64(3)`` counts; ``True`` does not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real_number(value: Any) -> bool:
+    """A Python or NumPy real scalar (``np.float32(0.2)`` counts; ``True`` does not)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as a Python int > 0 (NumPy integers accepted)."""
+    if not is_integer(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, received {value!r}")
+    return int(value)
 
 
 def check_batch_size(batch_size: Any) -> int:
@@ -41,7 +58,7 @@ def check_verbose(verbose: Any) -> int:
 
 
 def check_split(split: Any) -> float:
-    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+    if not is_real_number(split) or not 0 <= split < 1:
         raise ValueError(f"validation_split must be a number in [0, 1), received {split!r}")
     return float(split)
 
@@ -76,13 +93,21 @@ def check_x(x: Any, model: Any, name: str) -> Any:
     return x
 
 
-def check_x_shape(x: Any, model: Any) -> None:
+def check_x_shape(x: Any, model: Any, name: str = "x") -> None:
+    """``x``'s per-sample shape must be the model's input shape; one sample without its batch
+    axis gets told to add one."""
     expected = tuple(model.input_shape)
     got = tuple(x.shape[1:])
-    if got != expected:
-        what = "features" if len(expected) == 1 else "per-sample shape"
-        raise ValueError(f"x has {got[0] if len(got) == 1 else got} {what} per sample but the "
-                         f"model's first layer expects {expected[0] if len(expected) == 1 else expected}")
+    if got == expected:
+        return
+    if tuple(x.shape) == expected:
+        example = "x[None]" if name == "x" else f"{name.split()[-1]}[None]"
+        raise ValueError(f"{name} has shape {tuple(x.shape)}: one sample of the model's input "
+                         f"shape {expected}, without a batch axis. Pass a batch of samples, "
+                         f"e.g. {example} (shape {(1, *expected)}) for one sample")
+    what = "features" if len(expected) == 1 else "per-sample shape"
+    raise ValueError(f"{name} has {got[0] if len(got) == 1 else got} {what} per sample but the "
+                     f"model's first layer expects {expected[0] if len(expected) == 1 else expected}")
 
 
 def check_y(y: Any, n: int, model: Any) -> Any:
@@ -98,16 +123,7 @@ def check_y(y: Any, n: int, model: Any) -> Any:
         if y.ndim != 1:
             raise ValueError(f"sparse_categorical_crossentropy expects integer labels of shape (N,), "
                              f"received shape {tuple(y.shape)}")
-        host = np.asarray(y.get() if _is_device_array(y) else y)
-        if host.dtype.kind == "f":
-            if not np.all(np.isfinite(host)):
-                raise ValueError("y holds NaN or inf")
-            if not np.all(host == np.round(host)):
-                raise ValueError("sparse_categorical_crossentropy expects integer labels in y")
-        lo, hi = int(host.min()), int(host.max())
-        if lo < 0 or hi >= units:
-            raise ValueError(f"labels in y must be in [0, {units}) for the {units} output units, "
-                             f"received {lo if lo < 0 else hi}")
+        check_labels(y, units, "y")
         return y
     if y.ndim == 1 and units == 1:
         y = y.reshape(-1, 1)
@@ -120,6 +136,109 @@ def check_y(y: Any, n: int, model: Any) -> Any:
         raise ValueError(f"y's {kind} must match the {units} output units, received y of shape "
                          f"{tuple(y.shape)}")
     return y
+
+
+def check_labels(labels: Any, units: int, name: str = "y") -> np.ndarray:
+    """Integer class labels in ``[0, units)`` as a host int64 array: floats must be whole
+    numbers (0.7 is refused, not truncated), negatives are refused (-1 would wrap around)."""
+    host = np.asarray(labels.get() if _is_device_array(labels) else labels)
+    if host.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold integer class labels, received dtype {host.dtype}")
+    if host.dtype.kind == "f":
+        if not np.all(np.isfinite(host)):
+            raise ValueError(f"{name} holds NaN or inf")
+        if not np.all(host == np.round(host)):
+            bad = host[host != np.round(host)].flat[0]
+            raise ValueError(f"sparse_categorical_crossentropy expects integer labels in {name}, "
+                             f"received {bad:g}")
+    if host.size:
+        lo, hi = host.min(), host.max()
+        if lo < 0 or hi >= units:
+            raise ValueError(f"labels in {name} must be in [0, {units}) for the {units} output "
+                             f"units, received {int(lo) if lo < 0 else int(hi)}")
+    return host.astype(np.int64)
+
+
+def check_weights(weights: Sequence[Any], expected: Sequence[tuple[str, tuple[int, ...]]],
+                  dtype: Any) -> list[np.ndarray]:
+    """``weights`` as host arrays cast to ``dtype``, checked against ``expected``: one
+    ``(name, shape)`` per weight, in order (``set_weights`` of a model or of a layer)."""
+    weights = list(weights)
+    if len(weights) != len(expected):
+        raise ValueError(f"set_weights expected a list of {len(expected)} arrays, received {len(weights)}")
+    dtype = np.dtype(dtype)
+    arrays = []
+    for i, (w, (name, shape)) in enumerate(zip(weights, expected)):
+        try:
+            a = np.asarray(w.get() if _is_device_array(w) else w)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"set_weights: weight {i} ({name}) must be a rectangular real "
+                             f"array: {exc}") from None
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"set_weights: weight {i} ({name}) must hold real numbers, "
+                             f"received dtype {a.dtype}")
+        if a.shape != tuple(shape):
+            raise ValueError(f"set_weights: weight {i} ({name}) must have shape {tuple(shape)}, "
+                             f"received {a.shape}")
+        # Checked after the cast: a float64 1e300 is finite but becomes inf in float32.
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = a.astype(dtype)
+        if not np.all(np.isfinite(cast)):
+            what = "NaN or inf" if not np.all(np.isfinite(a)) else \
+                f"values beyond the {dtype.name} range (largest magnitude {np.abs(a).max():g})"
+            raise ValueError(f"set_weights: weight {i} ({name}) holds {what}")
+        arrays.append(cast)
+    return arrays
+
+
+def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight") -> np.ndarray:
+    """Per-sample weights as a host float64 array of shape (N,): finite and >= 0."""
+    w = as_array(sample_weight, name)
+    w = np.asarray(w.get() if _is_device_array(w) else w)
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have one weight per sample of x, shape ({n},), received "
+                         f"shape {w.shape}")
+    w = w.astype(np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} holds NaN or inf")
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be >= 0, received {w[w < 0][0]:g}")
+    return w
+
+
+def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
+    """Keras' ``class_weight``: a dict ``{class index: weight}`` turned into per-sample weights
+    ``w_i = class_weight[class of sample i]``. The class is the label (sparse targets), the
+    arg-max of a one-hot row, or the rounded target of a one-unit output. Every class present
+    in ``y`` must have a weight."""
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise ValueError(f"class_weight must be a dict {{class index: weight}}, e.g. "
+                         f"{{0: 1.0, 1: 5.0}}, received {class_weight!r}")
+    units = model.output_shape[-1]
+    table = {}
+    for k, v in class_weight.items():
+        if not is_integer(k) or not 0 <= k < max(units, 2):
+            raise ValueError(f"class_weight keys must be class indices in [0, {max(units, 2)}), "
+                             f"received {k!r}")
+        if not is_real_number(v) or not np.isfinite(v) or v < 0:
+            raise ValueError(f"class_weight values must be finite numbers >= 0, received "
+                             f"{v!r} for class {k}")
+        table[int(k)] = float(v)
+    host = np.asarray(y.get() if _is_device_array(y) else y)
+    if host.ndim == 2 and host.shape[1] > 1:
+        classes = host.argmax(axis=1)
+    else:
+        classes = np.round(host.reshape(-1)).astype(np.int64)
+    present = np.unique(classes)
+    missing = sorted(int(c) for c in present if int(c) not in table)
+    if missing:
+        raise ValueError(f"class_weight must give a weight to every class in y: classes "
+                         f"{missing} have none, received keys {sorted(table)}")
+    lookup = np.zeros(int(present.max()) + 1, dtype=np.float64)
+    for k, v in table.items():
+        if k < lookup.size:
+            lookup[k] = v
+    return lookup[classes]
 
 
 def split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, tuple[Any, Any]]:

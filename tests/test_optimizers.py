@@ -99,3 +99,45 @@ def test_skip_flag_leaves_params_and_state_alone():
 def test_bad_optimizer_arguments(bad):
     with pytest.raises(ValueError, match="must be|received"):
         bad()
+
+
+def test_get_by_name_takes_keyword_arguments_over_the_keras_defaults():
+    opt = get("adam", learning_rate=0.01)
+    assert isinstance(opt, Adam)
+    assert opt.get_config() == {"name": "adam", "learning_rate": 0.01, "beta_1": 0.9,
+                                "beta_2": 0.999, "epsilon": 1e-7}
+    assert get("SGD", momentum=0.5, nesterov=True).get_config() == {
+        "name": "sgd", "learning_rate": 0.01, "momentum": 0.5, "nesterov": True}
+
+
+def test_get_refuses_unknown_keywords_and_keywords_with_an_instance():
+    with pytest.raises(TypeError, match=r"'adam' takes \['learning_rate', 'beta_1', 'beta_2', "
+                                        r"'epsilon'\], received unknown argument\(s\) \['momentum'\]"):
+        get("adam", momentum=0.9)
+    with pytest.raises(ValueError, match="keyword arguments go with an optimizer name"):
+        get(Adam(), learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"learning_rate must be a number in \(0.0, inf\), received -1"):
+        get("rmsprop", learning_rate=-1)
+
+
+def test_from_config_rebuilds_every_optimizer_through_get():
+    from netcore.optimizers import from_config
+
+    for opt in (SGD(0.2, momentum=0.3, nesterov=True), Adam(0.01, beta_2=0.99),
+                RMSprop(0.05, rho=0.8, momentum=0.1), Adagrad(0.3, initial_accumulator_value=0.5)):
+        again = from_config(opt.get_config())
+        assert type(again) is type(opt) and again.get_config() == opt.get_config()
+
+
+def test_rebuild_carries_the_state_of_kept_slices_and_initializes_the_rest():
+    be = CPUBackend()
+    opt = Adagrad(0.1, initial_accumulator_value=0.5)
+    w = np.array([1.0, 2.0, 3.0])
+    opt.build(be, [w])
+    opt.apply([w], [np.array([1.0, 2.0, 3.0])])
+    acc = opt.state[0]["accumulator"].copy()  # 0.5 + g^2 = [1.5, 4.5, 9.5]
+    bigger = np.zeros(5)
+    # elements 0..2 moved to 2..4 (a layer was inserted in front of them)
+    opt.build(be, [bigger], carried=[(slice(0, 3), slice(2, 5))])
+    np.testing.assert_array_equal(opt.state[0]["accumulator"], [0.5, 0.5, *acc])
+    assert opt.iterations == 1

@@ -1,11 +1,13 @@
 """The Layer base class: lazy build from the input shape, forward, backward, config."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from .. import validation
 from ..backend.base import Backend
 
 
@@ -29,6 +31,9 @@ class Layer:
     #: Can ``forward(x, training, logits=True)`` stop before a softmax/sigmoid so that the
     #: loss applies it (softmax + cross-entropy from logits)? Layers with an ``activation``.
     can_emit_logits: bool = False
+    #: The model this layer belongs to (its weights are views of that model's flat parameter
+    #: buffer, so a layer belongs to one model only); a weak reference, or None.
+    _owner: weakref.ref | None = None
 
     def __init__(self, input_shape: Any = None, name: str | None = None) -> None:
         self.input_shape = _check_input_shape(input_shape) if input_shape is not None else None
@@ -71,6 +76,30 @@ class Layer:
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
         raise NotImplementedError
 
+    # -- weights
+    def get_weights(self) -> list[np.ndarray]:
+        """Host copies of this layer's weights, in Keras' order (Dense: kernel ``(in, out)``,
+        then bias ``(out,)``); ``[]`` before the layer is built or when it has none."""
+        if not self.params:
+            return []
+        assert self.backend is not None
+        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.params.values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Replace this layer's weights (same order and shapes as ``get_weights()``), in place:
+        inside a model the new values land in the model's parameter buffer."""
+        weights = list(weights)
+        if not self.built:
+            if weights:
+                raise ValueError(f"set_weights: layer {self.name!r} is not built yet, so it has no "
+                                 "weights to set; add it to a model whose input shape is known")
+            return
+        expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in self.params.items()]
+        arrays = validation.check_weights(weights, expected, self.dtype)
+        assert self.backend is not None
+        for v, a in zip(self.params.values(), arrays):
+            v[...] = self.backend.asarray(a)
+
     # -- description
     def count_params(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
@@ -85,7 +114,7 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _check_input_shape(shape: Any) -> tuple[int, ...]:
+def _check_input_shape(shape: Any, name: str = "input_shape") -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     try:
@@ -94,6 +123,6 @@ def _check_input_shape(shape: Any) -> tuple[int, ...]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"input_shape must be a tuple of positive integers (without the batch "
+        raise ValueError(f"{name} must be a tuple of positive integers (without the batch "
                          f"dimension), e.g. (784,), received {shape!r}")
     return dims

@@ -1,17 +1,22 @@
 """Optimizer base: per-parameter state on the parameter's device, a host step counter."""
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
+from .. import validation
 from ..backend.base import Backend
 
 
 def _check_float(name: str, value: Any, low: float, high: float | None = None,
                  low_inclusive: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    """``value`` as a finite float in the interval (NumPy scalars accepted; NaN, inf and
+    out-of-range values refused: one of them in a hyper-parameter turns every weight NaN)."""
+    ok = validation.is_real_number(value)
     if ok:
         v = float(value)
-        ok = (v >= low if low_inclusive else v > low) and (high is None or v < high)
+        ok = (math.isfinite(v) and (v >= low if low_inclusive else v > low)
+              and (high is None or v < high))
     if not ok:
         lo = "[" if low_inclusive else "("
         hi = f"{high})" if high is not None else "inf)"
@@ -37,10 +42,23 @@ class Optimizer:
         self.state: list[dict[str, Any]] = []
         self.backend: Backend | None = None
 
-    def build(self, be: Backend, params: Sequence[Any]) -> None:
-        """Create zeroed state for each parameter (called once the model is built)."""
+    def build(self, be: Backend, params: Sequence[Any],
+              carried: Sequence[tuple[slice, slice]] = ()) -> None:
+        """Create the state of each parameter buffer (called once the model is built).
+
+        When the model is rebuilt (a layer added), ``carried`` lists ``(old, new)`` slices of
+        parameter buffer 0 whose state moves over: the layers that stay keep their moments
+        and accumulators; the rest start from the initial state. ``iterations`` is kept.
+        """
+        previous = self.state
         self.backend = be
         self.state = [{s: self._init_slot(be, s, p) for s in self.active_slots()} for p in params]
+        if carried and previous and self.state:
+            for slot, arr in self.state[0].items():
+                old = previous[0].get(slot)
+                if old is not None:
+                    for src, dst in carried:
+                        arr[dst] = old[src]
 
     def active_slots(self) -> tuple[str, ...]:
         return self.slots

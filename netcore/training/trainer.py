@@ -12,6 +12,13 @@ updates every parameter with one fused op over the flat buffer. The loss stays o
 device; the host reads it only when the progress display refreshes (every step where host
 reads are cheap) and at the end of the epoch.
 
+Threads: ``predict`` and ``evaluate`` may be called from several threads on one model; each
+batch runs under the model's lock (the layers reuse work buffers), so concurrent calls are
+serialised batch by batch and each gets exactly its single-threaded result. ``fit`` and
+``train_on_batch`` train one model from one thread at a time: a second concurrent call is
+refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
+another thread runs the model are not supported.
+
 The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 ``_train_step`` (one step), ``_apply_gradients`` (gradients ready -> optimizer),
 ``EpochTracker.sync`` (reduce the logs), ``EpochProgress`` (display) and the callbacks
@@ -19,8 +26,10 @@ The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Sequence
+import threading
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -32,15 +41,14 @@ from ..backend.base import Backend
 from ..callbacks import Callback, History
 from ..feed import DataFeed
 from ..progress import EpochProgress
+from .advice import Advisor, input_scale_message, probability_loss_message
 from .tracker import EpochTracker
 
 
 class NonFiniteFlag:
-    """A 1-element device flag set when a step's loss is NaN/inf (``NONFINITE_LOSS``) or when
-    the optimizer refused an update that would have written a NaN or inf
-    (``NONFINITE_UPDATE``); while it is set the optimizer updates do nothing, so the weights
-    of the last good step survive without a host read per step. Each training step records a
-    device copy of it for the epoch tracker; cleared once the host has reported the failure."""
+    """A 1-element device flag set when a step's loss is NaN/inf; while it is set the fused
+    optimizer updates do nothing, so the weights of the last good step survive without a
+    host read per step. Cleared once the host has reported the failure."""
 
     def __init__(self, backend: Backend) -> None:
         self.array = backend.xp.zeros(1, dtype=np.int32)
@@ -76,6 +84,12 @@ class Trainer:
         self.history: History | None = None
         self._grad_buffers: dict[tuple, Any] = {}
         self._nonfinite: NonFiniteFlag | None = None
+        #: held while one batch runs through the layers (they share work buffers)
+        self._lock = threading.RLock()
+        self._training_thread: int | None = None
+        #: the epoch index the next ``fit`` continues from for shuffles and dropout masks
+        self._next_epoch = 0
+        self._advisor = Advisor()
 
     # model hooks, provided by the model class
     def build(self, input_shape: Sequence[int] | None = None) -> None:
@@ -90,11 +104,13 @@ class Trainer:
     def _require_built(self, what: str) -> None:
         raise NotImplementedError
 
-    def _on_build(self) -> None:
-        """Called by the model after (re)building its parameter buffers."""
+    def _on_build(self, carried: Sequence[tuple[slice, slice]] = ()) -> None:
+        """Called by the model after (re)building its parameter buffers; ``carried`` lists
+        ``(old, new)`` slices of the flat buffer whose optimizer state stays."""
         if self.optimizer is not None:
-            self.optimizer.build(self.backend, [self._flat_params])
-        self._nonfinite = NonFiniteFlag(self.backend)
+            self.optimizer.build(self.backend, [self._flat_params], carried)
+        if self._nonfinite is None:
+            self._nonfinite = NonFiniteFlag(self.backend)
         self._grad_buffers = {}
 
     # ------------------------------------------------------------------ compile
@@ -126,7 +142,7 @@ class Trainer:
         """Does the loss take the last layer's logits (its softmax/sigmoid left to the loss)?"""
         if self.loss is None or not self.layers:
             return False
-        head = _logits_head(self.loss)
+        head = self.loss.logits_head
         last = self.layers[-1]
         return (head is not None and last.can_emit_logits
                 and getattr(last, "activation", None) == head)
@@ -145,7 +161,7 @@ class Trainer:
         out = self._forward(xb, training, logits=takes_logits)
         gbuf = self._grad_buffer(out.shape)
         if takes_logits:
-            loss, grad = _loss_from_logits(self.loss, self.backend, out, yb, gbuf)
+            loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf)
         else:
             loss, grad = self.loss.forward_backward(self.backend, out, yb, grad_out=gbuf)
         probs = None
@@ -160,7 +176,8 @@ class Trainer:
     def _activate_head(self, logits: Any) -> Any:
         be = self.backend
         out = be.xp.array(logits, copy=True)
-        if _logits_head(self.loss) == "softmax":
+        assert self.loss is not None
+        if self.loss.logits_head == "softmax":
             return be.softmax(out, out=out)
         return be.bias_act(out, None, "sigmoid", out=out)
 
@@ -182,12 +199,6 @@ class Trainer:
         if self._flat_params.size:
             self.optimizer.apply([self._flat_params], [self._flat_grads], self._nonfinite.array)
 
-    def _step_flag(self) -> Any:
-        """A device copy of the skip flag after this step's update (no host read): the
-        tracker tells from it whether the update was applied, and if not, why."""
-        assert self._nonfinite is not None
-        return self._nonfinite.array.copy()
-
     def _discard_skipped_steps(self, skipped: int) -> None:
         """After a non-finite loss: the last ``skipped`` updates were no-ops on the device."""
         assert self.optimizer is not None and self._nonfinite is not None
@@ -203,9 +214,10 @@ class Trainer:
     def _prepare(self, x: Any, y: Any | None, what: str) -> DataFeed:
         """Validate on the host, move to the device once, cast once to the model dtype."""
         x = validation.check_x(x, self, what)
-        if not self.built:
-            self.build(x.shape[1:])
-        validation.check_x_shape(x, self)
+        with self._lock:
+            if not self.built:
+                self.build(x.shape[1:])
+        validation.check_x_shape(x, self, what)
         y = validation.check_y(y, x.shape[0], self) if y is not None else None
         sparse = self.loss is not None and self.loss.target_kind == "sparse"
         ydt = np.int64 if sparse else self.dtype
@@ -214,16 +226,42 @@ class Trainer:
         return feed
 
     # ------------------------------------------------------------------ training
+    @contextlib.contextmanager
+    def _training(self, what: str) -> Iterator[None]:
+        """One thread trains a model at a time; ``predict``/``evaluate`` may run alongside."""
+        with self._lock:
+            if self._training_thread is not None:
+                where = ("this thread (from a callback?)" if self._training_thread == threading.get_ident()
+                         else "another thread")
+                raise RuntimeError(f"model.{what}() was called while model.fit() is running in "
+                                   f"{where}; a model trains from one thread at a time "
+                                   "(predict and evaluate may run concurrently)")
+            self._training_thread = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._training_thread = None
+
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
             validation_split: float = 0.0, validation_data: tuple | None = None,
-            shuffle: bool = True, initial_epoch: int = 0) -> History:
-        """Train for ``epochs`` passes over the data (``ceil(n / batch_size)`` steps each; the
-        last short batch is used). Returns a History with per-epoch means weighted by batch size."""
+            shuffle: bool = True, initial_epoch: int | None = None) -> History:
+        """Train for epochs ``initial_epoch .. epochs - 1`` (``ceil(n / batch_size)`` steps each;
+        the last short batch is used). Returns a History with per-epoch means weighted by
+        batch size.
+
+        Shuffles and dropout masks come from ``(seed, epoch)``. Without ``initial_epoch``, a
+        repeated ``fit`` continues the epoch count of the previous ones (two ``fit(epochs=1)``
+        calls train exactly as one ``fit(epochs=2)``); with it, epoch ``initial_epoch`` is
+        the one numbered so since the model was made (resuming from a checkpoint repeats the
+        uninterrupted run bit for bit). Warns once when the loss expects probabilities the
+        last layer does not give, or when ``x`` is far from unit scale.
+        """
         self._require_compiled("fit")
         batch_size = validation.check_batch_size(batch_size)
         epochs = validation.check_nonneg_int(epochs, "epochs")
-        initial_epoch = validation.check_nonneg_int(initial_epoch, "initial_epoch")
+        if initial_epoch is not None:
+            initial_epoch = validation.check_nonneg_int(initial_epoch, "initial_epoch")
         verbose = validation.check_verbose(verbose)
         validation_split = validation.check_split(validation_split)
         if not isinstance(shuffle, bool):
@@ -237,19 +275,35 @@ class Trainer:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
-        if validation_split:
-            x, y, validation_data = validation.split_validation(x, y, validation_split)
-        feed = self._prepare(x, y, "x")
-        val = None
-        if validation_data is not None:
-            val = self._prepare(validation_data[0], validation_data[1], "validation_data x")
-        dist = distribution.active()
-        if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
-            dist.begin_fit(self, feed, {"batch_size": batch_size, "epochs": epochs, "shuffle": shuffle,
-                                        "initial_epoch": initial_epoch,
-                                        "validation": None if val is None else val.n})
-            verbose = verbose if dist.is_chief else 0
+        with self._training("fit"):
+            if validation_split:
+                x, y, validation_data = validation.split_validation(x, y, validation_split)
+            feed = self._prepare(x, y, "x")
+            val = None
+            if validation_data is not None:
+                val = self._prepare(validation_data[0], validation_data[1], "validation_data x")
+            self._advise(feed)
+            dist = distribution.active()
+            if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
+                dist.begin_fit(self, feed, {"batch_size": batch_size, "epochs": epochs,
+                                            "shuffle": shuffle, "initial_epoch": initial_epoch,
+                                            "validation": None if val is None else val.n})
+                verbose = verbose if dist.is_chief else 0
+            # Local epoch numbers (history, callbacks, display) are Keras'; the seeding epoch
+            # continues the count of earlier fit calls unless initial_epoch says where we are.
+            offset = self._next_epoch if initial_epoch is None else 0
+            return self._fit_loop(feed, val, batch_size, initial_epoch or 0, epochs, offset,
+                                  shuffle, verbose, callbacks)
 
+    def _advise(self, feed: DataFeed) -> None:
+        assert self.loss is not None
+        self._advisor.warn("probability-loss", probability_loss_message(self.loss, self.layers),
+                           stacklevel=3)
+        self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=3)
+
+    def _fit_loop(self, feed: DataFeed, val: DataFeed | None, batch_size: int, first: int,
+                  epochs: int, offset: int, shuffle: bool, verbose: int,
+                  callbacks: list[Callback]) -> History:
         history = History()
         history.params = {"epochs": epochs, "steps": math.ceil(feed.n / batch_size), "verbose": verbose}
         self.history = history
@@ -259,10 +313,12 @@ class Trainer:
         self.stop_training = False
         for cb in cbs:
             cb.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(first, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            logs, progress = self._run_epoch(feed, batch_size, epoch, epochs, shuffle, verbose)
+            logs, progress = self._run_epoch(feed, batch_size, epoch, epochs, epoch + offset,
+                                             shuffle, verbose)
+            self._next_epoch = epoch + offset + 1
             if val is not None:
                 vlogs = self._evaluate_feed(val, batch_size)
                 logs.update({f"val_{k}": v for k, v in vlogs.items()})
@@ -275,19 +331,19 @@ class Trainer:
             cb.on_train_end()
         return history
 
-    def _epoch_seed(self, epoch: int) -> list[int]:
+    def _epoch_seed(self, seed_epoch: int) -> list[int]:
         # Shuffles and dropout masks derive from (seed, epoch): a resumed run repeats them.
-        return [self.seed, epoch]
+        return [self.seed, seed_epoch]
 
-    def _run_epoch(self, feed: DataFeed, batch_size: int, epoch: int, epochs: int, shuffle: bool,
-                   verbose: int) -> tuple[dict[str, float], EpochProgress]:
+    def _run_epoch(self, feed: DataFeed, batch_size: int, epoch: int, epochs: int,
+                   seed_epoch: int, shuffle: bool, verbose: int) -> tuple[dict[str, float], EpochProgress]:
         be, n = self.backend, feed.n
         steps = math.ceil(n / batch_size)
-        be.seed(int(np.random.SeedSequence(self._epoch_seed(epoch)).generate_state(1)[0]))
+        be.seed(int(np.random.SeedSequence(self._epoch_seed(seed_epoch)).generate_state(1)[0]))
         dist = distribution.active()
         if dist is not None:
-            dist.reseed_dropout(be, self._epoch_seed(epoch))
-        perm = np.random.default_rng(self._epoch_seed(epoch)).permutation(n) if shuffle else None
+            dist.reseed_dropout(be, self._epoch_seed(seed_epoch))
+        perm = np.random.default_rng(self._epoch_seed(seed_epoch)).permutation(n) if shuffle else None
         order = feed.order(perm)
         progress = EpochProgress(epoch, epochs, steps, verbose)
         tracker = self._tracker(epoch)
@@ -297,8 +353,9 @@ class Trainer:
             s, e = step * batch_size, min(n, (step + 1) * batch_size)
             # data parallel: this rank's rows of the global batch, gradients summed over ranks
             xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
-            loss, sums = self._train_step(xb, yb) if dist is None else dist.train_step(self, xb, yb, e - s)
-            tracker.record(loss, sums, e - s, self._step_flag())
+            with self._lock:
+                loss, sums = self._train_step(xb, yb) if dist is None else dist.train_step(self, xb, yb, e - s)
+            tracker.record(loss, sums, e - s)
             if sync_every_step or progress.wants_update:
                 tracker.sync()
                 progress.update(step + 1, tracker.logs())
@@ -308,42 +365,61 @@ class Trainer:
     def train_on_batch(self, x: Any, y: Any) -> dict[str, float]:
         """One update on one batch; returns that batch's loss and metrics."""
         self._require_compiled("train_on_batch")
-        feed = self._prepare(x, y, "x")
-        tracker = self._tracker()
-        dist = distribution.active()
-        if dist is None:
-            loss, sums = self._train_step(*feed.batch(0, feed.n))
-        else:
-            loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
-        tracker.record(loss, sums, feed.n, self._step_flag())
-        tracker.sync()
-        return tracker.logs()
+        with self._training("train_on_batch"):
+            feed = self._prepare(x, y, "x")
+            tracker = self._tracker()
+            dist = distribution.active()
+            with self._lock:
+                if dist is None:
+                    loss, sums = self._train_step(*feed.batch(0, feed.n))
+                else:
+                    loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
+            tracker.record(loss, sums, feed.n)
+            tracker.sync()
+            return tracker.logs()
 
     # ------------------------------------------------------------------ inference
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = None, verbose: int = 0) -> dict[str, float]:
-        """Loss and metrics over ``(x, y)`` in inference mode -> ``{"loss": ..., "accuracy": ...}``."""
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = None, verbose: int = 0,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Loss and metrics over ``(x, y)`` in inference mode, as Keras 3 returns them.
+
+        Without metrics: the loss (a float). With metrics: ``[loss, *metrics]`` in the order
+        given to ``compile`` (``loss, acc = model.evaluate(x, y)``). ``return_dict=True``:
+        ``{"loss": ..., "accuracy": ...}``. Safe to call from several threads.
+        """
         self._require_compiled("evaluate")
         batch_size = validation.check_batch_size(batch_size)
+        if not isinstance(return_dict, bool):
+            raise ValueError(f"return_dict must be True or False, received {return_dict!r}")
         logs = self._evaluate_feed(self._prepare(x, y, "x"), batch_size)
         if validation.check_verbose(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return logs
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     def _evaluate_feed(self, feed: DataFeed, batch_size: int) -> dict[str, float]:
         tracker = self._tracker(training=False)
         dist = distribution.active()
         for s in range(0, feed.n, batch_size):
             e = min(feed.n, s + batch_size)
-            if dist is None:
-                loss, _, sums = self._loss_and_metrics(*feed.batch(s, e), training=False)
-            else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
-                loss, sums = dist.eval_step(self, *feed.batch(*dist.shard(s, e)), e - s)
+            xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)))
+            with self._lock:
+                if dist is None:
+                    loss, _, sums = self._loss_and_metrics(xb, yb, training=False)
+                else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
+                    loss, sums = dist.eval_step(self, xb, yb, e - s)
             tracker.record(loss, sums, e - s)
         tracker.sync()
         return tracker.logs()
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
-        """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array."""
+        """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array.
+
+        ``x`` is a batch: one sample of shape ``input_shape`` needs a batch axis (``x[None]``).
+        Safe to call from several threads.
+        """
         batch_size = validation.check_batch_size(batch_size)
         feed = self._prepare(x, None, "x")
         n = feed.n
@@ -352,7 +428,9 @@ class Trainer:
         out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
         for s in range(lo, hi, batch_size):
             e = min(hi, s + batch_size)
-            out[s - lo:e - lo] = self._forward(feed.batch(s, e)[0], training=False)
+            xb = feed.batch(s, e)[0]
+            with self._lock:
+                out[s - lo:e - lo] = self._forward(xb, training=False)
         host = self.backend.to_numpy(out)  # one device->host move
         return host if dist is None else dist.gather_rows(host, n)
 
@@ -361,13 +439,3 @@ class Trainer:
         if not self.compiled:
             raise RuntimeError(f"you must call model.compile(...) before model.{what}()")
 
-
-def _logits_head(loss: Any) -> str | None:
-    """The output activation ``loss`` can take over from the last layer ("softmax", "sigmoid")."""
-    return getattr(loss, "logits_head", getattr(loss, "fused_head", None))
-
-
-def _loss_from_logits(loss: Any, be: Backend, logits: Any, y: Any, grad_out: Any) -> tuple[Any, Any]:
-    if hasattr(loss, "from_logits"):
-        return loss.from_logits(be, logits, y, grad_out=grad_out)
-    return loss.fused(be, logits, y, grad_out=grad_out)
