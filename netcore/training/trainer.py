@@ -46,9 +46,11 @@ from .tracker import EpochTracker
 
 
 class NonFiniteFlag:
-    """A 1-element device flag set when a step's loss is NaN/inf; while it is set the fused
-    optimizer updates do nothing, so the weights of the last good step survive without a
-    host read per step. Cleared once the host has reported the failure."""
+    """A 1-element device flag set when a step's loss is NaN/inf (``NONFINITE_LOSS``) or when
+    the optimizer refused an update that would have written a NaN or inf
+    (``NONFINITE_UPDATE``); while it is set the optimizer updates do nothing, so the weights
+    of the last good step survive without a host read per step. Each training step records a
+    device copy of it for the epoch tracker; cleared once the host has reported the failure."""
 
     def __init__(self, backend: Backend) -> None:
         self.array = backend.xp.zeros(1, dtype=np.int32)
@@ -198,6 +200,12 @@ class Trainer:
         assert self.optimizer is not None and self._nonfinite is not None
         if self._flat_params.size:
             self.optimizer.apply([self._flat_params], [self._flat_grads], self._nonfinite.array)
+
+    def _step_flag(self) -> Any:
+        """A device copy of the skip flag after this step's update (no host read): the
+        tracker tells from it whether the update was applied, and if not, why."""
+        assert self._nonfinite is not None
+        return self._nonfinite.array.copy()
 
     def _discard_skipped_steps(self, skipped: int) -> None:
         """After a non-finite loss: the last ``skipped`` updates were no-ops on the device."""
@@ -355,7 +363,7 @@ class Trainer:
             xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
             with self._lock:
                 loss, sums = self._train_step(xb, yb) if dist is None else dist.train_step(self, xb, yb, e - s)
-            tracker.record(loss, sums, e - s)
+            tracker.record(loss, sums, e - s, self._step_flag())
             if sync_every_step or progress.wants_update:
                 tracker.sync()
                 progress.update(step + 1, tracker.logs())
@@ -374,7 +382,7 @@ class Trainer:
                     loss, sums = self._train_step(*feed.batch(0, feed.n))
                 else:
                     loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
-            tracker.record(loss, sums, feed.n)
+            tracker.record(loss, sums, feed.n, self._step_flag())
             tracker.sync()
             return tracker.logs()
 
@@ -438,4 +446,3 @@ class Trainer:
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"you must call model.compile(...) before model.{what}()")
-
