@@ -9,13 +9,15 @@ cross-entropy, Adam. The data is synthetic (no download), MNIST-like and learnab
 :func:`make_data`), so the loss falls over an epoch and two trainers doing the same work
 visibly agree (or not).
 """
+
 from __future__ import annotations
 
 import functools
 import math
 import statistics
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -158,14 +160,19 @@ def build_model(backend: str, seed: int = SEED) -> Any:
     from netcore.layers import Dense
     from netcore.optimizers import Adam
 
-    model = Sequential([
-        Dense(N_HIDDEN, activation="relu", input_shape=(N_FEATURES,)),
-        Dense(N_HIDDEN, activation="relu"),
-        Dense(N_CLASSES, activation="softmax"),
-    ], backend=backend, seed=seed)
-    model.compile(optimizer=Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1, beta_2=BETA_2,
-                                 epsilon=EPSILON),
-                  loss="sparse_categorical_crossentropy")
+    model = Sequential(
+        [
+            Dense(N_HIDDEN, activation="relu", input_shape=(N_FEATURES,)),
+            Dense(N_HIDDEN, activation="relu"),
+            Dense(N_CLASSES, activation="softmax"),
+        ],
+        backend=backend,
+        seed=seed,
+    )
+    model.compile(
+        optimizer=Adam(learning_rate=LEARNING_RATE, beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON),
+        loss="sparse_categorical_crossentropy",
+    )
     return model
 
 
@@ -181,8 +188,13 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 # ---------------------------------------------------------------------------- timing
-def median_seconds(fn: Callable[[], Any], backend: str, repeats: int = 5, min_time: float = 0.0,
-                   max_repeats: int = 1000) -> float:
+def median_seconds(
+    fn: Callable[[], Any],
+    backend: str,
+    repeats: int = 5,
+    min_time: float = 0.0,
+    max_repeats: int = 1000,
+) -> float:
     """Median wall time of ``fn()`` in seconds, synchronising ``backend`` inside each timing.
 
     Runs at least ``repeats`` times and keeps going (up to ``max_repeats``) until ``min_time``
@@ -214,8 +226,10 @@ class StepGemms:
         xp = array_module(backend)
         self.backend, self.xp = backend, xp
         rng = np.random.default_rng(seed)
-        self.weights = [xp.asarray(rng.standard_normal((a, b)).astype(np.float32) * 0.05)
-                        for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])]
+        self.weights = [
+            xp.asarray(rng.standard_normal((a, b)).astype(np.float32) * 0.05)
+            for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:])
+        ]
         self.grads = [xp.empty_like(w) for w in self.weights]
         self._max_batch = max_batch
         self._acts = [xp.empty((max_batch, b), dtype=np.float32) for b in LAYER_SIZES[1:]]
@@ -240,7 +254,7 @@ class StepGemms:
         """One epoch of GEMMs over ``x`` in order (the batches a ``shuffle=False`` fit sees)."""
         n = x.shape[0]
         for s in range(0, n, batch_size):
-            self.step(x[s:s + batch_size])
+            self.step(x[s : s + batch_size])
 
     @staticmethod
     def flops_per_sample() -> int:

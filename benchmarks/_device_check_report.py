@@ -3,6 +3,7 @@
 Pure functions of ``device_check``'s results dict (sections, kernels, launch, compare) and its
 list of failures, so the check itself stays about measuring.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,32 +28,50 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     big = shapes[-1] if shapes else None
     names = list(dict.fromkeys(r["op"] for r in kernels))
     if not names:
-        names = list(dict.fromkeys(r["what"].removeprefix("backend op: ") for r in launch
-                                   if r["what"].startswith("backend op: ")))
+        names = list(
+            dict.fromkeys(
+                r["what"].removeprefix("backend op: ")
+                for r in launch
+                if r["what"].startswith("backend op: ")
+            )
+        )
     rows = []
     for name in names:
-        k = next((r for r in kernels if r["op"] == name and r["shape"] == big), {})
-        h = next((r for r in launch
-                  if r["what"] == f"backend op: {name}" and r["path"] == path), {})
+        k: dict[str, Any] = next((r for r in kernels if r["op"] == name and r["shape"] == big), {})
+        h: dict[str, Any] = next(
+            (r for r in launch if r["what"] == f"backend op: {name}" and r["path"] == path), {}
+        )
         pct, us = k.get("pct_copy"), h.get("host_us")
-        rows.append({"op": name, "shape": big, "pct_copy": pct, "host_us": us, "path": path,
-                     "bw_target": _verdict(pct, pct is not None and pct >= TARGET_PCT_COPY),
-                     "launch_target": _verdict(us, us is not None and us <= TARGET_HOST_US)})
+        rows.append(
+            {
+                "op": name,
+                "shape": big,
+                "pct_copy": pct,
+                "host_us": us,
+                "path": path,
+                "bw_target": _verdict(pct, pct is not None and pct >= TARGET_PCT_COPY),
+                "launch_target": _verdict(us, us is not None and us <= TARGET_HOST_US),
+            }
+        )
     return rows
 
 
 def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
     """The lines of ``device_check.md``."""
     meta = results["meta"]
-    md = [f"# netcore device check: {meta.get('device', '?')}", "",
-          f"- run: {meta.get('date', '?')}",
-          f"- backend: {meta.get('backend', '?')}",
-          f"- versions: python {meta.get('python')}, numpy {meta.get('numpy')}, numba "
-          f"{meta.get('numba')}, numba-cuda {meta.get('numba_cuda')}, "
-          f"cupy {meta.get('cupy', '-')}, torch {meta.get('torch')}",
-          f"- driver {meta.get('driver', '-')}, runtime {meta.get('runtime', '-')}, "
-          f"cc {meta.get('compute_capability', '-')}, smoke={meta.get('smoke')}",
-          f"- total {results['seconds']} s; failures: {len(failures)}", ""]
+    md = [
+        f"# netcore device check: {meta.get('device', '?')}",
+        "",
+        f"- run: {meta.get('date', '?')}",
+        f"- backend: {meta.get('backend', '?')}",
+        f"- versions: python {meta.get('python')}, numpy {meta.get('numpy')}, numba "
+        f"{meta.get('numba')}, numba-cuda {meta.get('numba_cuda')}, "
+        f"cupy {meta.get('cupy', '-')}, torch {meta.get('torch')}",
+        f"- driver {meta.get('driver', '-')}, runtime {meta.get('runtime', '-')}, "
+        f"cc {meta.get('compute_capability', '-')}, smoke={meta.get('smoke')}",
+        f"- total {results['seconds']} s; failures: {len(failures)}",
+        "",
+    ]
     md += ["## Sections", "", "| section | status | s |", "|---|---|---|"]
     md += [f"| {k} | {v['status']} | {v['seconds']} |" for k, v in results["sections"].items()]
     if results.get("pytest"):
@@ -60,31 +79,59 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
         md += [f"| {k} | {v['rc']} | {v['summary']} |" for k, v in results["pytest"].items()]
     if results["kernels"]:
         cp = results["copy"]
-        md += ["", f"## Fused kernels (float32; D2D copy {cp.get('shape')}: {cp.get('us')} us, "
-               f"{cp.get('GBps')} GB/s)", "",
-               "| op | shape | fused us | unfused CuPy us | speedup | GB/s | % of copy |",
-               "|---|---|---|---|---|---|---|"]
-        md += [f"| {r['op']} | {r['shape']} | {r.get('fused_us', 'ERR')} | "
-               f"{r.get('unfused_us', '')} | {r.get('speedup', '')} | {r.get('GBps', '')} | "
-               f"{r.get('pct_copy', '')} |" for r in results["kernels"]]
+        md += [
+            "",
+            f"## Fused kernels (float32; D2D copy {cp.get('shape')}: {cp.get('us')} us, "
+            f"{cp.get('GBps')} GB/s)",
+            "",
+            "| op | shape | fused us | unfused CuPy us | speedup | GB/s | % of copy |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {r['op']} | {r['shape']} | {r.get('fused_us', 'ERR')} | "
+            f"{r.get('unfused_us', '')} | {r.get('speedup', '')} | {r.get('GBps', '')} | "
+            f"{r.get('pct_copy', '')} |"
+            for r in results["kernels"]
+        ]
     if results["launch"]:
-        md += ["", "## Host launch overhead (tiny arrays, back-to-back)", "",
-               "| what | path | host us/call |", "|---|---|---|"]
-        md += [f"| {r['what']} | {r['path']} | {r.get('host_us', r.get('error'))} |"
-               for r in results["launch"]]
+        md += [
+            "",
+            "## Host launch overhead (tiny arrays, back-to-back)",
+            "",
+            "| what | path | host us/call |",
+            "|---|---|---|",
+        ]
+        md += [
+            f"| {r['what']} | {r['path']} | {r.get('host_us', r.get('error'))} |"
+            for r in results["launch"]
+        ]
     if results.get("targets"):
-        md += ["", f"## Targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth, "
-               f"<= {TARGET_HOST_US:.0f} us host launch overhead per op", "",
-               "| op | shape | % of copy | bandwidth target | host us/op | path | launch target |",
-               "|---|---|---|---|---|---|---|"]
-        md += [f"| {r['op']} | {r['shape']} | {r['pct_copy']} | {r['bw_target']} | "
-               f"{r['host_us']} | {r['path']} | {r['launch_target']} |"
-               for r in results["targets"]]
+        md += [
+            "",
+            f"## Targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth, "
+            f"<= {TARGET_HOST_US:.0f} us host launch overhead per op",
+            "",
+            "| op | shape | % of copy | bandwidth target | host us/op | path | launch target |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {r['op']} | {r['shape']} | {r['pct_copy']} | {r['bw_target']} | "
+            f"{r['host_us']} | {r['path']} | {r['launch_target']} |"
+            for r in results["targets"]
+        ]
     cmp = results["compare"]
     if cmp:
-        md += ["", "## One epoch of the course MLP: netcore, PyTorch, GEMM floor (compare.py)", "",
-               f"`benchmarks/compare.py {' '.join(cmp['argv'])}` (exit {cmp['rc']}; full results "
-               f"in `{cmp['json']}`; PyTorch: {cmp['torch']})", "", "```", *cmp["table"], "```"]
+        md += [
+            "",
+            "## One epoch of the course MLP: netcore, PyTorch, GEMM floor (compare.py)",
+            "",
+            f"`benchmarks/compare.py {' '.join(cmp['argv'])}` (exit {cmp['rc']}; full results "
+            f"in `{cmp['json']}`; PyTorch: {cmp['torch']})",
+            "",
+            "```",
+            *cmp["table"],
+            "```",
+        ]
         md += [f"- {line}" for line in cmp["targets"]]
     if failures:
         md += ["", "## Failures", ""] + [f"- {f}" for f in failures]
@@ -99,12 +146,16 @@ def print_summary(results: dict[str, Any], failures: list[str], seconds: float) 
     for k, v in results["sections"].items():
         print(f"  {k:12s} {v['status'][:80]:80s} {v['seconds']:6.1f}s")
     if results["kernels"]:
-        print(f"\n  {'op':22s} {'shape':10s} {'fused us':>10s} {'unfused us':>11s} {'x':>6s} "
-              f"{'GB/s':>8s} {'%copy':>6s}")
+        print(
+            f"\n  {'op':22s} {'shape':10s} {'fused us':>10s} {'unfused us':>11s} {'x':>6s} "
+            f"{'GB/s':>8s} {'%copy':>6s}"
+        )
         for r in results["kernels"]:
-            print(f"  {r['op']:22s} {r['shape']:10s} {r.get('fused_us', 'ERR')!s:>10s} "
-                  f"{r.get('unfused_us', '')!s:>11s} {r.get('speedup', '')!s:>6s} "
-                  f"{r.get('GBps', '')!s:>8s} {r.get('pct_copy', '')!s:>6s}")
+            print(
+                f"  {r['op']:22s} {r['shape']:10s} {r.get('fused_us', 'ERR')!s:>10s} "
+                f"{r.get('unfused_us', '')!s:>11s} {r.get('speedup', '')!s:>6s} "
+                f"{r.get('GBps', '')!s:>8s} {r.get('pct_copy', '')!s:>6s}"
+            )
     if results["launch"]:
         print()
         for r in results["launch"]:
@@ -115,12 +166,16 @@ def print_summary(results: dict[str, Any], failures: list[str], seconds: float) 
             print(f"  {line}")
     rows = results.get("targets") or targets(results)
     if rows:
-        print(f"\n  targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth (largest shape), "
-              f"<= {TARGET_HOST_US:.0f} us host per op ({rows[0]['path']} path)")
+        print(
+            f"\n  targets: >= {TARGET_PCT_COPY:.0f}% of copy bandwidth (largest shape), "
+            f"<= {TARGET_HOST_US:.0f} us host per op ({rows[0]['path']} path)"
+        )
         print(f"  {'op':22s} {'shape':10s} {'%copy':>6s} {'bw':>7s} {'host us':>8s} {'launch':>7s}")
         for r in rows:
-            print(f"  {r['op']:22s} {r['shape']!s:10s} {r['pct_copy']!s:>6s} {r['bw_target']:>7s} "
-                  f"{r['host_us']!s:>8s} {r['launch_target']:>7s}")
+            print(
+                f"  {r['op']:22s} {r['shape']!s:10s} {r['pct_copy']!s:>6s} {r['bw_target']:>7s} "
+                f"{r['host_us']!s:>8s} {r['launch_target']:>7s}"
+            )
     print(f"\n{len(failures)} failure(s); {seconds:.1f} s total")
     for f in failures:
         print(f"  FAIL {f}")

@@ -11,9 +11,11 @@ over all six weight tensors of the model (669,706 parameters). ``KernelBandwidth
 op on one large ``8192 x 4096`` float32 tensor and reports achieved bytes per second next to a
 plain device copy of the same size (the bandwidth ceiling of an elementwise op).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -112,8 +114,9 @@ class FusedOps:
 
     def setup(self, backend: str, batch_size: int) -> None:
         common.skip_unless_available(backend)
-        self.cases = common.cached_state(("FusedOps", backend, batch_size),
-                                    lambda: self._build(backend, batch_size))
+        self.cases = common.cached_state(
+            ("FusedOps", backend, batch_size), lambda: self._build(backend, batch_size)
+        )
 
     @staticmethod
     def _build(backend: str, batch_size: int) -> dict[str, OpCase]:
@@ -171,8 +174,9 @@ class AdamModelStep:
 
     def setup(self, backend: str) -> None:
         common.skip_unless_available(backend)
-        self.cases, self.flat = common.cached_state(("AdamModelStep", backend),
-                                               lambda: self._build(backend))
+        self.cases, self.flat = common.cached_state(
+            ("AdamModelStep", backend), lambda: self._build(backend)
+        )
         self.params_total = sum(int(np.prod(c.shape)) for c in self.cases)
 
     @staticmethod
@@ -183,8 +187,13 @@ class AdamModelStep:
             shapes += [(a, b), (b,)]  # kernel, bias
         cases = [OpCase(be, "adam_update", s) for s in shapes]
         flat = OpCase(be, "adam_update", (sum(int(np.prod(s)) for s in shapes),))
-        _warm(backend, *(c.fused for c in cases), *(c.unfused for c in cases), flat.fused,
-              flat.unfused)
+        _warm(
+            backend,
+            *(c.fused for c in cases),
+            *(c.unfused for c in cases),
+            flat.fused,
+            flat.unfused,
+        )
         return cases, flat
 
     def time_adam_step(self, backend: str) -> None:
@@ -220,8 +229,9 @@ class KernelBandwidth:
 
     def setup(self, backend: str, op: str) -> None:
         common.skip_unless_available(backend)
-        self.case, self.copy = common.cached_state(("KernelBandwidth", backend, op, BIG_SHAPE),
-                                              lambda: self._build(backend, op))
+        self.case, self.copy = common.cached_state(
+            ("KernelBandwidth", backend, op, BIG_SHAPE), lambda: self._build(backend, op)
+        )
 
     @staticmethod
     def _build(backend: str, op: str) -> tuple[OpCase, OpCase]:

@@ -5,9 +5,11 @@ Every class is parameterised by backend (``cpu``, ``cuda``) and batch size (32, 
 from ``setup``. GPU timings synchronise inside the timed function; JIT compilation, BLAS
 thread start-up and CuPy's memory pool are warmed in ``setup``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import _common as common
 
@@ -47,7 +49,8 @@ class _ModelBench:
         n = self.samples if self.samples is not None else batch_size
         key = (type(self).__name__, backend, batch_size, n)
         self.model, self.x, self.y, self.step = common.cached_state(
-            key, lambda: self._build(backend, batch_size, n))
+            key, lambda: self._build(backend, batch_size, n)
+        )
 
     @staticmethod
     def _build(backend: str, batch_size: int, n: int) -> tuple[Any, Any, Any, Callable[[], Any]]:
@@ -60,7 +63,7 @@ class _ModelBench:
             step()
         model.predict(x[:batch_size], batch_size=batch_size)
         if n % batch_size:  # the short last batch of an epoch has its own buffer shapes
-            model.train_on_batch(x[:n % batch_size], y[:n % batch_size])
+            model.train_on_batch(x[: n % batch_size], y[: n % batch_size])
         common.synchronize(backend)
         return model, x, y, step
 
@@ -97,8 +100,12 @@ class Predict(_ModelBench):
 
     def track_predict_samples_per_second(self, backend: str, batch_size: int) -> float:
         """Samples per second of ``predict`` (median over at least 0.2 s)."""
-        t = common.median_seconds(lambda: self.model.predict(self.x, batch_size=batch_size), backend,
-                        repeats=5, min_time=0.2)
+        t = common.median_seconds(
+            lambda: self.model.predict(self.x, batch_size=batch_size),
+            backend,
+            repeats=5,
+            min_time=0.2,
+        )
         return batch_size / t
 
     track_predict_samples_per_second.unit = "samples/s"  # type: ignore[attr-defined]
@@ -126,7 +133,6 @@ class Epoch(_ModelBench):
         """Peak resident host memory of the process (data, model, one epoch); asv measures it."""
         self.model.fit(self.x, self.y, batch_size=batch_size, epochs=1, verbose=0)
         common.synchronize(backend)
-
 
 
 class EpochDeviceMemory(_ModelBench):
@@ -168,7 +174,8 @@ class GemmFloor:
     def setup(self, backend: str, batch_size: int) -> None:
         common.skip_unless_available(backend)
         self.floor, self.x, self.step = common.cached_state(
-            ("GemmFloor", backend, batch_size), lambda: self._build(backend, batch_size))
+            ("GemmFloor", backend, batch_size), lambda: self._build(backend, batch_size)
+        )
 
     @staticmethod
     def _build(backend: str, batch_size: int) -> tuple[common.StepGemms, Any, Callable[[], Any]]:
@@ -198,8 +205,11 @@ class GemmFloor:
         step_times, gemm_times = [], []
         for _ in range(5):
             step_times.append(common.median_seconds(self.step, backend, repeats=3, min_time=0.05))
-            gemm_times.append(common.median_seconds(lambda: self.floor.step(self.x), backend,
-                                          repeats=3, min_time=0.05))
+            gemm_times.append(
+                common.median_seconds(
+                    lambda: self.floor.step(self.x), backend, repeats=3, min_time=0.05
+                )
+            )
         step_times.sort()
         gemm_times.sort()
         return step_times[len(step_times) // 2] / gemm_times[len(gemm_times) // 2]

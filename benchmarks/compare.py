@@ -48,21 +48,23 @@ PyTorch is optional: without it, netcore and the GEMM floor are still timed and 
 columns say why they are empty. On the CPU-only development machines install the pinned CPU
 build with ``pip install torch==2.13.0``.
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime
 import importlib.util
-import multiprocessing
 import json
 import math
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,12 +73,14 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netc
 
 from benchmarks import _common as common  # noqa: E402
 
+
 # ---------------------------------------------------------------------------- PyTorch side
 def torch_status() -> tuple[bool, str]:
     """``(installed, note)``, without importing torch into this process (see :class:`TorchWorker`)."""
     if importlib.util.find_spec("torch") is None:
-        return False, ("PyTorch is not installed; on the CPU-only dev machines: "
-                       "pip install torch==2.13.0")
+        return False, (
+            "PyTorch is not installed; on the CPU-only dev machines: pip install torch==2.13.0"
+        )
     return True, "PyTorch runs in its own process"
 
 
@@ -90,8 +94,14 @@ class TorchTrainer:
     its per-step epsilon (see the module docstring) would otherwise recompile it.
     """
 
-    def __init__(self, torch: Any, device: str, weights: Sequence[np.ndarray],
-                 lr_scale: float = 1.0, compile_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        torch: Any,
+        device: str,
+        weights: Sequence[np.ndarray],
+        lr_scale: float = 1.0,
+        compile_mode: str | None = None,
+    ) -> None:
         self.torch = torch
         self.device = torch.device("cuda" if device == "cuda" else "cpu")
         self.lr = common.LEARNING_RATE * lr_scale  # lr_scale != 1 only to see the checks fail
@@ -105,8 +115,11 @@ class TorchTrainer:
         self.model = nn.Sequential(*layers).to(self.device)
         self.linears = [m for m in self.model if isinstance(m, nn.Linear)]
         self.compile_mode = compile_mode
-        self.loss = (torch.compile(self._loss, mode=compile_mode, dynamic=False)
-                     if compile_mode else self._loss)
+        self.loss = (
+            torch.compile(self._loss, mode=compile_mode, dynamic=False)
+            if compile_mode
+            else self._loss
+        )
         self.reset(weights)
 
     def reset(self, weights: Sequence[np.ndarray]) -> None:
@@ -118,9 +131,13 @@ class TorchTrainer:
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
                 lin.bias.copy_(torch.from_numpy(np.asarray(bias)))
         fused = {"fused": True} if self.device.type == "cuda" else {}
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr,
-                                    betas=(common.BETA_1, common.BETA_2), eps=common.EPSILON,
-                                    **fused)
+        self.opt = torch.optim.Adam(
+            self.model.parameters(),
+            lr=self.lr,
+            betas=(common.BETA_1, common.BETA_2),
+            eps=common.EPSILON,
+            **fused,
+        )
         self.steps = 0
 
     def _loss(self, xb: Any, yb: Any) -> Any:
@@ -139,14 +156,13 @@ class TorchTrainer:
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         # A replayed CUDA graph reuses its output buffers; each step's loss is consumed (added
         # to ``total``) before the next step starts, which this mark tells the graph pool.
-        mark_step = (torch.compiler.cudagraph_mark_step_begin if self.compile_mode
-                     else None)
+        mark_step = torch.compiler.cudagraph_mark_step_begin if self.compile_mode else None
         model.train()
         for s in range(0, n, batch_size):
-            xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+            xb, yb = x[s : s + batch_size], y[s : s + batch_size]
             self.steps += 1
             # Keras' epsilon, expressed in torch's bias-corrected denominator (see module doc).
-            group["eps"] = common.EPSILON / math.sqrt(1.0 - common.BETA_2 ** self.steps)
+            group["eps"] = common.EPSILON / math.sqrt(1.0 - common.BETA_2**self.steps)
             if mark_step is not None:
                 mark_step()
             opt.zero_grad(set_to_none=True)
@@ -158,8 +174,10 @@ class TorchTrainer:
 
     def step_losses(self, x: Any, y: Any, batch_size: int) -> list[float]:
         """One step per batch, in order, each loss read back (for the lockstep check)."""
-        return [self.epoch(x[s:s + batch_size], y[s:s + batch_size], batch_size)
-                for s in range(0, x.shape[0], batch_size)]
+        return [
+            self.epoch(x[s : s + batch_size], y[s : s + batch_size], batch_size)
+            for s in range(0, x.shape[0], batch_size)
+        ]
 
     def kernels(self) -> list[np.ndarray]:
         """The weight matrices in netcore's ``(in, out)`` layout, on the host."""
@@ -245,16 +263,20 @@ def _torch_worker_main(conn: Any, lr_scale: float) -> None:
         try:
             value: Any = None
             if cmd == "info":
-                value = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                         "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
-                         "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
-                         "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32)}
+                value = {
+                    "torch": torch.__version__,
+                    "torch_threads": torch.get_num_threads(),
+                    "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+                    "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+                    "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+                }
             elif cmd == "setup":  # -> {variant: None if ready, else why not}
                 device, n, batch_size, weights, variants = args
                 x, y = common.make_data(n)
                 state.clear()
-                state.update(device=device, batch_size=batch_size, weights=weights, x=x, y=y,
-                             trainers={})
+                state.update(
+                    device=device, batch_size=batch_size, weights=weights, x=x, y=y, trainers={}
+                )
                 value = {v: _torch_setup(torch, state, v, lr_scale) for v in variants}
             elif cmd == "lockstep":  # fresh Adam, the initial weights, ``steps`` batches
                 variant, steps = args
@@ -285,8 +307,16 @@ def strict_float32(torch: Any) -> None:
     torch.set_float32_matmul_precision("highest")
 
 
-def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, worker: TorchWorker,
-             rtol: float, variants: Sequence[str] = ("torch",)) -> dict[str, dict[str, Any]]:
+def lockstep(
+    device: str,
+    x: Any,
+    y: Any,
+    batch_size: int,
+    steps: int,
+    worker: TorchWorker,
+    rtol: float,
+    variants: Sequence[str] = ("torch",),
+) -> dict[str, dict[str, Any]]:
     """Fresh netcore and PyTorch trainers, same weights, ``steps`` steps on the same batches.
 
     Per PyTorch variant: the per-step losses, their largest relative difference, the largest
@@ -294,17 +324,25 @@ def lockstep(device: str, x: Any, y: Any, batch_size: int, steps: int, worker: T
     """
     k = min(x.shape[0], steps * batch_size)
     model = common.build_model(device)
-    nc_losses = [float(model.train_on_batch(x[s:s + batch_size], y[s:s + batch_size])["loss"])
-                 for s in range(0, k, batch_size)]
+    nc_losses = [
+        float(model.train_on_batch(x[s : s + batch_size], y[s : s + batch_size])["loss"])
+        for s in range(0, k, batch_size)
+    ]
     nc_kernels = model.get_weights()[0::2]
     out = {}
     for variant in variants:
         torch_losses, torch_kernels = worker.call("lockstep", variant, steps)
         rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(nc_losses, torch_losses))
         dw = max(float(np.abs(kern - tk).max()) for kern, tk in zip(nc_kernels, torch_kernels))
-        out[variant] = {"steps": len(nc_losses), "netcore": nc_losses, "torch": torch_losses,
-                        "max_rel_loss_diff": rel, "max_abs_kernel_diff": dw, "rtol": rtol,
-                        "match": rel <= rtol}
+        out[variant] = {
+            "steps": len(nc_losses),
+            "netcore": nc_losses,
+            "torch": torch_losses,
+            "max_rel_loss_diff": rel,
+            "max_abs_kernel_diff": dw,
+            "rtol": rtol,
+            "match": rel <= rtol,
+        }
     return out
 
 
@@ -325,13 +363,27 @@ def _warm_up(device: str, x: Any, y: Any, batch_size: int) -> None:
 
 def _loss_check(nc_loss: float, torch_loss: float, rtol: float) -> dict[str, Any]:
     rel = abs(nc_loss - torch_loss) / max(abs(torch_loss), 1e-12)
-    return {"netcore": nc_loss, "torch": torch_loss, "rel_diff": rel, "rtol": rtol,
-            "match": rel <= rtol}
+    return {
+        "netcore": nc_loss,
+        "torch": torch_loss,
+        "rel_diff": rel,
+        "rtol": rtol,
+        "match": rel <= rtol,
+    }
 
 
-def run_config(device: str, batch_size: int, n: int, repeats: int, worker: TorchWorker | None,
-               loss_rtol: float, lockstep_steps: int = 20, lockstep_rtol: float = 1e-3,
-               log: Any = print, torch_variants: Sequence[str] = ("torch",)) -> dict[str, Any]:
+def run_config(
+    device: str,
+    batch_size: int,
+    n: int,
+    repeats: int,
+    worker: TorchWorker | None,
+    loss_rtol: float,
+    lockstep_steps: int = 20,
+    lockstep_rtol: float = 1e-3,
+    log: Any = print,
+    torch_variants: Sequence[str] = ("torch",),
+) -> dict[str, Any]:
     """Time ``repeats`` alternating epochs of netcore, each PyTorch variant and the GEMM floor.
 
     ``torch_variants`` are keys of :data:`TORCH_VARIANTS`; one that cannot run here (say,
@@ -351,13 +403,17 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         variants = [v for v in torch_variants if v not in notes]
         for v, why in notes.items():
             log(f"  [{device} b={batch_size}] {v} left out: {why}")
-    locks = (lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, worker, lockstep_rtol,
-                      variants)
-             if worker is not None and lockstep_steps > 0 else {})
+    locks = (
+        lockstep(device, x_dev, y_dev, batch_size, lockstep_steps, worker, lockstep_rtol, variants)
+        if worker is not None and lockstep_steps > 0
+        else {}
+    )
     for v, lock in locks.items():
-        log(f"  [{device} b={batch_size}] lockstep{'' if v == 'torch' else ' ' + v} "
+        log(
+            f"  [{device} b={batch_size}] lockstep{'' if v == 'torch' else ' ' + v} "
             f"{lock['steps']} steps: max rel loss diff {lock['max_rel_loss_diff']:.1e}, "
-            f"max |kernel diff| {lock['max_abs_kernel_diff']:.1e}")
+            f"max |kernel diff| {lock['max_abs_kernel_diff']:.1e}"
+        )
     floor = common.StepGemms(device, batch_size)
 
     times: dict[str, list[float]] = {"netcore": [], "torch": [], "gemm": []}
@@ -380,6 +436,7 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
             seconds, loss = worker.call("epoch", variant)  # type: ignore[union-attr]
             times[variant].append(seconds)
             losses[variant].append(loss)
+
         return run
 
     def run_gemm() -> None:
@@ -395,17 +452,23 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         k = r % len(order)
         for fn in order[k:] + order[:k]:
             fn()
-        log(f"  [{device} b={batch_size}] epoch {r + 1}/{repeats}: netcore {times['netcore'][-1]:.3f}s"
+        log(
+            f"  [{device} b={batch_size}] epoch {r + 1}/{repeats}: netcore {times['netcore'][-1]:.3f}s"
             + (f", torch {times['torch'][-1]:.3f}s" if times["torch"] else "")
             + "".join(f", {v} {times[v][-1]:.3f}s" for v in variants if v != "torch")
-            + f", gemm floor {times['gemm'][-1]:.3f}s")
+            + f", gemm floor {times['gemm'][-1]:.3f}s"
+        )
 
     med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
     nc_med, gemm_med, torch_med = med["netcore"], med["gemm"], med["torch"]
     assert nc_med is not None and gemm_med is not None  # repeats >= 1
     res: dict[str, Any] = {
-        "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats,
-        "times_s": times, "median_s": med,
+        "device": device,
+        "batch_size": batch_size,
+        "samples": n,
+        "repeats": repeats,
+        "times_s": times,
+        "median_s": med,
         "min_s": {k: (min(v) if v else None) for k, v in times.items()},
         "losses": losses,
         "netcore_samples_per_s": n / nc_med,
@@ -415,8 +478,9 @@ def run_config(device: str, batch_size: int, n: int, repeats: int, worker: Torch
         "ratio_netcore_over_gemm": nc_med / gemm_med,
     }
     for v in variants:
+        v_med = med[v]
         if v != "torch":
-            res[f"ratio_netcore_over_{v}"] = nc_med / med[v] if med[v] else None
+            res[f"ratio_netcore_over_{v}"] = nc_med / v_med if v_med else None
     if notes:
         res["torch_notes"] = notes
     for v, lock in locks.items():
@@ -433,8 +497,11 @@ def machine_info(devices: Sequence[str], worker: TorchWorker | None) -> dict[str
     """What ran this: CPU, cores, library versions, BLAS, GPU name."""
     info: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "cpu": _cpu_name(), "cores": os.cpu_count(), "numpy": np.__version__,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "numpy": np.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
     try:
@@ -446,8 +513,10 @@ def machine_info(devices: Sequence[str], worker: TorchWorker | None) -> dict[str
     try:
         from threadpoolctl import threadpool_info
 
-        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads",
-                                                "architecture")} for d in threadpool_info()]
+        info["blas"] = [
+            {k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for d in threadpool_info()
+        ]
     except ImportError:
         pass
     import netcore
@@ -489,9 +558,11 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
     """The medians and ratios, one row per device and batch size (``torch.compile`` columns
     when any row has them)."""
     compiled = any(r["median_s"].get("torch_compile") is not None for r in results)
-    head = (f"{'device':6} {'batch':>6} {'netcore s':>10} {'torch s':>9} {'gemm s':>8} "
-            f"{'nc/torch':>9} {'nc/gemm':>8} {'nc samples/s':>13} {'loss nc':>9} {'loss torch':>10} "
-            f"{'lockstep':>9}")
+    head = (
+        f"{'device':6} {'batch':>6} {'netcore s':>10} {'torch s':>9} {'gemm s':>8} "
+        f"{'nc/torch':>9} {'nc/gemm':>8} {'nc samples/s':>13} {'loss nc':>9} {'loss torch':>10} "
+        f"{'lockstep':>9}"
+    )
     if compiled:
         head += f" {'compile s':>10} {'nc/compile':>10} {'lockstep c':>10}"
     print_fn(head)
@@ -499,16 +570,20 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
     for r in results:
         lf = r.get("loss_first_epoch", {})
         lk = r.get("lockstep", {})
-        line = (f"{r['device']:6} {r['batch_size']:>6} {r['median_s']['netcore']:>10.3f} "
-                f"{_fmt(r['median_s']['torch'], '>9.3f')} {r['median_s']['gemm']:>8.3f} "
-                f"{_fmt(r['ratio_netcore_over_torch'], '>9.3f')} {r['ratio_netcore_over_gemm']:>8.3f} "
-                f"{r['netcore_samples_per_s']:>13,.0f} {_fmt(lf.get('netcore'), '>9.5f')} "
-                f"{_fmt(lf.get('torch'), '>10.5f')} {_fmt(lk.get('max_rel_loss_diff'), '>9.1e')}")
+        line = (
+            f"{r['device']:6} {r['batch_size']:>6} {r['median_s']['netcore']:>10.3f} "
+            f"{_fmt(r['median_s']['torch'], '>9.3f')} {r['median_s']['gemm']:>8.3f} "
+            f"{_fmt(r['ratio_netcore_over_torch'], '>9.3f')} {r['ratio_netcore_over_gemm']:>8.3f} "
+            f"{r['netcore_samples_per_s']:>13,.0f} {_fmt(lf.get('netcore'), '>9.5f')} "
+            f"{_fmt(lf.get('torch'), '>10.5f')} {_fmt(lk.get('max_rel_loss_diff'), '>9.1e')}"
+        )
         if compiled:
             lc = r.get("lockstep_torch_compile", {})
-            line += (f" {_fmt(r['median_s'].get('torch_compile'), '>10.3f')} "
-                     f"{_fmt(r.get('ratio_netcore_over_torch_compile'), '>10.3f')} "
-                     f"{_fmt(lc.get('max_rel_loss_diff'), '>10.1e')}")
+            line += (
+                f" {_fmt(r['median_s'].get('torch_compile'), '>10.3f')} "
+                f"{_fmt(r.get('ratio_netcore_over_torch_compile'), '>10.3f')} "
+                f"{_fmt(lc.get('max_rel_loss_diff'), '>10.1e')}"
+            )
         print_fn(line)
 
 
@@ -516,9 +591,13 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
 #: netcore/contender epoch-time ratio). On the CPU, PyTorch eager and the GEMM floor; on the
 #: GPU, PyTorch eager and ``torch.compile(mode="reduce-overhead")``.
 CPU_TARGETS: dict[int, list[tuple[str, float]]] = {
-    32: [("torch", 0.40)], 128: [("torch", 0.45), ("gemm", 1.3)]}
+    32: [("torch", 0.40)],
+    128: [("torch", 0.45), ("gemm", 1.3)],
+}
 GPU_TARGETS: dict[int, list[tuple[str, float]]] = {
-    32: [("torch", 0.5)], 128: [("torch", 0.5), ("torch_compile", 1.0)]}
+    32: [("torch", 0.5)],
+    128: [("torch", 0.5), ("torch_compile", 1.0)],
+}
 _CONTENDER_NAMES = {"torch": "torch", "gemm": "gemm floor", "torch_compile": "torch.compile"}
 
 
@@ -533,34 +612,73 @@ def check_targets(results: Sequence[dict[str, Any]]) -> list[str]:
             if got is None:
                 continue
             verdict = "MET" if got <= goal else f"MISSED by {got / goal - 1:.0%}"
-            lines.append(f"target {dev} b={b}: netcore/{_CONTENDER_NAMES[contender]} = {got:.3f} "
-                         f"(<= {goal}) {verdict}")
+            lines.append(
+                f"target {dev} b={b}: netcore/{_CONTENDER_NAMES[contender]} = {got:.3f} "
+                f"(<= {goal}) {verdict}"
+            )
     return lines
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
-                   help="where to run (all: cpu, then cuda when usable); default cpu")
-    p.add_argument("--batch-sizes", default=",".join(map(str, common.BATCH_SIZES)),
-                   help="comma-separated batch sizes (default %(default)s)")
-    p.add_argument("--repeats", type=int, default=3,
-                   help="alternating epochs per configuration; medians are reported (default 3)")
-    p.add_argument("--epochs-samples", type=int, default=common.EPOCH_SAMPLES,
-                   help="samples in one epoch (default %(default)s)")
-    p.add_argument("--loss-rtol", type=float, default=2e-3,
-                   help="relative tolerance on the first-epoch mean loss (default %(default)s)")
-    p.add_argument("--lockstep-steps", type=int, default=20,
-                   help="steps of the lockstep check before timing; 0 skips it (default %(default)s)")
-    p.add_argument("--lockstep-rtol", type=float, default=1e-3,
-                   help="relative tolerance on each lockstep loss (default %(default)s)")
+    p = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "all"),
+        default="cpu",
+        help="where to run (all: cpu, then cuda when usable); default cpu",
+    )
+    p.add_argument(
+        "--batch-sizes",
+        default=",".join(map(str, common.BATCH_SIZES)),
+        help="comma-separated batch sizes (default %(default)s)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternating epochs per configuration; medians are reported (default 3)",
+    )
+    p.add_argument(
+        "--epochs-samples",
+        type=int,
+        default=common.EPOCH_SAMPLES,
+        help="samples in one epoch (default %(default)s)",
+    )
+    p.add_argument(
+        "--loss-rtol",
+        type=float,
+        default=2e-3,
+        help="relative tolerance on the first-epoch mean loss (default %(default)s)",
+    )
+    p.add_argument(
+        "--lockstep-steps",
+        type=int,
+        default=20,
+        help="steps of the lockstep check before timing; 0 skips it (default %(default)s)",
+    )
+    p.add_argument(
+        "--lockstep-rtol",
+        type=float,
+        default=1e-3,
+        help="relative tolerance on each lockstep loss (default %(default)s)",
+    )
     p.add_argument("--no-torch", action="store_true", help="time netcore and the GEMM floor only")
-    p.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto",
-                   help="also time torch.compile(mode='reduce-overhead'); auto: on the GPU only, "
-                        "where that mode means CUDA graphs (default auto)")
-    p.add_argument("--torch-lr-scale", type=float, default=1.0,
-                   help="multiply PyTorch's learning rate (only to see the checks fail; default 1)")
+    p.add_argument(
+        "--torch-compile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="also time torch.compile(mode='reduce-overhead'); auto: on the GPU only, "
+        "where that mode means CUDA graphs (default auto)",
+    )
+    p.add_argument(
+        "--torch-lr-scale",
+        type=float,
+        default=1.0,
+        help="multiply PyTorch's learning rate (only to see the checks fail; default 1)",
+    )
     p.add_argument("--json", metavar="OUT", help="write all results to this JSON file")
     args = p.parse_args(argv)
     try:
@@ -595,12 +713,16 @@ def report_mismatches(results: Sequence[dict[str, Any]]) -> list[str]:
             lk, lf = r.get(f"lockstep{tag}"), r.get(f"loss_first_epoch{tag}")
             if lk is not None and not lk["match"]:
                 mismatches.append(f"lockstep {where}{against}")
-                print(f"LOCKSTEP MISMATCH {where}{against}: per-step losses differ by "
-                      f"up to {lk['max_rel_loss_diff']:.2e} (> {lk['rtol']:.0e})")
+                print(
+                    f"LOCKSTEP MISMATCH {where}{against}: per-step losses differ by "
+                    f"up to {lk['max_rel_loss_diff']:.2e} (> {lk['rtol']:.0e})"
+                )
             if lf is not None and not lf["match"]:
                 mismatches.append(f"loss {where}{against}")
-                print(f"LOSS MISMATCH {where}{against}: netcore {lf['netcore']:.6f} vs "
-                      f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})")
+                print(
+                    f"LOSS MISMATCH {where}{against}: netcore {lf['netcore']:.6f} vs "
+                    f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})"
+                )
     return mismatches
 
 
@@ -628,18 +750,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker.close()
 
 
-def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | None,
-         torch_note: str) -> int:
+def _run(
+    args: argparse.Namespace, runnable: list[str], worker: TorchWorker | None, torch_note: str
+) -> int:
     info = machine_info(runnable, worker)
-    print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, "
-          f"torch {info.get('torch', '-')} ({info.get('torch_threads', '-')} threads)"
-          + (f"; GPU {info['gpu']}" if "gpu" in info else ""))
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, "
+        f"torch {info.get('torch', '-')} ({info.get('torch_threads', '-')} threads)"
+        + (f"; GPU {info['gpu']}" if "gpu" in info else "")
+    )
     results = []
     for dev in runnable:
         for b in args.batch_sizes:
-            results.append(run_config(dev, b, args.epochs_samples, args.repeats, worker,
-                                      args.loss_rtol, args.lockstep_steps, args.lockstep_rtol,
-                                      torch_variants=torch_variants(dev, args.torch_compile)))
+            results.append(
+                run_config(
+                    dev,
+                    b,
+                    args.epochs_samples,
+                    args.repeats,
+                    worker,
+                    args.loss_rtol,
+                    args.lockstep_steps,
+                    args.lockstep_rtol,
+                    torch_variants=torch_variants(dev, args.torch_compile),
+                )
+            )
     print()
     print_table(results)
     target_lines = check_targets(results) if args.epochs_samples == common.EPOCH_SAMPLES else []
@@ -647,14 +782,27 @@ def _run(args: argparse.Namespace, runnable: list[str], worker: TorchWorker | No
         print(line)
     mismatches = report_mismatches(results)
     if args.json:
-        out = {"machine": info, "torch": torch_note,
-               "settings": {"devices": runnable, "batch_sizes": args.batch_sizes,
-                            "repeats": args.repeats, "samples": args.epochs_samples,
-                            "torch_compile": args.torch_compile,
-                            "shuffle": False, "model": list(common.LAYER_SIZES),
-                            "adam": {"learning_rate": common.LEARNING_RATE, "beta_1": common.BETA_1,
-                                     "beta_2": common.BETA_2, "epsilon": common.EPSILON}},
-               "results": results, "targets": target_lines}
+        out = {
+            "machine": info,
+            "torch": torch_note,
+            "settings": {
+                "devices": runnable,
+                "batch_sizes": args.batch_sizes,
+                "repeats": args.repeats,
+                "samples": args.epochs_samples,
+                "torch_compile": args.torch_compile,
+                "shuffle": False,
+                "model": list(common.LAYER_SIZES),
+                "adam": {
+                    "learning_rate": common.LEARNING_RATE,
+                    "beta_1": common.BETA_1,
+                    "beta_2": common.BETA_2,
+                    "epsilon": common.EPSILON,
+                },
+            },
+            "results": results,
+            "targets": target_lines,
+        }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))
         print(f"wrote {args.json}")

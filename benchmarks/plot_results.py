@@ -7,23 +7,28 @@ size. Writes a PNG and, with ``--markdown``, prints the table that ``docs/benchm
     python benchmarks/plot_results.py benchmarks/results/compare_cpu.json \\
         benchmarks/results/compare_gpu.json -o docs/_static/benchmarks.png --markdown
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 #: Line colour per device; line style per series.
 _COLOURS = {"cpu": "tab:blue", "cuda": "tab:green"}
-_SERIES = (("netcore", "netcore_samples_per_s", "-", "o"),
-           ("PyTorch", "torch_samples_per_s", "--", "s"),
-           ("GEMM floor", "gemm_samples_per_s", ":", None))
+_SERIES = (
+    ("netcore", "netcore_samples_per_s", "-", "o"),
+    ("PyTorch", "torch_samples_per_s", "--", "s"),
+    ("GEMM floor", "gemm_samples_per_s", ":", None),
+)
 
 
-def load(paths: Sequence[str | Path]) -> tuple[dict[tuple[str, int], dict[str, Any]],
-                                                dict[str, dict[str, Any]]]:
+def load(
+    paths: Sequence[str | Path],
+) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[str, dict[str, Any]]]:
     """Merge result files: ``({(device, batch): row}, {device: machine info of its run})``."""
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     machines: dict[str, dict[str, Any]] = {}
@@ -44,8 +49,11 @@ def device_label(device: str, machine: dict[str, Any]) -> str:
     return f"CPU ({machine.get('cpu', '?')}, {machine.get('cores', '?')} cores)"
 
 
-def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[str, Any]],
-         out: str | Path) -> Path:
+def plot(
+    rows: dict[tuple[str, int], dict[str, Any]],
+    machines: dict[str, dict[str, Any]],
+    out: str | Path,
+) -> Path:
     """Draw the log-log plot into ``out`` (PNG) and return its path."""
     import matplotlib
 
@@ -63,10 +71,16 @@ def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[s
             ys = [r[key] for b, r in pts if r.get(key)]
             if not xs:
                 continue
-            ax.plot(xs, ys, linestyle=style, marker=marker, color=_COLOURS[device],
-                    alpha=0.55 if name == "GEMM floor" else 1.0,
-                    linewidth=1.2 if name == "GEMM floor" else 2.0,
-                    label=f"{name}, {label}")
+            ax.plot(
+                xs,
+                ys,
+                linestyle=style,
+                marker=marker,
+                color=_COLOURS[device],
+                alpha=0.55 if name == "GEMM floor" else 1.0,
+                linewidth=1.2 if name == "GEMM floor" else 2.0,
+                label=f"{name}, {label}",
+            )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     batches = sorted({b for _, b in rows})
@@ -75,8 +89,11 @@ def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[s
     ax.set_xlabel("batch size")
     ax.set_ylabel("training samples per second (one epoch, median)")
     n = next(iter(rows.values()))["samples"] if rows else 0
-    ax.set_title(f"MLP 784-512-512-10, Adam, float32: epoch of {n:,} samples\n"
-                 "(GEMM floor: the step's 8 matrix products alone)", fontsize=10)
+    ax.set_title(
+        f"MLP 784-512-512-10, Adam, float32: epoch of {n:,} samples\n"
+        "(GEMM floor: the step's 8 matrix products alone)",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
@@ -89,21 +106,26 @@ def plot(rows: dict[tuple[str, int], dict[str, Any]], machines: dict[str, dict[s
 
 def markdown_table(rows: dict[tuple[str, int], dict[str, Any]]) -> str:
     """The medians and ratios as a Markdown table."""
+
     def f(v: float | None, spec: str) -> str:
         return "n/a" if v is None else format(v, spec)
 
-    lines = ["| device | batch | netcore epoch (s) | PyTorch epoch (s) | GEMM floor (s) "
-             "| netcore / PyTorch | netcore / GEMM floor | netcore samples/s "
-             "| first-epoch loss netcore / PyTorch | lockstep loss diff |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "| device | batch | netcore epoch (s) | PyTorch epoch (s) | GEMM floor (s) "
+        "| netcore / PyTorch | netcore / GEMM floor | netcore samples/s "
+        "| first-epoch loss netcore / PyTorch | lockstep loss diff |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for (device, b), r in sorted(rows.items()):
         med = r["median_s"]
         lf = r.get("loss_first_epoch")
         loss = f"{lf['netcore']:.5f} / {lf['torch']:.5f}" if lf else "n/a"
-        lines.append(f"| {device} | {b} | {med['netcore']:.3f} | {f(med.get('torch'), '.3f')} "
-                     f"| {med['gemm']:.3f} | {f(r.get('ratio_netcore_over_torch'), '.2f')} "
-                     f"| {r['ratio_netcore_over_gemm']:.2f} | {r['netcore_samples_per_s']:,.0f} | {loss} "
-                     f"| {f(r.get('lockstep', {}).get('max_rel_loss_diff'), '.1e')} |")
+        lines.append(
+            f"| {device} | {b} | {med['netcore']:.3f} | {f(med.get('torch'), '.3f')} "
+            f"| {med['gemm']:.3f} | {f(r.get('ratio_netcore_over_torch'), '.2f')} "
+            f"| {r['ratio_netcore_over_gemm']:.2f} | {r['netcore_samples_per_s']:,.0f} | {loss} "
+            f"| {f(r.get('lockstep', {}).get('max_rel_loss_diff'), '.1e')} |"
+        )
     return "\n".join(lines)
 
 

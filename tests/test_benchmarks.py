@@ -4,6 +4,7 @@ tiny size, and run compare.py / plot_results.py end to end on a tiny epoch.
 Timings are not checked (this machine is shared and noisy); only that the code runs, that the
 unavailable device is skipped the asv way, and that netcore and PyTorch do the same work.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,12 @@ def test_gemm_floor_computes_the_training_products() -> None:
     h2 = h1 @ floor.weights[1]
     out = h2 @ floor.weights[2]
     np.testing.assert_allclose(floor.grads[2], h2.T @ out, rtol=1e-4)
-    np.testing.assert_allclose(floor.grads[0], x.T @ ((out @ floor.weights[2].T) @ floor.weights[1].T),
-                               rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        floor.grads[0],
+        x.T @ ((out @ floor.weights[2].T) @ floor.weights[1].T),
+        rtol=1e-3,
+        atol=1e-3,
+    )
     assert common.StepGemms.flops_per_sample() == 2 * (2 * 668_672 + 267_264)
 
 
@@ -124,8 +129,21 @@ def test_op_benchmarks_run_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _run_compare(tmp_path, *extra: str) -> dict:
     out = tmp_path / "compare.json"
-    rc = compare.main(["--device", "cpu", "--epochs-samples", "300", "--batch-sizes", "64,128",
-                       "--repeats", "2", "--json", str(out), *extra])
+    rc = compare.main(
+        [
+            "--device",
+            "cpu",
+            "--epochs-samples",
+            "300",
+            "--batch-sizes",
+            "64,128",
+            "--repeats",
+            "2",
+            "--json",
+            str(out),
+            *extra,
+        ]
+    )
     assert rc == 0
     return json.loads(out.read_text())
 
@@ -163,8 +181,22 @@ def test_compare_matches_pytorch_loss(tmp_path) -> None:
 def test_compare_catches_different_work(tmp_path, capsys) -> None:
     """A 10% different learning rate on the PyTorch side must fail the lockstep check."""
     pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
-    rc = compare.main(["--device", "cpu", "--epochs-samples", "640", "--batch-sizes", "64",
-                       "--repeats", "1", "--lockstep-steps", "10", "--torch-lr-scale", "1.1"])
+    rc = compare.main(
+        [
+            "--device",
+            "cpu",
+            "--epochs-samples",
+            "640",
+            "--batch-sizes",
+            "64",
+            "--repeats",
+            "1",
+            "--lockstep-steps",
+            "10",
+            "--torch-lr-scale",
+            "1.1",
+        ]
+    )
     assert rc == 1
     assert "LOCKSTEP MISMATCH" in capsys.readouterr().out
 
@@ -205,14 +237,28 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     ``gpu`` test is skipped anyway).
     """
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_check.py"), "--smoke",
-                           "--skip", "pytest", "--out", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "device_check.py"),
+            "--smoke",
+            "--skip",
+            "pytest",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["failures"] == []
     assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
-        ["device", "kernels", "launch", "compare"], "ok")
+        ["device", "kernels", "launch", "compare"], "ok"
+    )
     assert res["meta"]["simulated"] is True
     timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
     assert timed and timed == {r["op"] for r in res["targets"]}
@@ -226,12 +272,16 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
 def test_device_check_targets_say_met_and_missed_at_the_thresholds() -> None:
     results = {
         "meta": {"launch_path": "raw"},
-        "kernels": [{"op": "a", "shape": "8x8", "pct_copy": 99.0},
-                    {"op": "a", "shape": "8192x4096", "pct_copy": device_check_report.TARGET_PCT_COPY},
-                    {"op": "b", "shape": "8192x4096", "pct_copy": 69.9}],
-        "launch": [{"what": "backend op: a", "path": "raw", "host_us": 20.1},
-                   {"what": "backend op: a", "path": "numba", "host_us": 1.0},
-                   {"what": "backend op: b", "path": "raw", "host_us": device_check_report.TARGET_HOST_US}],
+        "kernels": [
+            {"op": "a", "shape": "8x8", "pct_copy": 99.0},
+            {"op": "a", "shape": "8192x4096", "pct_copy": device_check_report.TARGET_PCT_COPY},
+            {"op": "b", "shape": "8192x4096", "pct_copy": 69.9},
+        ],
+        "launch": [
+            {"what": "backend op: a", "path": "raw", "host_us": 20.1},
+            {"what": "backend op: a", "path": "numba", "host_us": 1.0},
+            {"what": "backend op: b", "path": "raw", "host_us": device_check_report.TARGET_HOST_US},
+        ],
     }
     rows = {r["op"]: r for r in device_check_report.targets(results)}
     assert rows["a"]["bw_target"] == "met" and rows["a"]["launch_target"] == "MISSED"
@@ -263,19 +313,28 @@ def test_torch_trainer_reset_replays_the_same_epoch() -> None:
         np.testing.assert_array_equal(a, b)
 
 
-def test_torch_compile_that_cannot_run_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_compile_that_cannot_run_is_reported_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
 
     def no_compiler(fn, **kwargs):
         def call(*args, **kw):
             raise RuntimeError("no C++ compiler found")
+
         return call
 
     monkeypatch.setattr(torch, "compile", no_compiler)
     monkeypatch.setattr(torch._dynamo, "reset", lambda: None)
     x, y = common.make_data(70)
-    state = {"device": "cpu", "batch_size": 32, "weights": common.build_model("cpu").get_weights(),
-             "x": x, "y": y, "trainers": {}}
+    state = {
+        "device": "cpu",
+        "batch_size": 32,
+        "weights": common.build_model("cpu").get_weights(),
+        "x": x,
+        "y": y,
+        "trainers": {},
+    }
     why = compare._torch_setup(torch, state, "torch_compile", 1.0)
     assert why is not None and "reduce-overhead" in why and "no C++ compiler found" in why
     assert "torch_compile" not in state["trainers"]
@@ -283,12 +342,18 @@ def test_torch_compile_that_cannot_run_is_reported_not_fatal(monkeypatch: pytest
     assert state["tx"].shape == (70, common.N_FEATURES)
 
 
-def _row(device: str, b: int, nc: float, torch: float | None, gemm: float,
-         compiled: float | None = None) -> dict:
+def _row(
+    device: str, b: int, nc: float, torch: float | None, gemm: float, compiled: float | None = None
+) -> dict:
     med = {"netcore": nc, "torch": torch, "gemm": gemm}
-    row = {"device": device, "batch_size": b, "median_s": med, "netcore_samples_per_s": 1.0,
-           "ratio_netcore_over_torch": nc / torch if torch else None,
-           "ratio_netcore_over_gemm": nc / gemm}
+    row = {
+        "device": device,
+        "batch_size": b,
+        "median_s": med,
+        "netcore_samples_per_s": 1.0,
+        "ratio_netcore_over_torch": nc / torch if torch else None,
+        "ratio_netcore_over_gemm": nc / gemm,
+    }
     if compiled is not None:
         med["torch_compile"] = compiled
         row["ratio_netcore_over_torch_compile"] = nc / compiled
@@ -296,11 +361,13 @@ def _row(device: str, b: int, nc: float, torch: float | None, gemm: float,
 
 
 def test_targets_name_each_contender_and_verdict() -> None:
-    lines = compare.check_targets([
-        _row("cpu", 128, 1.0, 2.0, 0.8),
-        _row("cuda", 128, 0.3, 1.0, 0.1, compiled=0.25),
-        _row("cuda", 8192, 1.0, 1.0, 1.0, compiled=1.0),  # no target at this batch size
-    ])
+    lines = compare.check_targets(
+        [
+            _row("cpu", 128, 1.0, 2.0, 0.8),
+            _row("cuda", 128, 0.3, 1.0, 0.1, compiled=0.25),
+            _row("cuda", 8192, 1.0, 1.0, 1.0, compiled=1.0),  # no target at this batch size
+        ]
+    )
     assert lines == [
         "target cpu b=128: netcore/torch = 0.500 (<= 0.45) MISSED by 11%",
         "target cpu b=128: netcore/gemm floor = 1.250 (<= 1.3) MET",
@@ -310,7 +377,8 @@ def test_targets_name_each_contender_and_verdict() -> None:
 
 
 def test_table_shows_compile_columns_only_when_measured() -> None:
-    plain, both = [], []
+    plain: list[str] = []
+    both: list[str] = []
     compare.print_table([_row("cpu", 32, 1.0, 2.0, 0.5)], print_fn=plain.append)
     compare.print_table([_row("cuda", 32, 1.0, 2.0, 0.5, compiled=4.0)], print_fn=both.append)
     assert "compile" not in plain[0] and len(plain) == 3
@@ -323,9 +391,24 @@ def test_compare_torch_compile_does_the_same_work_on_cpu(tmp_path) -> None:
     """The torch.compile contender's code path, end to end (Inductor's CPU code: slow)."""
     pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
     out = tmp_path / "compare.json"
-    rc = compare.main(["--device", "cpu", "--epochs-samples", "130", "--batch-sizes", "64",
-                       "--repeats", "1", "--lockstep-steps", "2", "--torch-compile", "on",
-                       "--json", str(out)])
+    rc = compare.main(
+        [
+            "--device",
+            "cpu",
+            "--epochs-samples",
+            "130",
+            "--batch-sizes",
+            "64",
+            "--repeats",
+            "1",
+            "--lockstep-steps",
+            "2",
+            "--torch-compile",
+            "on",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     r = json.loads(out.read_text())["results"][0]
     assert r["lockstep_torch_compile"]["match"], r["lockstep_torch_compile"]
