@@ -29,4 +29,6 @@ class NonFiniteLossError(NetcoreError, FloatingPointError):
 
 
 class ModelFileError(NetcoreError, ValueError):
-    """A model file is missing, truncated, corrupt or not a netcore file."""
+    """A model file cannot be loaded: missing, not a regular file, truncated, corrupt, not a
+    netcore file, or inconsistent with the architecture it declares. The message names the
+    file and what is wrong with it."""

@@ -37,17 +37,14 @@ def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
     with ModelFile(path) as f:
         held = sum(math.prod(s) for s in f.weight_shapes())
         with f.checking("the architecture"):
-            needed = _fewest_parameters(f.config, f.input_shape)
+            config = _unshaped(f.config, f.input_shape)
+            needed = _fewest_parameters(config, f.input_shape)
         if needed > held:
             raise f.error(f"holds an inconsistent netcore model: the architecture needs at least "
                           f"{needed} parameters, the file holds {held}")
         with f.checking("the architecture"):
-            model = Sequential.from_config(f.config, backend=backend)
-            if not model.built:
-                model.build(f.input_shape)
-        if tuple(model.input_shape) != f.input_shape:
-            raise f.error(f"holds an inconsistent netcore model: input_shape {list(f.input_shape)} "
-                          f"but the first layer's is {list(model.input_shape)}")
+            model = Sequential.from_config(config, backend=backend)
+            model.build(f.input_shape)
         params = model._params()
         weights = f.read_weights([tuple(p.shape) for p in params], model.dtype, allow_nonfinite)
         for p, w in zip(params, weights):
@@ -67,6 +64,21 @@ def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
                     slots[s][...] = model.backend.asarray(arr)
             opt.iterations = comp["iterations"]
     return model
+
+
+def _unshaped(config: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """``config`` with the input shapes taken out of its layers, so that the file's
+    ``input_shape`` alone decides the build (the one the parameter check below has seen);
+    a first layer stating another input shape is inconsistent."""
+    layers = []
+    for i, spec in enumerate(config["layers"]):
+        layer_config = dict(spec["config"])
+        stated = layer_config.pop("input_shape", None)
+        layer_config.pop("input_dim", None)
+        if i == 0 and stated is not None and list(stated) != list(input_shape):
+            raise ValueError(f"the first layer's input_shape is {stated!r}, the file's {list(input_shape)}")
+        layers.append({**spec, "config": layer_config})
+    return {**config, "layers": layers}
 
 
 def _fewest_parameters(config: dict[str, Any], input_shape: tuple[int, ...]) -> int:

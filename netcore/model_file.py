@@ -70,7 +70,7 @@ class ModelFile:
             raise
         self.config: dict[str, Any] = self.meta["model"]
         self.input_shape: tuple[int, ...] = tuple(self.meta["input_shape"])
-        self.compile_config: dict[str, Any] | None = self.meta["compile"]
+        self.compile_config: dict[str, Any] | None = self.meta.get("compile")
 
     # -- errors
     def error(self, what: str) -> ModelFileError:

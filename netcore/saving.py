@@ -34,7 +34,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import __version__
-from .errors import ModelFileError
 
 try:  # POSIX advisory locks tell a live save's temporary file from a killed one's
     import fcntl
@@ -205,7 +204,8 @@ def _remove_stale_temporaries(target: Path) -> None:
     for name in names:
         stale = target.parent / name
         try:
-            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # O_NONBLOCK: a FIFO that happens to carry the name must not hang the save.
+            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError:
             continue
         try:

@@ -175,6 +175,31 @@ def test_an_architecture_larger_than_the_weights_in_the_file_is_refused_before_b
     assert peak < 2**20
 
 
+def test_a_first_layer_input_shape_larger_than_the_file_says_is_refused_before_building(saved):
+    _, path = saved
+    with_meta(path, lambda meta: meta["model"]["layers"][0]["config"].__setitem__("input_shape", [6 * 2**30]))
+    tracemalloc.start()
+    try:
+        refused(path, r"the first layer's input_shape is \[6442450944\], the file's \[4\]")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_file_without_compile_settings_loads_uncompiled(saved):
+    m, path = saved
+    items = members(path)
+    meta = json.loads(items["netcore.json"])
+    del meta["compile"]
+    items = {k: v for k, v in items.items() if not k.startswith("optimizer/")}
+    items["netcore.json"] = json.dumps(meta).encode()
+    write_members(path, items)
+    back = nc.load_model(path, backend="cpu")
+    assert not back.compiled
+    np.testing.assert_array_equal(back.get_weights()[2], m.get_weights()[2])
+
+
 def test_a_model_without_biases_loads(tmp_path):
     m = Sequential([Dense(5, use_bias=False, input_shape=(3,)), Dense(1, use_bias=False)],
                    backend="cpu", seed=2)

@@ -62,6 +62,17 @@ def test_save_refuses_a_fifo(tmp_path):
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
+def test_save_through_a_symlink_to_a_fifo_refuses_and_keeps_both(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "m.netcore"
+    link.symlink_to(fifo)
+    with pytest.raises(OSError, match="FIFO") as info:
+        trained().save(link)
+    assert info.value.filename == str(link)
+    assert link.is_symlink() and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 def test_save_refuses_a_directory_naming_it(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
