@@ -19,6 +19,7 @@ reports the time each step waited for its reductions after backward, and a bare
 ``Allreduce`` of the 2.7 MB buffer. Scaling efficiency = samples/s of 2 ranks /
 (2 x samples/s of 1 process with 1 thread); against the 2-thread process it is the speed-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,9 @@ def _worker(args: argparse.Namespace) -> None:
     with dist.scope():
         x, y = common.make_data(args.samples)
         model = common.build_model("cpu")
-        model.fit(x[:args.batch * 4], y[:args.batch * 4], batch_size=args.batch, epochs=1, verbose=0)
+        model.fit(
+            x[: args.batch * 4], y[: args.batch * 4], batch_size=args.batch, epochs=1, verbose=0
+        )
         dist.wait_seconds, dist.steps = 0.0, 0
         dist.barrier()
         t0 = time.perf_counter()
@@ -66,9 +69,18 @@ def _worker(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - t)
         bare = statistics.median(times)
     if dist.is_chief:
-        print(json.dumps({"seconds": seconds, "samples_per_s": args.samples / seconds,
-                          "steps": dist.steps, "wait_per_step_s": dist.wait_seconds / max(dist.steps, 1),
-                          "bare_allreduce_s": bare, "gradient_bytes": int(model._flat_grads.nbytes)}))
+        print(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "samples_per_s": args.samples / seconds,
+                    "steps": dist.steps,
+                    "wait_per_step_s": dist.wait_seconds / max(dist.steps, 1),
+                    "bare_allreduce_s": bare,
+                    "gradient_bytes": int(model._flat_grads.nbytes),
+                }
+            )
+        )
 
 
 def _mpiexec() -> str:
@@ -77,8 +89,13 @@ def _mpiexec() -> str:
 
 
 def _run(ranks: int, threads: int, batch: int, samples: int, one_allreduce: bool = False) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        PYTHONPATH=str(REPO),
+    )
     cmd = [sys.executable, __file__, "--worker", "--batch", str(batch), "--samples", str(samples)]
     if one_allreduce:
         cmd.append("--one-allreduce")
@@ -88,9 +105,12 @@ def _run(ranks: int, threads: int, batch: int, samples: int, one_allreduce: bool
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-SETUPS = [("1 process, 1 thread", 1, 1, False), ("1 process, 2 threads", 1, 2, False),
-          ("2 ranks x 1 thread, overlapped", 2, 1, False),
-          ("2 ranks x 1 thread, one allreduce", 2, 1, True)]
+SETUPS = [
+    ("1 process, 1 thread", 1, 1, False),
+    ("1 process, 2 threads", 1, 2, False),
+    ("2 ranks x 1 thread, overlapped", 2, 1, False),
+    ("2 ranks x 1 thread, one allreduce", 2, 1, True),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,11 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         for label, ranks, threads, one in SETUPS:
             runs = [_run(ranks, threads, batch, args.samples, one) for _ in range(args.repeats)]
             best = max(runs, key=lambda r: r["samples_per_s"])
-            best.update(setup=label, batch=batch, ranks=ranks, threads=threads,
-                        all_samples_per_s=[round(r["samples_per_s"]) for r in runs])
+            best.update(
+                setup=label,
+                batch=batch,
+                ranks=ranks,
+                threads=threads,
+                all_samples_per_s=[round(r["samples_per_s"]) for r in runs],
+            )
             rows.append(best)
-            print(f"batch {batch:5d}  {label:34s} {best['samples_per_s']:9.0f} samples/s  "
-                  f"runs {best['all_samples_per_s']}", flush=True)
+            print(
+                f"batch {batch:5d}  {label:34s} {best['samples_per_s']:9.0f} samples/s  "
+                f"runs {best['all_samples_per_s']}",
+                flush=True,
+            )
     report = _report(rows, args)
     print(report)
     if args.out is not None:
@@ -162,8 +190,10 @@ def _report(rows: list[dict], args: argparse.Namespace) -> str:
             sps = r["samples_per_s"]
             wait = f"{1000 * r['wait_per_step_s']:.2f}" if ranks > 1 else "-"
             bare = f"{1000 * r['bare_allreduce_s']:.2f}" if r.get("bare_allreduce_s") else "-"
-            lines.append(f"| {batch} | {label} | {sps:,.0f} | {1000 * batch / sps:.2f} | {wait} | {bare} | "
-                         f"{sps / (ranks * one):.2f} | {sps / two:.2f} |")
+            lines.append(
+                f"| {batch} | {label} | {sps:,.0f} | {1000 * batch / sps:.2f} | {wait} | {bare} | "
+                f"{sps / (ranks * one):.2f} | {sps / two:.2f} |"
+            )
     lines.append("")
     return "\n".join(lines) + "\n"
 

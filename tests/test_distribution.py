@@ -6,6 +6,7 @@ The one-process reference of each case runs in this process (``tests/distributed
 the MPI runs use ``mpiexec`` from the MPI extra (``pip install 'netcore[mpi]'``) and are
 skipped, with that reason, where it is not installed.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,8 +23,14 @@ import pytest
 
 import netcore
 from netcore import distribution, layers
-from netcore.distribution import (DataParallel, plan_buckets, set_distribution, shard_bounds,
-                                  shard_counts, shard_weight)
+from netcore.distribution import (
+    DataParallel,
+    plan_buckets,
+    set_distribution,
+    shard_bounds,
+    shard_counts,
+    shard_weight,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = REPO / "tests" / "distributed"
@@ -40,7 +47,8 @@ def _have_mpi4py() -> bool:
 
 needs_mpi = pytest.mark.skipif(
     not (_have_mpi4py() and _mpiexec()),
-    reason="the MPI extra is not installed (pip install 'netcore[mpi]': mpi4py and mpiexec)")
+    reason="the MPI extra is not installed (pip install 'netcore[mpi]': mpi4py and mpiexec)",
+)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -52,14 +60,19 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_mpi(n: int, *args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``mpiexec -n N python ARGS`` (or a console command when ARGS starts with '-m')."""
-    cmd = [_mpiexec(), "-n", str(n), sys.executable, *args]
+def run_mpi(
+    n: int, *args: str, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """``mpiexec -n N python ARGS`` (ARGS may start with ``-m module``)."""
+    mpiexec = _mpiexec()
+    assert mpiexec is not None
+    cmd = [mpiexec, "-n", str(n), sys.executable, *args]
     return subprocess.run(cmd, env=_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def _equivalence_module():
     spec = importlib.util.spec_from_file_location("dist_equivalence", DIST / "equivalence.py")
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -77,7 +90,9 @@ def test_shards_cover_each_batch_once_in_order_and_differ_by_at_most_one_row(siz
     for start, stop in [(0, 0), (0, 1), (5, 6), (10, 26), (96, 97), (0, 128), (3, 3 + size - 1)]:
         bounds = [shard_bounds(start, stop, r, size) for r in range(size)]
         assert bounds[0][0] == start and bounds[-1][1] == stop
-        assert all(bounds[r][1] == bounds[r + 1][0] for r in range(size - 1))  # contiguous, in order
+        assert all(
+            bounds[r][1] == bounds[r + 1][0] for r in range(size - 1)
+        )  # contiguous, in order
         sizes = [hi - lo for lo, hi in bounds]
         assert min(sizes) >= 0 and max(sizes) - min(sizes) <= 1
         assert shard_counts(stop - start, size) == sizes
@@ -95,8 +110,11 @@ def test_sample_weighted_rank_means_are_the_global_mean_loss_and_gradient():
     rng = np.random.default_rng(0)
     per_row = rng.normal(size=(23, 5))
     for size in (2, 3, 5):
-        total = sum(shard_weight(hi - lo, 23) * per_row[lo:hi].mean(axis=0)
-                    for lo, hi in (shard_bounds(0, 23, r, size) for r in range(size)) if hi > lo)
+        total = sum(
+            shard_weight(hi - lo, 23) * per_row[lo:hi].mean(axis=0)
+            for lo, hi in (shard_bounds(0, 23, r, size) for r in range(size))
+            if hi > lo
+        )
         np.testing.assert_allclose(total, per_row.mean(axis=0), rtol=1e-14, atol=1e-15)
 
 
@@ -110,10 +128,17 @@ def test_bad_split_arguments_are_refused_with_the_values(args):
 
 
 def _mlp(dtype: str = "float64") -> netcore.Sequential:
-    model = netcore.Sequential([layers.Dense(12, activation="relu", input_shape=(6,)),
-                                layers.Dropout(0.1), layers.Dense(10, activation="tanh"),
-                                layers.Dense(4, activation="softmax")],
-                               backend="cpu", seed=7, dtype=dtype)
+    model = netcore.Sequential(
+        [
+            layers.Dense(12, activation="relu", input_shape=(6,)),
+            layers.Dropout(0.1),
+            layers.Dense(10, activation="tanh"),
+            layers.Dense(4, activation="softmax"),
+        ],
+        backend="cpu",
+        seed=7,
+        dtype=dtype,
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -128,8 +153,10 @@ def test_buckets_hold_whole_layers_last_first_and_tile_the_gradient_buffer():
     assert all(a.lo == b.hi for a, b in zip(per_layer, per_layer[1:]))
     # 8-byte floats: the last layer alone (352 B) is under 400 B, so it takes the next one too
     merged = plan_buckets(model, bucket_bytes=400)
-    assert [(b.first_layer, b.lo, b.hi) for b in merged] == [(2, sizes[0], model._flat_grads.size),
-                                                          (0, 0, sizes[0])]
+    assert [(b.first_layer, b.lo, b.hi) for b in merged] == [
+        (2, sizes[0], model._flat_grads.size),
+        (0, 0, sizes[0]),
+    ]
     whole = plan_buckets(model, bucket_bytes=10**9)
     assert [(b.first_layer, b.lo, b.hi) for b in whole] == [(0, 0, model._flat_grads.size)]
 
@@ -154,21 +181,34 @@ def test_outside_mpiexec_the_world_is_this_process_and_training_is_unchanged():
 
 def test_distribution_arguments_are_checked():
     with pytest.raises(TypeError, match="DataParallel or None, received 'mpi'"):
-        set_distribution("mpi")
+        set_distribution("mpi")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="bucket_mb must be a positive number, received 0"):
         DataParallel(bucket_mb=0)
     with pytest.raises(ValueError, match="overlap must be True or False, received 1"):
-        DataParallel(overlap=1)
+        DataParallel(overlap=1)  # type: ignore[arg-type]
 
 
-_BLOCK_MPI4PY = ("import runpy, sys; sys.modules['mpi4py'] = None; "
-                 "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+_BLOCK_MPI4PY = (
+    "import runpy, sys; sys.modules['mpi4py'] = None; "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def test_without_mpi4py_a_script_trains_as_one_process(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", _BLOCK_MPI4PY, str(DIST / "equivalence.py"),
-                           str(tmp_path), "f64_softmax"],
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _BLOCK_MPI4PY,
+            str(DIST / "equivalence.py"),
+            str(tmp_path),
+            "f64_softmax",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     got = np.load(tmp_path / "f64_softmax.rank0.npz")
     assert int(got["world"]) == 1
@@ -178,10 +218,17 @@ def test_without_mpi4py_a_script_trains_as_one_process(tmp_path):
 
 
 def test_under_a_launcher_without_mpi4py_the_error_says_what_to_install():
-    code = ("import sys; sys.modules['mpi4py'] = None\n"
-            "from netcore.distribution import DataParallel\nDataParallel()")
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(PMI_RANK="0", PMI_SIZE="2"),
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "from netcore.distribution import DataParallel\nDataParallel()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(PMI_RANK="0", PMI_SIZE="2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "runs under mpiexec but mpi4py cannot be imported" in proc.stderr
     assert "pip install 'netcore[mpi]'" in proc.stderr
@@ -225,10 +272,13 @@ def test_mpiexec_training_equals_one_process_and_ranks_agree(tmp_path, reference
         ev = [json.loads(str(r["evaluate"])) for r in runs]
         assert all(e == ev[0] for e in ev)
         for key, value in json.loads(str(ref["evaluate"])).items():
-            np.testing.assert_allclose(ev[0][key], value, rtol=rtol, err_msg=f"{name} evaluate {key}")
+            np.testing.assert_allclose(
+                ev[0][key], value, rtol=rtol, err_msg=f"{name} evaluate {key}"
+            )
         for r in runs:
-            np.testing.assert_allclose(r["predict"], ref["predict"], rtol=10 * rtol, atol=rtol,
-                                       err_msg=f"{name} predict")
+            np.testing.assert_allclose(
+                r["predict"], ref["predict"], rtol=10 * rtol, atol=rtol, err_msg=f"{name} predict"
+            )
 
 
 @needs_mpi
@@ -243,9 +293,14 @@ def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
 
 
 @needs_mpi
-@pytest.mark.parametrize("what, field", [("seed", "seed (rank 0: 4, rank 1: 5)"),
-                                         ("units", "architecture"),
-                                         ("data", "data (rank 0: 40 rows")])
+@pytest.mark.parametrize(
+    "what, field",
+    [
+        ("seed", "seed (rank 0: 4, rank 1: 5)"),
+        ("units", "architecture"),
+        ("data", "data (rank 0: 40 rows"),
+    ],
+)
 def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
     proc = run_mpi(2, str(DIST / "mismatch.py"), what, str(tmp_path), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -258,14 +313,38 @@ def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
 
 @needs_mpi
 def test_cli_train_under_mpiexec_prints_one_line_per_epoch_from_rank_0(tmp_path):
-    proc = run_mpi(2, "-m", "netcore", "train", "--dataset", "mnist", "--limit", "300",
-                   "--epochs", "2", "--batch-size", "64", "--hidden", "16", "--out", "run",
-                   "--no-download", cwd=tmp_path, timeout=180)
+    proc = run_mpi(
+        2,
+        "-m",
+        "netcore",
+        "train",
+        "--dataset",
+        "mnist",
+        "--limit",
+        "300",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--hidden",
+        "16",
+        "--out",
+        "run",
+        "--no-download",
+        cwd=tmp_path,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert [line.split(" - ")[0] for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert [line.split(" - ")[0] for line in lines if line.startswith("Epoch ")] == [
+        "Epoch 1/2",
+        "Epoch 2/2",
+    ]
     assert sum(line.startswith("Data: ") for line in lines) == 1  # rank 0 alone prints
-    assert "Training: data parallel, 2 processes (mpi); each batch of 64 is split across them." in lines
+    assert (
+        "Training: data parallel, 2 processes (mpi); each batch of 64 is split across them."
+        in lines
+    )
     record = json.loads((tmp_path / "run" / "history.json").read_text())
     assert record["epochs"] == [1, 2]
     assert (tmp_path / "run" / "model.netcore").is_file()
@@ -305,8 +384,13 @@ def test_rank_0_alone_saves_every_rank_loads_and_a_nan_on_one_rank_stops_all(tmp
     ref_dir, mpi_dir = tmp_path / "one", tmp_path / "two"
     ref_dir.mkdir(), mpi_dir.mkdir()
     script = str(DIST / "save_load_nan.py")
-    one = subprocess.run([sys.executable, script, str(ref_dir)], env=_env(), capture_output=True,
-                         text=True, timeout=120)
+    one = subprocess.run(
+        [sys.executable, script, str(ref_dir)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert one.returncode == 0, one.stderr
     proc = run_mpi(2, script, str(mpi_dir))
     assert proc.returncode == 0, proc.stdout + proc.stderr

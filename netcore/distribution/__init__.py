@@ -12,15 +12,29 @@ process would use) is split across the ranks and the gradients are summed, so th
 follow the one-process run up to summation order. Outside ``mpiexec`` the world is this
 process alone and mpi4py is not needed. See ``docs/distributed.md``.
 """
+
 from __future__ import annotations
 
 from ._comm import LocalComm, MPIComm, launched_by_mpi
 from ._data_parallel import DataParallel, DistributionMismatchError, plan_buckets
 from ._shard import shard_bounds, shard_counts, shard_weight
 
-__all__ = ["DataParallel", "DistributionMismatchError", "set_distribution", "get_distribution",
-           "distribution", "active", "is_chief", "launched_by_mpi", "shard_bounds",
-           "shard_counts", "shard_weight", "LocalComm", "MPIComm", "plan_buckets"]
+__all__ = [
+    "DataParallel",
+    "DistributionMismatchError",
+    "set_distribution",
+    "get_distribution",
+    "distribution",
+    "active",
+    "is_chief",
+    "launched_by_mpi",
+    "shard_bounds",
+    "shard_counts",
+    "shard_weight",
+    "LocalComm",
+    "MPIComm",
+    "plan_buckets",
+]
 
 _current: DataParallel | None = None
 
@@ -29,8 +43,9 @@ def set_distribution(value: DataParallel | None) -> None:
     """Make ``value`` the distribution ``fit``/``evaluate``/``predict`` use (None: one process)."""
     global _current
     if value is not None and not isinstance(value, DataParallel):
-        raise TypeError(f"distribution must be a netcore.distribution.DataParallel or None, "
-                        f"received {value!r}")
+        raise TypeError(
+            f"distribution must be a netcore.distribution.DataParallel or None, received {value!r}"
+        )
     _current = value
 
 

@@ -6,6 +6,7 @@ communicator. Both sum NumPy buffers in place, blocking (``allreduce``) or non-b
 caller computes (MPICH without an asynchronous progress thread moves a message only inside
 an MPI call, so the backward pass calls it between layers).
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ from typing import Any
 import numpy as np
 
 #: environment variables set by MPI launchers (MPICH/Hydra, Open MPI, PMIx, Slurm's PMI)
-LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
-                      "MPI_LOCALNRANKS", "HYDI_CONTROL_FD")
+LAUNCHER_VARIABLES = (
+    "PMI_RANK",
+    "PMI_SIZE",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMIX_RANK",
+    "MPI_LOCALNRANKS",
+    "HYDI_CONTROL_FD",
+)
 
 
 def launched_by_mpi() -> bool:
@@ -132,4 +139,5 @@ def world_communicator() -> LocalComm:
     except ImportError as exc:
         raise ImportError(
             "this process runs under mpiexec but mpi4py cannot be imported "
-            f"({exc}); install the MPI extra: pip install 'netcore[mpi]'") from None
+            f"({exc}); install the MPI extra: pip install 'netcore[mpi]'"
+        ) from None

@@ -16,14 +16,16 @@ Root mean squared error is not a mean over samples: ``L = sqrt(sum_r n_r L_r^2 /
 rank gradient ``e / (n_r C L_r)`` (e the error) is scaled by ``n_r L_r / n`` before the sum
 and by ``1 / L`` after it, which gives the global ``e / (n C L)``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +91,11 @@ class DataParallel:
     """
 
     def __init__(self, comm: Any = None, bucket_mb: float = 1.0, overlap: bool = True) -> None:
-        if isinstance(bucket_mb, bool) or not isinstance(bucket_mb, (int, float)) or not bucket_mb > 0:
+        if (
+            isinstance(bucket_mb, bool)
+            or not isinstance(bucket_mb, (int, float))
+            or not bucket_mb > 0
+        ):
             raise ValueError(f"bucket_mb must be a positive number, received {bucket_mb!r}")
         if not isinstance(overlap, bool):
             raise ValueError(f"overlap must be True or False, received {overlap!r}")
@@ -137,7 +143,7 @@ class DataParallel:
         return f"<DataParallel rank {self.rank} of {self.world_size} ({self.comm.name})>"
 
     @contextlib.contextmanager
-    def scope(self) -> Iterator["DataParallel"]:
+    def scope(self) -> Iterator[DataParallel]:
         """``with dist.scope():`` makes this the current distribution inside the block."""
         from . import get_distribution, set_distribution
 
@@ -196,7 +202,7 @@ class DataParallel:
             nonlocal started
             while started < len(buckets) and buckets[started].first_layer >= i:
                 b = buckets[started]
-                pending.append(self._reducer.iallreduce(flat[b.lo:b.hi]))
+                pending.append(self._reducer.iallreduce(flat[b.lo : b.hi]))
                 started += 1
             self._reducer.poke(pending)
 
@@ -244,12 +250,16 @@ class DataParallel:
             for j, s in enumerate(sums):
                 stats[j + 1] = s
         self._reducer_for(model).allreduce(stats)
-        return _global_loss(xp, stats[0], count, root), [stats[j + 1] for j in range(len(model.metrics))]
+        return _global_loss(xp, stats[0], count, root), [
+            stats[j + 1] for j in range(len(model.metrics))
+        ]
 
     def gather_rows(self, local: np.ndarray, n: int) -> np.ndarray:
         """Every rank's predictions (rows ``shard(0, n)`` each) concatenated, on every rank."""
-        counts = [hi - lo for lo, hi in (shard_bounds(0, n, r, self.world_size)
-                                         for r in range(self.world_size))]
+        counts = [
+            hi - lo
+            for lo, hi in (shard_bounds(0, n, r, self.world_size) for r in range(self.world_size))
+        ]
         return self.comm.allgatherv(np.asarray(local), counts)
 
     # ------------------------------------------------------------------ helpers
@@ -269,26 +279,40 @@ class DataParallel:
         if self._plan is None or self._plan[:2] != key:
             self._plan = (*key, plan_buckets(model, self.bucket_bytes))
 
-    def _fingerprint(self, model: Any, feed: Any, settings: dict[str, Any],
-                     weights: bool) -> dict[str, str]:
+    def _fingerprint(
+        self, model: Any, feed: Any, settings: dict[str, Any], weights: bool
+    ) -> dict[str, str]:
         config = model.get_config()
         seed = config.pop("seed")
         be = model.backend
         layers = config.get("layers", [])
-        out = {"architecture": f"{len(layers)} layers, {model._flat_params.size} weights, "
-                               + _digest(json.dumps(config, sort_keys=True).encode()),
-               "seed": str(seed) if getattr(model, "_seed_given", True) else "not given",
-               "fit arguments": json.dumps({k: settings.get(k) for k in FIT_SETTINGS}, sort_keys=True)}
+        out = {
+            "architecture": f"{len(layers)} layers, {model._flat_params.size} weights, "
+            + _digest(json.dumps(config, sort_keys=True).encode()),
+            "seed": str(seed) if getattr(model, "_seed_given", True) else "not given",
+            "fit arguments": json.dumps({k: settings.get(k) for k in FIT_SETTINGS}, sort_keys=True),
+        }
         if model.compiled:
             opt = model.optimizer
-            out["compile"] = json.dumps({"loss": model.loss.name, "metrics": [m.name for m in model.metrics],
-                                         "optimizer": opt.get_config(), "iterations": opt.iterations},
-                                        sort_keys=True, default=str)
+            out["compile"] = json.dumps(
+                {
+                    "loss": model.loss.name,
+                    "metrics": [m.name for m in model.metrics],
+                    "optimizer": opt.get_config(),
+                    "iterations": opt.iterations,
+                },
+                sort_keys=True,
+                default=str,
+            )
         if weights:
-            out["weights"] = _digest(np.ascontiguousarray(be.to_numpy(model._flat_params)).tobytes())
+            out["weights"] = _digest(
+                np.ascontiguousarray(be.to_numpy(model._flat_params)).tobytes()
+            )
         step = max(1, feed.n // 16)
         rows = [be.to_numpy(a[::step][:16]) for a in (feed.x, feed.y) if a is not None]
-        out["data"] = f"{feed.n} rows, " + _digest(b"".join(np.ascontiguousarray(r).tobytes() for r in rows))
+        out["data"] = f"{feed.n} rows, " + _digest(
+            b"".join(np.ascontiguousarray(r).tobytes() for r in rows)
+        )
         return out
 
     def _check_same(self, model: Any, feed: Any, settings: dict[str, Any], weights: bool) -> None:
@@ -297,14 +321,18 @@ class DataParallel:
         for r, theirs in enumerate(prints[1:], start=1):
             diff = [k for k in prints[0] if theirs.get(k) != prints[0][k]]
             if diff:
-                shown = "; ".join(f"{k} (rank 0: {prints[0][k]}, rank {r}: {theirs.get(k)})" for k in diff)
+                shown = "; ".join(
+                    f"{k} (rank 0: {prints[0][k]}, rank {r}: {theirs.get(k)})" for k in diff
+                )
                 problems.append(f"rank {r} differs from rank 0 in {shown}")
         if problems:
             raise DistributionMismatchError(
                 "DataParallel: the ranks do not run the same training at the first step: "
-                + "; ".join(problems) + ". Every rank must build the same model with the same "
+                + "; ".join(problems)
+                + ". Every rank must build the same model with the same "
                 "seed (Sequential(seed=...)), load the same data and call fit with the same "
-                "arguments.")
+                "arguments."
+            )
 
     def _broadcast_state(self, model: Any) -> None:
         be = model.backend

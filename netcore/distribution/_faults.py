@@ -4,6 +4,7 @@ Without this, the other ranks would wait forever in their next collective (an al
 cannot complete without every rank). The hook prints which rank failed and the traceback,
 flushes, then calls ``MPI_Abort``: the launcher ends every process of the job.
 """
+
 from __future__ import annotations
 
 import sys

@@ -6,6 +6,7 @@ work queued so far (the layer's backward that wrote the bucket), so the backward
 layers goes on meanwhile; ``wait`` makes the compute stream wait for the side stream (the
 host never blocks). ``StagingReducer`` copies to the host, sums with MPI, copies back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,13 +35,22 @@ class NcclReducer:
         uid = nccl.get_unique_id() if comm.rank == 0 else None
         self.comm = nccl.NcclCommunicator(comm.size, comm.bcast_obj(uid), comm.rank)
         self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.types = {np.dtype(np.float32): nccl.NCCL_FLOAT32, np.dtype(np.float64): nccl.NCCL_FLOAT64}
+        self.types = {
+            np.dtype(np.float32): nccl.NCCL_FLOAT32,
+            np.dtype(np.float64): nccl.NCCL_FLOAT64,
+        }
 
     def iallreduce(self, buf: Any) -> Any:
         ready = self.cupy.cuda.get_current_stream().record()
         self.stream.wait_event(ready)
-        self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, self.types[buf.dtype],
-                            self.nccl.NCCL_SUM, self.stream.ptr)
+        self.comm.allReduce(
+            buf.data.ptr,
+            buf.data.ptr,
+            buf.size,
+            self.types[buf.dtype],
+            self.nccl.NCCL_SUM,
+            self.stream.ptr,
+        )
         return buf
 
     def poke(self, pending: list[Any]) -> None:
@@ -85,6 +95,10 @@ def device_reducer(comm: LocalComm) -> NcclReducer | StagingReducer:
         logger.info("netcore: gradients summed with NCCL on the GPU (%d ranks)", comm.size)
     except (ImportError, AttributeError, RuntimeError) as exc:
         reducer = StagingReducer(comm)
-        logger.warning("netcore: NCCL unavailable (%s: %s); gradients summed through host "
-                       "memory with MPI (slower, no overlap)", type(exc).__name__, exc)
+        logger.warning(
+            "netcore: NCCL unavailable (%s: %s); gradients summed through host "
+            "memory with MPI (slower, no overlap)",
+            type(exc).__name__,
+            exc,
+        )
     return reducer

@@ -9,12 +9,15 @@ A mean loss over the global batch of ``n`` rows is the sample-weighted mean of t
 mean losses, ``L = sum_r (n_r / n) L_r``, and so is its gradient. Each rank scales its
 gradient by ``n_r / n`` and the allreduce only sums.
 """
+
 from __future__ import annotations
 
 
 def _check(rank: int, size: int) -> None:
     if size < 1 or not 0 <= rank < size:
-        raise ValueError(f"rank must be in [0, size) with size >= 1, received rank={rank}, size={size}")
+        raise ValueError(
+            f"rank must be in [0, size) with size >= 1, received rank={rank}, size={size}"
+        )
 
 
 def shard_bounds(start: int, stop: int, rank: int, size: int) -> tuple[int, int]:
@@ -34,5 +37,7 @@ def shard_counts(n: int, size: int) -> list[int]:
 def shard_weight(local: int, total: int) -> float:
     """``n_r / n``: the factor a rank's mean-loss gradient takes before the sum."""
     if total <= 0 or not 0 <= local <= total:
-        raise ValueError(f"need 0 <= local <= total and total > 0, received local={local}, total={total}")
+        raise ValueError(
+            f"need 0 <= local <= total and total > 0, received local={local}, total={total}"
+        )
     return local / total

@@ -4,32 +4,42 @@
 ``OUT/CASE.rank<r>.npz`` (weights, History, evaluate and predict results). Without mpiexec
 it is the one-process reference (``DataParallel()`` then spans this process alone).
 """
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import netcore
 from netcore import layers, optimizers
-from netcore.distribution import DataParallel, set_distribution
+from netcore.distribution import DataParallel
 
 #: name -> settings. 97 and 50 rows divide by neither 2 nor 3; their last batch is 1 row, so
 #: one rank gets no rows in it (and the other batches split unevenly).
-CASES = {
-    "f64_softmax": dict(dtype="float64", n=97, batch=16, loss="categorical_crossentropy",
-                        overlap=True),
-    "f64_softmax_one_allreduce": dict(dtype="float64", n=97, batch=16,
-                                      loss="categorical_crossentropy", overlap=False),
-    "f32_softmax": dict(dtype="float32", n=97, batch=16, loss="categorical_crossentropy",
-                        overlap=True),
-    "f64_rmse": dict(dtype="float64", n=50, batch=7, loss="root_mean_squared_error",
-                     overlap=True),
+CASES: dict[str, dict[str, Any]] = {
+    "f64_softmax": dict(
+        dtype="float64", n=97, batch=16, loss="categorical_crossentropy", overlap=True
+    ),
+    "f64_softmax_one_allreduce": dict(
+        dtype="float64", n=97, batch=16, loss="categorical_crossentropy", overlap=False
+    ),
+    "f32_softmax": dict(
+        dtype="float32", n=97, batch=16, loss="categorical_crossentropy", overlap=True
+    ),
+    "f64_rmse": dict(dtype="float64", n=50, batch=7, loss="root_mean_squared_error", overlap=True),
     # GPU only (tests marked gpu): NCCL, or host staging where NCCL refuses ranks sharing a GPU
-    "f32_cuda_softmax": dict(dtype="float32", n=97, batch=16, loss="categorical_crossentropy",
-                             overlap=True, backend="cuda"),
+    "f32_cuda_softmax": dict(
+        dtype="float32",
+        n=97,
+        batch=16,
+        loss="categorical_crossentropy",
+        overlap=True,
+        backend="cuda",
+    ),
 }
 
 
@@ -44,22 +54,35 @@ def data(case: dict, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def build(case: dict) -> netcore.Sequential:
     if case["loss"] == "categorical_crossentropy":
-        model = netcore.Sequential([layers.Dense(12, activation="relu", input_shape=(6,)),
-                                    layers.Dense(10, activation="tanh"),
-                                    layers.Dense(4, activation="softmax")],
-                                   backend=case.get("backend", "cpu"), seed=7, dtype=case["dtype"])
-        model.compile(optimizer=optimizers.Adam(learning_rate=0.01), loss=case["loss"],
-                      metrics=["accuracy"])
+        model = netcore.Sequential(
+            [
+                layers.Dense(12, activation="relu", input_shape=(6,)),
+                layers.Dense(10, activation="tanh"),
+                layers.Dense(4, activation="softmax"),
+            ],
+            backend=case.get("backend", "cpu"),
+            seed=7,
+            dtype=case["dtype"],
+        )
+        model.compile(
+            optimizer=optimizers.Adam(learning_rate=0.01), loss=case["loss"], metrics=["accuracy"]
+        )
     else:
-        model = netcore.Sequential([layers.Dense(8, activation="sigmoid", input_shape=(6,)),
-                                    layers.Dense(2)],
-                                   backend=case.get("backend", "cpu"), seed=7, dtype=case["dtype"])
-        model.compile(optimizer=optimizers.SGD(learning_rate=0.05, momentum=0.9),
-                      loss=case["loss"], metrics=["mae"])
+        model = netcore.Sequential(
+            [layers.Dense(8, activation="sigmoid", input_shape=(6,)), layers.Dense(2)],
+            backend=case.get("backend", "cpu"),
+            seed=7,
+            dtype=case["dtype"],
+        )
+        model.compile(
+            optimizer=optimizers.SGD(learning_rate=0.05, momentum=0.9),
+            loss=case["loss"],
+            metrics=["mae"],
+        )
     return model
 
 
-def run(name: str) -> dict[str, np.ndarray]:
+def run(name: str) -> dict[str, Any]:
     case = CASES[name]
     # bucket_mb tiny: one bucket per layer, so the overlapped path starts several reductions
     dist = DataParallel(bucket_mb=1e-6, overlap=case["overlap"])
@@ -67,8 +90,9 @@ def run(name: str) -> dict[str, np.ndarray]:
         x, y = data(case, case["n"], 1)
         xv, yv = data(case, 23, 2)
         model = build(case)
-        hist = model.fit(x, y, batch_size=case["batch"], epochs=2, verbose=0,
-                         validation_data=(xv, yv))
+        hist = model.fit(
+            x, y, batch_size=case["batch"], epochs=2, verbose=0, validation_data=(xv, yv)
+        )
         ev = model.evaluate(xv, yv, batch_size=5)
         if not isinstance(ev, dict):  # Keras 3 returns [loss, *metrics]
             ev = dict(zip(["loss", *[m.name for m in model.metrics]], np.atleast_1d(ev).tolist()))

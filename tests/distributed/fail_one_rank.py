@@ -2,6 +2,7 @@
 
 Without the abort, rank 0 would wait forever in the next step's allreduce.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,8 @@ dist = DataParallel()
 set_distribution(dist)
 rng = np.random.default_rng(0)
 x, y = rng.normal(size=(64, 4)), rng.normal(size=(64, 1))
-model = netcore.Sequential([layers.Dense(8, activation="relu", input_shape=(4,)), layers.Dense(1)],
-                           backend="cpu", seed=3)
+model = netcore.Sequential(
+    [layers.Dense(8, activation="relu", input_shape=(4,)), layers.Dense(1)], backend="cpu", seed=3
+)
 model.compile(optimizer="sgd", loss="mse")
 model.fit(x, y, batch_size=8, epochs=1000, verbose=0, callbacks=[FailOnRank(dist.rank)])

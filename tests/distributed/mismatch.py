@@ -4,6 +4,7 @@
 layer's width, or in its data; every rank must raise DistributionMismatchError and writes
 what happened to ``OUT/rank<r>.txt``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,11 @@ seed = 5 if other and what == "seed" else 4
 units = 9 if other and what == "units" else 8
 x = np.random.default_rng(2 if other and what == "data" else 1).normal(size=(40, 4))
 y = x[:, :1] * 2
-model = netcore.Sequential([layers.Dense(units, activation="relu", input_shape=(4,)), layers.Dense(1)],
-                           backend="cpu", seed=seed)
+model = netcore.Sequential(
+    [layers.Dense(units, activation="relu", input_shape=(4,)), layers.Dense(1)],
+    backend="cpu",
+    seed=seed,
+)
 model.compile(optimizer="sgd", loss="mse")
 try:
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)

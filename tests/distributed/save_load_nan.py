@@ -10,10 +10,12 @@
 
 Writes ``OUT/rank<r>.npz``. Without mpiexec it is the one-process reference.
 """
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +26,12 @@ from netcore.errors import NonFiniteLossError
 
 
 def model() -> netcore.Sequential:
-    m = netcore.Sequential([layers.Dense(8, activation="relu", input_shape=(4,)), layers.Dense(1)],
-                           backend="cpu", seed=11, dtype="float64")
+    m = netcore.Sequential(
+        [layers.Dense(8, activation="relu", input_shape=(4,)), layers.Dense(1)],
+        backend="cpu",
+        seed=11,
+        dtype="float64",
+    )
     m.compile(optimizer="sgd", loss="mse")
     return m
 
@@ -51,6 +57,9 @@ try:
     second.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
 except NonFiniteLossError as exc:
     stopped = f"epoch {exc.epoch}, step {exc.step}"
-np.savez(out / f"rank{dist.rank}.npz", pred=pred, stopped=np.array(stopped),
-         iterations=np.array(second.optimizer.iterations),
-         **{f"weight{i}": w for i, w in enumerate(second.get_weights())})
+assert second.optimizer is not None
+arrays: dict[str, Any] = {f"weight{i}": w for i, w in enumerate(second.get_weights())}
+arrays.update(
+    pred=pred, stopped=np.array(stopped), iterations=np.array(second.optimizer.iterations)
+)
+np.savez(out / f"rank{dist.rank}.npz", **arrays)
