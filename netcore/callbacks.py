@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import validation
+
 
 class Callback:
     """Hooks called by ``fit``; ``self.model`` is set before training starts."""
@@ -56,8 +58,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be a non-negative integer, received {patience!r}")
+        patience = validation.check_nonneg_int(patience, "patience")
         self.monitor, self.patience = monitor, patience
         self.min_delta = abs(float(min_delta))
         self.mode = _mode_for(monitor, mode)

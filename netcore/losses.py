@@ -78,13 +78,15 @@ class Loss:
         """Evaluate on host arrays (probabilities, as Keras): ``loss(y_true, y_pred)``."""
         import numpy as np
 
+        from . import validation
         from .backend.cpu import CPUBackend
 
         be = CPUBackend()
         dt = np.float64
         yp = np.array(y_pred, dtype=dt, ndmin=2)
         yt = np.asarray(y_true)
-        yt = yt.astype(np.int64) if self.target_kind == "sparse" else np.array(yt, dtype=dt, ndmin=2)
+        yt = (validation.check_labels(yt, yp.shape[-1], "y_true") if self.target_kind == "sparse"
+              else np.array(yt, dtype=dt, ndmin=2))
         if self.target_kind != "sparse" and yt.shape != yp.shape and yt.size == yp.size:
             yt = yt.reshape(yp.shape)
         sw = None if sample_weight is None else np.array(sample_weight, dtype=dt).reshape(-1)

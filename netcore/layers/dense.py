@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import activations, initializers
+from .. import activations, initializers, validation
 from .base import BuildContext, Layer, _check_input_shape
 from .activation import activation_backward, activation_forward
 
@@ -21,12 +21,11 @@ class Dense(Layer):
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
                  input_shape: Any = None, input_dim: int | None = None, name: str | None = None) -> None:
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"units must be a positive integer, received {units!r}")
+        units = validation.check_positive_int(units, "units")  # NumPy integers accepted
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError("give input_shape or input_dim, not both")
-            input_shape = _check_input_shape((input_dim,)) if isinstance(input_dim, int) and not isinstance(input_dim, bool) else None
+            input_shape = _check_input_shape((input_dim,)) if validation.is_integer(input_dim) else None
             if input_shape is None:
                 raise ValueError(f"input_dim must be a positive integer, received {input_dim!r}")
         super().__init__(input_shape, name)

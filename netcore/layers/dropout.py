@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import validation
 from .base import Layer
 
 
@@ -11,7 +12,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, input_shape: Any = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if not validation.is_real_number(rate) or not 0 <= rate < 1:
             raise ValueError(f"rate must be a number in [0, 1), received {rate!r}")
         self.rate = float(rate)
 

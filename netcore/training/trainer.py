@@ -219,13 +219,19 @@ class Trainer:
                             on_nonfinite=self._discard_skipped_steps if training else None)
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, x: Any, y: Any | None, what: str) -> DataFeed:
-        """Validate on the host, move to the device once, cast once to the model dtype."""
+    def _prepare(self, x: Any, y: Any | None, what: str, targets: bool = True) -> DataFeed:
+        """Validate on the host, move to the device once, cast once to the model dtype.
+
+        With ``targets`` (training, evaluation) ``y`` is required."""
         x = validation.check_x(x, self, what)
         with self._lock:
             if not self.built:
                 self.build(x.shape[1:])
         validation.check_x_shape(x, self, what)
+        y_name = what.replace("x", "y")
+        if targets and y is None:
+            raise ValueError(f"{y_name} must be an array of targets, one per sample of {what}, "
+                             "received None")
         y = validation.check_y(y, x.shape[0], self) if y is not None else None
         sparse = self.loss is not None and self.loss.target_kind == "sparse"
         ydt = np.int64 if sparse else self.dtype
@@ -413,7 +419,8 @@ class Trainer:
         for s in range(0, feed.n, batch_size):
             e = min(feed.n, s + batch_size)
             xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)))
-            with self._lock:
+            # An overflow shows as an inf/NaN loss or metric (as Keras), not as RuntimeWarnings.
+            with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if dist is None:
                     loss, _, sums = self._loss_and_metrics(xb, yb, training=False)
                 else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
@@ -429,7 +436,7 @@ class Trainer:
         Safe to call from several threads.
         """
         batch_size = validation.check_batch_size(batch_size)
-        feed = self._prepare(x, None, "x")
+        feed = self._prepare(x, None, "x", targets=False)
         n = feed.n
         dist = distribution.active()
         lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
@@ -437,7 +444,8 @@ class Trainer:
         for s in range(lo, hi, batch_size):
             e = min(hi, s + batch_size)
             xb = feed.batch(s, e)[0]
-            with self._lock:
+            # An overflow shows as inf/NaN outputs (as Keras), not as RuntimeWarnings.
+            with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 out[s - lo:e - lo] = self._forward(xb, training=False)
         host = self.backend.to_numpy(out)  # one device->host move
         return host if dist is None else dist.gather_rows(host, n)
