@@ -138,8 +138,7 @@ def make_data(n: int = EPOCH_SAMPLES, seed: int = SEED) -> tuple[np.ndarray, np.
     to a mean loss around 0.55 (the label noise sets the floor), and the training is
     well-conditioned: the first-epoch loss of a float32 and a float64 run agree to ~5e-5, so
     two implementations of the same work agree far inside ``compare.py``'s 1e-3 tolerance.
-    (An earlier choice, labels from the arg-max of a random projection of uniform noise, was
-    chaotic: float32 against float64 differed by ~1%, and CPU against GPU by up to 13%.)
+    A loss check means something only on such data (docs/benchmarks.md explains the choice).
     """
     rng = np.random.default_rng(seed)
     lit = rng.random((N_CLASSES, N_FEATURES), dtype=np.float32) < 0.25

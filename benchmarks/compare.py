@@ -13,21 +13,20 @@ folded into ``alpha``; PyTorch applies ``w -= lr m_hat / (sqrt(v_hat) + eps)``. 
 exactly when PyTorch's epsilon at step ``t`` is ``eps / sqrt(1 - beta_2^t)``, which this script
 sets before each PyTorch step (a dictionary write, nothing measurable).
 
-PyTorch runs in a separate worker process (:class:`TorchWorker`): importing torch into the
-process that runs netcore slowed netcore's CPU epochs by ~30% here.
+PyTorch runs in a separate worker process (:class:`TorchWorker`): torch's own thread runtime
+beside NumPy's BLAS in one process slows both (measured in docs/benchmarks.md).
 
 Two checks make sure it is the same work, not just the same shapes; a failure exits with
 status 1 (the timings are still printed and written):
 
-* lockstep: before timing, fresh copies of both trainers take ``--lockstep-steps`` steps on the
-  same batches and their per-step losses must agree within ``--lockstep-rtol`` (1e-3). Same
-  work agrees to 1e-7..1e-4 here (more at large batches, where Adam's sign-like first steps
-  flip weights whose gradient is ~0); a 10% change of the learning rate differs by 3-10%.
-  The largest weight difference after those steps is reported too;
+* lockstep: before timing, both trainers start from the initial weights with a fresh Adam,
+  take ``--lockstep-steps`` steps on the same batches, and their per-step losses must agree
+  within ``--lockstep-rtol`` (1e-3): far above the rounding differences of the same work, far
+  below what a 10% different learning rate gives (the measurements are in
+  docs/benchmarks.md). The largest weight difference after those steps is reported too;
 * the mean training loss over the first timed epoch must agree within ``--loss-rtol``
-  (2e-3). Over a whole epoch, rounding differences (OpenBLAS against MKL, cuBLAS against
-  OpenBLAS, float32 against float64) grow to a few 1e-4 on this data, so this is the coarser
-  check.
+  (2e-3): the coarser check, as rounding differences (one BLAS against another, float32
+  against float64) grow over a whole epoch.
 
 PyTorch's TF32 matrix products are switched off, so both sides compute in true float32 (CuPy
 uses TF32 only when ``CUPY_TF32=1``; the value is recorded with the results).
@@ -42,7 +41,8 @@ replayed as CUDA graphs, backward included), lockstep-checked like the eager one
 Run from the repository root::
 
     python benchmarks/compare.py --device cpu --batch-sizes 32,128 --repeats 3 --json out.json
-    PYTHONPATH=. python3 benchmarks/compare.py --device cuda --json $OUT/compare_gpu.json
+    PYTHONPATH=. python3 benchmarks/compare.py --device cuda --batch-sizes 32,128,1024,8192 \
+        --json $OUT/compare_gpu.json
 
 PyTorch is optional: without it, netcore and the GEMM floor are still timed and the PyTorch
 columns say why they are empty. On the CPU-only development machines install the pinned CPU
@@ -191,11 +191,11 @@ class TorchTrainer:
 class TorchWorker:
     """PyTorch in a separate process, driven over a pipe; it times its own epochs.
 
-    Merely importing torch into the process that runs netcore slowed netcore's CPU epoch by
-    ~30% on the 2-core development VM (1.02 s -> 1.35 s at batch 128; torch's OpenMP/MKL
-    runtime living beside OpenBLAS), and an idle worker costs nothing. So netcore and the GEMM
-    floor run here, PyTorch runs there, and the two still alternate epoch by epoch. The
-    worker rebuilds the same data from the same seed (``_common.make_data``).
+    Merely importing torch into the process that runs netcore slows netcore's CPU epochs
+    (torch's OpenMP/MKL runtime beside OpenBLAS; docs/benchmarks.md has the numbers), and an
+    idle worker costs nothing. So netcore and the GEMM floor run here, PyTorch runs there,
+    and the two still alternate epoch by epoch. The worker rebuilds the same data from the
+    same seed (``_common.make_data``).
     """
 
     def __init__(self, lr_scale: float = 1.0) -> None:
