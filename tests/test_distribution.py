@@ -279,6 +279,11 @@ def test_mpiexec_training_equals_one_process_and_ranks_agree(tmp_path, reference
             np.testing.assert_allclose(
                 r["predict"], ref["predict"], rtol=10 * rtol, atol=rtol, err_msg=f"{name} predict"
             )
+        for k in (k for k in ref if k.startswith("after_train_on_batch")):
+            assert _rel(runs[-1][k], ref[k]) < rtol, (name, k)
+        one_batch = json.loads(str(runs[-1]["train_on_batch"]))
+        for key, value in json.loads(str(ref["train_on_batch"])).items():
+            np.testing.assert_allclose(one_batch[key], value, rtol=rtol, err_msg=f"{name} {key}")
 
 
 @needs_mpi

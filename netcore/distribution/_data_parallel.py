@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,10 @@ class DataParallel:
         self.bucket_bytes = int(bucket_mb * 1e6)
         self.overlap = overlap
         self._reducer: Any = None
-        self._plan: tuple[int, int, list[_Bucket]] | None = None
+        #: per model: its flat gradient buffer and the bucket plan cut from it
+        self._plans: weakref.WeakKeyDictionary[Any, tuple[Any, list[_Bucket]]] = (
+            weakref.WeakKeyDictionary()
+        )
         #: seconds spent waiting for reductions, and steps taken (for the benchmark)
         self.wait_seconds = 0.0
         self.steps = 0
@@ -184,7 +188,7 @@ class DataParallel:
             model.seed = seeds[0][1]
         self._check_same(model, feed, settings, weights=all(g for g, _ in seeds))
         self._broadcast_state(model)
-        self._prepare_reduction(model)
+        self._buckets_for(model)
 
     def train_step(self, model: Any, xb: Any, yb: Any, count: int) -> tuple[Any, list[Any]]:
         """One data-parallel step on this rank's rows ``xb, yb`` of a global batch of
@@ -194,7 +198,7 @@ class DataParallel:
         local = int(xb.shape[0])
         root = _root_mean(model.loss)
         stats = xp.zeros(len(model.metrics) + 1, dtype=np.float64)
-        buckets = self._plan[2] if self._plan is not None else []
+        buckets = self._buckets_for(model)
         pending: list[Any] = []
         started = 0
 
@@ -273,11 +277,14 @@ class DataParallel:
             self._reducer = self.comm
         return self._reducer
 
-    def _prepare_reduction(self, model: Any) -> None:
+    def _buckets_for(self, model: Any) -> list[_Bucket]:
+        """The model's bucket plan, cut again whenever it has built a new gradient buffer
+        (a bucket must never start before all of its gradients are written)."""
         self._reducer_for(model)
-        key = (id(model), int(model._flat_grads.size))
-        if self._plan is None or self._plan[:2] != key:
-            self._plan = (*key, plan_buckets(model, self.bucket_bytes))
+        plan = self._plans.get(model)
+        if plan is None or plan[0] is not model._flat_grads:
+            plan = self._plans[model] = (model._flat_grads, plan_buckets(model, self.bucket_bytes))
+        return plan[1]
 
     def _fingerprint(
         self, model: Any, feed: Any, settings: dict[str, Any], weights: bool

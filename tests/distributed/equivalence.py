@@ -97,7 +97,11 @@ def run(name: str) -> dict[str, Any]:
         if not isinstance(ev, dict):  # Keras 3 returns [loss, *metrics]
             ev = dict(zip(["loss", *[m.name for m in model.metrics]], np.atleast_1d(ev).tolist()))
         pred = model.predict(x, batch_size=8)
-    out = {f"weight{i}": w for i, w in enumerate(model.get_weights())}
+        weights = model.get_weights()
+        one_batch = model.train_on_batch(x[:11], y[:11])
+    out: dict[str, Any] = {f"weight{i}": w for i, w in enumerate(weights)}
+    out.update({f"after_train_on_batch{i}": w for i, w in enumerate(model.get_weights())})
+    out["train_on_batch"] = np.array(json.dumps(one_batch))
     out["history"] = np.array(json.dumps(hist.history))
     out["evaluate"] = np.array(json.dumps(ev))
     out["predict"] = pred
