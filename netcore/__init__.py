@@ -8,7 +8,7 @@ from .backend import (available_backends, backend_status, get_backend, set_backe
 from .errors import BackendUnavailableError, ModelFileError, NetcoreError, NonFiniteLossError
 from . import activations, callbacks, layers, losses, metrics, optimizers, utils
 from .models import Sequential
-from .saving import load_model
+from .loading import load_model
 
 __all__ = ["Sequential", "load_model", "set_backend", "get_backend", "available_backends",
            "backend_status", "use_backend", "BackendUnavailableError", "NonFiniteLossError",
