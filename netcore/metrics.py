@@ -1,5 +1,11 @@
 """Metrics (Keras names). Each batch contributes a device-side *sum* over its samples, so the
-epoch value is a mean weighted by batch size and reaches the host only when displayed."""
+epoch value is a mean weighted by batch size and reaches the host only when displayed.
+
+With per-sample weights ``w`` (``sample_weight`` / ``class_weight``) a metric is the weighted
+mean of its per-sample values ``v_i``, as Keras 3's metrics: ``sum_i w_i v_i / sum_i w_i``
+over the epoch (0 when every weight is 0). The batch sum is then ``sum_i w_i v_i`` and the
+denominator ``sum_i w_i`` (the trainer keeps it); without weights, ``w_i = 1``.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,18 +14,28 @@ from .backend.base import Backend
 
 
 class Metric:
-    """``batch_sum(be, out, y_true)`` -> 0-d array; ``result(total, n)`` -> epoch value.
+    """``batch_sum(be, out, y_true, is_logits, sample_weight)`` -> 0-d array ``sum_i w_i v_i``;
+    ``result(total, n)`` -> epoch value from the summed ``total`` and ``n = sum_i w_i``.
 
     ``out`` is the model output: probabilities, or logits when ``is_logits`` (fused head).
+    Subclasses implement :meth:`per_sample` (``v_i``, shape (N,)), or override ``batch_sum``.
     """
 
     name = "metric"
     needs_probs = True
 
-    def batch_sum(self, be: Backend, out: Any, y_true: Any, is_logits: bool) -> Any:
+    def per_sample(self, be: Backend, out: Any, y_true: Any, is_logits: bool) -> Any:
+        """``v_i`` for each sample of the batch, shape (N,)."""
         raise NotImplementedError
 
-    def result(self, total: float, n: int) -> float:
+    def batch_sum(self, be: Backend, out: Any, y_true: Any, is_logits: bool,
+                  sample_weight: Any = None) -> Any:
+        v = self.per_sample(be, out, y_true, is_logits)
+        if sample_weight is None:
+            return v.sum()
+        return (v * sample_weight).sum()
+
+    def result(self, total: float, n: float) -> float:
         return total / n
 
 
@@ -32,33 +48,45 @@ class CategoricalAccuracy(Metric):
     def __init__(self, sparse: bool = False) -> None:
         self.sparse = sparse
 
-    def batch_sum(self, be, out, y_true, is_logits):
+    def per_sample(self, be, out, y_true, is_logits):
         xp = be.xp
         labels = y_true if self.sparse else xp.argmax(y_true, axis=1)
-        return xp.count_nonzero(xp.argmax(out, axis=1) == labels)
+        return xp.argmax(out, axis=1) == labels
+
+    def batch_sum(self, be, out, y_true, is_logits, sample_weight=None):
+        hits = self.per_sample(be, out, y_true, is_logits)
+        if sample_weight is None:
+            return be.xp.count_nonzero(hits)
+        return (hits * sample_weight).sum()
 
 
 class BinaryAccuracy(Metric):
-    """Fraction of outputs on the right side of 0.5 (logit 0), averaged over all outputs."""
+    """Fraction of outputs on the right side of 0.5 (logit 0), averaged over all outputs
+    (per sample: the mean over its outputs)."""
 
     name = "accuracy"
     needs_probs = False
 
-    def batch_sum(self, be, out, y_true, is_logits):
-        xp = be.xp
+    def per_sample(self, be, out, y_true, is_logits):
         pred = out > 0 if is_logits else out > 0.5
-        hits = xp.count_nonzero(pred == (y_true > 0.5))
+        return (pred == (y_true > 0.5)).mean(axis=1)
+
+    def batch_sum(self, be, out, y_true, is_logits, sample_weight=None):
+        if sample_weight is not None:
+            return super().batch_sum(be, out, y_true, is_logits, sample_weight)
+        pred = out > 0 if is_logits else out > 0.5
+        hits = be.xp.count_nonzero(pred == (y_true > 0.5))
         return hits / out.shape[1]
 
 
 class MeanSquaredError(Metric):
-    """Mean of ``(y_pred - y_true)^2``."""
+    """Mean of ``(y_pred - y_true)^2`` (per sample: over its outputs)."""
 
     name = "mse"
 
-    def batch_sum(self, be, out, y_true, is_logits):
+    def per_sample(self, be, out, y_true, is_logits):
         d = out - y_true
-        return (d * d).mean(axis=1).sum()
+        return (d * d).mean(axis=1)
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -71,12 +99,12 @@ class RootMeanSquaredError(MeanSquaredError):
 
 
 class MeanAbsoluteError(Metric):
-    """Mean of ``|y_pred - y_true|``."""
+    """Mean of ``|y_pred - y_true|`` (per sample: over its outputs)."""
 
     name = "mae"
 
-    def batch_sum(self, be, out, y_true, is_logits):
-        return be.xp.abs(out - y_true).mean(axis=1).sum()
+    def per_sample(self, be, out, y_true, is_logits):
+        return be.xp.abs(out - y_true).mean(axis=1)
 
 
 METRIC_NAMES = ("accuracy", "acc", "mse", "mean_squared_error", "rmse",

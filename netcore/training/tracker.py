@@ -4,7 +4,9 @@ A step records its 0-d loss, its metric sums and (in training) a device copy of 
 skip flag; ``sync`` stacks everything pending into one array and reads it to the host in a
 single transfer, then folds it into running totals. The
 epoch's logs are means weighted by batch size: ``loss = sum_b n_b loss_b / sum_b n_b`` and
-``metric = m.result(sum_b metric_sum_b, sum_b n_b)``.
+``metric = m.result(sum_b metric_sum_b, sum_b n_b)``, where with per-sample weights the
+metric's ``n_b`` is the batch's weight sum ``sum_i w_i`` (a device scalar read in the same
+transfer); a metric whose weights sum to 0 reads 0, as Keras.
 """
 from __future__ import annotations
 
@@ -35,16 +37,19 @@ class EpochTracker:
         self.metrics = list(metrics)
         self.epoch = epoch
         self.on_nonfinite = on_nonfinite
-        self.pending: list[tuple[Any, list[Any], int, Any]] = []
+        self.pending: list[tuple[Any, list[Any], int, Any, Any]] = []
         self.loss_sum = 0.0
         self.metric_sums = [0.0] * len(self.metrics)
         self.n = 0
+        self.metric_n = 0.0
         self.steps = 0
 
-    def record(self, loss: Any, sums: list[Any], count: int, flag: Any = None) -> None:
+    def record(self, loss: Any, sums: list[Any], count: int, flag: Any = None,
+               weight: Any = None) -> None:
         """Keep one step's device results (no host read). ``flag`` is a copy of the skip flag
-        taken after the step's update (0: the update was applied)."""
-        self.pending.append((loss, sums, count, flag))
+        taken after the step's update (0: the update was applied); ``weight`` the sum of the
+        batch's sample weights (None: unweighted, ``count``)."""
+        self.pending.append((loss, sums, count, flag, weight))
 
     def sync(self) -> None:
         """Read every pending step to the host in one transfer and add it to the totals."""
@@ -53,18 +58,20 @@ class EpochTracker:
         xp = self.backend.xp
         k = len(self.metrics)
         zero = xp.zeros((), dtype=xp.float64)
-        # Each row: loss, metric sums, flag (0 where none was recorded).
+        # Each row: loss, metric sums, flag, weight sum (0 where none was recorded).
         flat = xp.stack([xp.asarray(v, dtype=xp.float64).reshape(())
-                         for loss, sums, _, flag in self.pending
-                         for v in (loss, *sums, zero if flag is None else flag)])
-        host = self.backend.to_numpy(flat).reshape(len(self.pending), k + 2)
-        for i, (_, _, count, _) in enumerate(self.pending):
-            if self.on_nonfinite is not None and (not np.isfinite(host[i, 0]) or host[i, -1]):
-                self._fail(self.steps + i, float(host[i, 0]), int(host[i, -1]))
+                         for loss, sums, _, flag, weight in self.pending
+                         for v in (loss, *sums, zero if flag is None else flag,
+                                   zero if weight is None else weight)])
+        host = self.backend.to_numpy(flat).reshape(len(self.pending), k + 3)
+        for i, (_, _, count, _, weight) in enumerate(self.pending):
+            if self.on_nonfinite is not None and (not np.isfinite(host[i, 0]) or host[i, -2]):
+                self._fail(self.steps + i, float(host[i, 0]), int(host[i, -2]))
             self.loss_sum += float(host[i, 0]) * count
             for j in range(k):
-                self.metric_sums[j] += host[i, j + 1]
+                self.metric_sums[j] += float(host[i, j + 1])
             self.n += count
+            self.metric_n += count if weight is None else float(host[i, -1])
         self.steps += len(self.pending)
         self.pending.clear()
 
@@ -81,5 +88,5 @@ class EpochTracker:
         n = max(self.n, 1)
         out = {"loss": float(self.loss_sum / n)}
         for m, total in zip(self.metrics, self.metric_sums):
-            out[m.name] = float(m.result(total, n))
+            out[m.name] = float(m.result(total, self.metric_n)) if self.metric_n > 0 else 0.0
         return out

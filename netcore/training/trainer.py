@@ -156,23 +156,27 @@ class Trainer:
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
 
-    def _loss_and_metrics(self, xb: Any, yb: Any, training: bool) -> tuple[Any, Any, list[Any]]:
-        """Forward pass, loss and its gradient w.r.t. the output, metric sums (all on the device)."""
+    def _loss_and_metrics(self, xb: Any, yb: Any, training: bool,
+                          sample_weight: Any = None) -> tuple[Any, Any, list[Any]]:
+        """Forward pass, loss and its gradient w.r.t. the output, metric sums (all on the
+        device); ``sample_weight`` (N,) weights the loss (``sum_i w_i l_i / N``) and the
+        metric sums (``sum_i w_i v_i``)."""
         assert self.loss is not None
         takes_logits = self._loss_takes_logits
         out = self._forward(xb, training, logits=takes_logits)
         gbuf = self._grad_buffer(out.shape)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
         if takes_logits:
-            loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf)
+            loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf, **weighted)
         else:
-            loss, grad = self.loss.forward_backward(self.backend, out, yb, grad_out=gbuf)
+            loss, grad = self.loss.forward_backward(self.backend, out, yb, grad_out=gbuf, **weighted)
         probs = None
         sums = []
         for m in self.metrics:
             if m.needs_probs and takes_logits and probs is None:
                 probs = self._activate_head(out)
             sums.append(m.batch_sum(self.backend, probs if (m.needs_probs and takes_logits) else out,
-                                    yb, is_logits=takes_logits and not m.needs_probs))
+                                    yb, is_logits=takes_logits and not m.needs_probs, **weighted))
         return loss, grad, sums
 
     def _activate_head(self, logits: Any) -> Any:
@@ -183,13 +187,14 @@ class Trainer:
             return be.softmax(out, out=out)
         return be.bias_act(out, None, "sigmoid", out=out)
 
-    def _train_step(self, xb: Any, yb: Any) -> tuple[Any, list[Any]]:
+    def _train_step(self, xb: Any, yb: Any, sample_weight: Any = None) -> tuple[Any, list[Any]]:
         """One update on one batch; returns the batch loss and metric sums (device arrays)."""
         assert self._nonfinite is not None
         # Overflow on the way to a NaN loss is reported once, as NonFiniteLossError naming the
         # epoch and step, rather than as a stream of NumPy RuntimeWarnings.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, grad, sums = self._loss_and_metrics(xb, yb, training=True)
+            loss, grad, sums = self._loss_and_metrics(xb, yb, training=True,
+                                                      sample_weight=sample_weight)
             self.backend.mark_nonfinite(loss, self._nonfinite.array)
             self._backward(grad)
             self._apply_gradients()
@@ -219,10 +224,12 @@ class Trainer:
                             on_nonfinite=self._discard_skipped_steps if training else None)
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, x: Any, y: Any | None, what: str, targets: bool = True) -> DataFeed:
+    def _prepare(self, x: Any, y: Any | None, what: str, targets: bool = True,
+                 sample_weight: Any = None, class_weight: Any = None) -> DataFeed:
         """Validate on the host, move to the device once, cast once to the model dtype.
 
-        With ``targets`` (training, evaluation) ``y`` is required."""
+        With ``targets`` (training, evaluation) ``y`` is required; ``sample_weight`` (N,) or
+        ``class_weight`` (a dict, as Keras: not both) become per-sample weights in the feed."""
         x = validation.check_x(x, self, what)
         with self._lock:
             if not self.built:
@@ -233,10 +240,21 @@ class Trainer:
             raise ValueError(f"{y_name} must be an array of targets, one per sample of {what}, "
                              "received None")
         y = validation.check_y(y, x.shape[0], self) if y is not None else None
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError("give sample_weight or class_weight, not both")
+        w = None
+        if sample_weight is not None:
+            w = validation.check_sample_weight(sample_weight, x.shape[0],
+                                               what.replace("x", "sample_weight"))
+        elif class_weight is not None:
+            w = validation.class_weight_samples(class_weight, y, self)
         sparse = self.loss is not None and self.loss.target_kind == "sparse"
         ydt = np.int64 if sparse else self.dtype
-        feed = DataFeed(self.backend, x, y, self.dtype, ydt)
+        feed = DataFeed(self.backend, x, y, self.dtype, ydt, w)
         feed.check_finite(what, check_y=y is not None and not sparse)
+        if w is not None and distribution.active() is not None:
+            raise NotImplementedError("sample_weight and class_weight are not supported under "
+                                      "netcore.distribution data parallelism")
         return feed
 
     # ------------------------------------------------------------------ training
@@ -259,10 +277,17 @@ class Trainer:
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
             validation_split: float = 0.0, validation_data: tuple | None = None,
-            shuffle: bool = True, initial_epoch: int | None = None) -> History:
+            shuffle: bool = True, initial_epoch: int | None = None,
+            sample_weight: Any = None, class_weight: dict | None = None) -> History:
         """Train for epochs ``initial_epoch .. epochs - 1`` (``ceil(n / batch_size)`` steps each;
         the last short batch is used). Returns a History with per-epoch means weighted by
         batch size.
+
+        ``sample_weight`` (N,), finite and >= 0, or ``class_weight`` ``{class: weight}``
+        (every class in ``y`` given; not both), as Keras 3: each batch's loss is
+        ``sum_i w_i l_i / N`` and each metric the weighted mean ``sum w_i v_i / sum w_i``.
+        ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``;
+        ``validation_split`` takes the last fraction of ``sample_weight`` with ``x``.
 
         Shuffles and dropout masks come from ``(seed, epoch)``. Without ``initial_epoch``, a
         repeated ``fit`` continues the epoch count of the previous ones (two ``fit(epochs=1)``
@@ -287,15 +312,22 @@ class Trainer:
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
         with self._training("fit"):
             if validation_split:
                 x, y, validation_data = validation.split_validation(x, y, validation_split)
-            feed = self._prepare(x, y, "x")
+                if sample_weight is not None:  # split with x: the last fraction validates
+                    k = len(x)
+                    w = validation.check_sample_weight(sample_weight, k + len(validation_data[0]))
+                    sample_weight, validation_data = w[:k], (*validation_data, w[k:])
+            feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
             val = None
             if validation_data is not None:
-                val = self._prepare(validation_data[0], validation_data[1], "validation_data x")
+                val_weight = validation_data[2] if len(validation_data) == 3 else None
+                val = self._prepare(validation_data[0], validation_data[1], "validation_data x",
+                                    sample_weight=val_weight)
             self._advise(feed)
             dist = distribution.active()
             if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
@@ -367,45 +399,56 @@ class Trainer:
             s, e = step * batch_size, min(n, (step + 1) * batch_size)
             # data parallel: this rank's rows of the global batch, gradients summed over ranks
             xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
+            wb = feed.weights(s, e, order)
             with self._lock:
-                loss, sums = self._train_step(xb, yb) if dist is None else dist.train_step(self, xb, yb, e - s)
-            tracker.record(loss, sums, e - s, self._step_flag())
+                if dist is not None:
+                    loss, sums = dist.train_step(self, xb, yb, e - s)
+                else:
+                    loss, sums = self._train_step(xb, yb) if wb is None else self._train_step(xb, yb, wb)
+            tracker.record(loss, sums, e - s, self._step_flag(), None if wb is None else wb.sum())
             if sync_every_step or progress.wants_update:
                 tracker.sync()
                 progress.update(step + 1, tracker.logs())
         tracker.sync()
         return tracker.logs(), progress
 
-    def train_on_batch(self, x: Any, y: Any) -> dict[str, float]:
-        """One update on one batch; returns that batch's loss and metrics."""
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: dict | None = None) -> dict[str, float]:
+        """One update on one batch; returns that batch's loss and metrics (weights as in
+        :meth:`fit`)."""
         self._require_compiled("train_on_batch")
         with self._training("train_on_batch"):
-            feed = self._prepare(x, y, "x")
+            feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
             tracker = self._tracker()
             dist = distribution.active()
+            wb = feed.weights(0, feed.n)
             with self._lock:
-                if dist is None:
+                if dist is not None:
+                    loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
+                elif wb is None:
                     loss, sums = self._train_step(*feed.batch(0, feed.n))
                 else:
-                    loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
-            tracker.record(loss, sums, feed.n, self._step_flag())
+                    loss, sums = self._train_step(*feed.batch(0, feed.n), wb)
+            tracker.record(loss, sums, feed.n, self._step_flag(), None if wb is None else wb.sum())
             tracker.sync()
             return tracker.logs()
 
     # ------------------------------------------------------------------ inference
     def evaluate(self, x: Any, y: Any, batch_size: int | None = None, verbose: int = 0,
-                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+                 return_dict: bool = False,
+                 sample_weight: Any = None) -> float | list[float] | dict[str, float]:
         """Loss and metrics over ``(x, y)`` in inference mode, as Keras 3 returns them.
 
         Without metrics: the loss (a float). With metrics: ``[loss, *metrics]`` in the order
         given to ``compile`` (``loss, acc = model.evaluate(x, y)``). ``return_dict=True``:
-        ``{"loss": ..., "accuracy": ...}``. Safe to call from several threads.
+        ``{"loss": ..., "accuracy": ...}``. ``sample_weight`` (N,) weights them as in
+        :meth:`fit`. Safe to call from several threads.
         """
         self._require_compiled("evaluate")
         batch_size = validation.check_batch_size(batch_size)
         if not isinstance(return_dict, bool):
             raise ValueError(f"return_dict must be True or False, received {return_dict!r}")
-        logs = self._evaluate_feed(self._prepare(x, y, "x"), batch_size)
+        logs = self._evaluate_feed(self._prepare(x, y, "x", sample_weight=sample_weight), batch_size)
         if validation.check_verbose(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -419,13 +462,14 @@ class Trainer:
         for s in range(0, feed.n, batch_size):
             e = min(feed.n, s + batch_size)
             xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)))
+            wb = feed.weights(s, e)
             # An overflow shows as an inf/NaN loss or metric (as Keras), not as RuntimeWarnings.
             with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if dist is None:
-                    loss, _, sums = self._loss_and_metrics(xb, yb, training=False)
+                    loss, _, sums = self._loss_and_metrics(xb, yb, training=False, sample_weight=wb)
                 else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
                     loss, sums = dist.eval_step(self, xb, yb, e - s)
-            tracker.record(loss, sums, e - s)
+            tracker.record(loss, sums, e - s, weight=None if wb is None else wb.sum())
         tracker.sync()
         return tracker.logs()
 
@@ -454,3 +498,4 @@ class Trainer:
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"you must call model.compile(...) before model.{what}()")
+
