@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -35,7 +36,8 @@ class Sequential(Trainer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, received {seed!r}")
         # A seed is always recorded, so a saved model resumes with the same shuffles.
-        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        drawn = cast(int, np.random.SeedSequence().entropy)  # an int when drawn from the OS
+        self.seed = int(seed) if seed is not None else drawn % 2**63
         self._seed_given = seed is not None  # a data-parallel fit adopts rank 0's drawn seed
         self.dtype = V.check_dtype(dtype)
         self.backend = get_backend(backend, seed=self.seed)
@@ -73,7 +75,7 @@ class Sequential(Trainer):
                                  f"input_shape={layer.input_shape} disagree; give one of them")
         if self.layers and layer.input_shape is not None and not layer.built:
             layer.input_shape = None  # only the first layer's input_shape means anything
-        taken = {l.name for l in self.layers}
+        taken = {other.name for other in self.layers}
         if layer.name in taken:  # Keras-style unique names: dense, dense_1, dense_2, ...
             base, k = layer.name, 1
             while f"{base}_{k}" in taken:
@@ -148,7 +150,9 @@ class Sequential(Trainer):
                 for k, v in previous.items():
                     layer.params[k][...] = v
                 kept.append(layer)
-        self.input_shape = tuple(self.layers[0].input_shape)
+        first = self.layers[0].input_shape
+        assert first is not None  # set by its build
+        self.input_shape = tuple(first)
         self.output_shape = shape
         self._refs = [(layer, k) for layer in self.layers for k in layer.params]
         self._flatten_parameters()
@@ -194,7 +198,7 @@ class Sequential(Trainer):
         for layer in self.layers:
             act = getattr(layer, "activation", None)
             kind = type(layer).__name__ + (f", {act}" if act and act != "linear" else "")
-            rows.append((f"{layer.name} ({kind})", str((None, *layer.output_shape)),
+            rows.append((f"{layer.name} ({kind})", str((None, *(layer.output_shape or ()))),
                          f"{layer.count_params():,}"))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)
@@ -212,8 +216,8 @@ class Sequential(Trainer):
         """Run the layers; with ``logits`` the last one stops before its softmax/sigmoid."""
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if logits and i == last:
-                x = layer.forward(x, training, logits=True)
+            if logits and i == last:  # a layer that can_emit_logits takes logits=
+                x = cast(Any, layer).forward(x, training, logits=True)
             else:
                 x = layer.forward(x, training)
         return x
@@ -253,7 +257,8 @@ class Sequential(Trainer):
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-                "layers": [{"class": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+                "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config: dict, backend: str | Backend | None = None) -> Sequential:

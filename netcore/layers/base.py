@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,12 +44,19 @@ class Layer:
         self.built = False
         self.output_shape: tuple[int, ...] | None = None
         self._buffers: dict[tuple, Any] = {}
-        self.backend: Backend | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The backend the layer was built on (set by ``build``)."""
+        if self._backend is None:
+            raise RuntimeError(f"layer {self.name!r} is not built yet, so it has no backend")
+        return self._backend
 
     # -- construction
     def build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
         self.input_shape = tuple(input_shape)
-        self.backend = ctx.backend
+        self._backend = ctx.backend
         self.dtype = ctx.dtype
         self.output_shape = self._build(self.input_shape, ctx)
         self.grads = {k: ctx.backend.xp.zeros_like(v) for k, v in self.params.items()}
@@ -82,7 +90,6 @@ class Layer:
         then bias ``(out,)``); ``[]`` before the layer is built or when it has none."""
         if not self.params:
             return []
-        assert self.backend is not None
         return [np.array(self.backend.to_numpy(v), copy=True) for v in self.params.values()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -96,7 +103,6 @@ class Layer:
             return
         expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in self.params.items()]
         arrays = validation.check_weights(weights, expected, self.dtype)
-        assert self.backend is not None
         for v, a in zip(self.params.values(), arrays):
             v[...] = self.backend.asarray(a)
 

@@ -18,4 +18,7 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
-        return dy.reshape((dy.shape[0],) + self.input_shape) if need_dx else None
+        if not need_dx:
+            return None
+        assert self.input_shape is not None  # set by build
+        return dy.reshape((dy.shape[0], *self.input_shape))

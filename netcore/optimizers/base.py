@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import validation
 from ..backend.base import Backend
@@ -40,7 +41,14 @@ class Optimizer:
         self.learning_rate = _check_float("learning_rate", learning_rate, 0.0)
         self.iterations = 0
         self.state: list[dict[str, Any]] = []
-        self.backend: Backend | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The backend of the parameters this optimizer was built for (set by ``build``)."""
+        if self._backend is None:
+            raise RuntimeError(f"the {self.name} optimizer is not built yet: compile a built model")
+        return self._backend
 
     def build(self, be: Backend, params: Sequence[Any],
               carried: Sequence[tuple[slice, slice]] = ()) -> None:
@@ -51,7 +59,7 @@ class Optimizer:
         and accumulators; the rest start from the initial state. ``iterations`` is kept.
         """
         previous = self.state
-        self.backend = be
+        self._backend = be
         self.state = [{s: self._init_slot(be, s, p) for s in self.active_slots()} for p in params]
         if carried and previous and self.state:
             for slot, arr in self.state[0].items():
