@@ -317,6 +317,14 @@ def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
 
 
 @needs_mpi
+def test_ranks_without_a_seed_adopt_rank_0s_and_train_alike(tmp_path):
+    proc = run_mpi(2, str(DIST / "mismatch.py"), "no-seed", str(tmp_path), timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)]
+    assert said[0].startswith("trained with seed ") and said[0] == said[1]
+
+
+@needs_mpi
 def test_cli_train_under_mpiexec_prints_one_line_per_epoch_from_rank_0(tmp_path):
     proc = run_mpi(
         2,

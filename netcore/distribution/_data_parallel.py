@@ -108,7 +108,7 @@ class DataParallel:
             self.comm = MPIComm(comm)
         self.bucket_bytes = int(bucket_mb * 1e6)
         self.overlap = overlap
-        self._reducer: Any = None
+        self._device_reducer: Any = None  # NCCL or host staging, made on first use
         #: per model: its flat gradient buffer and the bucket plan cut from it
         self._plans: weakref.WeakKeyDictionary[Any, tuple[Any, list[_Bucket]]] = (
             weakref.WeakKeyDictionary()
@@ -188,6 +188,7 @@ class DataParallel:
             model.seed = seeds[0][1]
         self._check_same(model, feed, settings, weights=all(g for g, _ in seeds))
         self._broadcast_state(model)
+        self._reducer_for(model)  # on GPUs: every rank joins the NCCL communicator here
         self._buckets_for(model)
 
     def train_step(self, model: Any, xb: Any, yb: Any, count: int) -> tuple[Any, list[Any]]:
@@ -199,6 +200,7 @@ class DataParallel:
         root = _root_mean(model.loss)
         stats = xp.zeros(len(model.metrics) + 1, dtype=np.float64)
         buckets = self._buckets_for(model)
+        reducer = self._reducer_for(model)
         pending: list[Any] = []
         started = 0
 
@@ -206,9 +208,9 @@ class DataParallel:
             nonlocal started
             while started < len(buckets) and buckets[started].first_layer >= i:
                 b = buckets[started]
-                pending.append(self._reducer.iallreduce(flat[b.lo : b.hi]))
+                pending.append(reducer.iallreduce(flat[b.lo : b.hi]))
                 started += 1
-            self._reducer.poke(pending)
+            reducer.poke(pending)
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if local:
@@ -219,7 +221,7 @@ class DataParallel:
                 stats[0] *= local
                 for j, s in enumerate(sums):
                     stats[j + 1] = s
-            pending.append(self._reducer.iallreduce(stats))
+            pending.append(reducer.iallreduce(stats))
             if local:
                 model._backward(grad, on_layer=on_layer if self.overlap else None)
             else:
@@ -227,9 +229,9 @@ class DataParallel:
             if self.overlap:
                 on_layer(-1)  # whatever backward did not reach (layers before the first trainable)
             elif flat.size:
-                pending.append(self._reducer.iallreduce(flat))
+                pending.append(reducer.iallreduce(flat))
             t0 = time.perf_counter()
-            self._reducer.wait(pending)
+            reducer.wait(pending)
             self.wait_seconds += time.perf_counter() - t0
             self.steps += 1
             total = _global_loss(xp, stats[0], count, root)
@@ -268,19 +270,18 @@ class DataParallel:
 
     # ------------------------------------------------------------------ helpers
     def _reducer_for(self, model: Any) -> Any:
-        if hasattr(model._flat_grads, "__cuda_array_interface__"):
-            if self._reducer is None or self._reducer is self.comm:
-                from ._nccl import device_reducer
+        """Sums host buffers with MPI, device buffers with NCCL (or through the host)."""
+        if not hasattr(model._flat_grads, "__cuda_array_interface__"):
+            return self.comm
+        if self._device_reducer is None:
+            from ._nccl import device_reducer
 
-                self._reducer = device_reducer(self.comm)
-        elif self._reducer is None:
-            self._reducer = self.comm
-        return self._reducer
+            self._device_reducer = device_reducer(self.comm)
+        return self._device_reducer
 
     def _buckets_for(self, model: Any) -> list[_Bucket]:
         """The model's bucket plan, cut again whenever it has built a new gradient buffer
         (a bucket must never start before all of its gradients are written)."""
-        self._reducer_for(model)
         plan = self._plans.get(model)
         if plan is None or plan[0] is not model._flat_grads:
             plan = self._plans[model] = (model._flat_grads, plan_buckets(model, self.bucket_bytes))

@@ -1,8 +1,9 @@
 """Ranks that do not run the same training are stopped at the first step with a clear error.
 
-``python mismatch.py seed|units|data OUT``: rank 1 differs from rank 0 in its seed, in a
-layer's width, or in its data; every rank must raise DistributionMismatchError and writes
-what happened to ``OUT/rank<r>.txt``.
+``python mismatch.py seed|units|data|no-seed OUT``: rank 1 differs from rank 0 in its seed,
+in a layer's width, or in its data, and every rank must raise DistributionMismatchError; with
+``no-seed`` every rank passes ``seed=None`` (each process draws its own) and they must adopt
+rank 0's. Each rank writes what happened to ``OUT/rank<r>.txt``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ what = sys.argv[1]
 dist = DataParallel()
 set_distribution(dist)
 other = dist.rank == 1
-seed = 5 if other and what == "seed" else 4
+seed = None if what == "no-seed" else 5 if other and what == "seed" else 4
 units = 9 if other and what == "units" else 8
 x = np.random.default_rng(2 if other and what == "data" else 1).normal(size=(40, 4))
 y = x[:, :1] * 2
@@ -35,5 +36,6 @@ try:
 except DistributionMismatchError as exc:
     outcome = f"refused: {exc}"
 else:
-    outcome = "trained"
+    weights = np.concatenate([w.ravel() for w in model.get_weights()])
+    outcome = f"trained with seed {model.seed}, weights {weights.tobytes().hex()}"
 (Path(sys.argv[2]) / f"rank{dist.rank}.txt").write_text(outcome)
