@@ -25,8 +25,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -404,7 +405,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     model = build_mlp(data.num_classes, args.hidden, args.dropout, args.backend, args.seed)
     kwargs = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
-    model.compile(optimizer=optimizers.get(args.optimizer, **kwargs),
+    optimizer = optimizers.get(args.optimizer, **kwargs)
+    model.compile(optimizer=optimizer,
                   loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary(print_fn=_say)
     cbs = []
@@ -466,7 +468,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                  "train": len(x_tr), "validation": 0 if x_val is None else len(x_val),
                  "test": 0 if x_te is None else len(x_te), "num_classes": data.num_classes},
         "config": {"epochs": args.epochs, "batch_size": args.batch_size,
-                   "optimizer": args.optimizer, "learning_rate": model.optimizer.learning_rate,
+                   "optimizer": args.optimizer, "learning_rate": optimizer.learning_rate,
                    "hidden": list(args.hidden), "dropout": args.dropout,
                    "validation_split": args.validation_split, "seed": args.seed,
                    "limit": args.limit, "backend": model.backend.describe()},
@@ -501,7 +503,10 @@ def cmd_linear(args: argparse.Namespace) -> int:
         from .plotting import plot_linear_fit, plot_loss_surface
 
         m_range, b_range = linear.plot_window(walk)
-        fit = plot_linear_fit(walk, out / "linear_fit.png")
+        # A diverging run reaches losses near the float limit on purpose; drawing them on a
+        # log axis overflows inside matplotlib's tick arithmetic, which changes no pixel.
+        with np.errstate(over="ignore", invalid="ignore"):
+            fit = plot_linear_fit(walk, out / "linear_fit.png")
         return [fit, *plot_loss_surface(
             linear.mse_surface, walk.path, out / "loss_surface.png", out / "loss_contour.png",
             m_range, b_range, minimum=linear.BEST,
@@ -519,7 +524,7 @@ def _class_names(name: str) -> tuple[str, ...]:
     from . import datasets
 
     mod = datasets.get(name)
-    return tuple(getattr(mod, "CLASS_NAMES", None) or getattr(mod, "LETTERS"))
+    return tuple(getattr(mod, "CLASS_NAMES", None) or mod.LETTERS)
 
 
 def cmd_plot_samples(args: argparse.Namespace) -> int:
@@ -568,7 +573,7 @@ def _validation_set(model_file: Path, data_path: str | None) -> tuple[TrainingDa
 
 def cmd_plot_predictions(args: argparse.Namespace) -> int:
     """``netcore plot predictions``: a saved model's answers on its validation images."""
-    from . import load_model
+    from .loading import load_model
     from .plotting import plot_predictions
 
     model_file = Path(args.model).expanduser()

@@ -576,6 +576,7 @@ def test_walkthrough_gradients_are_netcores_and_match_the_hand_formula():
         assert s.grad_b == pytest.approx(gb, rel=1e-12, abs=1e-12)
         assert s.mse == pytest.approx(float(lw.mse_surface(s.m, s.b)), rel=1e-12)
     for a, b in zip(walk.steps, walk.steps[1:]):        # each step is m - lr * dMSE/dm
+        assert a.grad_m is not None and a.grad_b is not None
         assert b.m == pytest.approx(a.m - 0.05 * a.grad_m, abs=1e-12)
         assert b.b == pytest.approx(a.b - 0.05 * a.grad_b, abs=1e-12)
     assert lw.stable_learning_rate() == pytest.approx(0.2918, abs=1e-4)

@@ -79,7 +79,7 @@ def test_sign_mnist_old_find_files_form_still_works_and_warns(tmp_path):
     write_sign_csv(tmp_path / "sign_mnist_train.csv", [1])
     write_sign_csv(tmp_path / "sign_mnist_test.csv", [2])
     with pytest.warns(DeprecationWarning, match="find_files"):
-        files = sign_mnist.find_files(tmp_path, ("test",))
+        files = sign_mnist.find_files(tmp_path, ("test",))  # type: ignore[arg-type]
     assert files == {"test": tmp_path / "sign_mnist_test.csv"}
     with pytest.warns(DeprecationWarning):
         assert set(sign_mnist.find_files(tmp_path)) == {"train", "test"}
@@ -142,7 +142,7 @@ def test_load_downloads_before_falling_back(tmp_path, monkeypatch):
     data = datasets.load("fashion-mnist")
     assert data.source == "download" and data.notes == []
     np.testing.assert_array_equal(data.x_train, arrays["train"])
-    assert len(data.x_test) == 3
+    assert data.x_test is not None and len(data.x_test) == 3
 
 
 def test_load_mnist_with_nothing_anywhere_uses_the_shipped_test_set_and_says_so():

@@ -11,9 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netcore.datasets import (DataFileError, DatasetNotFoundError, fashion_mnist, mnist,
-                              read_idx, sign_mnist)
-from netcore.datasets import _locate
+from netcore.datasets import (
+    DataFileError,
+    DatasetNotFoundError,
+    _locate,
+    fashion_mnist,
+    mnist,
+    read_idx,
+    sign_mnist,
+)
 from netcore.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC
 from netcore.errors import NetcoreError
 
@@ -302,7 +308,7 @@ def test_unset_netcore_data_is_mentioned(isolated):
 
 def test_bad_split_name():
     with pytest.raises(ValueError, match="split"):
-        mnist.find_files("validation")  # type: ignore[arg-type]
+        mnist.find_files("validation")
 
 
 # -- downloading (no network: the fetch function is replaced) -------------------------------

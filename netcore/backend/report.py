@@ -13,8 +13,9 @@ place where CuPy's raw answers (a name as ``bytes``, a version as ``12040``) bec
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["GpuInfo", "DeviceReport", "device_report", "device_name", "cuda_version",
            "CUPY_DISTRIBUTIONS"]
@@ -124,9 +125,10 @@ def device_report(cupy: Any = None) -> DeviceReport:
                                     "on the CPU)")
     if cupy is None:
         try:
-            import cupy
+            import cupy as imported
         except ImportError:
             return DeviceReport(simulated=False, problem="unknown (CuPy is not installed)")
+        cupy = imported
     version = getattr(cupy, "__version__", None) or _dist_version(*CUPY_DISTRIBUTIONS)
     runtime_api = cupy.cuda.runtime
     try:

@@ -16,7 +16,7 @@ The first line of the advice is the verdict and starts with one of ``OVERFITTING
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

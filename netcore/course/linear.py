@@ -78,7 +78,7 @@ class Walkthrough:
         return self.diverged or self.steps[-1].mse > self.steps[0].mse
 
 
-def mse_surface(m: np.ndarray, b: np.ndarray) -> np.ndarray:
+def mse_surface(m: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """The MSE of the line ``m x + b`` on the two points, for arrays of m and b (any shape)."""
     m = np.asarray(m, dtype=float)[..., None]
     b = np.asarray(b, dtype=float)[..., None]

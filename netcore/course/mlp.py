@@ -1,7 +1,8 @@
 """The course's image classifier: a multilayer perceptron on 28x28 grayscale images."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..models import Sequential

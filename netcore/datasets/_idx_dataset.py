@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class IdxDataset:
 
     def _not_found_message(self, split: str, stems: tuple[str, str], searched: list[str],
                            target: Path, download: bool, failures: list[str],
-                           path: object) -> str:
+                           path: str | os.PathLike[str] | None) -> str:
         lines = [f"{self.title} {split} set not found: need {stems[0]}.gz and {stems[1]}.gz "
                  "(gzip-compressed or plain).", "Searched, in order:"]
         lines += [f"  {s}" for s in searched]

@@ -118,7 +118,8 @@ def load(name: str, path: str | os.PathLike[str] | None = None, download: bool =
         if test_dir is None:
             notes.append(f"no {title} test files found: no test accuracy will be reported")
             return TrainingData(key, n, x, y, notes=notes)
-        return TrainingData(key, n, x, y, *mod.load_test(path, download=False), notes=notes)
+        xt, yt = mod.load_test(path, download=False)
+        return TrainingData(key, n, x, y, xt, yt, notes=notes)
     failure = ""
     if path is None and download and key != "sign-mnist":
         try:

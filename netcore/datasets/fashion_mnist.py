@@ -15,8 +15,6 @@ the cache (see :mod:`netcore.datasets`). Pass ``path=`` to use (and download int
 """
 from __future__ import annotations
 
-
-
 from ._idx_dataset import IdxDataset, public_api
 
 __all__ = ["load_data", "load_test", "load_train", "find_files", "search_dirs",

@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 
 # IDX type byte -> NumPy dtype (multi-byte types are big-endian in the file).
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -72,7 +72,7 @@ def read_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> n
     with open(path, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw)
         try:
             return _read_stream(stream, path, size_on_disk, compressed, expect_magic)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -129,7 +129,7 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
         )
 
     out = np.empty(shape, dtype=dtype)
-    view = memoryview(out.reshape(-1).view(np.uint8))
+    view = out.reshape(-1).view(np.uint8).data
     got = 0
     while got < payload:
         # Bounded reads: gzip decompresses each request into a temporary bytes object, so

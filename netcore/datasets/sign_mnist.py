@@ -17,8 +17,9 @@ import os
 import re
 import string
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,8 @@ def find_files(split: str = "test", path: str | os.PathLike[str] | None = None,
     """
     if split not in FILES:
         if isinstance(split, (str, os.PathLike)) or split is None:
-            return _find_files_legacy(split, path, download, *legacy)
+            # The deprecated form returns its old dict.
+            return _find_files_legacy(split, path, download, *legacy)  # type: ignore[return-value]
         raise ValueError(f"split must be 'train' or 'test', received {split!r}")
     found = _locate.search(NAME, [_spellings(split)], path)
     if found.found is not None:
