@@ -297,6 +297,18 @@ def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
     assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
 
 
+@pytest.fixture(scope="module")
+def mismatch_runs(tmp_path_factory):
+    """What each of 2 ranks said in each mode of tests/distributed/mismatch.py (one launch)."""
+    out = tmp_path_factory.mktemp("mismatch")
+    proc = run_mpi(2, str(DIST / "mismatch.py"), str(out), timeout=90)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {
+        mode: [(out / f"{mode}.rank{r}.txt").read_text() for r in range(2)]
+        for mode in ("seed", "units", "data", "no-seed")
+    }
+
+
 @needs_mpi
 @pytest.mark.parametrize(
     "what, field",
@@ -306,10 +318,8 @@ def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
         ("data", "data (rank 0: 40 rows"),
     ],
 )
-def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
-    proc = run_mpi(2, str(DIST / "mismatch.py"), what, str(tmp_path), timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    said = [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)]
+def test_ranks_that_differ_are_refused_at_the_first_step(mismatch_runs, what, field):
+    said = mismatch_runs[what]
     assert said[0] == said[1], said  # every rank stops, with the same message
     assert said[0].startswith("refused: DataParallel: the ranks do not run the same training")
     assert f"rank 1 differs from rank 0 in {field}" in said[0]
@@ -317,10 +327,8 @@ def test_ranks_that_differ_are_refused_at_the_first_step(tmp_path, what, field):
 
 
 @needs_mpi
-def test_ranks_without_a_seed_adopt_rank_0s_and_train_alike(tmp_path):
-    proc = run_mpi(2, str(DIST / "mismatch.py"), "no-seed", str(tmp_path), timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    said = [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)]
+def test_ranks_without_a_seed_adopt_rank_0s_and_train_alike(mismatch_runs):
+    said = mismatch_runs["no-seed"]
     assert said[0].startswith("trained with seed ") and said[0] == said[1]
 
 
