@@ -18,7 +18,6 @@ keeping its lines; ``--debug`` shows the traceback as well.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -31,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import datasets as _datasets
+from . import optimizers as _optimizers
 from .course import build_mlp, overfitting_advice
 from .course.advice import OVERFIT_THRESHOLD
 from .course.linear import MAX_STEPS, ZIGZAG_LEARNING_RATE
@@ -42,8 +43,9 @@ __all__ = ["main", "build_parser", "info_lines", "build_mlp", "overfitting_advic
            "OVERFIT_THRESHOLD", "CLIError"]
 
 PROG = "netcore"
-DATASETS = ("mnist", "fashion-mnist", "sign-mnist")
-OPTIMIZERS = ("rmsprop", "adam", "sgd", "adagrad")
+# The choices come from the one name map of each kind.
+DATASETS = _datasets.NAMES
+OPTIMIZERS = _optimizers.OPTIMIZER_NAMES
 MODEL_FILE = "model.netcore"
 HISTORY_FILE = "history.json"
 
@@ -370,10 +372,8 @@ def _prep(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, n
 
 
 def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
-    """``{"loss": ..., "accuracy": ...}`` whichever form ``evaluate`` returns by default."""
-    if "return_dict" in inspect.signature(model.evaluate).parameters:
-        return dict(model.evaluate(x, y, batch_size=batch_size, return_dict=True))
-    return dict(model.evaluate(x, y, batch_size=batch_size))
+    """``{"loss": ..., "accuracy": ...}`` of the model on ``(x, y)``."""
+    return dict(model.evaluate(x, y, batch_size=batch_size, return_dict=True))
 
 
 def _fmt_logs(logs: dict[str, float], prefix: str = "") -> str:
