@@ -26,11 +26,10 @@ class NcclReducer:
 
     def __init__(self, comm: LocalComm) -> None:
         import cupy
-
-        if not getattr(cupy.cuda, "nccl_enabled", True):
-            raise ImportError("this CuPy has no NCCL; pip install nvidia-nccl-cu12 (or -cu13)")
         from cupy.cuda import nccl
 
+        if not nccl.available:  # CuPy imports without NCCL; its functions are then missing
+            raise ImportError("this CuPy has no NCCL: pip install nvidia-nccl-cu12 (or -cu13)")
         self.cupy, self.nccl = cupy, nccl
         uid = nccl.get_unique_id() if comm.rank == 0 else None
         self.comm = nccl.NcclCommunicator(comm.size, comm.bcast_obj(uid), comm.rank)
