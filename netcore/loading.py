@@ -5,6 +5,7 @@ sizes are backed by the archive's bytes); the architecture's parameter count is 
 them before anything is allocated; the model is built; then each array is checked against the
 built model's shapes before its data is read.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,9 @@ from .models import Sequential
 __all__ = ["load_model"]
 
 
-def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
-               allow_nonfinite: bool = False) -> Sequential:
+def load_model(
+    path: str | os.PathLike, backend: str | Backend | None = None, allow_nonfinite: bool = False
+) -> Sequential:
     """Load a model saved by ``Sequential.save`` onto ``backend`` (None: the process default),
     with its weights and, when it was compiled, its loss, metrics, optimizer state and step count.
 
@@ -29,8 +31,11 @@ def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
     :class:`netcore.ModelFileError` naming the file and what is wrong. NaN or inf in the file is
     refused unless ``allow_nonfinite=True``.
     """
-    if not (backend is None or isinstance(backend, Backend)
-            or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)):
+    if not (
+        backend is None
+        or isinstance(backend, Backend)
+        or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)
+    ):
         raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
     if not isinstance(allow_nonfinite, bool):
         raise ValueError(f"allow_nonfinite must be True or False, received {allow_nonfinite!r}")
@@ -40,8 +45,10 @@ def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
             config = _unshaped(f.config, f.input_shape)
             needed = _fewest_parameters(config, f.input_shape)
         if needed > held:
-            raise f.error(f"holds an inconsistent netcore model: the architecture needs at least "
-                          f"{needed} parameters, the file holds {held}")
+            raise f.error(
+                f"holds an inconsistent netcore model: the architecture needs at least "
+                f"{needed} parameters, the file holds {held}"
+            )
         with f.checking("the architecture"):
             model = Sequential.from_config(config, backend=backend)
             model.build(f.input_shape)
@@ -52,13 +59,19 @@ def load_model(path: str | os.PathLike, backend: str | Backend | None = None,
         comp = f.compile_config
         if comp is not None:
             with f.checking("the compile settings"):
-                model.compile(optimizer=optimizers.from_config(comp["optimizer"]),
-                              loss=comp["loss"], metrics=comp["metrics"])
+                model.compile(
+                    optimizer=optimizers.from_config(comp["optimizer"]),
+                    loss=comp["loss"],
+                    metrics=comp["metrics"],
+                )
             opt = model.optimizer
             assert opt is not None
             state = f.read_optimizer_state(
                 [{s: tuple(a.shape) for s, a in slots.items()} for slots in opt.state],
-                model.dtype, opt.nonnegative_slots, allow_nonfinite)
+                model.dtype,
+                opt.nonnegative_slots,
+                allow_nonfinite,
+            )
             for slots, loaded in zip(opt.state, state):
                 for s, arr in loaded.items():
                     slots[s][...] = model.backend.asarray(arr)
@@ -76,7 +89,9 @@ def _unshaped(config: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str,
         stated = layer_config.pop("input_shape", None)
         layer_config.pop("input_dim", None)
         if i == 0 and stated is not None and list(stated) != list(input_shape):
-            raise ValueError(f"the first layer's input_shape is {stated!r}, the file's {list(input_shape)}")
+            raise ValueError(
+                f"the first layer's input_shape is {stated!r}, the file's {list(input_shape)}"
+            )
         layers.append({**spec, "config": layer_config})
     return {**config, "layers": layers}
 

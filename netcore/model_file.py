@@ -7,6 +7,7 @@ its data is read, and its declared size against the bytes the archive really hol
 failure is a :class:`ModelFileError` naming the file and what is wrong. Rebuilding the model
 from what is read is the model side's job (``netcore.loading``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,9 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import IO, Any, TypeGuard
 
 import numpy as np
 
@@ -40,11 +42,34 @@ _SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "d
 
 #: What a damaged member can raise inside zipfile/zlib/NumPy's header parser; each one becomes
 #: ModelFileError. (zlib.error and struct.error are Exception subclasses without a better base.)
-_CORRUPT = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
-            IndexError, TypeError, AttributeError, OverflowError, RecursionError, RuntimeError,
-            NotImplementedError, UnicodeError, zlib.error, struct.error)
-_INCONSISTENT = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
-                 RecursionError, UnicodeError)
+_CORRUPT = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    RuntimeError,
+    NotImplementedError,
+    UnicodeError,
+    zlib.error,
+    struct.error,
+)
+_INCONSISTENT = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    UnicodeError,
+)
 
 
 class ModelFile:
@@ -84,8 +109,9 @@ class ModelFile:
         except ModelFileError:
             raise
         except _INCONSISTENT as exc:
-            raise self.error(f"holds an inconsistent netcore model: {what}: "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise self.error(
+                f"holds an inconsistent netcore model: {what}: {type(exc).__name__}: {exc}"
+            ) from None
 
     @contextlib.contextmanager
     def _reading(self, member: str) -> Iterator[None]:
@@ -94,8 +120,9 @@ class ModelFile:
         except ModelFileError:
             raise
         except _CORRUPT as exc:
-            raise self.error(f"is truncated or corrupt (member {member}: "
-                             f"{type(exc).__name__}: {exc})") from None
+            raise self.error(
+                f"is truncated or corrupt (member {member}: {type(exc).__name__}: {exc})"
+            ) from None
 
     # -- opening
     def _open_regular_file(self) -> io.BufferedReader:
@@ -108,7 +135,9 @@ class ModelFile:
         except IsADirectoryError:
             raise ModelFileError(f"model file {p!r} is a directory, not a file") from None
         except OSError as exc:
-            raise ModelFileError(f"model file {p!r} cannot be read ({exc.strerror or exc})") from None
+            raise ModelFileError(
+                f"model file {p!r} cannot be read ({exc.strerror or exc})"
+            ) from None
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)
@@ -120,7 +149,9 @@ class ModelFile:
         try:
             return zipfile.ZipFile(self._fh)
         except zipfile.BadZipFile as exc:
-            raise self.error(f"is not a netcore model file, or it is truncated or corrupt ({exc})") from None
+            raise self.error(
+                f"is not a netcore model file, or it is truncated or corrupt ({exc})"
+            ) from None
         except _CORRUPT as exc:
             raise self.error(f"is truncated or corrupt ({type(exc).__name__}: {exc})") from None
 
@@ -134,34 +165,46 @@ class ModelFile:
             raise self.error(f"is not a netcore model file (no {JSON_MEMBER} inside)")
         return members
 
-    def _open_member(self, name: str, max_size: int) -> zipfile.ZipExtFile:
+    def _open_member(self, name: str, max_size: int) -> IO[bytes]:
         info = self._members[name]
         if info.flag_bits & 0x1:
             raise self.error(f"is not a file netcore wrote: member {name} is encrypted")
         if info.compress_type not in _SUPPORTED_COMPRESSION:
-            raise self.error(f"is not a file netcore wrote: member {name} uses compression method "
-                             f"{info.compress_type} (netcore reads stored or deflate members)")
+            raise self.error(
+                f"is not a file netcore wrote: member {name} uses compression method "
+                f"{info.compress_type} (netcore reads stored or deflate members)"
+            )
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-            raise self.error(f"is corrupt: stored member {name} declares {info.file_size} bytes "
-                             f"but occupies {info.compress_size}")
+            raise self.error(
+                f"is corrupt: stored member {name} declares {info.file_size} bytes "
+                f"but occupies {info.compress_size}"
+            )
         if info.file_size > max_size:
-            raise self.error(f"is corrupt: member {name} declares {info.file_size} bytes, "
-                             f"more than the {max_size} it can hold")
+            raise self.error(
+                f"is corrupt: member {name} declares {info.file_size} bytes, "
+                f"more than the {max_size} it can hold"
+            )
         if info.header_offset + info.compress_size > self._size:
             raise self.error(f"is truncated: member {name} runs past the end of the file")
         if info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024:
-            raise self.error(f"is corrupt: member {name} declares {info.file_size} bytes, more "
-                             f"than its {info.compress_size} compressed bytes can hold")
+            raise self.error(
+                f"is corrupt: member {name} declares {info.file_size} bytes, more "
+                f"than its {info.compress_size} compressed bytes can hold"
+            )
         return self._zf.open(info)
 
     def _read_meta(self) -> dict[str, Any]:
         with self._reading(JSON_MEMBER), self._open_member(JSON_MEMBER, MAX_JSON_BYTES) as f:
             raw = f.read(MAX_JSON_BYTES + 1)
         try:
-            meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+            meta = json.loads(
+                raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+            )
         except (ValueError, RecursionError) as exc:
-            raise self.error(f"is not a netcore model file ({JSON_MEMBER} is not valid JSON: "
-                             f"{type(exc).__name__}: {exc})") from None
+            raise self.error(
+                f"is not a netcore model file ({JSON_MEMBER} is not valid JSON: "
+                f"{type(exc).__name__}: {exc})"
+            ) from None
         return self._checked_meta(meta)
 
     def _checked_meta(self, meta: Any) -> dict[str, Any]:
@@ -170,16 +213,24 @@ class ModelFile:
             raise self.error(f"is not a netcore model file (format {found!r})")
         version = meta.get("format_version")
         if not _is_int(version) or version < 1:
-            raise self.error(f"is corrupt: format_version must be a positive integer, received {version!r}")
+            raise self.error(
+                f"is corrupt: format_version must be a positive integer, received {version!r}"
+            )
         if version > FORMAT_VERSION:
-            raise self.error(f"has format version {version}; this netcore reads up to "
-                             f"{FORMAT_VERSION}: upgrade netcore")
+            raise self.error(
+                f"has format version {version}; this netcore reads up to "
+                f"{FORMAT_VERSION}: upgrade netcore"
+            )
         if not isinstance(meta.get("model"), dict):
-            raise self.error(f"is corrupt: 'model' must be an object, received {meta.get('model')!r:.80}")
+            raise self.error(
+                f"is corrupt: 'model' must be an object, received {meta.get('model')!r:.80}"
+            )
         shape = meta.get("input_shape")
         if not (isinstance(shape, list) and shape and all(_is_int(d) and d > 0 for d in shape)):
-            raise self.error(f"is corrupt: input_shape must be a list of positive integers, "
-                             f"received {shape!r:.80}")
+            raise self.error(
+                f"is corrupt: input_shape must be a list of positive integers, "
+                f"received {shape!r:.80}"
+            )
         comp = meta.get("compile")
         if comp is not None:
             self._check_compile(comp)
@@ -187,21 +238,30 @@ class ModelFile:
 
     def _check_compile(self, comp: Any) -> None:
         if not isinstance(comp, dict):
-            raise self.error(f"is corrupt: 'compile' must be an object or null, received {comp!r:.80}")
-        checks = {"loss": isinstance(comp.get("loss"), str),
-                  "metrics": isinstance(comp.get("metrics"), list)
-                  and all(isinstance(m, str) for m in comp["metrics"]),
-                  "optimizer": isinstance(comp.get("optimizer"), dict)
-                  and isinstance(comp["optimizer"].get("name"), str),
-                  "iterations": _is_int(comp.get("iterations"))
-                  and 0 <= comp["iterations"] <= _MAX_ITERATIONS}
-        expected = {"loss": "a loss name", "metrics": "a list of metric names",
-                    "optimizer": "an optimizer config with a name",
-                    "iterations": f"an integer step count in [0, {_MAX_ITERATIONS}]"}
+            raise self.error(
+                f"is corrupt: 'compile' must be an object or null, received {comp!r:.80}"
+            )
+        checks = {
+            "loss": isinstance(comp.get("loss"), str),
+            "metrics": isinstance(comp.get("metrics"), list)
+            and all(isinstance(m, str) for m in comp["metrics"]),
+            "optimizer": isinstance(comp.get("optimizer"), dict)
+            and isinstance(comp["optimizer"].get("name"), str),
+            "iterations": _is_int(comp.get("iterations"))
+            and 0 <= comp["iterations"] <= _MAX_ITERATIONS,
+        }
+        expected = {
+            "loss": "a loss name",
+            "metrics": "a list of metric names",
+            "optimizer": "an optimizer config with a name",
+            "iterations": f"an integer step count in [0, {_MAX_ITERATIONS}]",
+        }
         for key, ok in checks.items():
             if not ok:
-                raise self.error(f"is corrupt: compile.{key} must be {expected[key]}, "
-                                 f"received {comp.get(key)!r:.80}")
+                raise self.error(
+                    f"is corrupt: compile.{key} must be {expected[key]}, "
+                    f"received {comp.get(key)!r:.80}"
+                )
 
     # -- arrays
     def weight_shapes(self) -> list[tuple[int, ...]]:
@@ -210,7 +270,7 @@ class ModelFile:
         Each is backed by its member's declared size, itself bounded by the bytes in the file,
         so a loader may compare the architecture's needs with them before allocating anything.
         """
-        shapes = []
+        shapes: list[tuple[int, ...]] = []
         while (name := weight_member(len(shapes))) in self._members:
             with self._reading(name), self._open_member(name, _UNBOUNDED) as f:
                 shape, _, found, header_len, _ = self._npy_header(name, f)
@@ -220,78 +280,120 @@ class ModelFile:
             shapes.append(shape)
         return shapes
 
-    def read_weights(self, shapes: Sequence[tuple[int, ...]], dtype: Any,
-                     allow_nonfinite: bool = False) -> list[np.ndarray]:
+    def read_weights(
+        self, shapes: Sequence[tuple[int, ...]], dtype: Any, allow_nonfinite: bool = False
+    ) -> list[np.ndarray]:
         """The weights, which must be exactly ``len(shapes)`` arrays of these shapes and ``dtype``."""
         names = [weight_member(i) for i in range(len(shapes))]
         self._refuse_extra("weights/", names, "weight arrays")
-        return [self._read_array(n, tuple(s), np.dtype(dtype), False, allow_nonfinite)
-                for n, s in zip(names, shapes)]
+        return [
+            self._read_array(n, tuple(s), np.dtype(dtype), False, allow_nonfinite)
+            for n, s in zip(names, shapes)
+        ]
 
-    def read_optimizer_state(self, slot_shapes: Sequence[Mapping[str, tuple[int, ...]]], dtype: Any,
-                             nonnegative: Sequence[str] = (),
-                             allow_nonfinite: bool = False) -> list[dict[str, np.ndarray]]:
+    def read_optimizer_state(
+        self,
+        slot_shapes: Sequence[Mapping[str, tuple[int, ...]]],
+        dtype: Any,
+        nonnegative: Sequence[str] = (),
+        allow_nonfinite: bool = False,
+    ) -> list[dict[str, np.ndarray]]:
         """Optimizer state ``i`` as ``{slot: array}`` with exactly the slots and shapes of
         ``slot_shapes[i]``; slots named in ``nonnegative`` must hold no negative value."""
         names = [slot_member(i, s) for i, slots in enumerate(slot_shapes) for s in slots]
         self._refuse_extra("optimizer/", names, "optimizer state")
-        return [{s: self._read_array(slot_member(i, s), tuple(shape), np.dtype(dtype),
-                                     s in nonnegative, allow_nonfinite)
-                 for s, shape in slots.items()} for i, slots in enumerate(slot_shapes)]
+        return [
+            {
+                s: self._read_array(
+                    slot_member(i, s),
+                    tuple(shape),
+                    np.dtype(dtype),
+                    s in nonnegative,
+                    allow_nonfinite,
+                )
+                for s, shape in slots.items()
+            }
+            for i, slots in enumerate(slot_shapes)
+        ]
 
     def _refuse_extra(self, prefix: str, expected: Sequence[str], what: str) -> None:
         extra = sorted(n for n in self._members if n.startswith(prefix) and n not in set(expected))
         if extra:
-            raise self.error(f"holds an inconsistent netcore model: {what} the architecture does "
-                             f"not have ({', '.join(extra[:5])})")
+            raise self.error(
+                f"holds an inconsistent netcore model: {what} the architecture does "
+                f"not have ({', '.join(extra[:5])})"
+            )
 
-    def _npy_header(self, name: str, f: zipfile.ZipExtFile) -> tuple[tuple[int, ...], bool, np.dtype,
-                                                                      int, bytes]:
+    def _npy_header(
+        self, name: str, f: IO[bytes]
+    ) -> tuple[tuple[int, ...], bool, np.dtype, int, bytes]:
         """Shape, Fortran order, dtype, header length and the data bytes read along with it."""
         head = io.BytesIO(f.read(min(self._members[name].file_size, MAX_NPY_HEADER)))
         version = np.lib.format.read_magic(head)
         if version not in ((1, 0), (2, 0)):
             raise self.error(f"is corrupt: member {name} has .npy version {version}")
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         shape, fortran, found = read_header(head, max_header_size=MAX_NPY_HEADER)
         if found.kind == "c":
-            raise self.error(f"holds complex numbers in {name}; weights and optimizer state are real")
+            raise self.error(
+                f"holds complex numbers in {name}; weights and optimizer state are real"
+            )
         if found.kind != "f":
             raise self.error(f"is corrupt: {name} holds {found} data, not floating point")
         return tuple(shape), bool(fortran), found, head.tell(), head.read()
 
     def _size_error(self, name: str, expected: int) -> ModelFileError:
-        return self.error(f"is corrupt: member {name} declares {self._members[name].file_size} "
-                          f"bytes, its .npy header says {expected}")
+        return self.error(
+            f"is corrupt: member {name} declares {self._members[name].file_size} "
+            f"bytes, its .npy header says {expected}"
+        )
 
-    def _read_array(self, name: str, shape: tuple[int, ...], dtype: np.dtype, nonnegative: bool,
-                    allow_nonfinite: bool) -> np.ndarray:
+    def _read_array(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        nonnegative: bool,
+        allow_nonfinite: bool,
+    ) -> np.ndarray:
         if name not in self._members:
             raise self.error(f"holds an inconsistent netcore model: member {name} is missing")
         nbytes = math.prod(shape) * dtype.itemsize
         with self._reading(name), self._open_member(name, nbytes + MAX_NPY_HEADER) as f:
             found_shape, fortran, found, header_len, data = self._npy_header(name, f)
             if found.itemsize != dtype.itemsize:
-                raise self.error(f"holds an inconsistent netcore model: {name} holds {found} data, "
-                                 f"the model's dtype is {dtype}")
+                raise self.error(
+                    f"holds an inconsistent netcore model: {name} holds {found} data, "
+                    f"the model's dtype is {dtype}"
+                )
             if found_shape != shape:
-                raise self.error(f"holds an inconsistent netcore model: {name} has shape "
-                                 f"{found_shape}, the architecture needs {shape}")
+                raise self.error(
+                    f"holds an inconsistent netcore model: {name} has shape "
+                    f"{found_shape}, the architecture needs {shape}"
+                )
             if self._members[name].file_size != header_len + nbytes:
                 raise self._size_error(name, header_len + nbytes)
             data += f.read(nbytes - len(data))
             if len(data) != nbytes or f.read(1):  # reading to the end checks the CRC
-                raise self.error(f"is truncated or corrupt (member {name} holds {len(data)} of "
-                                 f"{nbytes} data bytes)")
+                raise self.error(
+                    f"is truncated or corrupt (member {name} holds {len(data)} of "
+                    f"{nbytes} data bytes)"
+                )
             arr = np.frombuffer(data, dtype=found).reshape(shape, order="F" if fortran else "C")
         arr = arr.astype(dtype, copy=False)
         if not allow_nonfinite and not np.isfinite(arr).all():
-            raise self.error(f"holds NaN or inf in {name} (load with allow_nonfinite=True to "
-                             "inspect it anyway)")
+            raise self.error(
+                f"holds NaN or inf in {name} (load with allow_nonfinite=True to inspect it anyway)"
+            )
         if nonnegative and (arr < 0).any():
-            raise self.error(f"is corrupt: {name} holds negative values, which its optimizer's "
-                             "update rule never produces")
+            raise self.error(
+                f"is corrupt: {name} holds negative values, which its optimizer's "
+                "update rule never produces"
+            )
         return arr
 
     # -- closing
@@ -308,7 +410,7 @@ class ModelFile:
         self.close()
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 

@@ -17,6 +17,7 @@ Reading is :class:`netcore.model_file.ModelFile` (checks every member against th
 before reading it); rebuilding the model is ``netcore.loading.load_model``. This module imports
 neither.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,9 @@ import re
 import stat
 import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +42,7 @@ try:  # POSIX advisory locks tell a live save's temporary file from a killed one
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_model_file", "check_save_target", "save_model",
-           "load_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "write_model_file", "check_save_target", "save_model"]
 
 FORMAT = "netcore-model"
 FORMAT_VERSION = 1
@@ -57,11 +58,16 @@ def slot_member(i: int, slot: str) -> str:
 
 
 # ---------------------------------------------------------------------------- writing
-def write_model_file(path: str | os.PathLike, config: Mapping[str, Any], input_shape: Sequence[int],
-                     compile_config: Mapping[str, Any] | None, weights: Sequence[np.ndarray],
-                     optimizer_state: Sequence[Mapping[str, np.ndarray]] = (),
-                     weight_names: Sequence[str] | None = None,
-                     allow_nonfinite: bool = False) -> None:
+def write_model_file(
+    path: str | os.PathLike,
+    config: Mapping[str, Any],
+    input_shape: Sequence[int],
+    compile_config: Mapping[str, Any] | None,
+    weights: Sequence[np.ndarray],
+    optimizer_state: Sequence[Mapping[str, np.ndarray]] = (),
+    weight_names: Sequence[str] | None = None,
+    allow_nonfinite: bool = False,
+) -> None:
     """Write one model file to ``path`` atomically.
 
     ``config`` is the model's ``get_config()``; ``compile_config`` holds ``loss``, ``metrics``,
@@ -73,17 +79,27 @@ def write_model_file(path: str | os.PathLike, config: Mapping[str, Any], input_s
     """
     if not isinstance(allow_nonfinite, bool):
         raise ValueError(f"allow_nonfinite must be True or False, received {allow_nonfinite!r}")
-    names = list(weight_names) if weight_names is not None else [f"weight {i}" for i in range(len(weights))]
+    names = (
+        list(weight_names)
+        if weight_names is not None
+        else [f"weight {i}" for i in range(len(weights))]
+    )
     arrays: dict[str, np.ndarray] = {}
     for i, (w, name) in enumerate(zip(weights, names)):
         arrays[weight_member(i)] = _checked_host_array(w, name, allow_nonfinite)
     for i, slots in enumerate(optimizer_state):
         for slot, arr in slots.items():
-            arrays[slot_member(i, slot)] = _checked_host_array(arr, f"optimizer slot {slot!r} ({i})",
-                                                               allow_nonfinite)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "netcore_version": __version__,
-            "model": dict(config), "input_shape": [int(d) for d in input_shape],
-            "compile": dict(compile_config) if compile_config is not None else None}
+            arrays[slot_member(i, slot)] = _checked_host_array(
+                arr, f"optimizer slot {slot!r} ({i})", allow_nonfinite
+            )
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "netcore_version": __version__,
+        "model": dict(config),
+        "input_shape": [int(d) for d in input_shape],
+        "compile": dict(compile_config) if compile_config is not None else None,
+    }
     payload = json.dumps(meta, indent=1, allow_nan=False)
     _atomic_write(Path(os.fspath(path)), payload, arrays)
 
@@ -91,8 +107,10 @@ def write_model_file(path: str | os.PathLike, config: Mapping[str, Any], input_s
 def _checked_host_array(a: Any, name: str, allow_nonfinite: bool) -> np.ndarray:
     a = np.ascontiguousarray(a)
     if not allow_nonfinite and not np.isfinite(a).all():
-        raise ValueError(f"cannot save the model: {name} holds NaN or inf (a diverged run?); "
-                         "pass allow_nonfinite=True to save it anyway")
+        raise ValueError(
+            f"cannot save the model: {name} holds NaN or inf (a diverged run?); "
+            "pass allow_nonfinite=True to save it anyway"
+        )
     return a
 
 
@@ -127,16 +145,34 @@ def _resolve_target(path: Path) -> Path:
         raise _named(exc, path) from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "cannot save the model: the target is a directory "
-                                    "(give a file name, e.g. model.netcore)", str(path))
-        kind = ("a character device" if stat.S_ISCHR(st.st_mode) else "a block device"
-                if stat.S_ISBLK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-        raise OSError(errno.EINVAL, f"cannot save the model: the target is {kind}, not a regular "
-                      "file, and is left alone", str(path))
+            raise IsADirectoryError(
+                errno.EISDIR,
+                "cannot save the model: the target is a directory "
+                "(give a file name, e.g. model.netcore)",
+                str(path),
+            )
+        kind = (
+            "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise OSError(
+            errno.EINVAL,
+            f"cannot save the model: the target is {kind}, not a regular file, and is left alone",
+            str(path),
+        )
     if not target.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"cannot save the model: the folder {str(path.parent)!r} "
-                                "does not exist", str(path))
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"cannot save the model: the folder {str(path.parent)!r} does not exist",
+            str(path),
+        )
     return target
 
 
@@ -205,7 +241,9 @@ def _remove_stale_temporaries(target: Path) -> None:
         stale = target.parent / name
         try:
             # O_NONBLOCK: a FIFO that happens to carry the name must not hang the save.
-            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            fd = os.open(
+                stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+            )
         except OSError:
             continue
         try:
@@ -266,12 +304,24 @@ def save_model(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fals
     comp, state = None, []
     if model.compiled:
         opt = model.optimizer
-        comp = {"loss": model.loss.name, "metrics": [m.name for m in model.metrics],
-                "optimizer": opt.get_config(), "iterations": opt.iterations}
+        comp = {
+            "loss": model.loss.name,
+            "metrics": [m.name for m in model.metrics],
+            "optimizer": opt.get_config(),
+            "iterations": opt.iterations,
+        }
         state = [{s: model.backend.to_numpy(a) for s, a in slots.items()} for slots in opt.state]
     names = [f"{layer.name}.{k}" for layer in model.layers for k in layer.params]
-    write_model_file(path, model.get_config(), model.input_shape, comp, model.get_weights(), state,
-                     names, allow_nonfinite=allow_nonfinite)
+    write_model_file(
+        path,
+        model.get_config(),
+        model.input_shape,
+        comp,
+        model.get_weights(),
+        state,
+        names,
+        allow_nonfinite=allow_nonfinite,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """Loading a model file: every damaged, inconsistent or foreign file ends in ModelFileError naming
 the file and the fault, arrays are checked against the architecture before their data is read,
 and memory stays bounded by what the architecture needs."""
+
 import json
 import os
 import threading
@@ -9,23 +10,31 @@ import zipfile
 
 import numpy as np
 import pytest
+from zipedit import data_span, members, npy, npy_header_only, set_field, write_members
 
 import netcore as nc
 from netcore import saving
 from netcore.layers import Dense
 from netcore.models import Sequential
-from zipedit import data_span, members, npy, npy_header_only, set_field, write_members
 
 
 def trained(optimizer="adam", seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((32, 4)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
-    m = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
-                   backend="cpu", seed=seed)
+    m = Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
+        backend="cpu",
+        seed=seed,
+    )
     m.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     m.fit(x, y, epochs=2, batch_size=8, verbose=0)
     return m
+
+
+def optimizer_of(model):
+    assert model.optimizer is not None
+    return model.optimizer
 
 
 @pytest.fixture
@@ -66,42 +75,77 @@ def refused(path, match):
 
 
 # ------------------------------------------------------------------ what loads
-@pytest.mark.parametrize("optimizer", [
-    nc.optimizers.Adam(0.01), nc.optimizers.SGD(0.1, momentum=0.9), nc.optimizers.Adagrad(0.1),
-    nc.optimizers.RMSprop(0.01, momentum=0.5), nc.optimizers.RMSprop(0.01)])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        nc.optimizers.Adam(0.01),
+        nc.optimizers.SGD(0.1, momentum=0.9),
+        nc.optimizers.Adagrad(0.1),
+        nc.optimizers.RMSprop(0.01, momentum=0.5),
+        nc.optimizers.RMSprop(0.01),
+    ],
+)
 def test_round_trip_restores_weights_optimizer_state_and_step_count(tmp_path, optimizer):
     m = trained(optimizer)
     m.save(tmp_path / "m.netcore")
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
     for a, b in zip(m.get_weights(), back.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert back.optimizer.iterations == m.optimizer.iterations == 8
-    assert [sorted(s) for s in back.optimizer.state] == [sorted(s) for s in m.optimizer.state]
-    for mine, theirs in zip(m.optimizer.state, back.optimizer.state):
+    assert optimizer_of(back).iterations == optimizer_of(m).iterations == 8
+    assert [sorted(s) for s in optimizer_of(back).state] == [
+        sorted(s) for s in optimizer_of(m).state
+    ]
+    for mine, theirs in zip(optimizer_of(m).state, optimizer_of(back).state):
         for slot in mine:
             np.testing.assert_array_equal(mine[slot], theirs[slot])
 
 
 def test_a_file_written_by_hand_in_the_documented_layout_loads(tmp_path):
     kernel0 = np.arange(32, dtype=np.float32).reshape(4, 8) / 10
-    weights = [kernel0, np.ones(8, np.float32), np.full((8, 3), 0.5, np.float32), np.zeros(3, np.float32)]
-    config = {"name": "hand", "seed": 3, "dtype": "float32", "layers": [
-        {"class": "Dense", "config": {"name": "dense", "units": 8, "activation": "relu", "input_shape": [4]}},
-        {"class": "Dense", "config": {"name": "dense_1", "units": 3, "activation": "linear"}}]}
-    meta = {"format": "netcore-model", "format_version": 1, "netcore_version": "0.1.0",
-            "model": config, "input_shape": [4],
-            "compile": {"loss": "mse", "metrics": [], "iterations": 7,
-                        "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False}}}
+    weights = [
+        kernel0,
+        np.ones(8, np.float32),
+        np.full((8, 3), 0.5, np.float32),
+        np.zeros(3, np.float32),
+    ]
+    config = {
+        "name": "hand",
+        "seed": 3,
+        "dtype": "float32",
+        "layers": [
+            {
+                "class": "Dense",
+                "config": {"name": "dense", "units": 8, "activation": "relu", "input_shape": [4]},
+            },
+            {"class": "Dense", "config": {"name": "dense_1", "units": 3, "activation": "linear"}},
+        ],
+    }
+    meta = {
+        "format": "netcore-model",
+        "format_version": 1,
+        "netcore_version": "0.1.0",
+        "model": config,
+        "input_shape": [4],
+        "compile": {
+            "loss": "mse",
+            "metrics": [],
+            "iterations": 7,
+            "optimizer": {"name": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False},
+        },
+    }
     velocity = np.linspace(-1, 1, 4 * 8 + 8 + 8 * 3 + 3).astype(np.float32)
     path = tmp_path / "hand.netcore"
-    write_members(path, [("netcore.json", json.dumps(meta).encode())]
-                  + [(f"weights/{i}.npy", npy(w)) for i, w in enumerate(weights)]
-                  + [("optimizer/0/velocity.npy", npy(velocity))])
+    write_members(
+        path,
+        [("netcore.json", json.dumps(meta).encode())]
+        + [(f"weights/{i}.npy", npy(w)) for i, w in enumerate(weights)]
+        + [("optimizer/0/velocity.npy", npy(velocity))],
+    )
     m = nc.load_model(path, backend="cpu")
     for a, b in zip(m.get_weights(), weights):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(m.optimizer.state[0]["velocity"], velocity)
-    assert m.optimizer.iterations == 7 and m.seed == 3
+    np.testing.assert_array_equal(optimizer_of(m).state[0]["velocity"], velocity)
+    assert optimizer_of(m).iterations == 7 and m.seed == 3
     x = np.ones((2, 4), np.float32)
     np.testing.assert_allclose(m.predict(x), np.maximum(x @ kernel0 + 1, 0) @ weights[2], rtol=1e-6)
 
@@ -163,7 +207,9 @@ def test_an_npy_header_declaring_a_huge_shape_is_refused_before_any_data(saved):
 
 
 @pytest.mark.parametrize("units", [10**9, 2**40])
-def test_an_architecture_larger_than_the_weights_in_the_file_is_refused_before_building(saved, units):
+def test_an_architecture_larger_than_the_weights_in_the_file_is_refused_before_building(
+    saved, units
+):
     _, path = saved
     with_meta(path, lambda meta: meta["model"]["layers"][0]["config"].__setitem__("units", units))
     tracemalloc.start()
@@ -177,7 +223,10 @@ def test_an_architecture_larger_than_the_weights_in_the_file_is_refused_before_b
 
 def test_a_first_layer_input_shape_larger_than_the_file_says_is_refused_before_building(saved):
     _, path = saved
-    with_meta(path, lambda meta: meta["model"]["layers"][0]["config"].__setitem__("input_shape", [6 * 2**30]))
+    with_meta(
+        path,
+        lambda meta: meta["model"]["layers"][0]["config"].__setitem__("input_shape", [6 * 2**30]),
+    )
     tracemalloc.start()
     try:
         refused(path, r"the first layer's input_shape is \[6442450944\], the file's \[4\]")
@@ -201,8 +250,11 @@ def test_a_file_without_compile_settings_loads_uncompiled(saved):
 
 
 def test_a_model_without_biases_loads(tmp_path):
-    m = Sequential([Dense(5, use_bias=False, input_shape=(3,)), Dense(1, use_bias=False)],
-                   backend="cpu", seed=2)
+    m = Sequential(
+        [Dense(5, use_bias=False, input_shape=(3,)), Dense(1, use_bias=False)],
+        backend="cpu",
+        seed=2,
+    )
     m.save(tmp_path / "m.netcore")
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
     for a, b in zip(m.get_weights(), back.get_weights()):
@@ -262,7 +314,9 @@ def test_object_arrays_are_refused_without_unpickling(saved):
 def test_big_endian_weights_load_as_their_values(saved):
     m, path = saved
     edited(path, weights__0_npy=npy(m.get_weights()[0].astype(">f4")))
-    np.testing.assert_array_equal(nc.load_model(path, backend="cpu").get_weights()[0], m.get_weights()[0])
+    np.testing.assert_array_equal(
+        nc.load_model(path, backend="cpu").get_weights()[0], m.get_weights()[0]
+    )
 
 
 def test_nan_in_a_weight_is_refused(saved):
@@ -281,26 +335,36 @@ def test_a_broadcastable_scalar_optimizer_slot_is_refused(saved):
 
 def test_nan_in_an_optimizer_slot_is_refused(saved):
     m, path = saved
-    v = np.array(m.optimizer.state[0]["m"])
+    v = np.array(optimizer_of(m).state[0]["m"])
     v[0] = np.nan
     edited(path, optimizer__0__m_npy=npy(v))
     refused(path, "NaN or inf in optimizer/0/m.npy")
 
 
-@pytest.mark.parametrize("optimizer, slot, signed_ok", [
-    ("adam", "v", False), ("adam", "m", True),
-    (nc.optimizers.RMSprop(momentum=0.5), "velocity", False),
-    (nc.optimizers.RMSprop(momentum=0.5), "momentum", True),
-    ("adagrad", "accumulator", False), (nc.optimizers.SGD(momentum=0.9), "velocity", True)])
-def test_negative_state_is_refused_where_the_rule_keeps_it_nonnegative(tmp_path, optimizer, slot, signed_ok):
+@pytest.mark.parametrize(
+    "optimizer, slot, signed_ok",
+    [
+        ("adam", "v", False),
+        ("adam", "m", True),
+        (nc.optimizers.RMSprop(momentum=0.5), "velocity", False),
+        (nc.optimizers.RMSprop(momentum=0.5), "momentum", True),
+        ("adagrad", "accumulator", False),
+        (nc.optimizers.SGD(momentum=0.9), "velocity", True),
+    ],
+)
+def test_negative_state_is_refused_where_the_rule_keeps_it_nonnegative(
+    tmp_path, optimizer, slot, signed_ok
+):
     m = trained(optimizer)
     path = tmp_path / "m.netcore"
     m.save(path)
-    state = np.array(m.optimizer.state[0][slot])
+    state = np.array(optimizer_of(m).state[0][slot])
     state[5] = -1e-3
     edited(path, **{f"optimizer__0__{slot}_npy": npy(state)})
     if signed_ok:
-        assert nc.load_model(path, backend="cpu").optimizer.state[0][slot][5] == np.float32(-1e-3)
+        assert optimizer_of(nc.load_model(path, backend="cpu")).state[0][slot][5] == np.float32(
+            -1e-3
+        )
     else:
         refused(path, f"optimizer/0/{slot}.npy holds negative values")
 
@@ -324,29 +388,35 @@ def deep(n):
     return "[" * n + "]" * n
 
 
-@pytest.mark.parametrize("text, match", [
-    ("[]", r"not a netcore model file \(format 'list'\)"),
-    (deep(100_000), "not valid JSON: RecursionError"),
-    ('{"format": "netcore-model", "x": NaN}', "not valid JSON"),
-    ("\xff\xfe", "not valid JSON"),
-    ('{"format": "other"}', r"format 'other'"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[]", r"not a netcore model file \(format 'list'\)"),
+        (deep(100_000), "not valid JSON: RecursionError"),
+        ('{"format": "netcore-model", "x": NaN}', "not valid JSON"),
+        ("\xff\xfe", "not valid JSON"),
+        ('{"format": "other"}', r"format 'other'"),
+    ],
+)
 def test_foreign_or_broken_json_is_refused(saved, text, match):
     _, path = saved
     edited(path, netcore_json=text.encode("latin-1"))
     refused(path, match)
 
 
-@pytest.mark.parametrize("key, value, match", [
-    ("format_version", "1", "format_version must be a positive integer, received '1'"),
-    ("format_version", True, "format_version must be a positive integer"),
-    ("format_version", 0, "format_version must be a positive integer"),
-    ("format_version", 2, "format version 2; this netcore reads up to 1: upgrade netcore"),
-    ("model", [], "'model' must be an object"),
-    ("input_shape", [4, -1], "input_shape must be a list of positive integers"),
-    ("input_shape", "4", "input_shape must be a list of positive integers"),
-    ("compile", [], "'compile' must be an object or null"),
-])
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("format_version", "1", "format_version must be a positive integer, received '1'"),
+        ("format_version", True, "format_version must be a positive integer"),
+        ("format_version", 0, "format_version must be a positive integer"),
+        ("format_version", 2, "format version 2; this netcore reads up to 1: upgrade netcore"),
+        ("model", [], "'model' must be an object"),
+        ("input_shape", [4, -1], "input_shape must be a list of positive integers"),
+        ("input_shape", "4", "input_shape must be a list of positive integers"),
+        ("compile", [], "'compile' must be an object or null"),
+    ],
+)
 def test_bad_top_level_fields_are_refused(saved, key, value, match):
     _, path = saved
     with_meta(path, lambda meta: meta.__setitem__(key, value))
@@ -370,30 +440,36 @@ def test_nonfinite_json_numbers_are_refused(saved, literal):
     refused(path, "not valid JSON")
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda c: c.__setitem__("loss", 3), "compile.loss must be a loss name"),
-    (lambda c: c.__setitem__("loss", "nope"), "compile settings: ValueError"),
-    (lambda c: c.__setitem__("metrics", "accuracy"), "compile.metrics must be a list"),
-    (lambda c: c.__setitem__("optimizer", {"learning_rate": 1}), "compile.optimizer must be"),
-    (lambda c: c["optimizer"].__setitem__("name", "lion"), "compile settings: .*lion"),
-    (lambda c: c["optimizer"].__setitem__("beta_1", -3), "compile settings: ValueError"),
-    (lambda c: c["optimizer"].__setitem__("bogus", 1), "compile settings: TypeError"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda c: c.__setitem__("loss", 3), "compile.loss must be a loss name"),
+        (lambda c: c.__setitem__("loss", "nope"), "compile settings: ValueError"),
+        (lambda c: c.__setitem__("metrics", "accuracy"), "compile.metrics must be a list"),
+        (lambda c: c.__setitem__("optimizer", {"learning_rate": 1}), "compile.optimizer must be"),
+        (lambda c: c["optimizer"].__setitem__("name", "lion"), "compile settings: .*lion"),
+        (lambda c: c["optimizer"].__setitem__("beta_1", -3), "compile settings: ValueError"),
+        (lambda c: c["optimizer"].__setitem__("bogus", 1), "compile settings: TypeError"),
+    ],
+)
 def test_bad_compile_settings_are_inconsistent(saved, change, match):
     _, path = saved
     with_meta(path, lambda meta: change(meta["compile"]))
     refused(path, match)
 
 
-@pytest.mark.parametrize("change", [
-    lambda cfg: cfg["layers"][0]["config"].__setitem__("units", -1),
-    lambda cfg: cfg["layers"][0].__setitem__("class", "Conv2D"),
-    lambda cfg: cfg["layers"][0]["config"].__setitem__("units", 9),
-    lambda cfg: cfg.__setitem__("layers", {}),
-    lambda cfg: cfg.__setitem__("dtype", "int8"),
-    lambda cfg: cfg.__setitem__("seed", -2),
-    lambda cfg: cfg["layers"].pop(),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda cfg: cfg["layers"][0]["config"].__setitem__("units", -1),
+        lambda cfg: cfg["layers"][0].__setitem__("class", "Conv2D"),
+        lambda cfg: cfg["layers"][0]["config"].__setitem__("units", 9),
+        lambda cfg: cfg.__setitem__("layers", {}),
+        lambda cfg: cfg.__setitem__("dtype", "int8"),
+        lambda cfg: cfg.__setitem__("seed", -2),
+        lambda cfg: cfg["layers"].pop(),
+    ],
+)
 def test_an_architecture_that_does_not_match_its_arrays_is_inconsistent(saved, change):
     _, path = saved
     with_meta(path, lambda meta: change(meta["model"]))
@@ -477,6 +553,8 @@ def _load_error(path):
 
 def test_an_unknown_backend_is_a_backend_error_not_a_file_error(saved):
     _, path = saved
-    with pytest.raises(ValueError, match=r"backend must be one of \['cpu', 'cuda', 'auto'\], received 'gpu'") as info:
+    with pytest.raises(
+        ValueError, match=r"backend must be one of \['cpu', 'cuda', 'auto'\], received 'gpu'"
+    ) as info:
         nc.load_model(path, backend="gpu")
     assert not isinstance(info.value, nc.ModelFileError)

@@ -4,6 +4,7 @@ in a model or a ModelFileError (never another exception or a RuntimeWarning), wi
 loader's peak memory bounded.
 
 The mutation seed is fresh each run and printed in any failure (NETCORE_FUZZ_SEED replays it)."""
+
 import io
 import json
 import os
@@ -15,11 +16,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from zipedit import CENTRAL, LOCAL, entries, members, npy_header_only, set_field, write_members
 
 import netcore as nc
 from netcore.layers import Dense, Dropout, Flatten
 from netcore.models import Sequential
-from zipedit import CENTRAL, LOCAL, entries, members, npy_header_only, set_field, write_members
 
 MUTATIONS = 2200
 #: Bytes the loader may hold at its peak while reading a ~3 KiB file of a 100-parameter model.
@@ -30,8 +31,16 @@ def base_files(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((24, 2, 3)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 24)]
-    m = Sequential([Flatten(input_shape=(2, 3)), Dense(8, activation="relu"), Dropout(0.1),
-                    Dense(3, activation="softmax")], backend="cpu", seed=0)
+    m = Sequential(
+        [
+            Flatten(input_shape=(2, 3)),
+            Dense(8, activation="relu"),
+            Dropout(0.1),
+            Dense(3, activation="softmax"),
+        ],
+        backend="cpu",
+        seed=0,
+    )
     m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     m.fit(x, y, epochs=1, batch_size=8, verbose=0)
     stored = tmp_path / "adam.netcore"
@@ -70,13 +79,13 @@ def flip_bit(rng, raw):
 
 
 def truncate(rng, raw):
-    return raw[:rng.integers(0, len(raw))]
+    return raw[: rng.integers(0, len(raw))]
 
 
 def splice(rng, raw):
     cut = int(rng.integers(0, len(raw)))
     junk = rng.integers(0, 256, rng.integers(1, 64), dtype=np.uint8).tobytes()
-    return raw[:cut] + junk + raw[cut + int(rng.integers(0, 2)) * len(junk):]
+    return raw[:cut] + junk + raw[cut + int(rng.integers(0, 2)) * len(junk) :]
 
 
 def _items(raw):
@@ -101,8 +110,21 @@ def rename_or_drop_member(rng, raw):
     elif choice == 1:
         items[k] = (items[int(rng.integers(0, len(items)))][0], items[k][1])  # a duplicate name
     elif choice == 2:
-        items[k] = (str(rng.choice(["weights/9.npy", "optimizer/0/u.npy", "optimizer/1/m.npy",
-                                    "weights/-1.npy", "junk/x.npy", "netcore.json"])), items[k][1])
+        items[k] = (
+            str(
+                rng.choice(
+                    [
+                        "weights/9.npy",
+                        "optimizer/0/u.npy",
+                        "optimizer/1/m.npy",
+                        "weights/-1.npy",
+                        "junk/x.npy",
+                        "netcore.json",
+                    ]
+                )
+            ),
+            items[k][1],
+        )
     else:
         items.append((items[k][0].replace(".npy", "_copy.npy"), items[k][1]))
     return rezip(items)
@@ -127,7 +149,7 @@ def npy_header_edit(rng, raw):
         shape = [int(rng.integers(1, 5)) for _ in range(int(rng.integers(0, 4)))]
     fortran = bool(what == 3)
     payload = arr.tobytes()
-    payload = payload[:int(rng.integers(0, len(payload) + 1))] if rng.random() < 0.3 else payload
+    payload = payload[: int(rng.integers(0, len(payload) + 1))] if rng.random() < 0.3 else payload
     items[k] = (name, npy_header_only(descr, shape, fortran, payload))
     return rezip(items)
 
@@ -148,9 +170,32 @@ def npy_values(rng, raw):
     return rezip(items)
 
 
-JSON_VALUES = [None, True, False, 0, -5, 1, 3, 1.5, -0.0, 2**31, 2**63, 10**30, "", "x", "1",
-               "float64", "Dense", [], [1], [4, -1], [10**6, 10**6], {}, {"name": "sgd"},
-               {"class": "Dense", "config": {"units": 10**9}}]
+JSON_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -5,
+    1,
+    3,
+    1.5,
+    -0.0,
+    2**31,
+    2**63,
+    10**30,
+    "",
+    "x",
+    "1",
+    "float64",
+    "Dense",
+    [],
+    [1],
+    [4, -1],
+    [10**6, 10**6],
+    {},
+    {"name": "sgd"},
+    {"class": "Dense", "config": {"units": 10**9}},
+]
 
 
 def _paths(obj, prefix=()):
@@ -178,8 +223,15 @@ def json_edit(rng, raw):
         parent[path[-1]] = JSON_VALUES[int(rng.integers(0, len(JSON_VALUES)))]
     text = json.dumps(meta).encode()
     if rng.random() < 0.1:
-        whole = [b"[" * 50_000 + b"]" * 50_000, b"[]", b"NaN", text.replace(b"8", b"Infinity", 1),
-                 text[: len(text) // 2], b"\xff\xfe{}", b"{" + b'"a":' * 10_000]
+        whole = [
+            b"[" * 50_000 + b"]" * 50_000,
+            b"[]",
+            b"NaN",
+            text.replace(b"8", b"Infinity", 1),
+            text[: len(text) // 2],
+            b"\xff\xfe{}",
+            b"{" + b'"a":' * 10_000,
+        ]
         text = whole[int(rng.integers(0, len(whole)))]
     items[k] = ("netcore.json", text)
     return rezip(items)
@@ -189,16 +241,44 @@ def zip_field(rng, raw):
     names = list(entries(raw))
     name = names[int(rng.integers(0, len(names)))]
     field = str(rng.choice(sorted(set(LOCAL) | set(CENTRAL))))
-    value = int(rng.choice([0, 1, 8, 9, 12, 14, 99, 0x1, 0x8, 0x41, 2**16 - 1, 2**31, 2**32 - 1,
-                            int(rng.integers(0, 2**16))]))
+    value = int(
+        rng.choice(
+            [
+                0,
+                1,
+                8,
+                9,
+                12,
+                14,
+                99,
+                0x1,
+                0x8,
+                0x41,
+                2**16 - 1,
+                2**31,
+                2**32 - 1,
+                int(rng.integers(0, 2**16)),
+            ]
+        )
+    )
     if field in ("flags", "method"):
         value &= 0xFFFF
     where = [("local",), ("central",), ("local", "central")][int(rng.integers(0, 3))]
     return set_field(raw, name, field, value, where)
 
 
-MUTATORS = [flip_bytes, flip_bit, truncate, splice, swap_members, rename_or_drop_member,
-            npy_header_edit, npy_values, json_edit, zip_field]
+MUTATORS = [
+    flip_bytes,
+    flip_bit,
+    truncate,
+    splice,
+    swap_members,
+    rename_or_drop_member,
+    npy_header_edit,
+    npy_values,
+    json_edit,
+    zip_field,
+]
 
 
 @pytest.mark.slow
@@ -207,7 +287,9 @@ def test_every_mutated_model_file_ends_in_a_model_or_a_model_file_error(tmp_path
     rng = np.random.default_rng(seed)
     bases = base_files(tmp_path)
     path = tmp_path / "mutant.netcore"
-    outcomes, by_kind, escaped = Counter(), Counter(), []
+    outcomes: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    escaped: list[str] = []
     peak = 0
     tracemalloc.start()
     try:
@@ -229,9 +311,13 @@ def test_every_mutated_model_file_ends_in_a_model_or_a_model_file_error(tmp_path
             by_kind[mutate.__name__] += 1
     finally:
         tracemalloc.stop()
-    print(f"\nfuzz seed {seed}: {MUTATIONS} mutated files, {dict(outcomes)}, "
-          f"{len(escaped)} other outcomes, peak {peak / 2**20:.2f} MiB; per kind {dict(by_kind)}")
-    assert not escaped, f"seed {seed} (replay with NETCORE_FUZZ_SEED={seed}):\n" + "\n".join(escaped[:10])
+    print(
+        f"\nfuzz seed {seed}: {MUTATIONS} mutated files, {dict(outcomes)}, "
+        f"{len(escaped)} other outcomes, peak {peak / 2**20:.2f} MiB; per kind {dict(by_kind)}"
+    )
+    assert not escaped, f"seed {seed} (replay with NETCORE_FUZZ_SEED={seed}):\n" + "\n".join(
+        escaped[:10]
+    )
     assert sum(outcomes.values()) == MUTATIONS >= 2000
     assert outcomes["ModelFileError"] > MUTATIONS // 2  # the mutations do damage
     assert peak < PEAK_BOUND, f"seed {seed}: peak {peak} bytes"

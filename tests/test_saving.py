@@ -1,5 +1,6 @@
 """Saving a model: what the target may be, the modes and names it ends with, atomicity under
 kill -9, clean-up of killed saves' temporaries, and refusal of non-finite weights."""
+
 import errno
 import fcntl
 import os
@@ -23,8 +24,11 @@ def trained(seed=0, optimizer="adam", width=8):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((32, 4)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
-    m = Sequential([Dense(width, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
-                   backend="cpu", seed=seed)
+    m = Sequential(
+        [Dense(width, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
+        backend="cpu",
+        seed=seed,
+    )
     m.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     m.fit(x, y, epochs=1, batch_size=8, verbose=0)
     return m
@@ -127,7 +131,9 @@ def test_save_into_a_missing_folder_names_the_target(tmp_path):
 def test_save_into_an_unwritable_folder_names_the_target(tmp_path, monkeypatch):
     # Root ignores folder permissions, so the refusal is staged where the temporary is created.
     def refuse(prefix, suffix, dir):
-        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, prefix + "x1y2z3w4" + suffix))
+        raise PermissionError(
+            errno.EACCES, "Permission denied", os.path.join(dir, prefix + "x1y2z3w4" + suffix)
+        )
 
     monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
     target = tmp_path / "m.netcore"
@@ -199,9 +205,10 @@ def test_kill_9_during_saves_keeps_a_whole_file_and_the_next_save_cleans_up(tmp_
     rng = np.random.default_rng()
     trials = 6
     for trial in range(trials):
-        child = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
-                                 text=True)
-        assert child.stdout.readline()  # one whole save done
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None and child.stdout.readline()  # one whole save done
         time.sleep(float(rng.uniform(0.0, 0.05)))
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -242,4 +249,4 @@ def test_nonfinite_weights_save_and_load_only_when_allowed(tmp_path):
 
 def test_allow_nonfinite_must_be_a_bool(tmp_path):
     with pytest.raises(ValueError, match="allow_nonfinite must be True or False"):
-        saving.save_model(trained(), tmp_path / "m.netcore", allow_nonfinite="yes")
+        saving.save_model(trained(), tmp_path / "m.netcore", allow_nonfinite="yes")  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """Build and damage model files at the byte level: the zip and .npy layouts written out here,
 independently of netcore.saving, so the tests do not trust the code they check."""
+
 import io
 import struct
 import zipfile
@@ -8,10 +9,21 @@ import numpy as np
 
 # Field offsets (bytes) in a zip local file header ("PK\x03\x04") and central directory entry
 # ("PK\x01\x02"), from the ZIP specification (APPNOTE 4.3.7 and 4.3.12).
-LOCAL = {"flags": (6, "<H"), "method": (8, "<H"), "crc": (14, "<I"), "csize": (18, "<I"),
-         "usize": (22, "<I")}
-CENTRAL = {"flags": (8, "<H"), "method": (10, "<H"), "crc": (16, "<I"), "csize": (20, "<I"),
-           "usize": (24, "<I"), "offset": (42, "<I")}
+LOCAL = {
+    "flags": (6, "<H"),
+    "method": (8, "<H"),
+    "crc": (14, "<I"),
+    "csize": (18, "<I"),
+    "usize": (22, "<I"),
+}
+CENTRAL = {
+    "flags": (8, "<H"),
+    "method": (10, "<H"),
+    "crc": (16, "<I"),
+    "csize": (20, "<I"),
+    "usize": (24, "<I"),
+    "offset": (42, "<I"),
+}
 
 
 def members(path):
@@ -39,8 +51,9 @@ def npy(arr):
 def npy_header_only(descr, shape, fortran=False, payload=b""):
     """An .npy file whose header says ``descr``/``shape`` followed by ``payload`` bytes."""
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": fortran,
-                                               "shape": tuple(shape)})
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": fortran, "shape": tuple(shape)}
+    )
     return buf.getvalue() + payload
 
 
@@ -52,7 +65,7 @@ def entries(raw):
     pos = raw.find(b"PK\x01\x02")
     while pos != -1:
         nlen, xlen, clen = struct.unpack_from("<HHH", raw, pos + 28)
-        name = raw[pos + 46:pos + 46 + nlen].decode()
+        name = raw[pos + 46 : pos + 46 + nlen].decode()
         out[name] = (locals_[name], pos)
         pos = raw.find(b"PK\x01\x02", pos + 46 + nlen + xlen + clen)
     return out
