@@ -674,5 +674,35 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- old names
+def _load_training_data(name: str, data: str | None) -> TrainingData:
+    return _datasets.load(name, data)
+
+
+def _gpu_lines() -> list[str]:
+    from .backend.report import device_report
+
+    return device_report().lines()
+
+
+_DEPRECATED: dict[str, tuple[str, Callable[[], Any]]] = {
+    "load_training_data": ("netcore.datasets.load", lambda: _load_training_data),
+    "TrainingData": ("netcore.datasets.TrainingData", lambda: _datasets.TrainingData),
+    "gpu_lines": ("netcore.backend.report.device_report().lines()", lambda: _gpu_lines),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Names this module used to define, still served with a DeprecationWarning."""
+    if name in _DEPRECATED:
+        import warnings
+
+        replacement, get = _DEPRECATED[name]
+        warnings.warn(f"netcore.cli.{name} is deprecated: use {replacement}",
+                      DeprecationWarning, stacklevel=2)
+        return get()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

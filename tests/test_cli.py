@@ -666,6 +666,21 @@ def test_info(capsys, monkeypatch):
     assert rc == 0 and "CUDA simulator: ON (NUMBA_ENABLE_CUDASIM=1)" in out
 
 
+def test_names_moved_out_of_the_cli_still_work_and_warn(tmp_path):
+    from netcore import datasets
+
+    data = make_idx_folder(tmp_path / "mnist", n_test=10)
+    with pytest.warns(DeprecationWarning, match="use netcore.datasets.load"):
+        loaded = cli.load_training_data("mnist", str(data))
+    assert isinstance(loaded, datasets.TrainingData) and loaded.from_test_set
+    with pytest.warns(DeprecationWarning, match="netcore.datasets.TrainingData"):
+        assert cli.TrainingData is datasets.TrainingData
+    with pytest.warns(DeprecationWarning, match="device_report"):
+        assert cli.gpu_lines()[0].startswith("GPU")
+    with pytest.raises(AttributeError):
+        cli.no_such_name  # noqa: B018
+
+
 # --------------------------------------------------------------------------- no matplotlib
 @pytest.fixture
 def no_matplotlib(monkeypatch):
