@@ -28,7 +28,8 @@ class Sequential(Trainer):
 
     ``Sequential(layers=None, backend=None, seed=None, dtype="float32")``: ``backend`` is
     "cpu", "cuda" or "auto" (None: ``netcore.set_backend`` / ``NETCORE_BACKEND`` / "auto");
-    ``seed`` fixes weights, shuffling and dropout (bit-identical runs on the CPU backend).
+    ``seed`` fixes weights, shuffling and dropout (bit-identical runs on the CPU backend on
+    one machine with one BLAS thread count, ``OPENBLAS_NUM_THREADS``: docs/backends.md).
     """
 
     def __init__(self, layers: Iterable[Layer] | None = None, backend: str | Backend | None = None,
