@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -426,3 +427,59 @@ def test_rank_0_alone_saves_every_rank_loads_and_a_nan_on_one_rank_stops_all(tmp
         for k in (k for k in ref.files if k.startswith("weight")):
             assert np.all(np.isfinite(run[k]))
             np.testing.assert_allclose(run[k], ref[k], rtol=1e-12)
+
+
+def _fake_cupy(monkeypatch, nccl_available: bool) -> None:
+    """Just enough of CuPy for the choice between NCCL and host staging."""
+    nccl = types.ModuleType("cupy.cuda.nccl")
+    nccl.available = nccl_available  # type: ignore[attr-defined]
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.nccl = nccl  # type: ignore[attr-defined]
+    cuda.Device = lambda: types.SimpleNamespace(pci_bus_id="0000:3B:00.0")  # type: ignore[attr-defined]
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = cuda  # type: ignore[attr-defined]
+    for name, mod in (("cupy", cupy), ("cupy.cuda", cuda), ("cupy.cuda.nccl", nccl)):
+        monkeypatch.setitem(sys.modules, name, mod)
+
+
+class _TwoRanksOnOneGpu(distribution.LocalComm):
+    """Rank 0 of a world where rank 1 answers exactly as rank 0 (same host, same GPU)."""
+
+    size = 2
+
+    def allgather_obj(self, obj):
+        return [obj, obj]
+
+
+class _DeviceArray:
+    def __init__(self, values):
+        self.values = np.array(values, dtype=np.float32)
+
+    def get(self):
+        return self.values.copy()
+
+    def set(self, host):
+        self.values[...] = host
+
+
+@pytest.mark.parametrize(
+    "available, comm, reason",
+    [
+        (False, distribution.LocalComm(), "rank 0: this CuPy has no NCCL"),
+        (True, _TwoRanksOnOneGpu(), "ranks share a GPU (NCCL takes one GPU per rank)"),
+    ],
+)
+def test_device_gradients_go_through_the_host_when_nccl_cannot_serve_and_one_line_says_why(
+    monkeypatch, caplog, available, comm, reason
+):
+    from netcore.distribution._nccl import StagingReducer, device_reducer
+
+    _fake_cupy(monkeypatch, available)
+    with caplog.at_level("WARNING", logger="netcore"):
+        reducer = device_reducer(comm)
+    assert isinstance(reducer, StagingReducer)
+    [record] = caplog.records
+    assert reason in record.getMessage() and "through host memory with MPI" in record.getMessage()
+    buf = _DeviceArray([1.5, -2.0, 3.0])
+    reducer.wait([reducer.iallreduce(buf)])
+    np.testing.assert_array_equal(buf.values, [1.5, -2.0, 3.0])  # one rank's sum: itself

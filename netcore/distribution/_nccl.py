@@ -1,4 +1,4 @@
-"""Sums of CuPy device buffers across ranks: NCCL when CuPy has it, host staging otherwise.
+"""Sums of CuPy device buffers across ranks: NCCL when every rank has it, else host staging.
 
 ``NcclReducer``: rank 0 draws the NCCL id, MPI broadcasts it, every rank joins one NCCL
 communicator. Each reduction runs on a side stream that first waits for the compute stream's
@@ -10,6 +10,7 @@ host never blocks). ``StagingReducer`` copies to the host, sums with MPI, copies
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,6 @@ class NcclReducer:
         import cupy
         from cupy.cuda import nccl
 
-        if not nccl.available:  # CuPy imports without NCCL; its functions are then missing
-            raise ImportError("this CuPy has no NCCL: pip install nvidia-nccl-cu12 (or -cu13)")
         self.cupy, self.nccl = cupy, nccl
         uid = nccl.get_unique_id() if comm.rank == 0 else None
         self.comm = nccl.NcclCommunicator(comm.size, comm.bcast_obj(uid), comm.rank)
@@ -87,17 +86,47 @@ class StagingReducer:
         """Nothing is pending."""
 
 
-def device_reducer(comm: LocalComm) -> NcclReducer | StagingReducer:
-    """NCCL if CuPy's bindings load and the communicator forms, else host staging; one log line."""
+def _nccl_missing() -> str | None:
+    """Why this process cannot use NCCL through CuPy, or None."""
     try:
-        reducer: NcclReducer | StagingReducer = NcclReducer(comm)
+        from cupy.cuda import nccl
+    except ImportError as exc:
+        return f"CuPy's NCCL module does not load ({exc})"
+    if not nccl.available:
+        return "this CuPy has no NCCL: pip install nvidia-nccl-cu12 (or -cu13)"
+    return None
+
+
+def _this_gpu() -> tuple[str, str]:
+    import cupy
+
+    return socket.gethostname(), str(cupy.cuda.Device().pci_bus_id)
+
+
+def device_reducer(comm: LocalComm) -> NcclReducer | StagingReducer:
+    """NCCL when every rank has it and a GPU of its own, else host staging on every rank (the
+    choice must be the same everywhere: the two speak different collectives); one log line."""
+    info = comm.allgather_obj((_nccl_missing(), _this_gpu()))
+    why = [f"rank {r}: {reason}" for r, (reason, _) in enumerate(info) if reason]
+    gpus = [gpu for _, gpu in info]
+    if len(set(gpus)) < len(gpus):
+        why.append("ranks share a GPU (NCCL takes one GPU per rank)")
+    reducer: NcclReducer | StagingReducer | None = None
+    if not why:
+        failed = None
+        try:
+            reducer = NcclReducer(comm)
+        except RuntimeError as exc:  # cupy's NcclError
+            failed = f"rank {comm.rank}: {exc}"
+        failures = [f for f in comm.allgather_obj(failed) if f]
+        if failures:
+            why, reducer = failures[:2], None
+    if reducer is not None:
         logger.info("netcore: gradients summed with NCCL on the GPU (%d ranks)", comm.size)
-    except (ImportError, AttributeError, RuntimeError) as exc:
-        reducer = StagingReducer(comm)
-        logger.warning(
-            "netcore: NCCL unavailable (%s: %s); gradients summed through host "
-            "memory with MPI (slower, no overlap)",
-            type(exc).__name__,
-            exc,
-        )
-    return reducer
+        return reducer
+    logger.warning(
+        "netcore: NCCL not used (%s); gradients summed through host memory with "
+        "MPI (slower, no overlap)",
+        "; ".join(why[:2]),
+    )
+    return StagingReducer(comm)
