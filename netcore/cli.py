@@ -540,7 +540,8 @@ def cmd_plot_samples(args: argparse.Namespace) -> int:
     path = plot_samples(data.x_train, data.y_train, out / "samples.png",
                         class_names=_class_names(data.name), n=args.n,
                         title=f"{data.title}: the first {min(args.n, len(data.x_train))} "
-                              "training images and their labels")
+                              f"{'test-set' if data.from_test_set else 'training'} images "
+                              "and their labels")
     _say(f"Wrote {path}")
     return 0
 
