@@ -4,7 +4,8 @@ model (through :mod:`warnings`, so ``warnings.simplefilter`` controls it)."""
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 #: inputs whose largest magnitude exceeds this are "far outside [-10, 10]" (raw pixels: 255)
 LARGE_INPUT = 100.0

@@ -10,7 +10,8 @@ transfer); a metric whose weights sum to 0 reads 0, as Keras.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,6 +19,11 @@ serialised batch by batch and each gets exactly its single-threaded result. ``fi
 refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
 another thread runs the model are not supported.
 
+Why one module of ~420 lines: compile, the step, the epoch loop and inference share the
+step's pieces (``_loss_and_metrics``, the lock, the tracker), and Keras 3 keeps them in one
+trainer too; argument checks and the feed (``inputs``), the guards (``guards``), the logs
+(``tracker``) and the learner warnings (``advice``) live beside it.
+
 The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 ``_train_step`` (one step), ``_apply_gradients`` (gradients ready -> optimizer),
 ``EpochTracker.sync`` (reduce the logs), ``EpochProgress`` (display) and the callbacks
@@ -26,37 +31,25 @@ The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from .. import distribution, validation
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from .. import distribution, validation
 from ..backend.base import Backend
 from ..callbacks import Callback, History
 from ..feed import DataFeed
 from ..progress import EpochProgress
 from .advice import Advisor, input_scale_message, probability_loss_message
+from .guards import NonFiniteFlag, TrainingGuard
+from .inputs import check_fit_arguments, prepare_feed, split_off_validation
 from .tracker import EpochTracker
-
-
-class NonFiniteFlag:
-    """A 1-element device flag set when a step's loss is NaN/inf (``NONFINITE_LOSS``) or when
-    the optimizer refused an update that would have written a NaN or inf
-    (``NONFINITE_UPDATE``); while it is set the optimizer updates do nothing, so the weights
-    of the last good step survive without a host read per step. Each training step records a
-    device copy of it for the epoch tracker; cleared once the host has reported the failure."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.array = backend.xp.zeros(1, dtype=np.int32)
-
-    def reset(self) -> None:
-        self.array[...] = 0
 
 
 class Trainer:
@@ -88,7 +81,7 @@ class Trainer:
         self._nonfinite: NonFiniteFlag | None = None
         #: held while one batch runs through the layers (they share work buffers)
         self._lock = threading.RLock()
-        self._training_thread: int | None = None
+        self._training = TrainingGuard(self._lock)
         #: the epoch index the next ``fit`` continues from for shuffles and dropout masks
         self._next_epoch = 0
         self._advisor = Advisor()
@@ -226,54 +219,10 @@ class Trainer:
     # ------------------------------------------------------------------ data
     def _prepare(self, x: Any, y: Any | None, what: str, targets: bool = True,
                  sample_weight: Any = None, class_weight: Any = None) -> DataFeed:
-        """Validate on the host, move to the device once, cast once to the model dtype.
-
-        With ``targets`` (training, evaluation) ``y`` is required; ``sample_weight`` (N,) or
-        ``class_weight`` (a dict, as Keras: not both) become per-sample weights in the feed."""
-        x = validation.check_x(x, self, what)
-        with self._lock:
-            if not self.built:
-                self.build(x.shape[1:])
-        validation.check_x_shape(x, self, what)
-        y_name = what.replace("x", "y")
-        if targets and y is None:
-            raise ValueError(f"{y_name} must be an array of targets, one per sample of {what}, "
-                             "received None")
-        y = validation.check_y(y, x.shape[0], self) if y is not None else None
-        if sample_weight is not None and class_weight is not None:
-            raise ValueError("give sample_weight or class_weight, not both")
-        w = None
-        if sample_weight is not None:
-            w = validation.check_sample_weight(sample_weight, x.shape[0],
-                                               what.replace("x", "sample_weight"))
-        elif class_weight is not None:
-            w = validation.class_weight_samples(class_weight, y, self)
-        sparse = self.loss is not None and self.loss.target_kind == "sparse"
-        ydt = np.int64 if sparse else self.dtype
-        feed = DataFeed(self.backend, x, y, self.dtype, ydt, w)
-        feed.check_finite(what, check_y=y is not None and not sparse)
-        if w is not None and distribution.active() is not None:
-            raise NotImplementedError("sample_weight and class_weight are not supported under "
-                                      "netcore.distribution data parallelism")
-        return feed
+        """The data seam: checked arrays in, a device feed out (``inputs.prepare_feed``)."""
+        return prepare_feed(self, x, y, what, targets, sample_weight, class_weight)
 
     # ------------------------------------------------------------------ training
-    @contextlib.contextmanager
-    def _training(self, what: str) -> Iterator[None]:
-        """One thread trains a model at a time; ``predict``/``evaluate`` may run alongside."""
-        with self._lock:
-            if self._training_thread is not None:
-                where = ("this thread (from a callback?)" if self._training_thread == threading.get_ident()
-                         else "another thread")
-                raise RuntimeError(f"model.{what}() was called while model.fit() is running in "
-                                   f"{where}; a model trains from one thread at a time "
-                                   "(predict and evaluate may run concurrently)")
-            self._training_thread = threading.get_ident()
-        try:
-            yield
-        finally:
-            self._training_thread = None
-
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
             validation_split: float = 0.0, validation_data: tuple | None = None,
@@ -297,31 +246,13 @@ class Trainer:
         last layer does not give, or when ``x`` is far from unit scale.
         """
         self._require_compiled("fit")
-        batch_size = validation.check_batch_size(batch_size)
-        epochs = validation.check_nonneg_int(epochs, "epochs")
-        if initial_epoch is not None:
-            initial_epoch = validation.check_nonneg_int(initial_epoch, "initial_epoch")
-        verbose = validation.check_verbose(verbose)
-        validation_split = validation.check_split(validation_split)
-        if not isinstance(shuffle, bool):
-            raise ValueError(f"shuffle must be True or False, received {shuffle!r}")
-        callbacks = list(callbacks or [])
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be netcore.callbacks.Callback objects, received {cb!r}")
-        if validation_data is not None and validation_split:
-            raise ValueError("give validation_data or validation_split, not both")
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, val_sample_weight)")
-        with self._training("fit"):
+        batch_size, epochs, initial_epoch, verbose, validation_split, callbacks = \
+            check_fit_arguments(batch_size, epochs, initial_epoch, verbose, validation_split,
+                                validation_data, shuffle, callbacks)
+        with self._training.claim("fit"):
             if validation_split:
-                x, y, validation_data = validation.split_validation(x, y, validation_split)
-                if sample_weight is not None:  # split with x: the last fraction validates
-                    k = len(x)
-                    w = validation.check_sample_weight(sample_weight, k + len(validation_data[0]))
-                    sample_weight, validation_data = w[:k], (*validation_data, w[k:])
+                x, y, sample_weight, validation_data = split_off_validation(
+                    x, y, sample_weight, validation_split)
             feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
             val = None
             if validation_data is not None:
@@ -417,7 +348,7 @@ class Trainer:
         """One update on one batch; returns that batch's loss and metrics (weights as in
         :meth:`fit`)."""
         self._require_compiled("train_on_batch")
-        with self._training("train_on_batch"):
+        with self._training.claim("train_on_batch"):
             feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
             tracker = self._tracker()
             dist = distribution.active()
