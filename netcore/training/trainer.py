@@ -380,7 +380,7 @@ class Trainer:
         if not isinstance(return_dict, bool):
             raise ValueError(f"return_dict must be True or False, received {return_dict!r}")
         logs = self._evaluate_feed(self._prepare(x, y, "x", sample_weight=sample_weight), batch_size)
-        if validation.check_verbose(verbose):
+        if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
