@@ -7,6 +7,7 @@ import os
 import threading
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,6 +149,30 @@ def test_a_file_written_by_hand_in_the_documented_layout_loads(tmp_path):
     assert optimizer_of(m).iterations == 7 and m.seed == 3
     x = np.ones((2, 4), np.float32)
     np.testing.assert_allclose(m.predict(x), np.maximum(x @ kernel0 + 1, 0) @ weights[2], rtol=1e-6)
+
+
+def test_a_file_written_by_the_first_release_loads(tmp_path):
+    # tests/data/model_format_v1.netcore was written by netcore 0.1.0's saving.save_model:
+    # weights arange(n) / 100 - 0.05 * i, Adam m = linspace(-1, 1), v = linspace(0, 2), 12 steps.
+    path = Path(__file__).parent / "data" / "model_format_v1.netcore"
+    m = nc.load_model(path, backend="cpu")
+    expected = [
+        np.arange(np.prod(s), dtype=np.float32).reshape(s) / 100 - np.float32(0.05 * i)
+        for i, s in enumerate([(6, 4), (4,), (4, 2), (2,)])
+    ]
+    for a, b in zip(m.get_weights(), expected):
+        np.testing.assert_array_equal(a, b)
+    opt = optimizer_of(m)
+    assert opt.iterations == 12 and opt.get_config()["learning_rate"] == 0.01
+    np.testing.assert_array_equal(opt.state[0]["m"], np.linspace(-1, 1, 38, dtype=np.float32))
+    np.testing.assert_array_equal(opt.state[0]["v"], np.linspace(0, 2, 38, dtype=np.float32))
+    assert [layer.name for layer in m.layers] == ["flatten", "dense", "dropout", "dense_1"]
+    assert (m.name, m.seed, m.input_shape) == ("format_v1", 7, (2, 3))
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(2, 2, 3)
+    hidden = np.maximum(x.reshape(2, 6) @ expected[0] + expected[1], 0)
+    logits = hidden @ expected[2] + expected[3]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(m.predict(x), probs / probs.sum(1, keepdims=True), rtol=1e-6)
 
 
 def test_a_file_recompressed_with_deflate_loads(saved, tmp_path):
