@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plotting needs the 'plot' extra (matplotlib)")
 
-from netcore import linear_walkthrough as lw  # noqa: E402
+from netcore.course import linear as lw  # noqa: E402
 from netcore import plotting  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -172,6 +172,10 @@ def test_plot_samples_rejects_what_it_cannot_draw(tmp_path):
         plotting.plot_samples(IMAGES, LABELS, tmp_path / "x.png", n=0)
     with pytest.raises(ValueError, match="class_names must name every label: it has 3 names"):
         plotting.plot_samples(IMAGES, LABELS, tmp_path / "x.png", class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="x must hold at least one image, received an empty batch"):
+        plotting.plot_samples(IMAGES[:0], LABELS[:0], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="y must be integer labels or rows of class scores"):
+        plotting.plot_samples(IMAGES[:2], np.array(["cat", "dog"]), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
 

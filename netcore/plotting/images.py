@@ -20,6 +20,11 @@ def _as_images(x: Any) -> np.ndarray:
     """``(n, height, width)`` or ``(n, height, width, 3|4)`` images from image batches or from
     flattened square images ``(n, side * side)``."""
     imgs = _host(x)
+    if not (np.issubdtype(imgs.dtype, np.number) or imgs.dtype == bool):
+        raise ValueError(f"x must be a batch of images with numeric pixels, received an array "
+                         f"of dtype {imgs.dtype}")
+    if len(imgs) == 0:
+        raise ValueError("x must hold at least one image, received an empty batch")
     if imgs.ndim == 2 and imgs.shape[1] > 0:
         side = int(round(np.sqrt(imgs.shape[1])))
         if side * side == imgs.shape[1]:
@@ -37,6 +42,9 @@ def _as_labels(y: Any, n: int, name: str) -> np.ndarray:
     """Integer labels from labels ``(n,)``, one-hot rows or class probabilities ``(n, k)``
     (the arg-max), or one sigmoid probability per sample ``(n, 1)`` (1 where >= 0.5)."""
     arr = _host(y)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be integer labels or rows of class scores, received an "
+                         f"array of dtype {arr.dtype}")
     if arr.ndim == 2 and arr.shape[1] == 1:
         col = arr[:, 0]
         arr = col if np.all(np.mod(col, 1) == 0) else (col >= 0.5).astype(int)
@@ -116,8 +124,6 @@ def plot_samples(x: Any, y: Any, path: str | os.PathLike[str],
     count = _check_count(n)
     images = _as_images(x)
     labels = _as_labels(y, len(images), "y")
-    if len(images) == 0:
-        raise ValueError("x must hold at least one image, received an empty batch")
     count = min(count, len(images))
     captions = [_label_text(int(v), class_names) for v in labels[:count]]
     title = title or f"The first {count} of {len(images):,} images, with their labels"
@@ -152,8 +158,6 @@ def plot_predictions(x: Any, y_true: Any, y_pred: Any, path: str | os.PathLike[s
     images = _as_images(x)
     truth = _as_labels(y_true, len(images), "y_true")
     pred = _as_labels(y_pred, len(images), "y_pred")
-    if len(images) == 0:
-        raise ValueError("x must hold at least one image, received an empty batch")
     count = min(count, len(images))
     wrong = [bool(t != p) for t, p in zip(truth[:count], pred[:count])]
     captions = [_label_text(int(p), class_names)

@@ -10,7 +10,7 @@ import numpy as np
 from ._base import new_figure, require_matplotlib, save_png
 
 if TYPE_CHECKING:
-    from ..linear_walkthrough import Walkthrough
+    from ..course.linear import Walkthrough
 
 
 def _levels(z: np.ndarray, n: int = 24) -> np.ndarray:
@@ -129,7 +129,7 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
     started, or spans more than three orders of magnitude), so every step stays on the plot.
 
     Args:
-        walk: what :func:`netcore.linear_walkthrough.run_walkthrough` returns.
+        walk: what :func:`netcore.course.linear.run_walkthrough` returns.
         path: the PNG to write (folders are created).
 
     Returns:
@@ -138,7 +138,7 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
     Raises:
         PlottingUnavailableError: matplotlib is not installed.
     """
-    from ..linear_walkthrough import BEST, X, Y
+    from ..course.linear import BEST, X, Y
 
     first, last = walk.steps[0], walk.steps[-1]
     fig = new_figure(10.0, 4.0)
