@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,13 +31,14 @@ nitpicky = False
 suppress_warnings = ["myst.header"]
 
 
-def _generate_pictures(app) -> None:
-    """Pictures shown in the docs are made here, at build time, by the project's own code."""
+def _generate_pictures(app: Any) -> None:
+    """The tutorial's pictures are made here, at build time, by the code blocks beside them
+    (docs/make_figures.py runs the page and refreshes docs/_static/tutorial/)."""
     sys.path.insert(0, str(ROOT / "docs"))
     from make_figures import main
 
-    main(Path(app.srcdir) / "_generated")
+    main([])
 
 
-def setup(app):
+def setup(app: Any) -> None:
     app.connect("builder-inited", _generate_pictures)

@@ -1,58 +1,226 @@
-"""Make every picture the docs show, with netcore's own code (run by Sphinx at build time).
+"""Run the Python examples of the docs: make the tutorial's pictures, check or refresh the
+outputs the pages state.
 
-Usage: ``python docs/make_figures.py [OUTDIR]`` (default ``docs/_generated``).
+A page's example is a fenced ``python`` block. Two optional companions:
+
+* a marker on the line before it: ``<!-- needs: mnist-full -->`` (or ``fashion-mnist``,
+  ``sign-mnist``) runs it only where that data set is found; ``<!-- no-exec: reason -->``
+  never runs it (a GPU example);
+* a fenced ``text`` block right after it: the output the block prints, shown on the page.
+  ``tests/test_docs.py`` runs every block and checks that it prints this (numbers within a
+  small tolerance, :func:`outputs_match`).
+
+The tutorial's pictures are written by its own blocks (``plot_samples(..., "samples.png")``,
+run in a scratch folder) and copied to ``docs/_static/tutorial``, where the page links them:
+each picture comes from exactly the code shown beside it, and the committed PNGs show on the
+page read as a plain file.
+
+Usage::
+
+    python docs/make_figures.py                   # the tutorial's pictures (also run by `make docs`)
+    python docs/make_figures.py --update-outputs  # also rewrite the stated outputs of every page
+    python docs/make_figures.py --update-outputs docs/quickstart.md   # of one page
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
-import json
+import math
+import os
+import re
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PAGES = [ROOT / "README.md", *sorted(HERE.glob("*.md"))]
+TUTORIAL = HERE / "tutorial.md"
+#: Where the tutorial's pictures are kept (committed), as the page links them.
+PICTURES = HERE / "_static" / "tutorial"
+
+_BLOCK = re.compile(
+    r"(?:<!--\s*(?P<tag>needs|no-exec):\s*(?P<arg>[^>]*?)\s*-->\s*\n)?"
+    r"```python\n(?P<code>.*?)```[ \t]*\n"
+    r"(?:[ \t]*\n)?(?:```text\n(?P<out>.*?)```)?", re.S)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf")
 
 
-def overfitting_history(seed: int = 0) -> dict:
-    """A wide MLP on 300 noisy samples: training accuracy climbs, validation stalls and the
-    validation loss turns back up (the classic picture), deterministic and data-free."""
-    from netcore.layers import Dense
-    from netcore.models import Sequential
-    from netcore.optimizers import Adam
+@dataclass(frozen=True)
+class Block:
+    """One Python example of a page, with its marker and its stated output (None: none)."""
 
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(600, 20))
-    labels = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
-    flip = rng.random(600) < 0.2  # 20 % label noise: there is something to memorise
-    labels[flip] = 1 - labels[flip]
-    model = Sequential([Dense(256, activation="relu", input_shape=(20,)),
-                        Dense(256, activation="relu"), Dense(2, activation="softmax")],
-                       backend="cpu", seed=seed)
-    model.compile(optimizer=Adam(learning_rate=0.003), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    h = model.fit(x[:300], labels[:300], epochs=40, batch_size=32, verbose=0,
-                  validation_data=(x[300:], labels[300:]))
-    return h.history
+    page: Path
+    number: int               # 1-based, in page order
+    code: str
+    tag: str | None           # "needs", "no-exec" or None
+    arg: str | None
+    output: str | None
+    output_span: tuple[int, int] | None  # where the stated output sits in the page text
+
+    @property
+    def name(self) -> str:
+        return f"{self.page.name}[block {self.number}]"
 
 
-def main(out: Path | str = HERE / "_generated") -> None:
-    from netcore import cli
-    from netcore.plotting import plot_history
+def blocks(page: Path) -> list[Block]:
+    """The Python examples of ``page``, in order."""
+    text = page.read_text()
+    return [Block(page, i + 1, m.group("code"), m.group("tag"), m.group("arg"), m.group("out"),
+                  m.span("out") if m.group("out") is not None else None)
+            for i, m in enumerate(_BLOCK.finditer(text))]
 
-    out = Path(out)
+
+def _found(load: object) -> bool:
+    from netcore.datasets import DatasetError
+
+    try:
+        load()  # type: ignore[operator]
+    except DatasetError:
+        return False
+    return True
+
+
+def missing(block: Block) -> str | None:
+    """Why ``block`` cannot run here (its marker's data set is absent), or None."""
+    if block.tag == "no-exec":
+        return block.arg or "not run"
+    if block.tag != "needs":
+        return None
+    from netcore.datasets import fashion_mnist, mnist, sign_mnist
+
+    finders = {"mnist-full": lambda: mnist.find_files("train", download=False),
+               "fashion-mnist": lambda: fashion_mnist.find_files("train", download=False),
+               "sign-mnist": lambda: sign_mnist.find_files("train")}
+    if block.arg not in finders:
+        raise ValueError(f"{block.name}: unknown data set in its needs marker, "
+                         f"received {block.arg!r}; known: {sorted(finders)}")
+    return None if _found(finders[block.arg]) else f"{block.arg} is not installed here"
+
+
+def run_page(page: Path, workdir: Path) -> Iterator[tuple[Block, str | None, str]]:
+    """Run the examples of ``page`` in order, in one namespace, in ``workdir``.
+
+    Yields ``(block, skip_reason, printed)`` for each block; an exception in a block
+    propagates with the block's name in the traceback.
+    """
+    page_blocks = blocks(page)  # read before moving into workdir: page may be relative
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    workdir.mkdir(parents=True, exist_ok=True)
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        for block in page_blocks:
+            reason = missing(block)
+            if reason is not None:
+                yield block, reason, ""
+                continue
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                exec(compile(block.code, block.name, "exec"), namespace)
+            yield block, None, printed.getvalue()
+    finally:
+        os.chdir(here)
+
+
+def outputs_match(stated: str, printed: str, rel: float = 0.02, abs_: float = 0.005) -> bool:
+    """True when ``printed`` says what ``stated`` says: the same words, and numbers that
+    agree within ``rel`` (relative) or ``abs_`` (absolute), so that the last digit of a
+    trained model's accuracy may differ between machines."""
+    def split(text: str) -> tuple[list[str], list[str]]:
+        words = [" ".join(part.split()) for part in _NUMBER.split(text)]
+        return words, _NUMBER.findall(text)
+
+    words_s, nums_s = split(stated)
+    words_p, nums_p = split(printed)
+    if words_s != words_p or len(nums_s) != len(nums_p):
+        return False
+    for s, p in zip(nums_s, nums_p):
+        a, b = float(s), float(p)
+        if not (math.isclose(a, b, rel_tol=rel, abs_tol=abs_) or (math.isnan(a) and math.isnan(b))):
+            return False
+    return True
+
+
+def update_outputs(page: Path, workdir: Path) -> tuple[int, list[str]]:
+    """Rewrite the stated outputs of ``page`` with what its blocks print (blocks that
+    cannot run here keep theirs). Returns how many changed, and the blocks not run."""
+    text = page.read_text()
+    edits, skipped = [], []
+    for block, reason, printed in run_page(page, workdir):
+        if reason is not None:
+            skipped.append(f"{block.name} ({reason})")
+        elif block.output_span is not None and block.output != printed:
+            edits.append((block.output_span, printed))
+    for (start, end), printed in sorted(edits, reverse=True):
+        text = text[:start] + printed + text[end:]
+    page.write_text(text)
+    return len(edits), skipped
+
+
+def linked_pictures(page: Path) -> list[str]:
+    """The file names of the pictures ``page`` links under ``_static/tutorial/``."""
+    return re.findall(r"\]\(_static/tutorial/([^)\s]+\.png)\)", page.read_text())
+
+
+def _shrink(src: Path, dst: Path) -> None:
+    """Copy a PNG as a 256-colour palette image: about a third of the size, which matters
+    for pictures committed to the repository, and no visible change for line plots."""
+    from PIL import Image
+
+    with Image.open(src) as image:
+        palette = image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE,
+                                                dither=Image.Dither.NONE)
+    palette.save(dst, optimize=True)
+
+
+def copy_pictures(workdir: Path, skipped: list[str], out: Path = PICTURES) -> list[Path]:
+    """Copy the pictures the tutorial links from ``workdir`` (where its blocks ran) to ``out``,
+    shrunk by :func:`_shrink`.
+
+    Raises:
+        RuntimeError: a linked picture was not written and no committed one can stand in
+            for it (a block that did not run here may make it elsewhere).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    with contextlib.redirect_stdout(io.StringIO()):
-        for argv in (["linear", "--out", str(out / "linear")],
-                     ["linear", "--learning-rate", "2", "--steps", "4", "--out", str(out / "linear-lr2")],
-                     ["plot", "activations", "--out", str(out)]):
-            if cli.main(argv) != 0:
-                raise RuntimeError(f"netcore {' '.join(argv)} failed")
-    history = overfitting_history()
-    (out / "overfitting_history.json").write_text(json.dumps(history))
-    plot_history(history, out / "overfitting.png", title="A wide MLP on 300 noisy samples")
+    copied = []
+    for name in linked_pictures(TUTORIAL):
+        if (workdir / name).is_file():
+            _shrink(workdir / name, out / name)
+            copied.append(out / name)
+        elif not skipped or not (out / name).is_file():
+            raise RuntimeError(f"tutorial.md links _static/tutorial/{name} but no block wrote "
+                               f"{name}" + (f"; not run here: {', '.join(skipped)}" if skipped else ""))
+    return copied
 
+
+def main(argv: list[str] | None = None) -> None:
+    """Make the tutorial's pictures; with ``--update-outputs``, refresh the stated outputs of
+    the pages too (and the pictures, when the tutorial is among them)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--update-outputs", action="store_true",
+                        help="rewrite the outputs the pages state with what their code prints")
+    parser.add_argument("pages", nargs="*", type=lambda p: Path(p).resolve(), default=PAGES,
+                        help="with --update-outputs: only these pages (default: every page)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.update_outputs:
+            skipped = [f"{block.name} ({reason})"
+                       for block, reason, _ in run_page(TUTORIAL, work / TUTORIAL.stem)
+                       if reason is not None]
+            copy_pictures(work / TUTORIAL.stem, skipped)
+            return
+        for page in args.pages:
+            changed, skipped = update_outputs(page, work / page.stem)
+            print(f"{page.name}: {changed} output(s) updated")
+            if page == TUTORIAL:
+                copy_pictures(work / TUTORIAL.stem, skipped)
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else HERE / "_generated")
+    main()
