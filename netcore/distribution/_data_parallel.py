@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import NetcoreError
 from ._comm import LocalComm, MPIComm, world_communicator
 from ._faults import announce_and_abort, install_abort_on_error
-from ._shard import shard_bounds
+from ._shard import shard_bounds, shard_counts
 
 #: fit arguments every rank must agree on
 FIT_SETTINGS = ("batch_size", "epochs", "shuffle", "initial_epoch", "validation")
@@ -217,10 +217,7 @@ class DataParallel:
                 loss, grad, sums = model._loss_and_metrics(xb, yb, training=True)
                 weight = local / count
                 grad *= loss * weight if root else weight
-                stats[0] = loss * loss if root else loss
-                stats[0] *= local
-                for j, s in enumerate(sums):
-                    stats[j + 1] = s
+                _fill_stats(stats, loss, sums, local, root)
             pending.append(reducer.iallreduce(stats))
             if local:
                 model._backward(grad, on_layer=on_layer if self.overlap else None)
@@ -251,10 +248,7 @@ class DataParallel:
         if local:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss, _, sums = model._loss_and_metrics(xb, yb, training=False)
-            stats[0] = loss * loss if root else loss
-            stats[0] *= local
-            for j, s in enumerate(sums):
-                stats[j + 1] = s
+                _fill_stats(stats, loss, sums, local, root)
         self._reducer_for(model).allreduce(stats)
         return _global_loss(xp, stats[0], count, root), [
             stats[j + 1] for j in range(len(model.metrics))
@@ -262,11 +256,7 @@ class DataParallel:
 
     def gather_rows(self, local: np.ndarray, n: int) -> np.ndarray:
         """Every rank's predictions (rows ``shard(0, n)`` each) concatenated, on every rank."""
-        counts = [
-            hi - lo
-            for lo, hi in (shard_bounds(0, n, r, self.world_size) for r in range(self.world_size))
-        ]
-        return self.comm.allgatherv(np.asarray(local), counts)
+        return self.comm.allgatherv(np.asarray(local), shard_counts(n, self.world_size))
 
     # ------------------------------------------------------------------ helpers
     def _reducer_for(self, model: Any) -> Any:
@@ -358,6 +348,14 @@ def _root_mean(loss: Any) -> bool:
     from ..losses import RootMeanSquaredError
 
     return isinstance(loss, RootMeanSquaredError)
+
+
+def _fill_stats(stats: Any, loss: Any, sums: list[Any], local: int, root: bool) -> None:
+    """``stats = [n_r L_r (root mean: n_r L_r^2), *metric sums]``, in float64, on the device."""
+    stats[0] = loss * loss if root else loss
+    stats[0] *= local
+    for j, s in enumerate(sums):
+        stats[j + 1] = s
 
 
 def _global_loss(xp: Any, weighted_sum: Any, count: int, root: bool) -> Any:
