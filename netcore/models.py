@@ -32,7 +32,8 @@ class Sequential(Trainer):
     one machine with one BLAS thread count, ``OPENBLAS_NUM_THREADS``: docs/backends.md).
     """
 
-    def __init__(self, layers: Iterable[Layer] | None = None, backend: str | Backend | None = None,
+    def __init__(self, layers: Iterable[Layer | Input] | None = None,
+                 backend: str | Backend | None = None,
                  seed: int | None = None, dtype: str = "float32", name: str = "sequential") -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, received {seed!r}")

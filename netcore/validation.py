@@ -1,7 +1,8 @@
 """Input checks: bad input fails early with the argument, what was expected and what came."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -56,7 +56,8 @@ def test_sparse_labels_out_of_range():
 @pytest.mark.parametrize("factory,match", [
     (lambda: Dense(units=0), r"units must be a positive integer, received 0"),
     (lambda: Dense(units=-3), r"units must be a positive integer, received -3"),
-    (lambda: Dense(units=2.0), r"units must be a positive integer, received 2.0"),
+    (lambda: Dense(units=2.0),  # type: ignore[arg-type]
+     r"units must be a positive integer, received 2.0"),
     (lambda: Dense(4, activation="swish"), r"activation must be one of \['linear', 'relu', 'sigmoid', 'tanh', 'softmax'\].*'swish'"),
     (lambda: Activation("gelu"), r"activation must be one of .*'gelu'"),
     (lambda: Dense(4, kernel_initializer="orthogonal"), r"kernel_initializer must be one of .*'orthogonal'"),

@@ -79,9 +79,9 @@ def test_layer_set_weights_lands_in_the_model_and_trains_from_there():
 
 
 @pytest.mark.parametrize("weights,match", [
-    (lambda l: l.get_weights()[:1], r"set_weights expected a list of 2 arrays, received 1"),
-    (lambda l: [np.zeros((5, 4)), np.zeros(3)], r"weight 0 \(dense_1.kernel\) must have shape \(5, 3\), received \(5, 4\)"),
-    (lambda l: [np.full((5, 3), np.nan), np.zeros(3)], r"weight 0 \(dense_1.kernel\) holds NaN or inf"),
+    (lambda layer: layer.get_weights()[:1], r"set_weights expected a list of 2 arrays, received 1"),
+    (lambda layer: [np.zeros((5, 4)), np.zeros(3)], r"weight 0 \(dense_1.kernel\) must have shape \(5, 3\), received \(5, 4\)"),
+    (lambda layer: [np.full((5, 3), np.nan), np.zeros(3)], r"weight 0 \(dense_1.kernel\) holds NaN or inf"),
 ])
 def test_layer_set_weights_errors_name_the_weight(weights, match):
     layer = mlp().layers[1]
@@ -99,7 +99,7 @@ def test_input_first_declares_the_input_shape_like_input_shape_on_the_first_laye
                             backend="cpu", seed=2)
     plain = Sequential([Dense(5, activation="tanh", input_shape=(4,)), Dense(3)], backend="cpu", seed=2)
     assert with_input.built and with_input.input_shape == (4,)
-    assert [type(l).__name__ for l in with_input.layers] == ["Dense", "Dense"]
+    assert [type(layer).__name__ for layer in with_input.layers] == ["Dense", "Dense"]
     assert with_input.get_config() == plain.get_config()
     for a, b in zip(with_input.get_weights(), plain.get_weights()):
         np.testing.assert_array_equal(a, b)

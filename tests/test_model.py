@@ -7,7 +7,7 @@ import pytest
 
 import netcore as nc
 from netcore.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from netcore.layers import Dense, Dropout, Flatten
+from netcore.layers import Dense, Dropout, Flatten, Layer
 from netcore.models import Sequential
 from netcore.utils import to_categorical
 
@@ -20,7 +20,7 @@ def data(n=90, d=6, c=3, seed=0):
 
 
 def mlp(seed=0, dropout=0.0, **kw):
-    layers = [Dense(16, activation="relu", input_shape=(6,))]
+    layers: list[Layer] = [Dense(16, activation="relu", input_shape=(6,))]
     if dropout:
         layers.append(Dropout(dropout))
     layers.append(Dense(3, activation="softmax"))
@@ -215,9 +215,10 @@ def test_save_load_round_trip(tmp_path):
     m2 = nc.load_model(path, backend="cpu")
     for a, b in zip(m.get_weights(), m2.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert m.optimizer is not None and m2.optimizer is not None
     assert m2.optimizer.get_config() == m.optimizer.get_config()
     assert m2.optimizer.iterations == m.optimizer.iterations
-    assert [l.name for l in m2.layers] == [l.name for l in m.layers]
+    assert [layer.name for layer in m2.layers] == [layer.name for layer in m.layers]
     np.testing.assert_array_equal(m2.predict(x), m.predict(x))
     assert m2.evaluate(x, y) == m.evaluate(x, y)
 
@@ -314,7 +315,7 @@ def test_progress_output_one_line_per_epoch_when_not_a_terminal(capsys):
     m = mlp()
     m.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     m.fit(x, y, epochs=2, verbose=1, validation_split=0.2)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert len(lines) == 2
     assert lines[0].startswith("Epoch 1/2") and "val_accuracy" in lines[1]
     m.fit(x, y, epochs=2, verbose=0)
@@ -350,10 +351,15 @@ def test_one_fused_optimizer_update_per_step_over_flat_parameters(monkeypatch):
     xd, yd = be.asarray(x), be.asarray(y)
     _, grad, _ = m._loss_and_metrics(xd, yd, training=True)
     m._backward(grad)
-    grads = [l.grads[k].copy() for l in m.layers for k in l.params]
+    grads = [layer.grads[k].copy() for layer in m.layers for k in layer.params]
     calls = []
     real = be.adam_update
-    monkeypatch.setattr(be, "adam_update", lambda *a, **k: (calls.append(a[0].shape), real(*a, **k)))
+
+    def counted(*a, **k):
+        calls.append(a[0].shape)
+        return real(*a, **k)
+
+    monkeypatch.setattr(be, "adam_update", counted)
     m._train_step(xd, yd)
     assert calls == [(m.count_params(),)]
     # the same step, per tensor, with the NumPy reference

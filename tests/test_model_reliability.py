@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from netcore.callbacks import Callback
-from netcore.layers import Dense, Dropout, Flatten
+from netcore.layers import Dense, Dropout, Flatten, Layer
 from netcore.models import Sequential
 from netcore.optimizers import Adam
 from netcore.utils import to_categorical
@@ -19,7 +19,7 @@ Y = to_categorical((X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5), 3)
 
 
 def mlp(seed=0, dropout=0.0):
-    layers = [Dense(8, activation="relu", input_shape=(6,))]
+    layers: list[Layer] = [Dense(8, activation="relu", input_shape=(6,))]
     if dropout:
         layers.append(Dropout(dropout))
     layers.append(Dense(3, activation="softmax"))
@@ -71,7 +71,7 @@ def test_a_layer_that_does_not_fit_is_not_added_and_the_model_stays_as_it_was():
     state = {k: v.copy() for k, v in m.optimizer.state[0].items()}
     with pytest.raises(ValueError, match=r"Dense expects flat input .* add Flatten\(\) before it"):
         m.add(Dense(3))
-    assert [type(l).__name__ for l in m.layers] == ["Dense", "Dense", "_AddAxis"]
+    assert [type(layer).__name__ for layer in m.layers] == ["Dense", "Dense", "_AddAxis"]
     assert m.output_shape == (1, 3)
     for before, after in zip(weights, m.get_weights()):
         np.testing.assert_array_equal(before, after)

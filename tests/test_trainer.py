@@ -46,7 +46,12 @@ def test_the_loss_is_read_every_step_only_where_host_reads_are_cheap(monkeypatch
     monkeypatch.setattr(m.backend, "host_reads_are_cheap", cheap)
     calls = []
     real = tracker_mod.EpochTracker.sync
-    monkeypatch.setattr(tracker_mod.EpochTracker, "sync", lambda self: (calls.append(1), real(self)))
+
+    def counted(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(tracker_mod.EpochTracker, "sync", counted)
     m.fit(X, Y, epochs=1, batch_size=8, verbose=0)  # 5 steps, no progress bar (not a terminal)
     assert len(calls) == syncs
 
@@ -70,9 +75,11 @@ def test_the_loss_takes_logits_from_any_layer_that_can_emit_them():
     m.compile(optimizer="sgd", loss="categorical_crossentropy")
     assert m._loss_takes_logits
     m.fit(X, Y, epochs=1, verbose=0)
-    assert m.layers[-1].seen_logits is True  # the loss applied the softmax
+    head = m.layers[-1]
+    assert isinstance(head, SoftmaxHead)
+    assert head.seen_logits is True  # the loss applied the softmax
     p = m.predict(X)
-    assert m.layers[-1].seen_logits is False  # predict asks for probabilities
+    assert head.seen_logits is False  # predict asks for probabilities
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
     relu = Sequential([Dense(2, activation="relu", input_shape=(6,))], backend="cpu")
     relu.compile(loss="categorical_crossentropy")
@@ -84,7 +91,7 @@ def test_the_loss_takes_logits_from_any_layer_that_can_emit_them():
 
 def test_tracker_hands_the_skipped_step_count_to_its_owner_and_raises():
     be = CPUBackend()
-    skipped = []
+    skipped: list[int] = []
     t = EpochTracker(be, [], epoch=4, on_nonfinite=skipped.append)
     for loss in (1.0, 2.0, np.nan, 3.0, 4.0):
         t.record(np.float64(loss), [], 10)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations, initializers, validation
-from .base import BuildContext, Layer, _check_input_shape
 from .activation import activation_backward, activation_forward
+from .base import BuildContext, Layer, _check_input_shape
 
 
 class Dense(Layer):
