@@ -29,6 +29,7 @@ are collected and skipped, and ``compare`` runs its CPU path on a tiny epoch (th
 cannot time the MLP); everything else runs the same code, so a Python error shows up before
 any GPU time is spent. Writes ``device_check.json`` and ``device_check.md`` under ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,14 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netc
 from benchmarks import _device_check_report as report  # noqa: E402
 from benchmarks import compare  # noqa: E402
 
-RESULTS: dict[str, Any] = {"meta": {}, "sections": {}, "kernels": [], "copy": {}, "launch": [],
-                           "compare": {}}
+RESULTS: dict[str, Any] = {
+    "meta": {},
+    "sections": {},
+    "kernels": [],
+    "copy": {},
+    "launch": [],
+    "compare": {},
+}
 FAILURES: list[str] = []
 T_START = time.perf_counter()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,6 +73,7 @@ def log(msg: str) -> None:
 
 def section(name: str) -> Callable[[F], F]:
     """Run the section; on any exception print FAIL, record it, and carry on."""
+
     def deco(fn: F) -> F:
         def run(*args: Any, **kw: Any) -> Any:
             log(f"== {name}")
@@ -79,10 +87,14 @@ def section(name: str) -> Callable[[F], F]:
                 FAILURES.append(f"{name}: {type(exc).__name__}: {exc}")
                 print(f"FAIL {name}: {type(exc).__name__}: {exc}", flush=True)
                 traceback.print_exc(limit=6)
-            RESULTS["sections"][name] = {"status": status,
-                                         "seconds": round(time.perf_counter() - t0, 2)}
+            RESULTS["sections"][name] = {
+                "status": status,
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
             return out
+
         return run  # type: ignore[return-value]
+
     return deco
 
 
@@ -102,9 +114,11 @@ class Ctx:
         self.smoke, self.out, self.batch_sizes, self.repeats = smoke, out, batch_sizes, repeats
         self.simulated = simulator_enabled()
         if self.simulated and not smoke:
-            raise SystemExit("NUMBA_ENABLE_CUDASIM=1 is set: use --smoke "
-                             "(full sizes would take hours)")
-        self.be = nc.get_backend("cuda", seed=0)  # raises BackendUnavailableError with the reason
+            raise SystemExit(
+                "NUMBA_ENABLE_CUDASIM=1 is set: use --smoke (full sizes would take hours)"
+            )
+        # raises BackendUnavailableError with the reason; Any: it is a CudaBackend
+        self.be: Any = nc.get_backend("cuda", seed=0)
         self.xp = self.be.xp
         self.gpu = not self.simulated
         if self.gpu:
@@ -121,7 +135,7 @@ class Ctx:
         import netcore as nc
         from netcore.kernels._launch import KernelSet
 
-        be = nc.get_backend("cuda", seed=0)
+        be: Any = nc.get_backend("cuda", seed=0)
         if path != "sim":
             be.kernels = KernelSet(False, path=path)
             be.launch_path = path
@@ -192,21 +206,35 @@ def s_device(ctx: Ctx) -> None:
     from netcore.backend.report import device_report
 
     meta = RESULTS["meta"]
-    meta.update(python=platform.python_version(), numpy=np.__version__, numba=numba.__version__,
-                numba_cuda=_dist_version("numba-cuda"), torch=_dist_version("torch"),
-                smoke=ctx.smoke, simulated=ctx.simulated, backend=ctx.be.describe(),
-                launch_path=ctx.be.launch_path, host=platform.node(),
-                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    meta.update(
+        python=platform.python_version(),
+        numpy=np.__version__,
+        numba=numba.__version__,
+        numba_cuda=_dist_version("numba-cuda"),
+        torch=_dist_version("torch"),
+        smoke=ctx.smoke,
+        simulated=ctx.simulated,
+        backend=ctx.be.describe(),
+        launch_path=ctx.be.launch_path,
+        host=platform.node(),
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
     report = device_report()
     meta["gpu_report"] = report.as_dict()
     if report.gpus:
         first = report.gpus[0]
-        meta.update(device=first.name, compute_capability=list(first.compute_capability),
-                    memory_gib=round(first.total_bytes / 2**30, 1), driver=report.driver,
-                    runtime=report.runtime, cupy=report.cupy)
+        meta.update(
+            device=first.name,
+            compute_capability=list(first.compute_capability),
+            memory_gib=round(first.total_bytes / 2**30, 1),
+            driver=report.driver,
+            runtime=report.runtime,
+            cupy=report.cupy,
+        )
     else:
-        meta["device"] = ("numba CUDA simulator (CPU)" if ctx.simulated
-                          else f"no GPU: {report.problem}")
+        meta["device"] = (
+            "numba CUDA simulator (CPU)" if ctx.simulated else f"no GPU: {report.problem}"
+        )
     for k, v in meta.items():
         if k != "gpu_report":
             print(f"  {k}: {v}")
@@ -220,14 +248,29 @@ def s_pytest(ctx: Ctx) -> None:
     """Every ``gpu``-marked test once; on a GPU they must run and pass, under --smoke they are
     collected and skipped (the conftest names the simulator as the reason)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", "-m", "gpu",
-           "tests/"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rfEs",
+        "-m",
+        "gpu",
+        "tests/",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     tail = (proc.stdout + proc.stderr).strip().splitlines()
     summary = tail[-1] if tail else ""
-    RESULTS["pytest"] = {"gpu tests": {"rc": proc.returncode, "summary": summary,
-                                       "seconds": round(time.perf_counter() - t0, 1)}}
+    RESULTS["pytest"] = {
+        "gpu tests": {
+            "rc": proc.returncode,
+            "summary": summary,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    }
     print(f"  gpu tests: rc={proc.returncode} {summary}")
     ok = proc.returncode == 0
     if ctx.gpu and (" passed" not in summary or " skipped" in summary):
@@ -266,30 +309,77 @@ def _ops(ctx: Ctx, be: Any, n: int, c: int) -> list[tuple[str, Callable, Callabl
     m2, v2 = xp.zeros_like(p), xp.zeros_like(p)
     skip = be._noskip
     ops = [
-        ("bias+relu fwd", lambda: be.bias_act(z, b, "relu", out=out),
-         lambda: ref.bias_act(z, b, "relu", out=out), 2 * N * s),
-        ("bias+sigmoid fwd", lambda: be.bias_act(z, b, "sigmoid", out=out),
-         lambda: ref.bias_act(z, b, "sigmoid", out=out), 2 * N * s),
-        ("relu bwd + db", lambda: be.bias_act_grad(dy, y, "relu", dz_out=dz, db_out=db),
-         lambda: ref.bias_act_grad(dy, y, "relu", dz_out=dz, db_out=db), 3 * N * s),
-        ("sigmoid bwd + db", lambda: be.bias_act_grad(dy, ysig, "sigmoid", dz_out=dz, db_out=db),
-         lambda: ref.bias_act_grad(dy, ysig, "sigmoid", dz_out=dz, db_out=db), 3 * N * s),
-        ("softmax+xent labels", lambda: be.softmax_xent(z, labels, grad_out=grad),
-         lambda: ref.softmax_xent(z, labels, grad_out=grad), 2 * N * s),
-        ("sigmoid+bce", lambda: be.sigmoid_bce(z, tb, grad_out=grad),
-         lambda: ref.sigmoid_bce(z, tb, grad_out=grad), 3 * N * s),
-        ("adam", lambda: be.adam_update(p, g, m1, v1, 1e-3, 0.9, 0.999, 1e-7, skip),
-         lambda: ref.adam_update(p, g, m2, v2, 1e-3, 0.9, 0.999, 1e-7, None), 7 * N * s),
-        ("sgd momentum", lambda: be.sgd_update(p, g, m1, 1e-3, 0.9, False, skip),
-         lambda: ref.sgd_update(p, g, m2, 1e-3, 0.9, False, None), 5 * N * s),
-        ("rmsprop", lambda: be.rmsprop_update(p, g, v1, None, 1e-3, 0.9, 0.0, 1e-7, skip),
-         lambda: ref.rmsprop_update(p, g, v2, None, 1e-3, 0.9, 0.0, 1e-7, None), 5 * N * s),
-        ("adagrad", lambda: be.adagrad_update(p, g, v1, 1e-3, 1e-7, skip),
-         lambda: ref.adagrad_update(p, g, v2, 1e-3, 1e-7, None), 5 * N * s),
+        (
+            "bias+relu fwd",
+            lambda: be.bias_act(z, b, "relu", out=out),
+            lambda: ref.bias_act(z, b, "relu", out=out),
+            2 * N * s,
+        ),
+        (
+            "bias+sigmoid fwd",
+            lambda: be.bias_act(z, b, "sigmoid", out=out),
+            lambda: ref.bias_act(z, b, "sigmoid", out=out),
+            2 * N * s,
+        ),
+        (
+            "relu bwd + db",
+            lambda: be.bias_act_grad(dy, y, "relu", dz_out=dz, db_out=db),
+            lambda: ref.bias_act_grad(dy, y, "relu", dz_out=dz, db_out=db),
+            3 * N * s,
+        ),
+        (
+            "sigmoid bwd + db",
+            lambda: be.bias_act_grad(dy, ysig, "sigmoid", dz_out=dz, db_out=db),
+            lambda: ref.bias_act_grad(dy, ysig, "sigmoid", dz_out=dz, db_out=db),
+            3 * N * s,
+        ),
+        (
+            "softmax+xent labels",
+            lambda: be.softmax_xent(z, labels, grad_out=grad),
+            lambda: ref.softmax_xent(z, labels, grad_out=grad),
+            2 * N * s,
+        ),
+        (
+            "sigmoid+bce",
+            lambda: be.sigmoid_bce(z, tb, grad_out=grad),
+            lambda: ref.sigmoid_bce(z, tb, grad_out=grad),
+            3 * N * s,
+        ),
+        (
+            "adam",
+            lambda: be.adam_update(p, g, m1, v1, 1e-3, 0.9, 0.999, 1e-7, skip),
+            lambda: ref.adam_update(p, g, m2, v2, 1e-3, 0.9, 0.999, 1e-7, None),
+            7 * N * s,
+        ),
+        (
+            "sgd momentum",
+            lambda: be.sgd_update(p, g, m1, 1e-3, 0.9, False, skip),
+            lambda: ref.sgd_update(p, g, m2, 1e-3, 0.9, False, None),
+            5 * N * s,
+        ),
+        (
+            "rmsprop",
+            lambda: be.rmsprop_update(p, g, v1, None, 1e-3, 0.9, 0.0, 1e-7, skip),
+            lambda: ref.rmsprop_update(p, g, v2, None, 1e-3, 0.9, 0.0, 1e-7, None),
+            5 * N * s,
+        ),
+        (
+            "adagrad",
+            lambda: be.adagrad_update(p, g, v1, 1e-3, 1e-7, skip),
+            lambda: ref.adagrad_update(p, g, v2, 1e-3, 1e-7, None),
+            5 * N * s,
+        ),
     ]
     if onehot is not None:
-        ops.insert(4, ("softmax+xent one-hot", lambda: be.softmax_xent(z, onehot, grad_out=grad),
-                       lambda: ref.softmax_xent(z, onehot, grad_out=grad), 3 * N * s))
+        ops.insert(
+            4,
+            (
+                "softmax+xent one-hot",
+                lambda: be.softmax_xent(z, onehot, grad_out=grad),
+                lambda: ref.softmax_xent(z, onehot, grad_out=grad),
+                3 * N * s,
+            ),
+        )
     return ops
 
 
@@ -314,11 +404,17 @@ def s_kernels(ctx: Ctx) -> None:
                 tf = ctx.device_time(fused, k, trials)
                 tu = ctx.device_time(unfused, k, trials)
                 bw = nbytes / tf / 1e9
-                row.update(fused_us=round(tf * 1e6, 2), unfused_us=round(tu * 1e6, 2),
-                           speedup=round(tu / tf, 2), GBps=round(bw, 1),
-                           pct_copy=round(100 * bw / copy_bw, 1))
-                print(f"  {name:22s} {n}x{c}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
-                      f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy)")
+                row.update(
+                    fused_us=round(tf * 1e6, 2),
+                    unfused_us=round(tu * 1e6, 2),
+                    speedup=round(tu / tf, 2),
+                    GBps=round(bw, 1),
+                    pct_copy=round(100 * bw / copy_bw, 1),
+                )
+                print(
+                    f"  {name:22s} {n}x{c}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
+                    f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy)"
+                )
             except Exception as exc:
                 row["error"] = f"{type(exc).__name__}: {exc}"
                 fail(f"kernels {name} {n}x{c}: {type(exc).__name__}: {exc}")
@@ -327,6 +423,16 @@ def s_kernels(ctx: Ctx) -> None:
 
 
 # ---------------------------------------------------------------- 4. launch overhead
+def _bare_launch(be: Any, xp: Any) -> Callable[[], Any]:
+    """One launch of ``bias_act_fwd`` on a 1x32 array, without the backend's argument checks."""
+    z = xp.ones((1, 32), dtype=np.float32)
+    b = xp.ones(32, dtype=np.float32)
+    o = xp.empty_like(z)
+    kern = be.kernels.get("bias_act_fwd", "float32")
+    grid, block = be._grid_tiles(*z.shape)
+    return lambda: kern(grid, block, z, b, o, 1, 1)
+
+
 @section("launch")
 def s_launch(ctx: Ctx) -> None:
     n_calls = 5 if ctx.smoke else 2000
@@ -347,13 +453,7 @@ def s_launch(ctx: Ctx) -> None:
         ops = _ops(ctx, be, 1, 32)
         for name, fused, _, _ in ops:
             record(f"backend op: {name}", path, fused)
-        # the bare launch, without the backend's argument checks
-        z = xp.ones((1, 32), dtype=np.float32)
-        b = xp.ones(32, dtype=np.float32)
-        o = xp.empty_like(z)
-        kern = be.kernels.get("bias_act_fwd", "float32")
-        grid, block = be._grid_tiles(*z.shape)
-        record("bare launch: bias_act_fwd", path, lambda: kern(grid, block, z, b, o, 1, 1))
+        record("bare launch: bias_act_fwd", path, _bare_launch(be, xp))
     be = ctx.be
     z = xp.ones((1, 32), dtype=np.float32)
     b = xp.ones(32, dtype=np.float32)
@@ -361,7 +461,9 @@ def s_launch(ctx: Ctx) -> None:
     from netcore.backend.base import Backend
 
     ref = Backend(xp)
-    record("unfused CuPy ops: bias+relu", "cupy (2 kernels)", lambda: ref.bias_act(z, b, "relu", out=o))
+    record(
+        "unfused CuPy ops: bias+relu", "cupy (2 kernels)", lambda: ref.bias_act(z, b, "relu", out=o)
+    )
     if not ctx.gpu:
         print("  SKIP numba plain dispatch / CuPy ElementwiseKernel baselines (no GPU)")
         return
@@ -375,19 +477,38 @@ def s_launch(ctx: Ctx) -> None:
     grid, block = be._grid_tiles(*z.shape)
     # numba's documented way: CuPy arrays straight into the kernel (default stream, CAI sync)
     one = np.int32(1)
-    record("numba plain dispatch (CuPy args)", "numba default",
-           lambda: plain[grid, block](z, b, o, one, one))
+    record(
+        "numba plain dispatch (CuPy args)",
+        "numba default",
+        lambda: plain[grid, block](z, b, o, one, one),
+    )
 
 
 # ---------------------------------------------------------------- 5. compare
 def compare_argv(ctx: Ctx) -> list[str]:
     """``compare.py``'s arguments for this run (its JSON goes beside this report)."""
     if ctx.smoke:  # the simulator cannot time the MLP: the same code on a tiny CPU epoch
-        run = ["--device", "cpu", "--epochs-samples", "200", "--batch-sizes", "64",
-               "--repeats", "1", "--lockstep-steps", "2"]
+        run = [
+            "--device",
+            "cpu",
+            "--epochs-samples",
+            "200",
+            "--batch-sizes",
+            "64",
+            "--repeats",
+            "1",
+            "--lockstep-steps",
+            "2",
+        ]
     else:
-        run = ["--device", "cuda", "--batch-sizes", ",".join(map(str, ctx.batch_sizes)),
-               "--repeats", str(ctx.repeats)]
+        run = [
+            "--device",
+            "cuda",
+            "--batch-sizes",
+            ",".join(map(str, ctx.batch_sizes)),
+            "--repeats",
+            str(ctx.repeats),
+        ]
     return [*run, "--json", str(ctx.out / "compare.json")]
 
 
@@ -399,16 +520,26 @@ def s_compare(ctx: Ctx) -> None:
     data = json.loads((ctx.out / "compare.json").read_text())
     table: list[str] = []
     compare.print_table(data["results"], print_fn=table.append)
-    RESULTS["compare"] = {"argv": argv, "rc": rc, "json": "compare.json", "table": table,
-                          "targets": data.get("targets", []), "torch": data.get("torch")}
+    RESULTS["compare"] = {
+        "argv": argv,
+        "rc": rc,
+        "json": "compare.json",
+        "table": table,
+        "targets": data.get("targets", []),
+        "torch": data.get("torch"),
+    }
     if rc != 0:
         fail(f"compare.py exited with {rc} (a lockstep or loss mismatch: see its output above)")
 
 
 # ---------------------------------------------------------------- report
 SECTIONS: dict[str, Callable[[Ctx], Any]] = {
-    "device": s_device, "pytest": s_pytest, "kernels": s_kernels, "launch": s_launch,
-    "compare": s_compare}
+    "device": s_device,
+    "pytest": s_pytest,
+    "kernels": s_kernels,
+    "launch": s_launch,
+    "compare": s_compare,
+}
 
 
 def write_report(out: Path) -> None:
@@ -427,14 +558,23 @@ def print_table() -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--out", required=True, help="folder for device_check.json / .md")
-    ap.add_argument("--smoke", action="store_true",
-                    help="tiny sizes (CPU + NUMBA_ENABLE_CUDASIM=1)")
-    ap.add_argument("--skip", default="",
-                    help=f"comma-separated sections to skip, of: {', '.join(SECTIONS)}")
-    ap.add_argument("--batch-sizes", default="32,128,1024,8192",
-                    help="batch sizes of the compare section (default %(default)s)")
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="timed epochs per contender in the compare section (default 3)")
+    ap.add_argument(
+        "--smoke", action="store_true", help="tiny sizes (CPU + NUMBA_ENABLE_CUDASIM=1)"
+    )
+    ap.add_argument(
+        "--skip", default="", help=f"comma-separated sections to skip, of: {', '.join(SECTIONS)}"
+    )
+    ap.add_argument(
+        "--batch-sizes",
+        default="32,128,1024,8192",
+        help="batch sizes of the compare section (default %(default)s)",
+    )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed epochs per contender in the compare section (default 3)",
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
