@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -180,6 +181,29 @@ def test_a_save_in_progress_keeps_its_temporary(tmp_path):
         os.close(fd)
     trained().save(tmp_path / "m.netcore")
     assert not live.exists()
+
+
+def test_concurrent_saves_of_one_target_leave_one_whole_file_and_no_temporaries(tmp_path):
+    path = tmp_path / "m.netcore"
+    models = [trained(seed=s) for s in range(4)]
+    errors: list[BaseException] = []
+
+    def save_repeatedly(m):
+        try:
+            for _ in range(8):
+                m.save(path)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_repeatedly, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    loaded = nc.load_model(path, backend="cpu")
+    assert any(same_weights(loaded, m) for m in models)
+    assert os.listdir(tmp_path) == ["m.netcore"]
 
 
 CHILD = textwrap.dedent("""
