@@ -2,23 +2,45 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+import kernel_cases
 import numpy as np
 import pytest
+from numba import types
 
 import netcore as nc
 from netcore.backend.cuda import probe, simulator_enabled
-from netcore.kernels._launch import _split_sig
-
-sys.path.insert(0, str(Path(__file__).parent / "sim"))
-import kernel_cases as kc  # noqa: E402
+from netcore.kernels import SPECS
 
 
-def test_signature_parser_counts_dimensions():
-    assert _split_sig("void(float32[:, :], int64[::1], float64, int32[:])") == [
-        (np.dtype("float32"), 2), (np.dtype("int64"), 1), (np.dtype("float64"), 0),
-        (np.dtype("int32"), 1)]
+def test_one_spec_gives_both_signatures_and_the_launch_packing():
+    """softmax_xent's spec: C-contiguous arrays on the CPU, any layout on the GPU, the label
+    dtype as a second key, int codes int64 / int32, the reduction scratch on the GPU only."""
+    spec = SPECS["softmax_xent"]
+    assert spec.keys() == [("float32", "int32"), ("float32", "int64"),
+                           ("float64", "int32"), ("float64", "int64")]
+    f4, f8, i4, i8 = (np.dtype(t) for t in ("float32", "float64", "int32", "int64"))
+    assert spec.params_for("cuda", ("float32", "int64")) == [
+        (f4, 2), (f4, 2), (i8, 1), (i4, 0), (f4, 1), (i4, 0), (f4, 2), (f4, 1), (f8, 1), (i4, 1)]
+    assert spec.params_for("cpu", ("float64", "int32")) == [
+        (f8, 2), (f8, 2), (i4, 1), (i8, 0), (f8, 1), (i8, 0), (f8, 2), (f8, 1)]
+    cpu = spec.signature("cpu", ("float32", "int32"))
+    assert cpu.return_type == types.void
+    assert cpu.args[0] == types.Array(types.float32, 2, "C")
+    assert cpu.args[3] == types.int64
+    gpu = spec.signature("cuda", ("float32", "int32"))
+    assert gpu.args[0] == types.Array(types.float32, 2, "A") and gpu.args[3] == types.int32
+    assert len(gpu.args) == len(cpu.args) + 2
+
+
+def test_every_kernel_has_both_flavours_and_serves_a_backend_op():
+    from netcore.backend.base import Backend
+
+    for name, spec in SPECS.items():
+        assert callable(spec.cpu) and callable(spec.cuda), name
+        assert callable(getattr(Backend, spec.op, None)), f"{name} serves no Backend op"
+        names = [p.name for p in spec.params]
+        assert len(set(names)) == len(names), f"{name}: duplicate parameter names"
 
 
 @pytest.mark.skipif(probe()[0], reason="CUDA (or its simulator) is usable here")
@@ -43,21 +65,20 @@ def gpu_be(request):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("family", sorted(kc.ALL_CHECKS))
-def test_gpu_kernel_matches_reference(gpu_be, family, dtype):
-    rng = np.random.default_rng(abs(hash((family, np.dtype(dtype).name, "gpu"))) % 2**32)
-    kc.ALL_CHECKS[family](gpu_be, rng, dtype)
+@pytest.mark.parametrize("kernel", sorted(kernel_cases.ALL_CHECKS))
+def test_gpu_kernel_matches_reference(gpu_be, kernel, dtype):
+    kernel_cases.check_with_fresh_seed(kernel, gpu_be, dtype)
     assert not gpu_be.kernels.fallbacks, f"raw launch fell back: {gpu_be.kernels.fallbacks}"
 
 
 @pytest.mark.gpu
 def test_gpu_kernels_at_mnist_sizes(gpu_be):
     rng = np.random.default_rng(7)
-    kc.check_bias_act(gpu_be, rng, np.float32, shapes=[(128, 512), (1000, 33)])
-    kc.check_bias_act_grad(gpu_be, rng, np.float32, shapes=[(1024, 512)])
-    kc.check_softmax_xent(gpu_be, rng, np.float32, shapes=[(1024, 10), (3000, 1000)])
-    kc.check_sigmoid_bce(gpu_be, rng, np.float32, shapes=[(4096, 300)])
-    kc.check_optimizers(gpu_be, rng, np.float32, shapes=[(784, 512)])
+    kernel_cases.check_bias_act(gpu_be, rng, np.float32, shapes=[(128, 512), (1000, 33)])
+    kernel_cases.check_bias_act_grad(gpu_be, rng, np.float32, shapes=[(1024, 512)])
+    kernel_cases.check_softmax_xent(gpu_be, rng, np.float32, shapes=[(1024, 10), (3000, 1000)])
+    kernel_cases.check_sigmoid_bce(gpu_be, rng, np.float32, shapes=[(4096, 300)])
+    kernel_cases.check_optimizers(gpu_be, rng, np.float32, shapes=[(784, 512)])
 
 
 @pytest.mark.gpu
@@ -67,7 +88,7 @@ def test_gpu_results_stay_on_device_and_follow_the_current_stream(gpu_be):
     rng = np.random.default_rng(8)
     z = rng.normal(size=(256, 10)).astype(np.float32)
     t = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 256)]
-    w_loss, w_grad = kc.REF.softmax_xent(z, t)
+    w_loss, w_grad = kernel_cases.REF.softmax_xent(z, t)
     stream = cupy.cuda.Stream(non_blocking=True)
     with stream:
         zd, td = cupy.asarray(z), cupy.asarray(t)
@@ -76,8 +97,8 @@ def test_gpu_results_stay_on_device_and_follow_the_current_stream(gpu_be):
     assert isinstance(loss, cupy.ndarray) and loss.ndim == 0
     assert isinstance(grad, cupy.ndarray)
     stream.synchronize()
-    kc.close(cupy.asnumpy(loss), w_loss, np.float32, "loss on a side stream")
-    kc.close(cupy.asnumpy(grad), w_grad, np.float32, "grad on a side stream")
+    kernel_cases.close(cupy.asnumpy(loss), w_loss, np.float32, "loss on a side stream")
+    kernel_cases.close(cupy.asnumpy(grad), w_grad, np.float32, "grad on a side stream")
 
 
 @pytest.mark.gpu
@@ -135,8 +156,10 @@ def _raw_launcher(monkeypatch, kernel, extra_modules=()):
     ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
     ks.cuda = types.SimpleNamespace(
         compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
-    pyfunc, sigf = ks._table[kernel]
-    return ks._build_raw(pyfunc, sigf("float32")), launches
+    spec = SPECS[kernel]
+    key = ("float32",)
+    return ks._build_raw(spec.cuda, spec.signature("cuda", key),
+                         spec.params_for("cuda", key)), launches
 
 
 def _raw_bias_act_launch(monkeypatch, extra_modules=()):
@@ -148,7 +171,7 @@ def _raw_bias_act_launch(monkeypatch, extra_modules=()):
     expected = [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
                 0, 0, 5, 4, b.a.ctypes.data, 5, 4,
                 0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
-                1, 0]
+                1, 0]  # code, has_bias: int32 scalars
     return launch, launches, (z, b, out), expected
 
 
@@ -205,16 +228,21 @@ def test_raw_launch_views_contiguous_arrays_flat_for_1d_parameters(monkeypatch):
     launch, launches = _raw_launcher(monkeypatch, "sigmoid_bce")
     DevArray = _DevArray
     z, t, g = (DevArray(np.zeros((3, 5), np.float32)) for _ in range(3))
+    w = DevArray(np.zeros(1, np.float32))
     part, cnt = DevArray(np.zeros(8, np.float64)), DevArray(np.zeros(1, np.int32))
     loss = DevArray(np.zeros((), np.float32))
-    launch((1,), (32,), z, t, g, part, cnt, loss, 15.0, 1 / 15)
-    flat = [int(x) for x in launches[0][:-2]]
+    launch((1,), (32,), z, t, w, 0, g, loss, 5, 15.0, 1 / 15, part, cnt)
+    args = launches[0]
 
     def abi(a, n, item):
         return [0, 0, n, item, a.a.ctypes.data, n, item]
 
-    assert flat == (abi(z, 15, 4) + abi(t, 15, 4) + abi(g, 15, 4) + abi(part, 8, 8)
-                    + abi(cnt, 1, 4) + abi(loss, 1, 4))
+    flat = [int(x) for x in args[:21]] + [int(x) for x in args[22:36]] + \
+        [int(x) for x in args[39:]]
+    assert flat == (abi(z, 15, 4) + abi(t, 15, 4) + abi(w, 1, 4) + abi(g, 15, 4)
+                    + abi(loss, 1, 4) + abi(part, 8, 8) + abi(cnt, 1, 4))
+    assert [type(x) for x in args[21:22] + args[36:39]] == [np.int32, np.int32, np.float64,
+                                                           np.float32]
     with pytest.raises(TypeError):
-        launch((1,), (32,), DevArray(np.zeros((3, 10), np.float32)[:, ::2]), t, g, part, cnt,
-               loss, 15.0, 1 / 15)
+        launch((1,), (32,), DevArray(np.zeros((3, 10), np.float32)[:, ::2]), t, w, 0, g, loss,
+               5, 15.0, 1 / 15, part, cnt)

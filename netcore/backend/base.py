@@ -14,13 +14,28 @@ Conventions
 """
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 _EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
 #: Values of the one-element ``skip`` flag (int32). 0: this step may update the weights.
 NONFINITE_LOSS = 1  #: the loss was NaN or inf (set by :meth:`Backend.mark_nonfinite`)
 NONFINITE_UPDATE = 2  #: the update itself would have written a NaN or inf (nothing was written)
+
+
+def _quiet(fn: Callable) -> Callable:
+    """Run ``fn`` without NumPy floating-point warnings: an overflow on the way to a refused
+    update is reported by the flag, not as a RuntimeWarning."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import numpy  # the host library: its error state governs NumPy arrays only
+
+        with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 
 class Backend:
@@ -246,63 +261,74 @@ class Backend:
         xp.maximum(flag, bad * NONFINITE_LOSS, out=flag)
 
     # ------------------------------------------------------------------ optimizer updates
-    # Each updates ``param`` and its state in place; formulas in netcore/optimizers/.
+    # Each updates ``param`` and its state in place; formulas in netcore/optimizers/. None of
+    # them writes a NaN or inf: when any new value (weight or state) would be non-finite,
+    # nothing is written and ``skip[0]`` becomes NONFINITE_UPDATE (when a flag is given).
+    @_quiet
     def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
                    nesterov: bool, skip: Any = None) -> None:
         """Keras 3 SGD: ``v = m v - lr g``; ``w += v`` (Nesterov: ``w += m v - lr g``);
         without momentum (``velocity`` is None) ``w -= lr g``."""
-        if _skipped(skip):
+        if _flag_raised(skip):
             return
         if velocity is None:
-            param -= lr * grad
+            self._commit(skip, (param, param - lr * grad))
             return
-        velocity *= momentum
-        velocity -= lr * grad
-        if nesterov:
-            param += momentum * velocity - lr * grad
-        else:
-            param += velocity
+        vel = velocity * momentum - lr * grad
+        new_p = param + (momentum * vel - lr * grad) if nesterov else param + vel
+        self._commit(skip, (velocity, vel), (param, new_p))
 
+    @_quiet
     def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
                     beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
         """Keras 3 Adam step with ``alpha = lr sqrt(1 - b2^t) / (1 - b1^t)`` precomputed:
         ``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``; ``w -= alpha m / (sqrt(v) + eps)``."""
-        if _skipped(skip):
+        if _flag_raised(skip):
             return
-        xp = self.xp
-        m += (grad - m) * (1 - beta_1)
-        v += (grad * grad - v) * (1 - beta_2)
-        param -= alpha * m / (xp.sqrt(v) + epsilon)
+        new_m = m + (grad - m) * (1 - beta_1)
+        new_v = v + (grad * grad - v) * (1 - beta_2)
+        new_p = param - alpha * new_m / (self.xp.sqrt(new_v) + epsilon)
+        self._commit(skip, (m, new_m), (v, new_v), (param, new_p))
 
+    @_quiet
     def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
                        lr: float, rho: float, momentum: float, epsilon: float,
                        skip: Any = None) -> None:
         """Keras 3 RMSprop: ``v = rho v + (1 - rho) g^2``; ``inc = lr g / sqrt(v + eps)``;
         with momentum ``b = momentum b + inc; w -= b``, else ``w -= inc``."""
-        if _skipped(skip):
+        if _flag_raised(skip):
             return
-        xp = self.xp
-        velocity *= rho
-        velocity += (1 - rho) * grad * grad
-        inc = lr * grad / xp.sqrt(velocity + epsilon)
+        vel = velocity * rho + (1 - rho) * grad * grad
+        inc = lr * grad / self.xp.sqrt(vel + epsilon)
         if momentum_buf is not None:
-            momentum_buf *= momentum
-            momentum_buf += inc
-            param -= momentum_buf
+            b = momentum_buf * momentum + inc
+            self._commit(skip, (velocity, vel), (momentum_buf, b), (param, param - b))
         else:
-            param -= inc
+            self._commit(skip, (velocity, vel), (param, param - inc))
 
+    @_quiet
     def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
                        epsilon: float, skip: Any = None) -> None:
         """Keras 3 Adagrad: ``a += g^2``; ``w -= lr g / sqrt(a + eps)``."""
-        if _skipped(skip):
+        if _flag_raised(skip):
             return
+        acc = accumulator + grad * grad
+        new_p = param - lr * grad / self.xp.sqrt(acc + epsilon)
+        self._commit(skip, (accumulator, acc), (param, new_p))
+
+    def _commit(self, skip: Any, *pairs: tuple[Any, Any]) -> None:
+        """Copy each new value into its array, or, if any of them is not finite, nothing
+        (``skip[0] = NONFINITE_UPDATE``)."""
         xp = self.xp
-        accumulator += grad * grad
-        param -= lr * grad / xp.sqrt(accumulator + epsilon)
+        if not all(bool(xp.isfinite(new).all()) for _, new in pairs):
+            if skip is not None:
+                skip[...] = NONFINITE_UPDATE
+            return
+        for dst, new in pairs:
+            xp.copyto(dst, new, casting="same_kind")
 
 
-def _skipped(skip: Any) -> bool:
+def _flag_raised(skip: Any) -> bool:
     # Reading one element is free on NumPy; device backends fuse the check into the kernel.
     return skip is not None and bool(skip[0])
 

@@ -6,21 +6,17 @@
   launched on CuPy's current stream, so they order correctly with cuBLAS without any
   device-wide or host synchronisation. The launch path (numba PTX launched through CuPy's
   ``RawModule``, or numba's own dispatch) is chosen in ONE place,
-  :mod:`netcore.kernels._launch` (``NETCORE_CUDA_LAUNCH=raw|numba``).
-* Launch overhead (what bounds MNIST-sized steps): the default 'raw' path hands numba's PTX to
-  CuPy and launches with CuPy's own ``RawKernel`` call, its arguments as memoised CuPy
-  argument boxes (no numba dispatcher, no DeviceNDArray wrapping, no stream object, no
-  per-argument conversion); 'numba' keeps numba's launcher with zero-copy
-  ``as_cuda_array(sync=False)`` views on ``external_stream(<CuPy's stream>)``. Measured on an
-  H100 (benchmarks/results/device_check_h100_v3.md): a bare raw launch 9.4 us of host time,
-  a CuPy ElementwiseKernel 8.9 us, numba's path 113 us, numba's plain dispatch 49 us; backend
-  ops 14-20 us (bias_act, optimizers) to 39-47 us (softmax/sigmoid heads, before their
-  reshape calls were dropped). The raw path falls back to 'numba' per kernel (with a
-  warning) if PTX loading fails.
+  :mod:`netcore.kernels._launch` (``NETCORE_CUDA_LAUNCH=raw|numba``): launch overhead is what
+  bounds MNIST-sized steps, and the raw path costs the least host time per launch
+  (measurements: benchmarks/results/kernel_notes.md). The raw path falls back to 'numba'
+  per kernel (with a warning) if PTX loading fails.
 * Losses come back as 0-d device arrays: nothing reaches the host on the training path.
   They are reduced on the device in one launch (per-block partial sums + last-block-done
   finish, deterministic), through a small scratch buffer owned by the backend: use one
   backend per stream.
+* An optimizer update is two launches of one kernel: a check pass that raises the flag if
+  any new value would be non-finite, then the write pass, which does nothing once the flag
+  is set (a grid-wide "write nothing" needs the barrier between two launches).
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` it runs anywhere: arrays are NumPy arrays and the fused
 ops run through numba's CUDA simulator (slow; for tests of the whole dispatch path), with
@@ -36,13 +32,11 @@ import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_ROW_BLOCKS, MAX_TPB, pow2_at_least
-from .base import Backend, _skipped
+from ..kernels.optimizers import CHECK, WRITE
+from ..kernels.spec import FLOATS, LABEL_DTYPES
+from .base import _flag_raised
+from .fused import FusedBackend, weights_or_placeholder
 from .report import device_name
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
-_FUSED_OPS = ("bias_act", "bias_act_grad", "softmax_xent", "sigmoid_bce", "sgd_update",
-              "adam_update", "rmsprop_update", "adagrad_update")
 
 
 def simulator_enabled() -> bool:
@@ -86,11 +80,10 @@ def probe() -> tuple[bool, str]:
     return True, name
 
 
-class CudaBackend(Backend):
+class CudaBackend(FusedBackend):
     """CuPy + numba.cuda. Create through :func:`netcore.get_backend` ("cuda")."""
 
     name = "cuda"
-    fused_ops: tuple[str, ...] = _FUSED_OPS
 
     def __init__(self, seed: int | None = None) -> None:
         ok, reason = probe()
@@ -103,6 +96,7 @@ class CudaBackend(Backend):
         else:
             import cupy as xp
         super().__init__(xp, seed)
+        self.host_arrays = self.simulated
         from ..kernels._launch import KernelSet
 
         # Imports numba.cuda and binds the kernels; compiles nothing (first use per dtype).
@@ -123,9 +117,9 @@ class CudaBackend(Backend):
         # Reused device buffers: reduction scratch, placeholders for absent arguments.
         self._partial = xp.zeros(MAX_BLOCKS, dtype=np.float64)
         self._counter = xp.zeros(1, dtype=np.int32)  # last-block ticket; kernels reset it
-        self._noskip = xp.zeros(1, dtype=np.int32)
+        self._flag_scratch = xp.zeros(1, dtype=np.int32)
         self._nolabels = xp.zeros(1, dtype=np.int64)
-        self._dummy = {dt.name: xp.zeros(1, dtype=dt) for dt in _FLOATS}
+        self._dummy = {dt.name: xp.zeros(1, dtype=dt) for dt in FLOATS}
         self._grids: dict[tuple, Any] = {}  # cached launch configurations
         self._col_bufs: dict[int, tuple[Any, Any]] = {}
         self._max_row_chunks = 3 if self.simulated else 64
@@ -225,25 +219,15 @@ class CudaBackend(Backend):
                 xp.zeros(math.ceil(c / self._bwd_block[0]), dtype=np.int32))
         return buf
 
-    @staticmethod
-    def _float(*arrays: Any) -> bool:
-        dt = arrays[0].dtype
-        if dt not in _FLOATS:
-            return False
-        for a in arrays:  # a plain loop: no generator per launch
-            if a.dtype != dt:
-                return False
-        return True
-
     # ------------------------------------------------------------------ activations
     def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:
         code = ACT_CODES.get(activation)
         if (code is None or getattr(z, "ndim", 0) != 2 or (b is None and code == 0)
-                or not (self._float(z) if b is None else
-                        (b.shape == (z.shape[1],) and self._float(z, b))) or z.size == 0):
+                or not (self._fusable(z) if b is None else
+                        (b.shape == (z.shape[1],) and self._fusable(z, b))) or z.size == 0):
             return super().bias_act(z, b, activation, out=out)
         dst = out if out is not None else (z if b is None else self.xp.empty_like(z))
-        if dst.shape != z.shape or dst.dtype != z.dtype:
+        if dst.shape != z.shape or not self._fusable(z, dst):
             return super().bias_act(z, b, activation, out=out)
         grid, block = self._grid_tiles(*z.shape)
         self.kernels.get("bias_act_fwd", z.dtype.name)(
@@ -255,13 +239,13 @@ class CudaBackend(Backend):
                       db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
         code = ACT_CODES.get(activation)
         if (code is None or getattr(dy, "ndim", 0) != 2 or y.shape != dy.shape
-                or not self._float(dy, y) or dy.size == 0 or (code == 0 and not need_db)):
+                or not self._fusable(dy, y) or dy.size == 0 or (code == 0 and not need_db)):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         xp = self.xp
         dz = dz_out if dz_out is not None else (dy if code == 0 else xp.empty_like(dy))
         db = (db_out if db_out is not None else xp.empty(dy.shape[1], dy.dtype)) if need_db else None
-        if dz.shape != dy.shape or dz.dtype != dy.dtype or (
-                db is not None and (db.shape != (dy.shape[1],) or db.dtype != dy.dtype)):
+        if dz.shape != dy.shape or not self._fusable(dy, dz) or (
+                db is not None and (db.shape != (dy.shape[1],) or not self._fusable(dy, db))):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         grid, block = self._grid_cols(*dy.shape)
         partial, tickets = self._col_scratch(dy.shape[1])
@@ -274,112 +258,70 @@ class CudaBackend(Backend):
     def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
                      sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
-        if sample_weight is not None:
+        if (getattr(z, "ndim", 0) != 2 or z.size == 0 or not hasattr(target, "ndim")
+                or not self._fusable(z)):
             return super().softmax_xent(logits, target, grad_out, sample_weight)
-        if (getattr(z, "ndim", 0) != 2 or not self._float(z) or z.size == 0
-                or not hasattr(target, "ndim")):
-            return super().softmax_xent(logits, target, grad_out)
         xp = self.xp
         grad = grad_out if grad_out is not None else xp.empty_like(z)
-        if grad.shape != z.shape or grad.dtype != z.dtype:
-            return super().softmax_xent(logits, target, grad_out)
+        wh = weights_or_placeholder(self, sample_weight, z.shape[0], z, self._dummy[z.dtype.name])
+        if wh is None or grad.shape != z.shape or not self._fusable(z, grad):
+            return super().softmax_xent(logits, target, grad_out, sample_weight)
         if target.ndim == 1:
             if target.dtype.kind not in "iu" or target.shape != (z.shape[0],):
-                return super().softmax_xent(logits, target, grad_out)
-            labels = target if (target.dtype == _I64 or target.dtype == _I32) else target.astype(np.int64)
+                return super().softmax_xent(logits, target, grad_out, sample_weight)
+            labels = target if target.dtype in LABEL_DTYPES else target.astype(np.int64)
             t, sparse = z, 1  # t: unused placeholder of the right type
         else:
-            if target.shape != z.shape or target.dtype != z.dtype:
-                return super().softmax_xent(logits, target, grad_out)
+            if target.shape != z.shape or not self._fusable(z, target):
+                return super().softmax_xent(logits, target, grad_out, sample_weight)
             labels, t, sparse = self._nolabels, target, 0
-        n, c = z.shape
         loss = xp.empty((), dtype=z.dtype)
-        grid, block = self._grid_rows(n, c)
+        grid, block = self._grid_rows(*z.shape)
+        # the 0-d loss goes as a 1-element 1-D parameter (_launch._as_ndim)
         self.kernels.get("softmax_xent", z.dtype.name, labels.dtype.name)(
-            grid, block, z, t, labels, sparse, grad, self._partial, self._counter,
-            loss, float(n))  # the 0-d loss as a 1-element 1-D parameter (_launch._as_ndim)
+            grid, block, z, t, labels, sparse, wh[0], wh[1], grad, loss, self._partial,
+            self._counter)
         return loss, grad
 
     def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
                     sample_weight: Any = None) -> tuple[Any, Any]:
         z = logits
-        if sample_weight is not None:
-            return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         if (getattr(z, "ndim", 0) == 0 or getattr(target, "shape", None) != z.shape
-                or not self._float(z, target) or z.size == 0):
-            return super().sigmoid_bce(logits, target, grad_out)
+                or z.size == 0 or not self._fusable(z, target)):
+            return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         xp = self.xp
         grad = grad_out if grad_out is not None else xp.empty_like(z)
-        if (grad.shape != z.shape or grad.dtype != z.dtype or not z.flags.c_contiguous
-                or not target.flags.c_contiguous or not grad.flags.c_contiguous):
-            return super().sigmoid_bce(logits, target, grad_out)
+        wh = weights_or_placeholder(self, sample_weight, z.shape[0], z, self._dummy[z.dtype.name])
+        if (wh is None or grad.shape != z.shape or not self._fusable(z, grad)
+                or not z.flags.c_contiguous or not target.flags.c_contiguous
+                or not grad.flags.c_contiguous):
+            return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         loss = xp.empty((), dtype=z.dtype)
         grid, block = self._grid_reduce(z.size)
         # 1-D kernel parameters take the C-contiguous arrays (and the 0-d loss) as their
         # flat views without a reshape call each (kernels._launch._as_ndim).
         self.kernels.get("sigmoid_bce", z.dtype.name)(
-            grid, block, z, target, grad, self._partial, self._counter, loss,
-            float(z.size), 1.0 / z.size)
+            grid, block, z, target, wh[0], wh[1], grad, loss, z.size // z.shape[0],
+            float(z.size), 1.0 / z.size, self._partial, self._counter)
         return loss, grad
 
     # ------------------------------------------------------------------ optimizer updates
-    def _flat(self, *arrays: Any) -> tuple[Any, ...] | None:
-        p = arrays[0]
-        if not self._float(*arrays) or p.size == 0:
-            return None
-        for a in arrays:
-            if a.size != p.size or not a.flags.c_contiguous:
-                return None
-        return tuple(a if a.ndim == 1 else a.reshape(-1) for a in arrays)  # flat buffers: as is
-
-    def _skip(self, skip: Any) -> Any:
-        if skip is None or (not self.simulated and isinstance(skip, np.ndarray)):
-            return self._noskip  # absent, or a host flag already read by _host_skip
-        return skip if skip.dtype == np.int32 and skip.ndim == 1 else skip.reshape(-1).astype(np.int32)
-
-    def _host_skip(self, skip: Any) -> bool:
-        # A host-side (NumPy) flag costs nothing to read; a device flag is read by the kernel.
-        return isinstance(skip, np.ndarray) and not self.simulated and _skipped(skip)
-
-    def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
-                   nesterov: bool, skip: Any = None) -> None:
-        flat = self._flat(param, grad) if velocity is None else self._flat(param, grad, velocity)
-        if flat is None or self._host_skip(skip):
-            return super().sgd_update(param, grad, velocity, lr, momentum, nesterov, skip)
-        grid, block = self._grid1(param.size)
-        self.kernels.get("sgd_update", param.dtype.name)(  # scalars: converted by the launcher
-            grid, block, self._skip(skip), flat[0], flat[1],
-            flat[2] if velocity is not None else flat[0], lr, momentum,
-            int(bool(nesterov)), int(velocity is not None))
-
-    def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
-                    beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
-        flat = self._flat(param, grad, m, v)
-        if flat is None or self._host_skip(skip):
-            return super().adam_update(param, grad, m, v, alpha, beta_1, beta_2, epsilon, skip)
-        grid, block = self._grid1(param.size)
-        self.kernels.get("adam_update", param.dtype.name)(  # scalars: converted by the launcher
-            grid, block, self._skip(skip), *flat, alpha, 1 - beta_1, 1 - beta_2, epsilon)
-
-    def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
-                       lr: float, rho: float, momentum: float, epsilon: float,
-                       skip: Any = None) -> None:
-        arrays = (param, grad, velocity) + ((momentum_buf,) if momentum_buf is not None else ())
-        flat = self._flat(*arrays)
-        if flat is None or self._host_skip(skip):
-            return super().rmsprop_update(param, grad, velocity, momentum_buf, lr, rho,
-                                          momentum, epsilon, skip)
-        grid, block = self._grid1(param.size)
-        self.kernels.get("rmsprop_update", param.dtype.name)(  # scalars: converted by the launcher
-            grid, block, self._skip(skip), flat[0], flat[1], flat[2],
-            flat[3] if momentum_buf is not None else flat[0], lr, rho, 1 - rho,
-            momentum, epsilon, int(momentum_buf is not None))
-
-    def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
-                       epsilon: float, skip: Any = None) -> None:
-        flat = self._flat(param, grad, accumulator)
-        if flat is None or self._host_skip(skip):
-            return super().adagrad_update(param, grad, accumulator, lr, epsilon, skip)
-        grid, block = self._grid1(param.size)
-        self.kernels.get("adagrad_update", param.dtype.name)(  # scalars: converted by the launcher
-            grid, block, self._skip(skip), *flat, lr, epsilon)
+    def _update(self, name: str, skip: Any, p: Any, *args: Any) -> None:
+        # A device flag is read and written by the kernels. A host (NumPy) flag costs nothing
+        # to read; it and an absent flag go through the device scratch flag.
+        device_flag = skip is not None and (self.simulated or not isinstance(skip, np.ndarray))
+        if device_flag and skip.dtype == np.int32 and skip.ndim == 1:
+            flag = skip
+        else:
+            if skip is not None and not device_flag and _flag_raised(skip):
+                return
+            flag = self._flag_scratch
+            flag[...] = 0 if skip is None or not device_flag else skip.reshape(-1)[:1].astype(np.int32)
+        grid, block = self._grid1(p.size)
+        launch = self.kernels.get(name, p.dtype.name)  # scalars: converted by the launcher
+        launch(grid, block, flag, p, *args, CHECK)
+        launch(grid, block, flag, p, *args, WRITE)
+        if flag is not skip and skip is not None:
+            code = int(flag[0])  # a host or converted flag: read back (not the training path)
+            if code:
+                skip[...] = code

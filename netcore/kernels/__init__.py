@@ -1,15 +1,17 @@
-"""Fused kernels: one module per family, each with a CPU ``numba.njit`` and a ``numba.cuda`` kernel.
+"""Fused kernels: one module per family, each kernel declared once by a :class:`~.spec.KernelSpec`.
 
 * :mod:`.bias_act` -- bias + linear/relu/sigmoid/tanh, forward and backward (with ``db``).
-* :mod:`.softmax_xent` -- softmax + categorical cross-entropy from logits (one-hot or labels).
+* :mod:`.softmax_xent` -- softmax + categorical cross-entropy from logits (targets or labels).
 * :mod:`.sigmoid_bce` -- sigmoid + binary cross-entropy from logits.
 * :mod:`.optimizers` -- SGD (momentum, Nesterov), Adam, RMSprop (momentum), Adagrad.
 
 The math of each family is written once as plain-Python leaf helpers compiled for both
 targets (see :mod:`._common`); the NumPy oracle stays in :class:`netcore.backend.base.Backend`.
-Nothing compiles at import: :func:`cpu_kernels` compiles the CPU kernels for their explicit
-signatures (or loads them from numba's on-disk cache) when a CPU backend is created, and the
-CUDA launcher (:mod:`._launch`) compiles a kernel for a dtype the first time it runs.
+:data:`SPECS` (every kernel by name) and :data:`FUSED_OPS` (the backend ops they serve) are
+derived from the families' ``SPECS`` tuples. Nothing compiles at import: :func:`cpu_kernels`
+compiles the CPU kernels for their explicit signatures (or loads them from numba's on-disk
+cache) when a CPU backend is created, and the CUDA launcher (:mod:`._launch`) compiles a
+kernel for a dtype the first time it runs.
 """
 from __future__ import annotations
 
@@ -18,17 +20,15 @@ import threading
 import time
 from typing import Any
 
-#: Which CPU kernels compile with ``parallel=True`` (their ``prange`` loops then split over
-#: threads). All serial, by measurement on the 2-core dev machine (numbers in
-#: netcore/backend/cpu.py): parallel launches cost 5-40 us each, more than these kernels
-#: take, and fight OpenBLAS for the cores right after a matmul. NOTE: numba's cache key
-#: ignores this flag; delete netcore/kernels/__pycache__/*.nb[ci] after changing it.
-CPU_PARALLEL: dict[str, bool] = {
-    "bias_act": False,
-    "softmax_xent": False,
-    "sigmoid_bce": False,
-    "optimizers": False,
-}
+from . import bias_act, optimizers, sigmoid_bce, softmax_xent
+from ._common import cpu_kernel
+from .spec import KernelSpec
+
+#: Every fused kernel, by name.
+SPECS: dict[str, KernelSpec] = {
+    s.name: s for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers) for s in mod.SPECS}
+#: The :class:`~netcore.backend.base.Backend` ops the kernels fuse, in declaration order.
+FUSED_OPS: tuple[str, ...] = tuple(dict.fromkeys(s.op for s in SPECS.values()))
 
 _lock = threading.Lock()
 _cpu: dict[str, Any] | None = None
@@ -41,19 +41,14 @@ def cpu_kernels() -> dict[str, Any]:
     global _cpu, cpu_compile_seconds
     with _lock:
         if _cpu is None:
-            from . import bias_act, optimizers, sigmoid_bce, softmax_xent
-            from ._common import configure_cpu_threads
-
-            configure_cpu_threads()
             t0 = time.perf_counter()
             table: dict[str, Any] = {}
-            for family, mod in (("bias_act", bias_act), ("softmax_xent", softmax_xent),
-                                ("sigmoid_bce", sigmoid_bce), ("optimizers", optimizers)):
-                for name, (disp, sigs) in mod.make_cpu_kernels(CPU_PARALLEL[family]).items():
-                    for sig in sigs:
-                        disp.compile(sig)  # loads from the cache=True files when present
-                    disp.disable_compile()  # any other type is a bug: fail, don't compile
-                    table[name] = disp
+            for name, spec in SPECS.items():
+                disp = cpu_kernel(spec.cpu)
+                for key in spec.keys():
+                    disp.compile(spec.signature("cpu", key))  # or load numba's cache file
+                disp.disable_compile()  # any other type is a bug: fail, don't compile
+                table[name] = disp
             cpu_compile_seconds = time.perf_counter() - t0
             # Said out loud: a cold numba cache costs ~5-15 s here, once per machine.
             logging.getLogger("netcore").info(
@@ -63,4 +58,4 @@ def cpu_kernels() -> dict[str, Any]:
         return _cpu
 
 
-__all__ = ["cpu_kernels", "CPU_PARALLEL"]
+__all__ = ["SPECS", "FUSED_OPS", "cpu_kernels", "cpu_compile_seconds"]

@@ -1,17 +1,22 @@
-"""Plumbing shared by the kernel families: activation codes, the two jit targets, block reductions.
+"""Plumbing shared by the kernel families: the two compile targets, constants, block reductions.
 
-The math of every family is written ONCE as plain Python functions (scalar or per-index
-"leaf" helpers that call nothing else). :func:`cpu_inline` turns one into an inlined
-``numba.njit`` function for the CPU kernels; :func:`cuda_device` turns the same function
-into a ``numba.cuda`` device function for the GPU kernels (or a simulator device function
-under ``NUMBA_ENABLE_CUDASIM=1``). Only the loops around them differ per target.
+The math of every family is written ONCE as plain Python: "leaf" helpers (marked with
+:func:`leaf`) and the kernel bodies that loop around them. Each is compiled for a target by
+rebinding its globals (:func:`cpu_kernel`, :func:`cuda_kernel`): every leaf it calls is
+replaced by that leaf's flavour for the target (an inlined ``numba.njit`` function on the
+CPU, a ``numba.cuda`` device function on the GPU), ``cuda`` by ``numba.cuda``, and
+``CUDA_FLAVOUR`` by True in the CUDA flavour (numba freezes globals as constants, so
+``if CUDA_FLAVOUR:`` branches compile away). So a kernel module never keeps module globals
+that must be bound late.
 
 numba.cuda is imported lazily (:func:`load_cuda`): the CPU backend must work where
 numba-cuda is not installed, and nothing may compile for CUDA at import.
 """
 from __future__ import annotations
 
-import os
+import math
+import threading
+import types
 from typing import Any, Callable
 
 import numba
@@ -23,16 +28,17 @@ ACT_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 
 #: Options of every CPU kernel. ``cache=True``: compiled code is written beside the module
 #: and reloaded by later processes; ``error_model='numpy'``: no Python-style division checks.
+#: Serial (no ``parallel=True``): parallel launches cost more than these kernels take and
+#: fight OpenBLAS for the cores (benchmarks/results/kernel_notes.md); serial kernels are also
+#: bit-deterministic whatever the thread count.
 NJIT_OPTS: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 
 #: Largest CUDA block used by the reduction kernels (the static shared-memory size).
 MAX_TPB = 256
-#: Most blocks a reduction kernel launches (the size of its scratch buffer of partial sums).
-#: 8192: an element-wise reduction over 33 M elements then runs ~10 waves of blocks instead
-#: of 1.3 (1024 blocks, ~790 resident on an H100: the last third ran on a quarter-full GPU).
+#: Most blocks a reduction kernel launches (the size of its scratch buffer of partial sums):
+#: enough waves of blocks that the last one does not run on a mostly idle GPU.
 MAX_BLOCKS = 8192
-#: Most blocks of the one-block-per-row kernels (softmax; rows grid-strided beyond it). One
-#: block per row up to MAX_BLOCKS measured no faster on an H100 (kernel_notes.md, round 2).
+#: Most blocks of the one-block-per-row kernels (softmax; rows grid-strided beyond it).
 MAX_ROW_BLOCKS = 1024
 
 #: float32 0 and 1 for the shared math: numba types the literals ``0.0``/``1.0`` as float64, so
@@ -40,47 +46,62 @@ MAX_ROW_BLOCKS = 1024
 #: ``x`` and is exactly ``x + 1.0`` for float64 ``x``. (Frozen as constants when compiled.)
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
-#: False for the CPU flavour of a shared helper, True in its CUDA flavour (see cuda_device).
-ON_GPU = False
+#: True only inside the CUDA flavour of a kernel or leaf (see the module docstring).
+CUDA_FLAVOUR = False
 
-cuda: Any = None  # numba.cuda once load_cuda() ran; a module global so the simulator can swap it
+cuda: Any = None  # numba.cuda inside the CUDA flavours; None in the plain functions
 
-
-def configure_cpu_threads() -> None:
-    """Pick numba's threading layer for the parallel CPU kernels (before their first launch).
-
-    'workqueue' (numba's own simple pool) unless the user chose one via
-    NUMBA_THREADING_LAYER: with the OpenMP layer, numba's spinning OpenMP workers and
-    OpenBLAS's threads fight for the 2 cores right after a matmul (17x slowdowns measured);
-    workqueue threads sleep between parallel regions. Measurements in netcore/backend/cpu.py.
-    """
-    if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
-        numba.config.THREADING_LAYER = "workqueue"
+_LEAVES: set[Callable] = set()
+_flavours: dict[tuple[str, Callable], Callable] = {}
+_lock = threading.RLock()
 
 
-def cpu_inline(fn: Callable) -> Callable:
-    """The CPU flavour of a shared leaf helper (inlined into the calling njit kernel)."""
-    return numba.njit(inline="always", **NJIT_OPTS)(fn)
+def leaf(fn: Callable) -> Callable:
+    """Mark ``fn`` as shared math: kernels calling it get its flavour for their target."""
+    _LEAVES.add(fn)
+    return fn
 
 
-def cuda_device(fn: Callable) -> Callable:
-    """The CUDA flavour of the same helper (a device function; plain Python in the simulator).
-
-    The flavour sees its own copy of the module globals with ``ON_GPU = True`` (numba freezes
-    globals as constants, so ``if not ON_GPU:`` branches are compiled away on the GPU and
-    the CPU keeps them) and, in the simulator, Python floats for ``F0``/``F1``: simulated, the
-    helper is plain Python, ``math.exp`` returns a Python float, and NumPy's weak-scalar rule
-    would make ``F1 + e`` float32 even for float64 data (the literals behaved like floats).
-    """
-    import types
-
-    names = fn.__code__.co_names
-    if "ON_GPU" in names or "F0" in names or "F1" in names:
-        g = dict(fn.__globals__, ON_GPU=True)
+def _rebind(fn: Callable, target: str) -> Callable:
+    """A copy of ``fn`` whose globals name the ``target`` flavours of the leaves it calls."""
+    g = dict(fn.__globals__)
+    for name in fn.__code__.co_names:
+        obj = g.get(name)
+        if callable(obj) and obj in _LEAVES:
+            g[name] = flavour(obj, target)
+    if target == "cuda":
+        g["cuda"] = load_cuda()
+        g["CUDA_FLAVOUR"] = True
         if numba.config.ENABLE_CUDASIM:
+            # Simulated, a helper is plain Python and ``math.exp`` returns a Python float;
+            # NumPy's weak-scalar rule would make ``F1 + e`` float32 even for float64 data.
             g.update(F0=0.0, F1=1.0)
-        fn = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
-    return load_cuda().jit(device=True)(fn)  # NVVM inlines leaf helpers this small
+    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def flavour(fn: Callable, target: str) -> Callable:
+    """The compiled ``target`` ("cpu" or "cuda") flavour of leaf ``fn`` (built once)."""
+    with _lock:
+        got = _flavours.get((target, fn))
+        if got is None:
+            py = _rebind(fn, target)
+            if target == "cpu":
+                got = numba.njit(inline="always", **NJIT_OPTS)(py)
+            else:
+                got = load_cuda().jit(device=True)(py)  # NVVM inlines leaf helpers this small
+            _flavours[(target, fn)] = got
+        return got
+
+
+def cpu_kernel(fn: Callable) -> Any:
+    """The njit dispatcher of kernel body ``fn`` (compiled later, for explicit signatures)."""
+    return numba.njit(**NJIT_OPTS)(_rebind(fn, "cpu"))
+
+
+def cuda_kernel(fn: Callable) -> Callable:
+    """Kernel body ``fn`` bound for ``numba.cuda.jit`` / ``compile_ptx`` (not compiled yet)."""
+    with _lock:
+        return _rebind(fn, "cuda")
 
 
 def numpy_compat_for_numba_cuda() -> None:
@@ -98,29 +119,37 @@ def numpy_compat_for_numba_cuda() -> None:
 
 def load_cuda() -> Any:
     """Import numba.cuda (only when a CUDA backend is actually created)."""
-    global cuda, block_sum_d, block_max_d, finish_mean_d
-    if cuda is None:
-        numpy_compat_for_numba_cuda()
-        from numba import cuda as _cuda
+    numpy_compat_for_numba_cuda()
+    from numba import cuda as numba_cuda
 
-        cuda = _cuda
-        block_sum_d = _cuda.jit(device=True)(_block_sum)
-        block_max_d = _cuda.jit(device=True)(_block_max)
-        finish_mean_d = _cuda.jit(device=True)(_finish_mean)
-    return cuda
+    return numba_cuda
+
+
+# ---------------------------------------------------------------- shared scalar math
+@leaf
+def sigmoid_and_exp(x):
+    """``(sigmoid(x), exp(-|x|))`` without overflow: exp only ever sees ``-|x|``. In x's
+    dtype (F1, not 1.0: float32 stays float32)."""
+    e = math.exp(-abs(x))
+    return (F1 / (F1 + e) if x >= 0 else e / (F1 + e)), e
 
 
 # ---------------------------------------------------------------- CUDA block reductions
 # ``sh`` is a float64 shared array of at least blockDim.x elements; blockDim.x is a power
 # of two. The tree order is fixed, so results are reproducible run to run.
-def _block_sum(sh, v):
+@leaf
+def block_reduce(sh, v, take_max):
+    """The block's sum of ``v`` (``take_max`` 0) or its maximum (1), on every thread."""
     tid = cuda.threadIdx.x
     sh[tid] = v
     cuda.syncthreads()
     s = cuda.blockDim.x // 2
     while s > 0:
         if tid < s:
-            sh[tid] += sh[tid + s]
+            if take_max == 0:
+                sh[tid] += sh[tid + s]
+            elif sh[tid + s] > sh[tid]:
+                sh[tid] = sh[tid + s]
         cuda.syncthreads()
         s //= 2
     r = sh[0]
@@ -128,28 +157,13 @@ def _block_sum(sh, v):
     return r
 
 
-def _block_max(sh, v):
-    tid = cuda.threadIdx.x
-    sh[tid] = v
-    cuda.syncthreads()
-    s = cuda.blockDim.x // 2
-    while s > 0:
-        if tid < s:
-            if sh[tid + s] > sh[tid]:
-                sh[tid] = sh[tid + s]
-        cuda.syncthreads()
-        s //= 2
-    r = sh[0]
-    cuda.syncthreads()
-    return r
-
-
-def _finish_mean(sh, flag, acc, partial, counter, loss, scale):
+@leaf
+def finish_mean(sh, flag, acc, partial, counter, loss, scale):
     """Grid-wide ``loss[0] = scale * sum(acc of every block)`` in ONE launch, deterministic.
 
     Each block stores its partial sum; the last block to finish (atomic ticket) adds the
-    partials in a fixed order and resets the ticket counter for the next launch. Saves the
-    second launch a separate reduction would cost (launch overhead dominates at MNIST sizes).
+    partials in a fixed order and resets the ticket counter for the next launch (a second
+    launch for the reduction would cost more than the work at MNIST sizes).
     """
     tid = cuda.threadIdx.x
     nblocks = cuda.gridDim.x
@@ -179,15 +193,10 @@ def _finish_mean(sh, flag, acc, partial, counter, loss, scale):
         while k < nblocks:
             s += partial[k]
             k += nt
-        s = block_sum_d(sh, s)  # module global: the device flavour, set by load_cuda()
+        s = block_reduce(sh, s, 0)
         if tid == 0:
             loss[0] = s * scale
             counter[0] = 0
-
-
-block_sum_d: Any = None
-block_max_d: Any = None
-finish_mean_d: Any = None
 
 
 def pow2_at_least(n: int, lo: int, hi: int) -> int:
@@ -198,5 +207,7 @@ def pow2_at_least(n: int, lo: int, hi: int) -> int:
     return p
 
 
-__all__ = ["ACT_CODES", "F0", "F1", "ON_GPU", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS", "MAX_ROW_BLOCKS", "configure_cpu_threads",
-           "cpu_inline", "cuda_device", "load_cuda", "pow2_at_least"]
+__all__ = ["ACT_CODES", "F0", "F1", "CUDA_FLAVOUR", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS",
+           "MAX_ROW_BLOCKS", "leaf", "flavour", "cpu_kernel", "cuda_kernel", "load_cuda",
+           "numpy_compat_for_numba_cuda", "sigmoid_and_exp", "block_reduce", "finish_mean",
+           "pow2_at_least"]

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _common
+from .spec import KernelSpec
 
 LAUNCH_PATHS = ("raw", "numba")
 #: The launch path the CUDA backend uses unless NETCORE_CUDA_LAUNCH says otherwise.
@@ -100,44 +101,17 @@ def launch_path(simulated: bool) -> str:
     return path
 
 
-def _split_sig(sig: str) -> list[tuple[np.dtype, int]]:
-    """'void(float32[:, :], int32)' -> [(float32, 2), (int32, 0)] (ndim 0 = scalar)."""
-    inner = sig[sig.index("(") + 1: sig.rindex(")")]
-    parts, depth, cur = [], 0, ""
-    for ch in inner:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        parts.append(cur.strip())
-    out = []
-    for p in parts:
-        if "[" in p:
-            dims = p[p.index("[") + 1: p.rindex("]")].split(",")  # "::1" is ONE dimension
-            out.append((np.dtype(p[:p.index("[")]), len(dims)))
-        else:
-            out.append((np.dtype(p), 0))
-    return out
-
-
 class KernelSet:
-    """All fused CUDA kernels; ``get(name, *key)`` returns ``launch(grid, block, *args)``."""
+    """All fused CUDA kernels; ``get(name, *key)`` returns ``launch(grid, block, *args)``,
+    the arguments in the order of the kernel's :class:`~.spec.KernelSpec` (CUDA flavour)."""
 
     def __init__(self, simulated: bool, path: str | None = None) -> None:
-        from . import bias_act, optimizers, sigmoid_bce, softmax_xent
+        from . import SPECS
 
         self.simulated = simulated
         self.path = "sim" if simulated else (path or launch_path(False))
         self.cuda = _common.load_cuda()
-        self._table: dict[str, tuple[Callable, Callable]] = {}
-        for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers):
-            self._table.update(mod.load_cuda_kernels())
+        self._specs: dict[str, KernelSpec] = dict(SPECS)
         self._launchers: dict[tuple, Callable] = {}
         self._streams: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -145,7 +119,7 @@ class KernelSet:
 
     @property
     def names(self) -> list[str]:
-        return sorted(self._table)
+        return sorted(self._specs)
 
     def get(self, name: str, *key: str) -> Callable:
         """The launcher of kernel ``name`` for dtype ``key`` (compiled on first request)."""
@@ -160,24 +134,25 @@ class KernelSet:
 
     # ---------------------------------------------------------------- builders
     def _build(self, name: str, key: tuple[str, ...]) -> Callable:
-        pyfunc, sigfn = self._table[name]
-        sig = sigfn(*key)
+        spec = self._specs[name]
+        pyfunc = _common.cuda_kernel(spec.cuda)
+        sig = spec.signature("cuda", key)
+        params = spec.params_for("cuda", key)
         if self.path == "sim":
-            return self._build_sim(pyfunc, sig)
+            return self._build_sim(pyfunc, sig, params)
         if self.path == "raw":
             try:
-                return self._build_raw(pyfunc, sig)
+                return self._build_raw(pyfunc, sig, params)
             except Exception as exc:  # no NVVM/PTX JIT for this card, ...: stay correct
                 warnings.warn(f"netcore: raw launch of {name}{key} unavailable ({exc!r}); "
                               "using numba's launch path", RuntimeWarning, stacklevel=3)
                 self.fallbacks.append(f"{name}{key}")
-        return self._build_numba(pyfunc, sig)
+        return self._build_numba(pyfunc, sig, params)
 
-    def _build_sim(self, pyfunc: Callable, sig: str) -> Callable:
+    def _build_sim(self, pyfunc: Callable, sig: Any, spec: list[tuple[np.dtype, int]]) -> Callable:
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
         kern = self.cuda.jit(sig)(pyfunc)
-        spec = _split_sig(sig)
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Wrap (not copy) NumPy arrays: outputs may alias inputs, as on the GPU; scalars
@@ -197,11 +172,10 @@ class KernelSet:
                                       else self.cuda.external_stream(ptr))
         return s
 
-    def _build_numba(self, pyfunc: Callable, sig: str) -> Callable:
+    def _build_numba(self, pyfunc: Callable, sig: Any, spec: list[tuple[np.dtype, int]]) -> Callable:
         cuda = self.cuda
         kern = cuda.jit(sig)(pyfunc)  # explicit signature: compiles now, once
         as_array = cuda.as_cuda_array
-        spec = _split_sig(sig)
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Arrays: zero-copy views, no stream sync; scalars: exactly the signature's types
@@ -212,7 +186,7 @@ class KernelSet:
 
         return launch
 
-    def _build_raw(self, pyfunc: Callable, sig: str) -> Callable:
+    def _build_raw(self, pyfunc: Callable, sig: Any, params: list[tuple[np.dtype, int]]) -> Callable:
         import cupy
 
         cc = cupy.cuda.Device().compute_capability  # e.g. "90"
@@ -226,7 +200,7 @@ class KernelSet:
                 fh.write(ptx)
             module = cupy.RawModule(path=path)
             kern = module.get_function(entry.group(1))  # loads the module now
-        spec = tuple(_split_sig(sig))
+        spec = tuple(params)
         box8, box_scalar = _arg_boxes()
         # Flattened array arguments, memoised per (pointer, shape, strides, dtype): the
         # persistent buffers (weights, grads, optimizer state, activations) come back every

@@ -11,14 +11,12 @@ sigmoid: ``y (1 - y)``; tanh: ``1 - y^2``) and, in the same pass, ``db = sum_row
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
 
-from . import _common
-from ._common import ACT_CODES, F0, F1, NJIT_OPTS, cpu_inline, cuda_device
+from ._common import ACT_CODES, F0, F1, cuda, leaf, sigmoid_and_exp
+from .spec import INT, KernelSpec, arr, scalar
 
 
 # ---------------------------------------------------------------- the math, written once
@@ -26,18 +24,19 @@ from ._common import ACT_CODES, F0, F1, NJIT_OPTS, cpu_inline, cuda_device
 # literal as float64, which turned every float32 kernel into float64 arithmetic (float64 exp
 # and division in sigmoid). A float32 constant keeps float32 math in float32 kernels and
 # promotes exactly (0 and 1 are exact) in float64 ones.
+@leaf
 def act_fwd(x, code):
     """``act(x)`` for activation ``code`` (see ``ACT_CODES``); NaN propagates like NumPy."""
     if code == 1:  # relu; written so NaN stays NaN, as np.maximum does
         return F0 if x < 0 else x
-    if code == 2:  # sigmoid; exp only ever sees -|x| (no overflow at |x| = 1e4)
-        e = math.exp(-abs(x))
-        return F1 / (F1 + e) if x >= 0 else e / (F1 + e)
+    if code == 2:
+        return sigmoid_and_exp(x)[0]
     if code == 3:
         return math.tanh(x)
     return x
 
 
+@leaf
 def act_grad(dy, y, code):
     """``dy * act'(y)`` written in terms of the forward output ``y``."""
     if code == 1:
@@ -49,58 +48,33 @@ def act_grad(dy, y, code):
     return dy
 
 
-_act_fwd_c = cpu_inline(act_fwd)
-_act_grad_c = cpu_inline(act_grad)
-
-
 # ---------------------------------------------------------------- CPU kernels (numba.njit)
 def _fwd_cpu(z, b, out, code, has_bias):
     n, c = z.shape
-    for i in prange(n):  # rows are independent: deterministic in parallel too
+    for i in range(n):
         for j in range(c):
             x = z[i, j]
-            if has_bias:
+            if has_bias != 0:
                 x = x + b[j]
-            out[i, j] = _act_fwd_c(x, code)
+            out[i, j] = act_fwd(x, code)
 
 
 def _bwd_cpu(dy, y, dz, db, code, need_db):
     n, c = dy.shape
     # Row-major sweep (contiguous, vectorises); each column is summed in row order, so the
-    # result is deterministic. Serial on purpose: see CPU_PARALLEL in netcore/kernels.
+    # result is deterministic.
     acc = np.zeros(c, np.float64)
     for i in range(n):
         for j in range(c):
-            g = _act_grad_c(dy[i, j], y[i, j], code)
+            g = act_grad(dy[i, j], y[i, j], code)
             dz[i, j] = g
             acc[j] += g
-    if need_db:
+    if need_db != 0:
         for j in range(c):
             db[j] = acc[j]
 
 
-def _cpu_sigs(kind: str) -> list[str]:
-    out = []
-    for f in ("float32", "float64"):
-        if kind == "fwd":
-            out.append(f"void({f}[:, ::1], {f}[::1], {f}[:, ::1], int64, boolean)")
-        else:
-            out.append(f"void({f}[:, ::1], {f}[:, ::1], {f}[:, ::1], {f}[::1], int64, boolean)")
-    return out
-
-
-def make_cpu_kernels(parallel: bool) -> dict[str, Any]:
-    """The njit dispatchers (compiled later, by :func:`netcore.kernels.compile_cpu`)."""
-    opts = dict(NJIT_OPTS, parallel=parallel)
-    return {"bias_act_fwd": (numba.njit(**opts)(_fwd_cpu), _cpu_sigs("fwd")),
-            "bias_act_bwd": (numba.njit(**opts)(_bwd_cpu), _cpu_sigs("bwd"))}
-
-
 # ---------------------------------------------------------------- CUDA kernels (numba.cuda)
-# Module globals bound by load_cuda_kernels(): the device flavours of the helpers above.
-cuda: Any = None
-_act_fwd_d: Any = None
-_act_grad_d: Any = None
 BX, BY = 32, 32  # backward block: 32 columns (one coalesced warp) x up to 32 row lanes (16 used on
 #                 GPUs: 512 threads stay within the register budget whatever NVVM allocates)
 
@@ -128,16 +102,16 @@ def _fwd_cuda(z, b, out, code, has_bias):
             x1 = x1 + bj
             x2 = x2 + bj
             x3 = x3 + bj
-        out[i, j] = _act_fwd_d(x0, code)
-        out[i + step, j] = _act_fwd_d(x1, code)
-        out[i + 2 * step, j] = _act_fwd_d(x2, code)
-        out[i + 3 * step, j] = _act_fwd_d(x3, code)
+        out[i, j] = act_fwd(x0, code)
+        out[i + step, j] = act_fwd(x1, code)
+        out[i + 2 * step, j] = act_fwd(x2, code)
+        out[i + 3 * step, j] = act_fwd(x3, code)
         i += 4 * step
     while i < n:
         x = z[i, j]
         if has_bias != 0:
             x = x + bj
-        out[i, j] = _act_fwd_d(x, code)
+        out[i, j] = act_fwd(x, code)
         i += step
 
 
@@ -172,10 +146,10 @@ def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):
             y1 = y[i + by, j]
             y2 = y[i + 2 * by, j]
             y3 = y[i + 3 * by, j]
-            g0 = _act_grad_d(a0, y0, code)
-            g1 = _act_grad_d(a1, y1, code)
-            g2 = _act_grad_d(a2, y2, code)
-            g3 = _act_grad_d(a3, y3, code)
+            g0 = act_grad(a0, y0, code)
+            g1 = act_grad(a1, y1, code)
+            g2 = act_grad(a2, y2, code)
+            g3 = act_grad(a3, y3, code)
             dz[i, j] = g0
             dz[i + by, j] = g1
             dz[i + 2 * by, j] = g2
@@ -186,7 +160,7 @@ def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):
             acc += g3
             i += 4 * by
         while i < r1:
-            g = _act_grad_d(dy[i, j], y[i, j], code)
+            g = act_grad(dy[i, j], y[i, j], code)
             dz[i, j] = g
             acc += g
             i += by
@@ -221,20 +195,15 @@ def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):
                     counter[cuda.blockIdx.x] = 0  # ready for the next launch
 
 
-def load_cuda_kernels() -> dict[str, Any]:
-    """Python kernel functions + signature builders for the CUDA launcher (binds the globals)."""
-    global cuda, _act_fwd_d, _act_grad_d
-    cuda = _common.load_cuda()
-    if _act_fwd_d is None:
-        _act_fwd_d = cuda_device(act_fwd)
-        _act_grad_d = cuda_device(act_grad)
-    return {
-        "bias_act_fwd": (_fwd_cuda,
-                         lambda f: f"void({f}[:, :], {f}[:], {f}[:, :], int32, int32)"),
-        "bias_act_bwd": (_bwd_cuda,
-                         lambda f: (f"void({f}[:, :], {f}[:, :], {f}[:, :], {f}[:], int32, int32, "
-                                    "float64[:, :], int32[:])")),
-    }
+SPECS = (
+    KernelSpec("bias_act_fwd", "bias_act",
+               (arr("z", 2), arr("b"), arr("out", 2), scalar("code", INT), scalar("has_bias", INT)),
+               cpu=_fwd_cpu, cuda=_fwd_cuda),
+    KernelSpec("bias_act_bwd", "bias_act_grad",
+               (arr("dy", 2), arr("y", 2), arr("dz", 2), arr("db"), scalar("code", INT),
+                scalar("need_db", INT), arr("partial", 2, "float64", cuda_only=True),
+                arr("counter", 1, "int32", cuda_only=True)),
+               cpu=_bwd_cpu, cuda=_bwd_cuda),
+)
 
-
-__all__ = ["ACT_CODES", "act_fwd", "act_grad", "make_cpu_kernels", "load_cuda_kernels"]
+__all__ = ["ACT_CODES", "act_fwd", "act_grad", "SPECS"]

@@ -1,4 +1,4 @@
-"""Optimizer updates, one kernel per parameter tensor, exactly the Keras 3 rules.
+"""Optimizer updates, one kernel per rule, exactly the Keras 3 rules; never a NaN written.
 
 References (the oracle): ``sgd_update``, ``adam_update``, ``rmsprop_update`` and
 ``adagrad_update`` of :class:`netcore.backend.base.Backend`. Per element ``i``:
@@ -10,174 +10,191 @@ References (the oracle): ``sgd_update``, ``adam_update``, ``rmsprop_update`` and
   momentum: ``b = momentum b + inc; w -= b``, else ``w -= inc``.
 * Adagrad: ``a += g^2; w -= lr g / sqrt(a + eps)``.
 
-Scalars arrive in the arrays' dtype (as NumPy's weak Python scalars make the reference do),
-with ``1 - b1`` etc. folded on the host. Arrays are 1-D contiguous views of the tensors.
-The CUDA kernels read the device ``skip`` flag first and write nothing when it is set; the
-CPU backend reads it on the host (free there).
+Each kernel first reads the ``flag`` (int32, one element) and does nothing when it is set
+(a non-finite loss this step: the weights of the last good step survive). Then two passes
+over the tensor, chosen by the bits of ``passes``: ``CHECK`` computes every new value
+(weights and state) without writing and, if any is NaN or inf, sets
+``flag[0] = NONFINITE_UPDATE`` and writes nothing; ``WRITE`` computes and stores them. The
+CPU runs both in one call; the GPU launches CHECK then WRITE (the second launch sees the
+flag the first one set: a grid-wide "nothing written" needs that barrier). The body is the
+same code on both targets: only :func:`thread_range` differs.
+
+Scalars arrive in the arrays' dtype, with ``1 - b1`` etc. folded on the host. Arrays are
+1-D contiguous views of the tensors (all of one flat parameter buffer, usually).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import numba
-from numba import prange
+from ..backend.base import NONFINITE_UPDATE
+from ._common import CUDA_FLAVOUR, cuda, leaf
+from .spec import INT, KernelSpec, arr, scalar
 
-from . import _common
-from ._common import NJIT_OPTS, cpu_inline, cuda_device
+#: Bits of the ``passes`` argument.
+CHECK = 1
+WRITE = 2
+
+
+@leaf
+def thread_range():
+    """``(first index, stride)`` of this thread: one CPU thread walks everything; a CUDA
+    thread strides over the grid."""
+    if CUDA_FLAVOUR:
+        return cuda.grid(1), cuda.gridsize(1)
+    return 0, 1
 
 
 # ---------------------------------------------------------------- the math, written once
-def sgd_elem(p, g, vel, i, lr, mom, nesterov, has_mom):
+@leaf
+def sgd_new(p, g, vel, i, lr, mom, nesterov, has_mom):
+    """New ``(w, v)`` of element ``i`` (``v`` unused without momentum)."""
     gi = g[i]
     if has_mom == 0:
-        p[i] -= lr * gi
-        return
+        return p[i] - lr * gi, gi
     v = vel[i] * mom
     v -= lr * gi
-    vel[i] = v
     if nesterov != 0:
-        p[i] += mom * v - lr * gi
-    else:
-        p[i] += v
+        return p[i] + (mom * v - lr * gi), v
+    return p[i] + v, v
 
 
-def adam_elem(p, g, m, v, i, alpha, c1, c2, eps):
+@leaf
+def adam_new(p, g, m, v, i, alpha, c1, c2, eps):
+    """New ``(w, m, v)`` of element ``i``."""
     gi = g[i]
     mi = m[i]
     mi += (gi - mi) * c1
-    m[i] = mi
     vi = v[i]
     vi += (gi * gi - vi) * c2
-    v[i] = vi
-    p[i] -= alpha * mi / (math.sqrt(vi) + eps)
+    return p[i] - alpha * mi / (math.sqrt(vi) + eps), mi, vi
 
 
-def rmsprop_elem(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom):
+@leaf
+def rmsprop_new(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom):
+    """New ``(w, v, b)`` of element ``i`` (``b`` unused without momentum)."""
     gi = g[i]
     v = vel[i] * rho
     v += c_rho * gi * gi
-    vel[i] = v
     inc = lr * gi / math.sqrt(v + eps)
     if has_mom != 0:
         b = mb[i] * mom
         b += inc
-        mb[i] = b
-        p[i] -= b
-    else:
-        p[i] -= inc
+        return p[i] - b, v, b
+    return p[i] - inc, v, inc
 
 
-def adagrad_elem(p, g, acc, i, lr, eps):
+@leaf
+def adagrad_new(p, g, acc, i, lr, eps):
+    """New ``(w, a)`` of element ``i``."""
     gi = g[i]
     a = acc[i] + gi * gi
-    acc[i] = a
-    p[i] -= lr * gi / math.sqrt(a + eps)
+    return p[i] - lr * gi / math.sqrt(a + eps), a
 
 
-_sgd_c = cpu_inline(sgd_elem)
-_adam_c = cpu_inline(adam_elem)
-_rmsprop_c = cpu_inline(rmsprop_elem)
-_adagrad_c = cpu_inline(adagrad_elem)
-
-
-# ---------------------------------------------------------------- CPU kernels (numba.njit)
-# Element-wise, no reductions: bit-identical whatever the thread count.
-def _sgd_cpu(p, g, vel, lr, mom, nesterov, has_mom):
-    for i in prange(p.size):
-        _sgd_c(p, g, vel, i, lr, mom, nesterov, has_mom)
-
-
-def _adam_cpu(p, g, m, v, alpha, c1, c2, eps):
-    for i in prange(p.size):
-        _adam_c(p, g, m, v, i, alpha, c1, c2, eps)
-
-
-def _rmsprop_cpu(p, g, vel, mb, lr, rho, c_rho, mom, eps, has_mom):
-    for i in prange(p.size):
-        _rmsprop_c(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom)
-
-
-def _adagrad_cpu(p, g, acc, lr, eps):
-    for i in prange(p.size):
-        _adagrad_c(p, g, acc, i, lr, eps)
-
-
-def _sigs(narr: int, scalars: str, f: str, skip: str = "") -> str:
-    arrs = ", ".join([f"{f}[::1]"] * narr)
-    return f"void({arrs}, {scalars.replace('f', f)}{skip})"
-
-
-_SCALARS = {  # scalar parameter types; 'f' is the array dtype
-    "sgd": (3, "f, f, int64, int64"),
-    "adam": (4, "f, f, f, f"),
-    "rmsprop": (4, "f, f, f, f, f, int64"),
-    "adagrad": (3, "f, f"),
-}
-
-
-def make_cpu_kernels(parallel: bool) -> dict[str, Any]:
-    opts = dict(NJIT_OPTS, parallel=parallel)
-    fns = {"sgd": _sgd_cpu, "adam": _adam_cpu, "rmsprop": _rmsprop_cpu, "adagrad": _adagrad_cpu}
-    return {f"{k}_update": (numba.njit(**opts)(fn),
-                            [_sigs(_SCALARS[k][0], _SCALARS[k][1], f) for f in ("float32", "float64")])
-            for k, fn in fns.items()}
-
-
-# ---------------------------------------------------------------- CUDA kernels (numba.cuda)
-cuda: Any = None
-_sgd_d: Any = None
-_adam_d: Any = None
-_rmsprop_d: Any = None
-_adagrad_d: Any = None
-
-
-def _sgd_cuda(skip, p, g, vel, lr, mom, nesterov, has_mom):
-    if skip[0] != 0:  # a non-finite loss this step: keep the weights of the last good step
+# ---------------------------------------------------------------- kernels (both targets)
+# The check pass ANDs ``isfinite`` of every new value into one boolean: no branch per element
+# and no chain of dependent float additions, so the CPU loop vectorises.
+def _sgd(flag, p, g, vel, lr, mom, nesterov, has_mom, passes):
+    if flag[0] != 0:
         return
-    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        _sgd_d(p, g, vel, i, lr, mom, nesterov, has_mom)
+    start, step = thread_range()
+    if passes & CHECK:
+        ok = True
+        for i in range(start, p.size, step):
+            w, v = sgd_new(p, g, vel, i, lr, mom, nesterov, has_mom)
+            ok &= math.isfinite(w) & math.isfinite(v)
+        if not ok:
+            flag[0] = NONFINITE_UPDATE
+            return
+    if passes & WRITE:
+        for i in range(start, p.size, step):
+            w, v = sgd_new(p, g, vel, i, lr, mom, nesterov, has_mom)
+            if has_mom != 0:
+                vel[i] = v
+            p[i] = w
 
 
-def _adam_cuda(skip, p, g, m, v, alpha, c1, c2, eps):
-    if skip[0] != 0:
+def _adam(flag, p, g, m, v, alpha, c1, c2, eps, passes):
+    if flag[0] != 0:
         return
-    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        _adam_d(p, g, m, v, i, alpha, c1, c2, eps)
+    start, step = thread_range()
+    if passes & CHECK:
+        ok = True
+        for i in range(start, p.size, step):
+            w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
+            ok &= math.isfinite(w) & math.isfinite(mi) & math.isfinite(vi)
+        if not ok:
+            flag[0] = NONFINITE_UPDATE
+            return
+    if passes & WRITE:
+        for i in range(start, p.size, step):
+            w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
+            m[i] = mi
+            v[i] = vi
+            p[i] = w
 
 
-def _rmsprop_cuda(skip, p, g, vel, mb, lr, rho, c_rho, mom, eps, has_mom):
-    if skip[0] != 0:
+def _rmsprop(flag, p, g, vel, mb, lr, rho, c_rho, mom, eps, has_mom, passes):
+    if flag[0] != 0:
         return
-    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        _rmsprop_d(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom)
+    start, step = thread_range()
+    if passes & CHECK:
+        ok = True
+        for i in range(start, p.size, step):
+            w, v, b = rmsprop_new(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom)
+            ok &= math.isfinite(w) & math.isfinite(v) & math.isfinite(b)
+        if not ok:
+            flag[0] = NONFINITE_UPDATE
+            return
+    if passes & WRITE:
+        for i in range(start, p.size, step):
+            w, v, b = rmsprop_new(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom)
+            vel[i] = v
+            if has_mom != 0:
+                mb[i] = b
+            p[i] = w
 
 
-def _adagrad_cuda(skip, p, g, acc, lr, eps):
-    if skip[0] != 0:
+def _adagrad(flag, p, g, acc, lr, eps, passes):
+    if flag[0] != 0:
         return
-    for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        _adagrad_d(p, g, acc, i, lr, eps)
+    start, step = thread_range()
+    if passes & CHECK:
+        ok = True
+        for i in range(start, p.size, step):
+            w, a = adagrad_new(p, g, acc, i, lr, eps)
+            ok &= math.isfinite(w) & math.isfinite(a)
+        if not ok:
+            flag[0] = NONFINITE_UPDATE
+            return
+    if passes & WRITE:
+        for i in range(start, p.size, step):
+            w, a = adagrad_new(p, g, acc, i, lr, eps)
+            acc[i] = a
+            p[i] = w
 
 
-def load_cuda_kernels() -> dict[str, Any]:
-    global cuda, _sgd_d, _adam_d, _rmsprop_d, _adagrad_d
-    cuda = _common.load_cuda()
-    if _sgd_d is None:
-        _sgd_d = cuda_device(sgd_elem)
-        _adam_d = cuda_device(adam_elem)
-        _rmsprop_d = cuda_device(rmsprop_elem)
-        _adagrad_d = cuda_device(adagrad_elem)
-    fns = {"sgd": _sgd_cuda, "adam": _adam_cuda, "rmsprop": _rmsprop_cuda, "adagrad": _adagrad_cuda}
+_FLAG = arr("flag", type="int32")
+SPECS = (
+    KernelSpec("sgd_update", "sgd_update",
+               (_FLAG, arr("p"), arr("g"), arr("velocity"), scalar("lr"), scalar("momentum"),
+                scalar("nesterov", INT), scalar("has_momentum", INT), scalar("passes", INT)),
+               cpu=_sgd, cuda=_sgd),
+    KernelSpec("adam_update", "adam_update",
+               (_FLAG, arr("p"), arr("g"), arr("m"), arr("v"), scalar("alpha"),
+                scalar("one_minus_beta_1"), scalar("one_minus_beta_2"), scalar("epsilon"),
+                scalar("passes", INT)),
+               cpu=_adam, cuda=_adam),
+    KernelSpec("rmsprop_update", "rmsprop_update",
+               (_FLAG, arr("p"), arr("g"), arr("velocity"), arr("momentum_buf"), scalar("lr"),
+                scalar("rho"), scalar("one_minus_rho"), scalar("momentum"), scalar("epsilon"),
+                scalar("has_momentum", INT), scalar("passes", INT)),
+               cpu=_rmsprop, cuda=_rmsprop),
+    KernelSpec("adagrad_update", "adagrad_update",
+               (_FLAG, arr("p"), arr("g"), arr("accumulator"), scalar("lr"), scalar("epsilon"),
+                scalar("passes", INT)),
+               cpu=_adagrad, cuda=_adagrad),
+)
 
-    def sig_for(k: str):
-        narr, scal = _SCALARS[k]
-        scal = scal.replace("int64", "int32")
-        return lambda f: (f"void(int32[::1], {', '.join([f'{f}[::1]'] * narr)}, "
-                          f"{scal.replace('f', f)})")
-
-    return {f"{k}_update": (fn, sig_for(k)) for k, fn in fns.items()}
-
-
-__all__ = ["sgd_elem", "adam_elem", "rmsprop_elem", "adagrad_elem", "make_cpu_kernels",
-           "load_cuda_kernels"]
+__all__ = ["CHECK", "WRITE", "SPECS", "sgd_new", "adam_new", "rmsprop_new", "adagrad_new",
+           "thread_range"]

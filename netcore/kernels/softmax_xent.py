@@ -1,46 +1,37 @@
-"""Softmax + categorical cross-entropy from logits, one pass per row, loss and gradient fused.
+"""Softmax + categorical cross-entropy from logits, one kernel per batch, loss and gradient fused.
 
 Reference (the oracle): :meth:`netcore.backend.base.Backend.softmax_xent`.
 
-Per row ``i`` with ``m = max_c z_ic`` and ``s = sum_c exp(z_ic - m)`` (log-sum-exp: no
-overflow at logits of +-1e4): ``loss_i = log s - sum_c t_ic (z_ic - m)`` (one-hot ``t``, rows
-summing to 1) or ``log s - (z_{i,y_i} - m)`` (integer labels), and
-``grad_ic = (exp(z_ic - m) / s - t_ic) / N``; the returned loss is ``mean_i loss_i``.
-The row helpers take ``(start, step)`` so the same code is one CPU thread walking a whole
+Per row ``i`` with ``m = max_c z_ic``, ``s = sum_c exp(z_ic - m)`` (log-sum-exp: no overflow
+at logits of +-1e4) and ``T = sum_c t_ic`` (1 for integer labels and one-hot rows):
+``loss_i = T log s - sum_c t_ic (z_ic - m)`` (= ``-sum_c t_ic log softmax_ic``, Keras' formula
+for any targets) and ``grad_ic = w_i (T softmax_ic - t_ic) / N`` with the sample weight
+``w_i`` (1 without weights); the loss is ``sum_i w_i loss_i / N``.
+The row helpers take ``(start, step)``, so the same code is one CPU thread walking a whole
 row (``0, 1``) or one CUDA thread of a block striding over it (``tid, blockDim``).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numba
-from numba import prange
 
-from . import _common
-from ._common import MAX_TPB, NJIT_OPTS, ON_GPU, cpu_inline, cuda_device
+from ._common import MAX_TPB, block_reduce, cuda, finish_mean, leaf
+from .spec import INT, LABELS, KernelSpec, arr, scalar
 
 
 # ---------------------------------------------------------------- the math, written once
 # Three passes over a row's columns ``start, start+step, ...``; between them the GPU combines
 # the partial results of a block's threads. All of a thread's reads of ``z`` happen before
 # its writes of the same elements, and the label logit is read in pass 1, so ``grad`` may
-# be ``z`` itself (as the reference allows).
-# On the GPU (``step`` = blockDim) each pass walks its columns four at a time with all four
-# loads issued first: one load in flight per thread left every pass latency-bound. The CPU
-# flavour (``ON_GPU`` False, a compile-time constant: see _common.cuda_device) keeps the
-# plain loops, which measured faster there; the GPU flavour compiles only the unrolled ones
-# (both in one kernel cost 144 registers instead of 76). Same per-thread summation order.
+# be ``z`` itself (as the reference allows). Each pass walks its columns four at a time with
+# all four loads issued first (one load in flight per GPU thread left every pass
+# latency-bound), then the remainder one at a time.
+@leaf
 def row_max(z, labels, sparse, i, start, step):
     """Pass 1: partial ``max_c z_ic`` (in z's dtype) and, on lane 0, the label logit."""
     c = z.shape[1]
     m = z[i, 0]
-    if not ON_GPU:  # the CPU (step 1): the plain loop, faster there
-        for j in range(start, c):
-            if z[i, j] > m:
-                m = z[i, j]
-        zl = z[i, labels[i]] if sparse != 0 and start == 0 else z[i, 0] - z[i, 0]
-        return m, zl
     j = start
     while j + 3 * step < c:
         x0 = z[i, j]
@@ -64,21 +55,15 @@ def row_max(z, labels, sparse, i, start, step):
     return m, zl
 
 
+@leaf
 def row_sums(z, t, sparse, grad, i, m, start, step):
-    """Pass 2: ``grad_ic = exp(z_ic - m)``; partial ``sum_c exp(z_ic - m)`` and (one-hot)
-    ``sum_c t_ic (z_ic - m)``. One exp per element (in z's dtype); sums accumulate in float64."""
+    """Pass 2: ``grad_ic = exp(z_ic - m)``; partial ``sum_c exp(z_ic - m)`` and (dense
+    targets) ``sum_c t_ic (z_ic - m)`` and ``sum_c t_ic``. One exp per element (in z's dtype);
+    sums accumulate in float64."""
     c = z.shape[1]
     s = 0.0
     d = 0.0
-    if not ON_GPU:
-        for j in range(start, c):
-            x = z[i, j] - m
-            e = math.exp(x)
-            grad[i, j] = e
-            s += e
-            if sparse == 0:
-                d += t[i, j] * x
-        return s, d
+    tsum = 0.0
     j = start
     while j + 3 * step < c:
         x0 = z[i, j] - m
@@ -98,10 +83,18 @@ def row_sums(z, t, sparse, grad, i, m, start, step):
         s += e2
         s += e3
         if sparse == 0:
-            d += t[i, j] * x0
-            d += t[i, j + step] * x1
-            d += t[i, j + 2 * step] * x2
-            d += t[i, j + 3 * step] * x3
+            t0 = t[i, j]
+            t1 = t[i, j + step]
+            t2 = t[i, j + 2 * step]
+            t3 = t[i, j + 3 * step]
+            d += t0 * x0
+            d += t1 * x1
+            d += t2 * x2
+            d += t3 * x3
+            tsum += t0
+            tsum += t1
+            tsum += t2
+            tsum += t3
         j += 4 * step
     while j < c:
         x = z[i, j] - m
@@ -110,25 +103,19 @@ def row_sums(z, t, sparse, grad, i, m, start, step):
         s += e
         if sparse == 0:
             d += t[i, j] * x
+            tsum += t[i, j]
         j += step
-    return s, d
+    return s, d, tsum
 
 
-def row_grad(t, labels, sparse, grad, i, s, nf, start, step):
-    """Pass 3: ``grad_ic = (softmax_ic - t_ic) / N`` with ``softmax_ic = grad_ic / s``
-    (two float64 reciprocals per row instead of two float64 divisions per element)."""
+@leaf
+def row_grad(t, labels, sparse, grad, i, s, tsum, scale, start, step):
+    """Pass 3: ``grad_ic = (T softmax_ic - t_ic) scale`` with ``softmax_ic = grad_ic / s``
+    (one float64 reciprocal per row instead of a division per element)."""
     c = grad.shape[1]
-    inv_s = 1.0 / s
-    inv_n = 1.0 / nf
+    inv_s = tsum / s
+    inv_n = scale
     lab = labels[i] if sparse != 0 else -1
-    if not ON_GPU:
-        for j in range(start, c):
-            if sparse != 0:
-                tj = 1.0 if j == lab else 0.0
-            else:
-                tj = t[i, j]
-            grad[i, j] = (grad[i, j] * inv_s - tj) * inv_n
-        return
     j = start
     while j + 3 * step < c:
         g0 = grad[i, j]
@@ -159,80 +146,56 @@ def row_grad(t, labels, sparse, grad, i, s, nf, start, step):
         j += step
 
 
-_row_max_c = cpu_inline(row_max)
-_row_sums_c = cpu_inline(row_sums)
-_row_grad_c = cpu_inline(row_grad)
-
-
 # ---------------------------------------------------------------- CPU kernel (numba.njit)
-def _softmax_xent_cpu(z, t, labels, sparse, grad, rowloss):
+def _softmax_xent_cpu(z, t, labels, sparse, w, has_w, grad, loss):
     n = z.shape[0]
-    nf = float(n)
-    for i in prange(n):  # rows are independent; the mean below is summed in row order
-        m, zl = _row_max_c(z, labels, sparse, i, 0, 1)
-        s, d = _row_sums_c(z, t, sparse, grad, i, m, 0, 1)
+    inv_n = 1.0 / n
+    total = 0.0
+    for i in range(n):  # rows in order: the sum is deterministic
+        m, zl = row_max(z, labels, sparse, i, 0, 1)
+        s, d, tsum = row_sums(z, t, sparse, grad, i, m, 0, 1)
         if sparse != 0:
             d = zl - m
-        rowloss[i] = math.log(s) - d
-        _row_grad_c(t, labels, sparse, grad, i, s, nf, 0, 1)
-    total = 0.0
-    for i in range(n):
-        total += rowloss[i]
-    return total / nf
-
-
-def make_cpu_kernels(parallel: bool) -> dict[str, Any]:
-    sigs = [f"float64({f}[:, ::1], {f}[:, ::1], {lab}[::1], int64, {f}[:, ::1], float64[::1])"
-            for f in ("float32", "float64") for lab in ("int32", "int64")]
-    return {"softmax_xent": (numba.njit(**dict(NJIT_OPTS, parallel=parallel))(_softmax_xent_cpu),
-                             sigs)}
+            tsum = 1.0
+        wi = w[i] if has_w != 0 else 1.0
+        row_grad(t, labels, sparse, grad, i, s, tsum, wi * inv_n, 0, 1)
+        total += wi * (tsum * math.log(s) - d)
+    loss[0] = total * inv_n
 
 
 # ---------------------------------------------------------------- CUDA kernel (numba.cuda)
-cuda: Any = None
-_row_max_d: Any = None
-_row_sums_d: Any = None
-_row_grad_d: Any = None
-_block_sum_d: Any = None
-_block_max_d: Any = None
-_finish_mean_d: Any = None
-
-
-def _softmax_xent_cuda(z, t, labels, sparse, grad, partial, counter, loss, nf):
+def _softmax_xent_cuda(z, t, labels, sparse, w, has_w, grad, loss, partial, counter):
     # One block per row (grid-strided over rows), its threads striding over the columns.
     sh = cuda.shared.array(MAX_TPB, numba.float64)
     flag = cuda.shared.array(1, numba.int32)
     tid = cuda.threadIdx.x
     nthr = cuda.blockDim.x
+    inv_n = 1.0 / z.shape[0]
     acc = 0.0
     for i in range(cuda.blockIdx.x, z.shape[0], cuda.gridDim.x):
-        m, zl = _row_max_d(z, labels, sparse, i, tid, nthr)
-        m = _block_max_d(sh, m)  # barrier: every read of row i of z is done
-        s, d = _row_sums_d(z, t, sparse, grad, i, m, tid, nthr)
+        m, zl = row_max(z, labels, sparse, i, tid, nthr)
+        m = block_reduce(sh, m, 1)  # barrier: every read of row i of z is done
+        s, d, tsum = row_sums(z, t, sparse, grad, i, m, tid, nthr)
         if sparse != 0:
             d = zl - m if tid == 0 else 0.0
-        s = _block_sum_d(sh, s)
-        d = _block_sum_d(sh, d)
-        _row_grad_d(t, labels, sparse, grad, i, s, nf, tid, nthr)
-        acc += math.log(s) - d
-    _finish_mean_d(sh, flag, acc, partial, counter, loss, 1.0 / nf)
+            tsum = 1.0
+        else:  # uniform across the block: the barriers inside are safe
+            tsum = block_reduce(sh, tsum, 0)
+        s = block_reduce(sh, s, 0)
+        d = block_reduce(sh, d, 0)
+        wi = w[i] if has_w != 0 else 1.0
+        row_grad(t, labels, sparse, grad, i, s, tsum, wi * inv_n, tid, nthr)
+        acc += wi * (tsum * math.log(s) - d)
+    finish_mean(sh, flag, acc, partial, counter, loss, inv_n)
 
 
-def load_cuda_kernels() -> dict[str, Any]:
-    global cuda, _row_max_d, _row_sums_d, _row_grad_d, _block_sum_d, _block_max_d, _finish_mean_d
-    cuda = _common.load_cuda()
-    if _row_max_d is None:
-        _row_max_d = cuda_device(row_max)
-        _row_sums_d = cuda_device(row_sums)
-        _row_grad_d = cuda_device(row_grad)
-        _block_sum_d = _common.block_sum_d
-        _block_max_d = _common.block_max_d
-        _finish_mean_d = _common.finish_mean_d
-    # key: (float dtype, label dtype)
-    return {"softmax_xent": (
-        _softmax_xent_cuda,
-        lambda f, lab="int64": (f"void({f}[:, :], {f}[:, :], {lab}[:], int32, {f}[:, :], "
-                                f"float64[:], int32[:], {f}[:], float64)"))}
+SPECS = (
+    KernelSpec("softmax_xent", "softmax_xent",
+               (arr("z", 2), arr("t", 2), arr("labels", 1, LABELS), scalar("sparse", INT),
+                arr("w"), scalar("has_w", INT), arr("grad", 2), arr("loss"),
+                arr("partial", 1, "float64", cuda_only=True),
+                arr("counter", 1, "int32", cuda_only=True)),
+               cpu=_softmax_xent_cpu, cuda=_softmax_xent_cuda),
+)
 
-
-__all__ = ["row_max", "row_sums", "row_grad", "make_cpu_kernels", "load_cuda_kernels"]
+__all__ = ["row_max", "row_sums", "row_grad", "SPECS"]

@@ -12,7 +12,7 @@ from netcore.backend.cuda import simulator_enabled
 
 pytestmark = pytest.mark.skipif(
     not simulator_enabled(),
-    reason="simulator tests: run through tests/test_kernels_sim.py (NUMBA_ENABLE_CUDASIM=1)")
+    reason="simulator tests: run in a subprocess by tests/sim/test_sim_kernels.py")
 
 OPTIMIZERS = {
     "sgd": lambda O: O.SGD(learning_rate=0.1),

@@ -3,15 +3,19 @@
 Each ``check_*`` runs one fused op of ``be`` (the backend under test) and the NumPy
 reference (:class:`netcore.backend.base.Backend` over NumPy) on the same fresh random
 inputs and asserts they agree. Outputs handed to ``be`` are POISONED with NaN first, so an
-element a kernel forgets to write fails the comparison.
+element a kernel forgets to write fails the comparison. :data:`ALL_CHECKS` has one entry
+per kernel of :data:`netcore.kernels.SPECS` (a kernel without cases fails at import).
+Importable as ``kernel_cases`` from any test (``tests/`` is on ``sys.path``: its conftest).
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy as np
 
-from netcore.backend.base import ACTIVATIONS, Backend
+from netcore.backend.base import ACTIVATIONS, NONFINITE_UPDATE, Backend
+from netcore.kernels import SPECS
 
 REF = Backend(np, seed=0)
 
@@ -109,21 +113,31 @@ def check_softmax_xent(be: Backend, rng: np.random.Generator, dtype: Any,
         z = _logits(rng, (n, c), dtype)
         labels = rng.integers(0, c, size=n)
         onehot = np.eye(c, dtype=dtype)[labels]
-        for kind, target in (("one-hot", onehot), ("int64", labels.astype(np.int64)),
-                             ("int32", labels.astype(np.int32))):
+        # rows that do not sum to 1 (Keras' -sum t log p; gradient T p - t)
+        loose = (rng.random((n, c)) * (rng.random((n, 1)) * 3)).astype(dtype)
+        weights = rng.random(n).astype(dtype) * 2
+        for kind, target, sw in (("one-hot", onehot, None), ("int64", labels.astype(np.int64), None),
+                                 ("int32", labels.astype(np.int32), None),
+                                 ("rows not summing to 1", loose, None),
+                                 ("one-hot weighted", onehot, weights),
+                                 ("int64 weighted", labels.astype(np.int64), weights),
+                                 ("loose weighted", loose, weights)):
             what = f"softmax_xent {kind} {(n, c)} {np.dtype(dtype)}"
-            w_loss, w_grad = REF.softmax_xent(z.copy(), target, grad_out=np.empty_like(z))
+            w_loss, w_grad = REF.softmax_xent(z.copy(), target, grad_out=np.empty_like(z),
+                                              sample_weight=sw)
+            dsw = None if sw is None else _dev(be, sw)
             grad = _poison(be, (n, c), dtype)
-            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target), grad_out=grad)
+            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target), grad_out=grad,
+                                      sample_weight=dsw)
             assert np.ndim(np_(loss)) == 0, what + ": loss must be 0-d"
             close(np_(loss), w_loss, dtype, what + " loss")
             close(np_(g), w_grad, dtype, what + " grad")
             close(np_(grad), w_grad, dtype, what + " grad_out array")
             zz = _dev(be, z)  # grad written over the logits
-            loss, g = be.softmax_xent(zz, _dev(be, target), grad_out=zz)
+            loss, g = be.softmax_xent(zz, _dev(be, target), grad_out=zz, sample_weight=dsw)
             close(np_(loss), w_loss, dtype, what + " loss (grad_out=logits)")
             close(np_(g), w_grad, dtype, what + " grad (grad_out=logits)")
-            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target))
+            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target), sample_weight=dsw)
             close(np_(g), w_grad, dtype, what + " grad (grad_out=None)")
 
 
@@ -132,19 +146,22 @@ def check_sigmoid_bce(be: Backend, rng: np.random.Generator, dtype: Any,
     np_ = be.to_numpy
     for shape in list(shapes) + [(5,)]:
         z = _logits(rng, shape, dtype)
-        for kind in ("hard", "soft"):
+        weights = rng.random(shape[0]).astype(dtype) * 2
+        for kind, sw in (("hard", None), ("soft", None), ("soft weighted", weights)):
             t = (rng.random(shape) > 0.5) if kind == "hard" else rng.random(shape)
             t = t.astype(dtype)
             what = f"sigmoid_bce {kind} {shape} {np.dtype(dtype)}"
-            w_loss, w_grad = REF.sigmoid_bce(z.copy(), t, grad_out=np.empty_like(z))
+            w_loss, w_grad = REF.sigmoid_bce(z.copy(), t, grad_out=np.empty_like(z),
+                                             sample_weight=sw)
+            dsw = None if sw is None else _dev(be, sw)
             grad = _poison(be, shape, dtype)
-            loss, g = be.sigmoid_bce(_dev(be, z), _dev(be, t), grad_out=grad)
+            loss, g = be.sigmoid_bce(_dev(be, z), _dev(be, t), grad_out=grad, sample_weight=dsw)
             assert np.ndim(np_(loss)) == 0, what + ": loss must be 0-d"
             close(np_(loss), w_loss, dtype, what + " loss")
             close(np_(g), w_grad, dtype, what + " grad")
             close(np_(grad), w_grad, dtype, what + " grad_out array")
             zz = _dev(be, z)
-            loss, g = be.sigmoid_bce(zz, _dev(be, t), grad_out=zz)
+            loss, g = be.sigmoid_bce(zz, _dev(be, t), grad_out=zz, sample_weight=dsw)
             close(np_(loss), w_loss, dtype, what + " loss (grad_out=logits)")
             close(np_(g), w_grad, dtype, what + " grad (grad_out=logits)")
 
@@ -183,10 +200,13 @@ def _call_opt(be: Backend, method: str, p: Any, g: Any, states: list[Any], kw: d
 
 
 def check_optimizers(be: Backend, rng: np.random.Generator, dtype: Any,
-                     shapes: list[tuple[int, ...]] = OPT_SHAPES, skip_dtype: Any = np.int32) -> None:
+                     shapes: list[tuple[int, ...]] = OPT_SHAPES, skip_dtype: Any = np.int32,
+                     methods: tuple[str, ...] | None = None) -> None:
     np_ = be.to_numpy
     for shape in shapes:
         for label, method, nstate, kw in _opt_cases():
+            if methods is not None and method not in methods:
+                continue
             what = f"{label} {shape} {np.dtype(dtype)}"
             p = rng.normal(size=shape).astype(dtype)
             # state drawn fresh and non-zero (second moments / accumulators non-negative)
@@ -209,20 +229,65 @@ def check_optimizers(be: Backend, rng: np.random.Generator, dtype: Any,
                 np.testing.assert_array_equal(np_(a), b4, err_msg=what + " wrote despite skip")
 
 
-ALL_CHECKS = {
-    "bias_act": check_bias_act,
-    "bias_act_grad": check_bias_act_grad,
+def check_update_refuses_nonfinite(be: Backend, rng: np.random.Generator, dtype: Any,
+                                   shapes: list[tuple[int, ...]] = OPT_SHAPES,
+                                   methods: tuple[str, ...] | None = None) -> None:
+    """An update whose new weights or state would hold a NaN or inf (one gradient element
+    inf, or at the float's largest value with the largest learning rate: the step
+    overflows) writes nothing, bit for bit, and raises the flag to NONFINITE_UPDATE."""
+    np_ = be.to_numpy
+    big = float(np.finfo(dtype).max)
+    for shape in shapes:
+        for label, method, nstate, kw in _opt_cases():
+            if methods is not None and method not in methods:
+                continue
+            for how in ("inf gradient", "overflowing step"):
+                what = f"{label} {shape} {np.dtype(dtype)} {how}"
+                p = rng.normal(size=shape).astype(dtype)
+                g = rng.normal(size=shape).astype(dtype)
+                kw2 = dict(kw)
+                k = rng.integers(0, g.size)
+                if how == "inf gradient":
+                    g.reshape(-1)[k] = np.inf
+                else:
+                    kw2[("alpha" if "alpha" in kw else "lr")] = big
+                    g.reshape(-1)[k] = big
+                states = [np.abs(rng.normal(size=shape)).astype(dtype) for _ in range(nstate)]
+                d_p, d_s = _dev(be, p), [_dev(be, s) for s in states]
+                flag = _dev(be, np.zeros(1, np.int32))
+                _call_opt(be, method, d_p, _dev(be, g), d_s, kw2, flag)
+                assert int(np_(flag)[0]) == NONFINITE_UPDATE, what + ": flag not raised"
+                np.testing.assert_array_equal(np_(d_p), p, err_msg=what + " wrote the weights")
+                for ds, s0 in zip(d_s, states):
+                    np.testing.assert_array_equal(np_(ds), s0, err_msg=what + " wrote the state")
+
+
+def _check_update(method: str) -> Callable:
+    def check(be: Backend, rng: np.random.Generator, dtype: Any,
+              shapes: list[tuple[int, ...]] = OPT_SHAPES) -> None:
+        check_optimizers(be, rng, dtype, shapes, methods=(method,))
+        check_update_refuses_nonfinite(be, rng, dtype, shapes, methods=(method,))
+
+    return functools.update_wrapper(check, check_optimizers)
+
+
+_CASES: dict[str, Callable] = {
+    "bias_act_fwd": check_bias_act,
+    "bias_act_bwd": check_bias_act_grad,
     "softmax_xent": check_softmax_xent,
     "sigmoid_bce": check_sigmoid_bce,
-    "optimizers": check_optimizers,
+    **{m: _check_update(m) for m in ("sgd_update", "adam_update", "rmsprop_update",
+                                     "adagrad_update")},
 }
+#: kernel name -> its check, for every kernel the registry declares.
+ALL_CHECKS: dict[str, Callable] = {name: _CASES[name] for name in SPECS}
 
 
-def check_with_fresh_seed(family: str, be: Backend, dtype: Any) -> None:
-    """Run ``family``'s check on inputs drawn from a new seed each process; the seed is named
+def check_with_fresh_seed(kernel: str, be: Backend, dtype: Any, **kwargs: Any) -> None:
+    """Run ``kernel``'s check on inputs drawn from a new seed each run; the seed is named
     in any failure, so a rare miss can be replayed with ``np.random.default_rng(seed)``."""
     seed = int(np.random.SeedSequence().entropy % 2**32)
     try:
-        ALL_CHECKS[family](be, np.random.default_rng(seed), dtype)
+        ALL_CHECKS[kernel](be, np.random.default_rng(seed), dtype, **kwargs)
     except AssertionError as exc:
-        raise AssertionError(f"{family} {np.dtype(dtype).name}, input seed {seed}: {exc}") from None
+        raise AssertionError(f"{kernel} {np.dtype(dtype).name}, input seed {seed}: {exc}") from None
