@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plotting needs the 'plot' extra (matplotlib)")
 
-from netcore.course import linear as lw  # noqa: E402
 from netcore import plotting  # noqa: E402
+from netcore.course import linear as lw  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REPO = Path(__file__).resolve().parents[1]

@@ -25,8 +25,15 @@ imports this module untouched. Each function writes one PNG and returns its
 from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
-from .concepts import (SOFTMAX_EXAMPLE, OverfittingExample, Trendline, overfitting_example,
-                       plot_activations, plot_overfitting, plot_xent)
+from .concepts import (
+    SOFTMAX_EXAMPLE,
+    OverfittingExample,
+    Trendline,
+    overfitting_example,
+    plot_activations,
+    plot_overfitting,
+    plot_xent,
+)
 from .history import plot_history
 from .images import plot_predictions, plot_samples
 from .linear import plot_linear_fit, plot_loss_surface

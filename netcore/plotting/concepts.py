@@ -3,9 +3,9 @@ squared error, and a simple against an over-flexible trendline."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from numpy.polynomial import Polynomial
