@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import netcore as nc
+from netcore.backend.cpu import CPUBackend
 from netcore.callbacks import EarlyStopping
 from netcore.feed import DataFeed
-from netcore.backend.cpu import CPUBackend
 from netcore.layers import Dense, Dropout
 from netcore.models import Sequential
 from netcore.optimizers import SGD, Adagrad, Adam, RMSprop
