@@ -31,7 +31,7 @@ from .saving import FORMAT, FORMAT_VERSION, JSON_MEMBER, slot_member, weight_mem
 __all__ = ["ModelFile", "MAX_JSON_BYTES", "MAX_NPY_HEADER"]
 
 #: ``netcore.json`` larger than this is refused before it is read (a config is a few KiB).
-MAX_JSON_BYTES = 16 * 2**20
+MAX_JSON_BYTES = 4 * 2**20
 #: ``.npy`` headers larger than this are refused (netcore writes ~128 bytes).
 MAX_NPY_HEADER = 4096
 _MAX_ITERATIONS = 2**63 - 1
