@@ -267,7 +267,7 @@ def test_nonfinite_weights_save_and_load_only_when_allowed(tmp_path):
     m = trained()
     m.layers[0].params["bias"][2] = np.inf
     path = tmp_path / "m.netcore"
-    saving.save_model(m, path, allow_nonfinite=True)
+    m.save(path, allow_nonfinite=True)
     with pytest.raises(nc.ModelFileError, match="NaN or inf in weights/1.npy"):
         nc.load_model(path, backend="cpu")
     loaded = nc.load_model(path, backend="cpu", allow_nonfinite=True)
