@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -256,7 +257,7 @@ def test_plot_linear_fit_draws_the_current_line_and_a_linear_loss_axis(tmp_path,
     np.testing.assert_allclose(current.get_ydata(), last.m * xs + last.b)
     data = next(line for line in fit.get_lines() if line.get_label() == "data")
     np.testing.assert_array_equal(data.get_xdata(), lw.X)
-    assert loss.get_yscale() == "linear"
+    assert loss.get_ylabel() == "MSE"                        # 2.5 down to 1.56: no log scale
     np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [s.mse for s in walk.steps])
 
 
@@ -264,11 +265,31 @@ def test_plot_linear_fit_blow_up_on_a_log_axis_with_every_step_inside(tmp_path, 
     walk = lw.run_walkthrough(2.0, 4)
     plotting.plot_linear_fit(walk, tmp_path / "l.png")
     loss = saved[-1].axes[1]
-    assert loss.get_yscale() == "log"
-    mse = np.array([s.mse for s in walk.steps])
+    assert loss.get_ylabel() == "MSE (log scale)"
+    log_mse = np.log10([s.mse for s in walk.steps])         # 2.5, 112.5, ... 4.7e8
+    np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), log_mse)
     low, high = loss.get_ylim()
-    assert low <= mse.min() and mse.max() <= high
+    assert low <= log_mse.min() and log_mse.max() <= high
+    assert loss.yaxis.get_major_formatter()(8.0, 0) == "$10^{8}$"
     assert "overshoot" in loss.get_title()
+
+
+def test_plot_linear_fit_of_an_overflowing_run_draws_every_finite_step_without_warnings(
+        tmp_path, saved):
+    walk = lw.run_walkthrough(50.0, 200)                   # the loss reaches inf
+    mse = np.array([s.mse for s in walk.steps])
+    assert not np.isfinite(mse).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plotting.plot_linear_fit(walk, tmp_path / "l.png")
+    loss = saved[-1].axes[1]
+    assert len(loss.get_lines()[0].get_ydata()) == np.isfinite(mse).sum()
+    assert any("overflowed" in t.get_text() for t in loss.texts)
+
+
+def test_plot_linear_fit_before_any_step_says_so(tmp_path, saved):
+    plotting.plot_linear_fit(lw.run_walkthrough(0.1, 0), tmp_path / "l.png")
+    assert "no update yet" in saved[-1].axes[1].get_title()
 
 
 def test_plot_history_takes_the_history_object_fit_returns(tmp_path):

@@ -143,7 +143,8 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
 
     first, last = walk.steps[0], walk.steps[-1]
     fig = new_figure(10.0, 4.0)
-    from matplotlib.ticker import MaxNLocator  # after new_figure: it checks for matplotlib
+    # after new_figure, which checks that matplotlib is installed
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     ax_fit, ax_loss = fig.subplots(1, 2)
     xs = np.linspace(X.min() - 0.5, X.max() + 0.5, 50)
@@ -151,8 +152,9 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
                 label=f"start: {_equation(first.m, first.b)}")
     ax_fit.plot(xs, BEST[0] * xs + BEST[1], ":", color="tab:green",
                 label=f"best: {_equation(*BEST)}")
-    ax_fit.plot(xs, last.m * xs + last.b, "-", color="tab:red", linewidth=2,
-                label=f"after {last.index} steps: {_equation(last.m, last.b)}")
+    if np.isfinite([last.m, last.b]).all():
+        ax_fit.plot(xs, last.m * xs + last.b, "-", color="tab:red", linewidth=2,
+                    label=f"after {last.index} steps: {_equation(last.m, last.b)}")
     ax_fit.plot(X, Y, "o", color="black", markersize=8, label="data", zorder=3)
     # The window holds the data and the start line; a line that has blown up leaves it,
     # and its equation in the legend says where it went.
@@ -167,19 +169,37 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
 
     steps = np.array([s.index for s in walk.steps])
     mse = np.array([s.mse for s in walk.steps], dtype=float)
-    finite = mse[np.isfinite(mse)]
-    positive = finite[finite > 0]
-    log = bool(positive.size and (finite.max() > finite[0]
-                                  or positive.max() / positive.min() > 1e3))
-    ax_loss.plot(steps, mse, "o-", color="tab:blue", markersize=4)
+    shown = np.isfinite(mse)
+    positive = mse[shown & (mse > 0)]
+    # Log scale when the loss grows or spans more than three orders of magnitude (compared
+    # as logarithms: the ratio of an overflowing loss to a tiny one is not a float).
+    log = bool(positive.size and (mse[shown].max() > mse[0]
+                                  or np.log10(positive.max()) - np.log10(positive.min()) > 3))
     if log:
-        ax_loss.set_yscale("log")
+        # log10 of the loss on a linear axis, ticks labelled 10^k: matplotlib's own log axis
+        # computes ticks past the largest float when the loss spans hundreds of decades.
+        shown &= mse > 0
+        ax_loss.plot(steps[shown], np.log10(mse[shown]), "o-", color="tab:blue", markersize=4)
+        ax_loss.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{v:.0f}}}$"))
+    else:
+        ax_loss.plot(steps[shown], mse[shown], "o-", color="tab:blue", markersize=4)
     ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.set_xlabel("step (updates made)")
     ax_loss.set_ylabel("MSE" + (" (log scale)" if log else ""))
-    trend = "grows: overshoot" if walk.overshoot else "shrinks"
+    if last.index == 0:
+        trend = "no update yet"
+    elif walk.overshoot:
+        trend = "grows: overshoot"
+    else:
+        trend = "shrinks" if last.mse < first.mse else "unchanged"
     ax_loss.set_title(f"Loss per step: {first.mse:.4g} -> {last.mse:.4g} ({trend})", fontsize=10)
     ax_loss.grid(True, alpha=0.3, which="both")
+    overflowed = ~np.isfinite(mse)
+    if overflowed.any():
+        ax_loss.annotate(f"the loss overflowed at step {int(steps[overflowed][0])}",
+                         (0.02, 0.95), xycoords="axes fraction", fontsize=8, va="top",
+                         color="tab:red")
     fig.suptitle(f"Gradient descent on y-hat = m x + b, learning rate {walk.learning_rate:g}"
                  + (" (the loss overflowed; the run stopped)" if walk.diverged else ""))
     return save_png(fig, path)
