@@ -164,6 +164,16 @@ def test_plot_samples_takes_flat_images_one_hot_labels_and_a_small_n(tmp_path, s
     assert [ax for ax in fig.axes if ax.images][0].images[0].get_array().shape == (28, 28)
 
 
+def test_plot_samples_shares_one_grey_scale_and_ignores_nan_pixels(tmp_path, saved):
+    images = np.zeros((2, 4, 4))
+    images[0, 0, 0], images[1, 0, 0], images[1, 1, 1] = 0.5, 1.0, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plotting.plot_samples(images, [0, 1], tmp_path / "s.png")
+    shown = [ax.images[0] for ax in saved[-1].axes if ax.images]
+    assert [im.get_clim() for im in shown] == [(0.0, 1.0), (0.0, 1.0)]
+
+
 def test_plot_samples_rejects_what_it_cannot_draw(tmp_path):
     with pytest.raises(ValueError, match=r"y must hold one label .* 30 labels, received .*\(29,\)"):
         plotting.plot_samples(IMAGES, LABELS[:29], tmp_path / "x.png")

@@ -82,8 +82,9 @@ def _image_grid(images: np.ndarray, captions: list[str], wrong: list[bool],
     rows = int(np.ceil(count / cols))
     fig = new_figure(max(1.45 * cols, 4.0), 1.6 * rows + 0.5)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    # One grey scale for the whole grid, so a faint image looks faint.
-    lo, hi = float(images.min()), float(images.max())
+    # One grey scale for the whole grid, so a faint image looks faint (NaN pixels left out).
+    finite = images[np.isfinite(images)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     for i, ax in enumerate(axes):
         ax.set_xticks([])
         ax.set_yticks([])
