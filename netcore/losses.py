@@ -10,6 +10,7 @@ model's **logits** (:meth:`Loss.from_logits`, through ``Backend.softmax_xent`` /
 ``T softmax(z) - t`` (``T = sum_c t_c``; ``p - t`` for one-hot rows) or ``sigmoid(z) - t``:
 no log(0), no inf, no NaN.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -34,44 +35,61 @@ class Loss:
         super().__init_subclass__(**kwargs)
         # Subclasses written against the deprecated names keep working.
         if "fused_head" in vars(cls):
-            warnings.warn(f"{cls.__name__}.fused_head is deprecated; set logits_head",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{cls.__name__}.fused_head is deprecated; set logits_head",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             cls.logits_head = vars(cls)["fused_head"]
             delattr(cls, "fused_head")
         if "fused" in vars(cls) and "from_logits" not in vars(cls):
-            warnings.warn(f"{cls.__name__}.fused is deprecated; implement from_logits",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{cls.__name__}.fused is deprecated; implement from_logits",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             legacy = vars(cls)["fused"]
 
-            def from_logits(self: Loss, be: Backend, logits: Any, y_true: Any,
-                            grad_out: Any = None, sample_weight: Any = None) -> tuple[Any, Any]:
+            def from_logits(
+                self: Loss,
+                be: Backend,
+                logits: Any,
+                y_true: Any,
+                grad_out: Any = None,
+                sample_weight: Any = None,
+            ) -> tuple[Any, Any]:
                 if sample_weight is not None:
-                    raise TypeError(f"{type(self).__name__}.fused takes no sample_weight; "
-                                    "implement from_logits")
+                    raise TypeError(
+                        f"{type(self).__name__}.fused takes no sample_weight; implement from_logits"
+                    )
                 return legacy(self, be, logits, y_true, grad_out)
 
             cls.from_logits = from_logits  # type: ignore[method-assign]
 
-    def forward_backward(self, be: Backend, y_pred: Any, y_true: Any, grad_out: Any = None,
-                         sample_weight: Any = None) -> tuple[Any, Any]:
+    def forward_backward(
+        self, be: Backend, y_pred: Any, y_true: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def from_logits(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None,
-                    sample_weight: Any = None) -> tuple[Any, Any]:
+    def from_logits(
+        self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         """Loss and gradient with respect to the logits of the ``logits_head`` activation."""
         raise NotImplementedError(f"{type(self).__name__} takes no logits (logits_head is None)")
 
     @property
     def fused_head(self) -> str | None:
         """Deprecated name of :attr:`logits_head`."""
-        warnings.warn("Loss.fused_head is deprecated; use Loss.logits_head",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Loss.fused_head is deprecated; use Loss.logits_head", DeprecationWarning, stacklevel=2
+        )
         return self.logits_head
 
     def fused(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None) -> tuple[Any, Any]:
         """Deprecated name of :meth:`from_logits`."""
-        warnings.warn("Loss.fused is deprecated; use Loss.from_logits",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Loss.fused is deprecated; use Loss.from_logits", DeprecationWarning, stacklevel=2
+        )
         return self.from_logits(be, logits, y_true, grad_out)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
@@ -85,14 +103,19 @@ class Loss:
         dt = np.float64
         yp = np.array(y_pred, dtype=dt, ndmin=2)
         yt = np.asarray(y_true)
-        yt = (validation.check_labels(yt, yp.shape[-1], "y_true") if self.target_kind == "sparse"
-              else np.array(yt, dtype=dt, ndmin=2))
+        yt = (
+            validation.check_labels(yt, yp.shape[-1], "y_true")
+            if self.target_kind == "sparse"
+            else np.array(yt, dtype=dt, ndmin=2)
+        )
         if self.target_kind != "sparse" and yt.shape != yp.shape and yt.size == yp.size:
             yt = yt.reshape(yp.shape)
         sw = None if sample_weight is None else np.array(sample_weight, dtype=dt).reshape(-1)
         if sw is not None and sw.shape != (yp.shape[0],):
-            raise ValueError(f"sample_weight must have one weight per sample, shape "
-                             f"({yp.shape[0]},), received shape {np.shape(sample_weight)}")
+            raise ValueError(
+                f"sample_weight must have one weight per sample, shape "
+                f"({yp.shape[0]},), received shape {np.shape(sample_weight)}"
+            )
         loss, _ = self.forward_backward(be, yp, yt, sample_weight=sw)
         return float(loss)
 
@@ -136,8 +159,9 @@ class BinaryCrossentropy(Loss):
     logits_head = "sigmoid"
 
     def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
-        return be.binary_crossentropy(y_pred, y_true, grad_out=grad_out,
-                                      sample_weight=sample_weight)
+        return be.binary_crossentropy(
+            y_pred, y_true, grad_out=grad_out, sample_weight=sample_weight
+        )
 
     def from_logits(self, be, logits, y_true, grad_out=None, sample_weight=None):
         return be.sigmoid_bce(logits, y_true, grad_out=grad_out, sample_weight=sample_weight)
@@ -153,8 +177,9 @@ class CategoricalCrossentropy(Loss):
     target_kind = "onehot"
 
     def forward_backward(self, be, y_pred, y_true, grad_out=None, sample_weight=None):
-        return be.categorical_crossentropy(y_pred, y_true, grad_out=grad_out,
-                                           sample_weight=sample_weight)
+        return be.categorical_crossentropy(
+            y_pred, y_true, grad_out=grad_out, sample_weight=sample_weight
+        )
 
     def from_logits(self, be, logits, y_true, grad_out=None, sample_weight=None):
         return be.softmax_xent(logits, y_true, grad_out=grad_out, sample_weight=sample_weight)
@@ -168,8 +193,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
 
 _LOSSES = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "rmse": RootMeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -189,5 +216,6 @@ def get(identifier: Any) -> Loss:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _LOSSES:
         return _LOSSES[identifier.lower()]()
-    raise ValueError(f"loss must be one of {list(LOSS_NAMES)} or a netcore.losses.Loss, "
-                     f"received {identifier!r}")
+    raise ValueError(
+        f"loss must be one of {list(LOSS_NAMES)} or a netcore.losses.Loss, received {identifier!r}"
+    )

@@ -7,10 +7,12 @@ element a kernel forgets to write fails the comparison. :data:`ALL_CHECKS` has o
 per kernel of :data:`netcore.kernels.SPECS` (a kernel without cases fails at import).
 Importable as ``kernel_cases`` from any test (``tests/`` is on ``sys.path``: its conftest).
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +59,9 @@ def _logits(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.
 
 
 # ---------------------------------------------------------------- bias + activation
-def check_bias_act(be: Backend, rng: np.random.Generator, dtype: Any,
-                   shapes: list[tuple[int, int]] = SHAPES) -> None:
+def check_bias_act(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes: list[tuple[int, int]] = SHAPES
+) -> None:
     np_ = be.to_numpy
     for shape in shapes:
         for act in ACTIVATIONS:
@@ -79,16 +82,18 @@ def check_bias_act(be: Backend, rng: np.random.Generator, dtype: Any,
                 close(np_(got), want, dtype, what + " out=None")
 
 
-def check_bias_act_grad(be: Backend, rng: np.random.Generator, dtype: Any,
-                        shapes: list[tuple[int, int]] = SHAPES) -> None:
+def check_bias_act_grad(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes: list[tuple[int, int]] = SHAPES
+) -> None:
     np_ = be.to_numpy
     for shape in shapes:
         for act in ACTIVATIONS:
             z = rng.normal(0.0, 2.0, size=shape).astype(dtype)
             y = REF.bias_act(z, None, act, out=np.empty_like(z))
             dy = rng.normal(size=shape).astype(dtype)
-            want_dz, want_db = REF.bias_act_grad(dy.copy(), y, act, dz_out=np.empty_like(dy),
-                                                 db_out=np.empty(shape[1], dtype))
+            want_dz, want_db = REF.bias_act_grad(
+                dy.copy(), y, act, dz_out=np.empty_like(dy), db_out=np.empty(shape[1], dtype)
+            )
             what = f"bias_act_grad {act} {shape} {np.dtype(dtype)}"
             dz, db = _poison(be, shape, dtype), _poison(be, (shape[1],), dtype)
             g_dz, g_db = be.bias_act_grad(_dev(be, dy), _dev(be, y), act, dz_out=dz, db_out=db)
@@ -106,8 +111,9 @@ def check_bias_act_grad(be: Backend, rng: np.random.Generator, dtype: Any,
 
 
 # ---------------------------------------------------------------- loss heads
-def check_softmax_xent(be: Backend, rng: np.random.Generator, dtype: Any,
-                       shapes: list[tuple[int, int]] = SHAPES) -> None:
+def check_softmax_xent(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes: list[tuple[int, int]] = SHAPES
+) -> None:
     np_ = be.to_numpy
     for n, c in shapes:
         z = _logits(rng, (n, c), dtype)
@@ -116,19 +122,24 @@ def check_softmax_xent(be: Backend, rng: np.random.Generator, dtype: Any,
         # rows that do not sum to 1 (Keras' -sum t log p; gradient T p - t)
         loose = (rng.random((n, c)) * (rng.random((n, 1)) * 3)).astype(dtype)
         weights = rng.random(n).astype(dtype) * 2
-        for kind, target, sw in (("one-hot", onehot, None), ("int64", labels.astype(np.int64), None),
-                                 ("int32", labels.astype(np.int32), None),
-                                 ("rows not summing to 1", loose, None),
-                                 ("one-hot weighted", onehot, weights),
-                                 ("int64 weighted", labels.astype(np.int64), weights),
-                                 ("loose weighted", loose, weights)):
+        for kind, target, sw in (
+            ("one-hot", onehot, None),
+            ("int64", labels.astype(np.int64), None),
+            ("int32", labels.astype(np.int32), None),
+            ("rows not summing to 1", loose, None),
+            ("one-hot weighted", onehot, weights),
+            ("int64 weighted", labels.astype(np.int64), weights),
+            ("loose weighted", loose, weights),
+        ):
             what = f"softmax_xent {kind} {(n, c)} {np.dtype(dtype)}"
-            w_loss, w_grad = REF.softmax_xent(z.copy(), target, grad_out=np.empty_like(z),
-                                              sample_weight=sw)
+            w_loss, w_grad = REF.softmax_xent(
+                z.copy(), target, grad_out=np.empty_like(z), sample_weight=sw
+            )
             dsw = None if sw is None else _dev(be, sw)
             grad = _poison(be, (n, c), dtype)
-            loss, g = be.softmax_xent(_dev(be, z), _dev(be, target), grad_out=grad,
-                                      sample_weight=dsw)
+            loss, g = be.softmax_xent(
+                _dev(be, z), _dev(be, target), grad_out=grad, sample_weight=dsw
+            )
             assert np.ndim(np_(loss)) == 0, what + ": loss must be 0-d"
             close(np_(loss), w_loss, dtype, what + " loss")
             close(np_(g), w_grad, dtype, what + " grad")
@@ -141,8 +152,9 @@ def check_softmax_xent(be: Backend, rng: np.random.Generator, dtype: Any,
             close(np_(g), w_grad, dtype, what + " grad (grad_out=None)")
 
 
-def check_sigmoid_bce(be: Backend, rng: np.random.Generator, dtype: Any,
-                      shapes: list[tuple[int, int]] = SHAPES) -> None:
+def check_sigmoid_bce(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes: list[tuple[int, int]] = SHAPES
+) -> None:
     np_ = be.to_numpy
     for shape in list(shapes) + [(5,)]:
         z = _logits(rng, shape, dtype)
@@ -151,8 +163,9 @@ def check_sigmoid_bce(be: Backend, rng: np.random.Generator, dtype: Any,
             t = (rng.random(shape) > 0.5) if kind == "hard" else rng.random(shape)
             t = t.astype(dtype)
             what = f"sigmoid_bce {kind} {shape} {np.dtype(dtype)}"
-            w_loss, w_grad = REF.sigmoid_bce(z.copy(), t, grad_out=np.empty_like(z),
-                                             sample_weight=sw)
+            w_loss, w_grad = REF.sigmoid_bce(
+                z.copy(), t, grad_out=np.empty_like(z), sample_weight=sw
+            )
             dsw = None if sw is None else _dev(be, sw)
             grad = _poison(be, shape, dtype)
             loss, g = be.sigmoid_bce(_dev(be, z), _dev(be, t), grad_out=grad, sample_weight=dsw)
@@ -170,38 +183,66 @@ def check_sigmoid_bce(be: Backend, rng: np.random.Generator, dtype: Any,
 OPT_SHAPES = [(1,), (33, 17), (257,), (2, 3, 5)]
 
 
-def _opt_cases() -> list[tuple[str, Callable, int, dict]]:
+def _opt_cases() -> list[tuple[str, str, int, dict]]:
     """(label, method name, number of state tensors, scalar kwargs)."""
     return [
         ("sgd plain", "sgd_update", 0, dict(lr=0.1, momentum=0.0, nesterov=False)),
         ("sgd momentum", "sgd_update", 1, dict(lr=0.05, momentum=0.9, nesterov=False)),
         ("sgd nesterov", "sgd_update", 1, dict(lr=0.05, momentum=0.9, nesterov=True)),
-        ("adam", "adam_update", 2, dict(alpha=1e-3 * np.sqrt(1 - 0.999 ** 3) / (1 - 0.9 ** 3),
-                                        beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+        (
+            "adam",
+            "adam_update",
+            2,
+            dict(
+                alpha=1e-3 * np.sqrt(1 - 0.999**3) / (1 - 0.9**3),
+                beta_1=0.9,
+                beta_2=0.999,
+                epsilon=1e-7,
+            ),
+        ),
         ("rmsprop", "rmsprop_update", 1, dict(lr=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7)),
-        ("rmsprop momentum", "rmsprop_update", 2, dict(lr=1e-3, rho=0.9, momentum=0.5,
-                                                       epsilon=1e-7)),
+        (
+            "rmsprop momentum",
+            "rmsprop_update",
+            2,
+            dict(lr=1e-3, rho=0.9, momentum=0.5, epsilon=1e-7),
+        ),
         ("adagrad", "adagrad_update", 1, dict(lr=0.01, epsilon=1e-7)),
     ]
 
 
-def _call_opt(be: Backend, method: str, p: Any, g: Any, states: list[Any], kw: dict,
-              skip: Any) -> None:
+def _call_opt(
+    be: Backend, method: str, p: Any, g: Any, states: list[Any], kw: dict, skip: Any
+) -> None:
     fn = getattr(be, method)
     if method == "sgd_update":
         fn(p, g, states[0] if states else None, kw["lr"], kw["momentum"], kw["nesterov"], skip)
     elif method == "adam_update":
         fn(p, g, states[0], states[1], kw["alpha"], kw["beta_1"], kw["beta_2"], kw["epsilon"], skip)
     elif method == "rmsprop_update":
-        fn(p, g, states[0], states[1] if len(states) > 1 else None, kw["lr"], kw["rho"],
-           kw["momentum"], kw["epsilon"], skip)
+        fn(
+            p,
+            g,
+            states[0],
+            states[1] if len(states) > 1 else None,
+            kw["lr"],
+            kw["rho"],
+            kw["momentum"],
+            kw["epsilon"],
+            skip,
+        )
     else:
         fn(p, g, states[0], kw["lr"], kw["epsilon"], skip)
 
 
-def check_optimizers(be: Backend, rng: np.random.Generator, dtype: Any,
-                     shapes: list[tuple[int, ...]] = OPT_SHAPES, skip_dtype: Any = np.int32,
-                     methods: tuple[str, ...] | None = None) -> None:
+def check_optimizers(
+    be: Backend,
+    rng: np.random.Generator,
+    dtype: Any,
+    shapes: list[tuple[int, ...]] = OPT_SHAPES,
+    skip_dtype: Any = np.int32,
+    methods: tuple[str, ...] | None = None,
+) -> None:
     np_ = be.to_numpy
     for shape in shapes:
         for label, method, nstate, kw in _opt_cases():
@@ -229,9 +270,13 @@ def check_optimizers(be: Backend, rng: np.random.Generator, dtype: Any,
                 np.testing.assert_array_equal(np_(a), b4, err_msg=what + " wrote despite skip")
 
 
-def check_update_refuses_nonfinite(be: Backend, rng: np.random.Generator, dtype: Any,
-                                   shapes: list[tuple[int, ...]] = OPT_SHAPES,
-                                   methods: tuple[str, ...] | None = None) -> None:
+def check_update_refuses_nonfinite(
+    be: Backend,
+    rng: np.random.Generator,
+    dtype: Any,
+    shapes: list[tuple[int, ...]] = OPT_SHAPES,
+    methods: tuple[str, ...] | None = None,
+) -> None:
     """An update whose new weights or state would hold a NaN or inf (one gradient element
     inf, or at the float's largest value with the largest learning rate: the step
     overflows) writes nothing, bit for bit, and raises the flag to NONFINITE_UPDATE."""
@@ -263,8 +308,12 @@ def check_update_refuses_nonfinite(be: Backend, rng: np.random.Generator, dtype:
 
 
 def _check_update(method: str) -> Callable:
-    def check(be: Backend, rng: np.random.Generator, dtype: Any,
-              shapes: list[tuple[int, ...]] = OPT_SHAPES) -> None:
+    def check(
+        be: Backend,
+        rng: np.random.Generator,
+        dtype: Any,
+        shapes: list[tuple[int, ...]] = OPT_SHAPES,
+    ) -> None:
         check_optimizers(be, rng, dtype, shapes, methods=(method,))
         check_update_refuses_nonfinite(be, rng, dtype, shapes, methods=(method,))
 
@@ -276,8 +325,10 @@ _CASES: dict[str, Callable] = {
     "bias_act_bwd": check_bias_act_grad,
     "softmax_xent": check_softmax_xent,
     "sigmoid_bce": check_sigmoid_bce,
-    **{m: _check_update(m) for m in ("sgd_update", "adam_update", "rmsprop_update",
-                                     "adagrad_update")},
+    **{
+        m: _check_update(m)
+        for m in ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update")
+    },
 }
 #: kernel name -> its check, for every kernel the registry declares.
 ALL_CHECKS: dict[str, Callable] = {name: _CASES[name] for name in SPECS}
@@ -286,7 +337,7 @@ ALL_CHECKS: dict[str, Callable] = {name: _CASES[name] for name in SPECS}
 def check_with_fresh_seed(kernel: str, be: Backend, dtype: Any, **kwargs: Any) -> None:
     """Run ``kernel``'s check on inputs drawn from a new seed each run; the seed is named
     in any failure, so a rare miss can be replayed with ``np.random.default_rng(seed)``."""
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+    seed = int(np.random.SeedSequence().generate_state(1)[0])
     try:
         ALL_CHECKS[kernel](be, np.random.default_rng(seed), dtype, **kwargs)
     except AssertionError as exc:

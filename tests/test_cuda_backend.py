@@ -1,7 +1,9 @@
 """The CUDA backend: availability reporting (any machine) and fused kernels on a real GPU."""
+
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import kernel_cases
 import numpy as np
@@ -17,13 +19,35 @@ def test_one_spec_gives_both_signatures_and_the_launch_packing():
     """softmax_xent's spec: C-contiguous arrays on the CPU, any layout on the GPU, the label
     dtype as a second key, int codes int64 / int32, the reduction scratch on the GPU only."""
     spec = SPECS["softmax_xent"]
-    assert spec.keys() == [("float32", "int32"), ("float32", "int64"),
-                           ("float64", "int32"), ("float64", "int64")]
+    assert spec.keys() == [
+        ("float32", "int32"),
+        ("float32", "int64"),
+        ("float64", "int32"),
+        ("float64", "int64"),
+    ]
     f4, f8, i4, i8 = (np.dtype(t) for t in ("float32", "float64", "int32", "int64"))
     assert spec.params_for("cuda", ("float32", "int64")) == [
-        (f4, 2), (f4, 2), (i8, 1), (i4, 0), (f4, 1), (i4, 0), (f4, 2), (f4, 1), (f8, 1), (i4, 1)]
+        (f4, 2),
+        (f4, 2),
+        (i8, 1),
+        (i4, 0),
+        (f4, 1),
+        (i4, 0),
+        (f4, 2),
+        (f4, 1),
+        (f8, 1),
+        (i4, 1),
+    ]
     assert spec.params_for("cpu", ("float64", "int32")) == [
-        (f8, 2), (f8, 2), (i4, 1), (i8, 0), (f8, 1), (i8, 0), (f8, 2), (f8, 1)]
+        (f8, 2),
+        (f8, 2),
+        (i4, 1),
+        (i8, 0),
+        (f8, 1),
+        (i8, 0),
+        (f8, 2),
+        (f8, 1),
+    ]
     cpu = spec.signature("cpu", ("float32", "int32"))
     assert cpu.return_type == types.void
     assert cpu.args[0] == types.Array(types.float32, 2, "C")
@@ -55,9 +79,10 @@ def test_cuda_unavailable_says_why_and_auto_picks_cpu():
 # ---------------------------------------------------------------- real GPU only
 @pytest.fixture(scope="module", params=["raw", "numba"])
 def gpu_be(request):
+    from netcore.backend.cuda import CudaBackend
     from netcore.kernels._launch import KernelSet
 
-    be = nc.get_backend("cuda", seed=0)
+    be = CudaBackend(seed=0)
     be.kernels = KernelSet(False, path=request.param)
     be.launch_path = request.param
     return be
@@ -147,7 +172,7 @@ def _raw_launcher(monkeypatch, kernel, extra_modules=()):
         def __call__(self, grid, block, args):
             launches.append(args)
 
-    fake = types.ModuleType("cupy")
+    fake: Any = types.ModuleType("cupy")
     fake.RawModule = lambda path: types.SimpleNamespace(get_function=lambda name: Kern())
     fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(compute_capability="90"))
     monkeypatch.setitem(sys.modules, "cupy", fake)
@@ -155,11 +180,13 @@ def _raw_launcher(monkeypatch, kernel, extra_modules=()):
         monkeypatch.setitem(sys.modules, name, mod)
     ks = _launch.KernelSet(simulated=simulator_enabled(), path="raw")
     ks.cuda = types.SimpleNamespace(
-        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None))
+        compile_ptx=lambda f, sig, cc: (".visible .entry _ZN7netcore1kE(\n.param .u64 p\n)", None)
+    )
     spec = SPECS[kernel]
     key = ("float32",)
-    return ks._build_raw(spec.cuda, spec.signature("cuda", key),
-                         spec.params_for("cuda", key)), launches
+    return ks._build_raw(
+        spec.cuda, spec.signature("cuda", key), spec.params_for("cuda", key)
+    ), launches
 
 
 def _raw_bias_act_launch(monkeypatch, extra_modules=()):
@@ -168,10 +195,35 @@ def _raw_bias_act_launch(monkeypatch, extra_modules=()):
     z = _DevArray(np.zeros((3, 5), np.float32))
     b = _DevArray(np.zeros(5, np.float32))
     out = _DevArray(np.zeros((3, 6), np.float32)[:, ::2])  # strided view
-    expected = [0, 0, 15, 4, z.a.ctypes.data, 3, 5, 20, 4,
-                0, 0, 5, 4, b.a.ctypes.data, 5, 4,
-                0, 0, 9, 4, out.a.ctypes.data, 3, 3, 24, 8,
-                1, 0]  # code, has_bias: int32 scalars
+    expected = [
+        0,
+        0,
+        15,
+        4,
+        z.a.ctypes.data,
+        3,
+        5,
+        20,
+        4,
+        0,
+        0,
+        5,
+        4,
+        b.a.ctypes.data,
+        5,
+        4,
+        0,
+        0,
+        9,
+        4,
+        out.a.ctypes.data,
+        3,
+        3,
+        24,
+        8,
+        1,
+        0,
+    ]  # code, has_bias: int32 scalars
     return launch, launches, (z, b, out), expected
 
 
@@ -196,7 +248,7 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
     reused from launch to launch."""
     import types
 
-    fmod = types.ModuleType("cupy.cuda.function")
+    fmod: Any = types.ModuleType("cupy.cuda.function")
 
     class CPointer:
         pass
@@ -212,7 +264,8 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
 
     fmod.CPointer, fmod.CIntptr, fmod.CNumpyArray = CPointer, CIntptr, CNumpyArray
     launch, launches, (z, b, out), expected = _raw_bias_act_launch(
-        monkeypatch, [("cupy.cuda.function", fmod)])
+        monkeypatch, [("cupy.cuda.function", fmod)]
+    )
     for _ in range(2):  # second call served from the memoised views
         launch((1,), (32,), z, b, out, 1, 0)
     assert len(launches) == 2 and all(x is y for x, y in zip(*launches))  # memoised boxes
@@ -220,6 +273,7 @@ def test_raw_launch_passes_cupy_argument_boxes(monkeypatch):
         assert all(isinstance(x, CIntptr) for x in args[:-2])
         assert [x.a.dtype for x in args[-2:]] == [np.int32, np.int32]
         assert [x.v if isinstance(x, CIntptr) else int(x.a[0]) for x in args] == expected
+
 
 def test_raw_launch_views_contiguous_arrays_flat_for_1d_parameters(monkeypatch):
     """A 1-D kernel parameter takes any C-contiguous array (0-d too) as its flat view (the
@@ -237,12 +291,35 @@ def test_raw_launch_views_contiguous_arrays_flat_for_1d_parameters(monkeypatch):
     def abi(a, n, item):
         return [0, 0, n, item, a.a.ctypes.data, n, item]
 
-    flat = [int(x) for x in args[:21]] + [int(x) for x in args[22:36]] + \
-        [int(x) for x in args[39:]]
-    assert flat == (abi(z, 15, 4) + abi(t, 15, 4) + abi(w, 1, 4) + abi(g, 15, 4)
-                    + abi(loss, 1, 4) + abi(part, 8, 8) + abi(cnt, 1, 4))
-    assert [type(x) for x in args[21:22] + args[36:39]] == [np.int32, np.int32, np.float64,
-                                                           np.float32]
+    flat = [int(x) for x in args[:21]] + [int(x) for x in args[22:36]] + [int(x) for x in args[39:]]
+    assert flat == (
+        abi(z, 15, 4)
+        + abi(t, 15, 4)
+        + abi(w, 1, 4)
+        + abi(g, 15, 4)
+        + abi(loss, 1, 4)
+        + abi(part, 8, 8)
+        + abi(cnt, 1, 4)
+    )
+    assert [type(x) for x in args[21:22] + args[36:39]] == [
+        np.int32,
+        np.int32,
+        np.float64,
+        np.float32,
+    ]
     with pytest.raises(TypeError):
-        launch((1,), (32,), DevArray(np.zeros((3, 10), np.float32)[:, ::2]), t, w, 0, g, loss,
-               5, 15.0, 1 / 15, part, cnt)
+        launch(
+            (1,),
+            (32,),
+            DevArray(np.zeros((3, 10), np.float32)[:, ::2]),
+            t,
+            w,
+            0,
+            g,
+            loss,
+            5,
+            15.0,
+            1 / 15,
+            part,
+            cnt,
+        )

@@ -1,4 +1,5 @@
 """The CPU numba.njit kernels against the NumPy reference (same cases as the simulator tests)."""
+
 from __future__ import annotations
 
 import kernel_cases
@@ -25,8 +26,9 @@ def test_cpu_kernel_matches_reference(be, kernel, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reference_update_refuses_nonfinite_values(dtype):
     """The NumPy reference keeps the same promise as the kernels: nothing written, flag 2."""
-    kernel_cases.check_update_refuses_nonfinite(CPUBackend(seed=0, fused=False),
-                                      np.random.default_rng(9), dtype)
+    kernel_cases.check_update_refuses_nonfinite(
+        CPUBackend(seed=0, fused=False), np.random.default_rng(9), dtype
+    )
 
 
 def test_cpu_kernels_bigger_shapes(be):
@@ -57,8 +59,10 @@ def test_cpu_fallbacks_for_unsupported_layouts(be):
     z = rng.normal(size=(8, 12)).astype(np.float32)[:, ::2]  # strided view
     b = rng.normal(size=6).astype(np.float32)
     ref = Backend(np)
-    np.testing.assert_allclose(be.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)),
-                               ref.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)))
+    np.testing.assert_allclose(
+        be.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)),
+        ref.bias_act(z, b, "relu", out=np.empty((8, 6), np.float32)),
+    )
     p = rng.normal(size=10)  # float64 param, float32 grad
     g = rng.normal(size=10).astype(np.float32)
     p2 = p.copy()

@@ -1,6 +1,7 @@
 """Loss ops against closed forms and float64 finite differences: categorical cross-entropy on
 targets that are not one-hot (Keras' formula, fused and unfused paths alike), per-sample
 weights (Keras 3 "sum_over_batch_size"), and optimizer updates that would write NaN/inf."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,9 +38,11 @@ def test_softmax_xent_on_rows_not_summing_to_one_follows_keras(be_name):
     loss, grad = be.softmax_xent(z.copy(), t)
     np.testing.assert_allclose(float(loss), _keras_cce(t, z).mean(), rtol=1e-12)
     p = _softmax(z)
-    np.testing.assert_allclose(grad, (p * t.sum(axis=1, keepdims=True) - t) / 2, rtol=1e-12,
-                               atol=1e-15)
-    num = numeric_grad(lambda: float(be.softmax_xent(zz, t)[0]), zz := z.copy())
+    np.testing.assert_allclose(
+        grad, (p * t.sum(axis=1, keepdims=True) - t) / 2, rtol=1e-12, atol=1e-15
+    )
+    zz = z.copy()
+    num = numeric_grad(lambda: float(be.softmax_xent(zz, t)[0]), zz)
     np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
 
 
@@ -61,7 +64,9 @@ def test_categorical_crossentropy_from_logits_and_from_probabilities_agree_on_an
 
 
 # ---------------------------------------------------------------- issue 13 item 15
-def _weighted_cases(rng: np.random.Generator) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
+def _weighted_cases(
+    rng: np.random.Generator,
+) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
     """(label, op, prediction, target, per-sample loss by an independent NumPy formula)."""
     n, c = 5, 4
     z = rng.normal(size=(n, c))
@@ -78,10 +83,20 @@ def _weighted_cases(rng: np.random.Generator) -> list[tuple[str, str, np.ndarray
         ("softmax_xent soft", "softmax_xent", z, soft, _keras_cce(soft, z)),
         ("sigmoid_bce", "sigmoid_bce", z, soft, bce_elem.mean(axis=1)),
         ("binary_crossentropy", "binary_crossentropy", p, soft, bce_elem.mean(axis=1)),
-        ("categorical_crossentropy", "categorical_crossentropy", probs, soft,
-         -(soft * np.log(probs)).sum(axis=1)),
-        ("categorical_crossentropy labels", "categorical_crossentropy", probs, lab,
-         -(onehot * np.log(probs)).sum(axis=1)),
+        (
+            "categorical_crossentropy",
+            "categorical_crossentropy",
+            probs,
+            soft,
+            -(soft * np.log(probs)).sum(axis=1),
+        ),
+        (
+            "categorical_crossentropy labels",
+            "categorical_crossentropy",
+            probs,
+            lab,
+            -(onehot * np.log(probs)).sum(axis=1),
+        ),
         ("mse", "mse", y, soft, ((y - soft) ** 2).mean(axis=1)),
     ]
 
@@ -89,7 +104,8 @@ def _weighted_cases(rng: np.random.Generator) -> list[tuple[str, str, np.ndarray
 def _op(be: Backend, op: str):
     if op == "mse":
         return lambda pred, t, sample_weight=None: losses.MeanSquaredError().forward_backward(
-            be, pred, t, sample_weight=sample_weight)
+            be, pred, t, sample_weight=sample_weight
+        )
     return getattr(be, op)
 
 
@@ -101,10 +117,15 @@ def test_sample_weights_scale_each_sample_and_divide_by_the_batch_size(be_name):
     for label, op, pred, t, per_sample in _weighted_cases(rng):
         fn = _op(be, op)
         loss, grad = fn(pred.copy(), t, sample_weight=w.copy())
-        np.testing.assert_allclose(float(loss), (w * per_sample).sum() / len(w), rtol=1e-9,
-                                   err_msg=label)
+        np.testing.assert_allclose(
+            float(loss), (w * per_sample).sum() / len(w), rtol=1e-9, err_msg=label
+        )
         x = pred.copy()
-        num = numeric_grad(lambda: float(fn(x.copy(), t, sample_weight=w.copy())[0]), x)
+
+        def loss_at_x(fn=fn, x=x, t=t) -> float:
+            return float(fn(x.copy(), t, sample_weight=w.copy())[0])
+
+        num = numeric_grad(loss_at_x, x)
         np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-8, err_msg=label)
         unweighted, _ = fn(pred.copy(), t)
         ones, _ = fn(pred.copy(), t, sample_weight=np.ones(len(w)))
@@ -123,11 +144,21 @@ def test_fused_sample_weights_match_the_reference_in_float32():
         np.testing.assert_allclose(got[1], want[1], rtol=2e-5, atol=1e-8, err_msg=op)
 
 
+@pytest.mark.parametrize("be_name", sorted(BACKENDS))
+def test_sample_weight_of_the_wrong_length_is_refused_by_name(be_name):
+    z = np.zeros((4, 3))
+    with pytest.raises(
+        ValueError, match=r"sample_weight must have one weight per sample, shape \(4,\)"
+    ):
+        BACKENDS[be_name].softmax_xent(z, np.zeros(4, np.int64), sample_weight=np.ones(3))
+
+
 def test_loss_call_on_host_arrays_takes_sample_weight_and_checks_its_length():
     t, p = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.2, 0.8], [0.6, 0.4]])
     per = -np.log([0.8, 0.6])
     assert losses.categorical_crossentropy(t, p, sample_weight=[1.0, 3.0]) == pytest.approx(
-        (per[0] + 3 * per[1]) / 2)
+        (per[0] + 3 * per[1]) / 2
+    )
     with pytest.raises(ValueError, match="sample_weight must have one weight per sample"):
         losses.categorical_crossentropy(t, p, sample_weight=[1.0, 2.0, 3.0])
 

@@ -1,4 +1,5 @@
 """numba-cuda 0.30 needs np.row_stack, which NumPy 2.5 removed: the shim restores the alias."""
+
 import numpy as np
 
 from netcore.kernels._common import numpy_compat_for_numba_cuda

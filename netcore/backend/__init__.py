@@ -1,17 +1,26 @@
 """Backend selection: per model, per process (``set_backend`` / ``NETCORE_BACKEND``), per block."""
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import BackendUnavailableError
 from .base import Backend
 from .cpu import CPUBackend
 
-__all__ = ["Backend", "BackendUnavailableError", "available_backends", "get_backend",
-           "set_backend", "use_backend", "backend_status", "BACKEND_NAMES"]
+__all__ = [
+    "Backend",
+    "BackendUnavailableError",
+    "available_backends",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+    "backend_status",
+    "BACKEND_NAMES",
+]
 
 BACKEND_NAMES = ("cpu", "cuda", "auto")
 logger = logging.getLogger("netcore")
@@ -46,7 +55,7 @@ def get_backend(name: str | Backend | None = None, seed: int | None = None) -> B
         return name
     name = _default_name() if name is None else _check_name(name)
     if name == "cpu":
-        return _make_cpu(seed)
+        return CPUBackend(seed)
     if name == "cuda":
         from .cuda import CudaBackend
 
@@ -61,10 +70,6 @@ def get_backend(name: str | Backend | None = None, seed: int | None = None) -> B
         logger.info("netcore: backend 'auto' chose cuda: %s", backend.describe())
         return backend
     logger.info("netcore: backend 'auto' chose cpu (CUDA unusable: %s)", reason)
-    return _make_cpu(seed)
-
-
-def _make_cpu(seed: int | None) -> Backend:
     return CPUBackend(seed)
 
 

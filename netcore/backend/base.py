@@ -8,14 +8,19 @@ Conventions
 -----------
 * ``out=`` arguments receive the result when given (no reallocation on the hot path).
 * Scalars that must not leave the device (the loss) are returned as 0-d arrays.
-* ``skip`` is a 1-element integer array or ``None``: optimizer updates do nothing when
-  ``skip[0] != 0``; the training loop sets it when a loss turned NaN/inf, so the weights of
-  the last good step survive without a host synchronisation per step.
+* ``skip`` is a 1-element int32 array (the step's flag) or ``None``: optimizer updates do
+  nothing when ``skip[0] != 0``. :meth:`Backend.mark_nonfinite` sets it to
+  ``NONFINITE_LOSS`` when a loss turned NaN/inf, so the weights of the last good step
+  survive without a host synchronisation per step; an update that would write a NaN or inf
+  writes nothing and sets it to ``NONFINITE_UPDATE``. The trainer reads the flag with the
+  losses and names the cause.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 _EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
@@ -27,6 +32,7 @@ NONFINITE_UPDATE = 2  #: the update itself would have written a NaN or inf (noth
 def _quiet(fn: Callable) -> Callable:
     """Run ``fn`` without NumPy floating-point warnings: an overflow on the way to a refused
     update is reported by the flag, not as a RuntimeWarning."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import numpy  # the host library: its error state governs NumPy arrays only
@@ -35,7 +41,6 @@ def _quiet(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return wrapper
-
 
 
 class Backend:
@@ -86,8 +91,9 @@ class Backend:
         return self.rng.random(shape, dtype=dtype)
 
     # ------------------------------------------------------------------ linear algebra
-    def matmul(self, a: Any, b: Any, out: Any = None, transpose_a: bool = False,
-               transpose_b: bool = False) -> Any:
+    def matmul(
+        self, a: Any, b: Any, out: Any = None, transpose_a: bool = False, transpose_b: bool = False
+    ) -> Any:
         """``op(a) @ op(b)`` where ``op`` transposes when asked (BLAS does it without a copy)."""
         if transpose_a:
             a = a.T
@@ -102,7 +108,11 @@ class Backend:
         ``out`` may be ``z`` itself (in place). ``activation`` is one of ``ACTIVATIONS``.
         """
         xp = self.xp
-        y = xp.add(z, b, out=out) if b is not None else (z if out is None or out is z else _copy(xp, z, out))
+        y = (
+            xp.add(z, b, out=out)
+            if b is not None
+            else (z if out is None or out is z else _copy(xp, z, out))
+        )
         if activation == "linear":
             return y
         if activation == "relu":
@@ -113,8 +123,15 @@ class Backend:
             return xp.tanh(y, out=y)
         raise ValueError(f"activation must be one of {ACTIVATIONS}, received {activation!r}")
 
-    def bias_act_grad(self, dy: Any, y: Any, activation: str, dz_out: Any = None,
-                      db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
+    def bias_act_grad(
+        self,
+        dy: Any,
+        y: Any,
+        activation: str,
+        dz_out: Any = None,
+        db_out: Any = None,
+        need_db: bool = True,
+    ) -> tuple[Any, Any]:
         """Backward of :meth:`bias_act` written in terms of its output ``y``.
 
         ``dz = dy * act'(y)`` (relu: ``y > 0``; sigmoid: ``y (1 - y)``; tanh: ``1 - y^2``)
@@ -165,8 +182,9 @@ class Backend:
     # the non-batch axes), optionally weighted by ``sample_weight`` ``w`` of shape (N,):
     # ``loss = sum_i w_i l_i / N`` (divided by the batch size, not by the sum of the
     # weights), so the gradient of row ``i`` is scaled by ``w_i``.
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
-                     sample_weight: Any = None) -> tuple[Any, Any]:
+    def softmax_xent(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         """Softmax + categorical cross-entropy from logits.
 
         ``target`` is ``(N, C)`` class weights per row (one-hot, soft, or rows that do not
@@ -190,8 +208,9 @@ class Backend:
             grad -= target
         return self._reduce(per_row, grad, sample_weight)
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
-                    sample_weight: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         """Sigmoid + binary cross-entropy from logits, loss and gradient together.
 
         Elementwise ``l = max(z, 0) - z t + log(1 + exp(-|z|))`` (no overflow, no log(0)),
@@ -204,8 +223,9 @@ class Backend:
         grad -= target
         return self.reduce_loss(elem, grad, sample_weight)
 
-    def binary_crossentropy(self, probs: Any, target: Any, grad_out: Any = None,
-                            sample_weight: Any = None) -> tuple[Any, Any]:
+    def binary_crossentropy(
+        self, probs: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         """Binary cross-entropy on probabilities, as Keras: ``p`` clipped to
         ``[eps, 1 - eps]`` (``eps = 1e-7``), ``l = -(t log p + (1 - t) log(1 - p))``
         averaged over the non-batch axes; ``dl/dp = (p - t) / (p (1 - p))`` per element."""
@@ -215,8 +235,9 @@ class Backend:
         grad = xp.divide(p - target, p * (1 - p), out=grad_out)
         return self.reduce_loss(elem, grad, sample_weight)
 
-    def categorical_crossentropy(self, probs: Any, target: Any, grad_out: Any = None,
-                                 sample_weight: Any = None) -> tuple[Any, Any]:
+    def categorical_crossentropy(
+        self, probs: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         """Categorical cross-entropy on probabilities, as Keras: rows rescaled to
         ``q = p / sum_c p_c`` and clipped to ``[eps, 1 - eps]``; ``l = -sum_c t_c log q_c``
         (``target`` ``(N, C)`` or integer labels ``(N,)``);
@@ -247,6 +268,11 @@ class Backend:
         """``sum_i w_i l_i / N`` as a 0-d array and ``grad`` scaled in place by ``w_i / N``."""
         n = per_row.shape[0]
         if sample_weight is not None:
+            if getattr(sample_weight, "size", None) != n:
+                raise ValueError(
+                    f"sample_weight must have one weight per sample, shape ({n},), "
+                    f"received shape {getattr(sample_weight, 'shape', type(sample_weight))}"
+                )
             w = sample_weight.reshape(n)
             per_row = per_row * w
             grad *= w.reshape((n,) + (1,) * (grad.ndim - 1))
@@ -265,8 +291,16 @@ class Backend:
     # them writes a NaN or inf: when any new value (weight or state) would be non-finite,
     # nothing is written and ``skip[0]`` becomes NONFINITE_UPDATE (when a flag is given).
     @_quiet
-    def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
-                   nesterov: bool, skip: Any = None) -> None:
+    def sgd_update(
+        self,
+        param: Any,
+        grad: Any,
+        velocity: Any,
+        lr: float,
+        momentum: float,
+        nesterov: bool,
+        skip: Any = None,
+    ) -> None:
         """Keras 3 SGD: ``v = m v - lr g``; ``w += v`` (Nesterov: ``w += m v - lr g``);
         without momentum (``velocity`` is None) ``w -= lr g``."""
         if _flag_raised(skip):
@@ -279,8 +313,18 @@ class Backend:
         self._commit(skip, (velocity, vel), (param, new_p))
 
     @_quiet
-    def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
-                    beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
+    def adam_update(
+        self,
+        param: Any,
+        grad: Any,
+        m: Any,
+        v: Any,
+        alpha: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        skip: Any = None,
+    ) -> None:
         """Keras 3 Adam step with ``alpha = lr sqrt(1 - b2^t) / (1 - b1^t)`` precomputed:
         ``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``; ``w -= alpha m / (sqrt(v) + eps)``."""
         if _flag_raised(skip):
@@ -291,9 +335,18 @@ class Backend:
         self._commit(skip, (m, new_m), (v, new_v), (param, new_p))
 
     @_quiet
-    def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
-                       lr: float, rho: float, momentum: float, epsilon: float,
-                       skip: Any = None) -> None:
+    def rmsprop_update(
+        self,
+        param: Any,
+        grad: Any,
+        velocity: Any,
+        momentum_buf: Any,
+        lr: float,
+        rho: float,
+        momentum: float,
+        epsilon: float,
+        skip: Any = None,
+    ) -> None:
         """Keras 3 RMSprop: ``v = rho v + (1 - rho) g^2``; ``inc = lr g / sqrt(v + eps)``;
         with momentum ``b = momentum b + inc; w -= b``, else ``w -= inc``."""
         if _flag_raised(skip):
@@ -307,8 +360,9 @@ class Backend:
             self._commit(skip, (velocity, vel), (param, param - inc))
 
     @_quiet
-    def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
-                       epsilon: float, skip: Any = None) -> None:
+    def adagrad_update(
+        self, param: Any, grad: Any, accumulator: Any, lr: float, epsilon: float, skip: Any = None
+    ) -> None:
         """Keras 3 Adagrad: ``a += g^2``; ``w -= lr g / sqrt(a + eps)``."""
         if _flag_raised(skip):
             return

@@ -16,6 +16,7 @@ first CPU backend of the process is created (:func:`netcore.kernels.cpu_kernels`
 modules; later processes load it. Never inside a training step.
 Set ``NETCORE_CPU_KERNELS=0`` (or pass ``fused=False``) for the pure NumPy reference.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,32 +68,53 @@ class CPUBackend(FusedBackend):
             return super().bias_act(z, b, activation, out=out)
         dst = out if out is not None else (z if b is None else np.empty_like(z))
         arrays = (z, dst) if b is None else (z, dst, b)
-        if not self._fusable(*arrays) or dst.shape != z.shape or (
-                b is not None and b.shape != (z.shape[1],)):
+        if (
+            not self._fusable(*arrays)
+            or dst.shape != z.shape
+            or (b is not None and b.shape != (z.shape[1],))
+        ):
             return super().bias_act(z, b, activation, out=out)
         self._kernels["bias_act_fwd"](z, z[0] if b is None else b, dst, code, int(b is not None))
         return dst
 
-    def bias_act_grad(self, dy: Any, y: Any, activation: str, dz_out: Any = None,
-                      db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
+    def bias_act_grad(
+        self,
+        dy: Any,
+        y: Any,
+        activation: str,
+        dz_out: Any = None,
+        db_out: Any = None,
+        need_db: bool = True,
+    ) -> tuple[Any, Any]:
         code = ACT_CODES.get(activation)
         if self._kernels is None or code is None or getattr(dy, "ndim", 0) != 2:
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         dz = dz_out if dz_out is not None else (dy if code == 0 else np.empty_like(dy))
-        db = (db_out if db_out is not None else np.empty(dy.shape[1], dy.dtype)) if need_db else None
+        db = (
+            (db_out if db_out is not None else np.empty(dy.shape[1], dy.dtype)) if need_db else None
+        )
         arrays = (dy, y, dz) if db is None else (dy, y, dz, db)
-        if (not self._fusable(*arrays) or y.shape != dy.shape or dz.shape != dy.shape
-                or (db is not None and db.shape != (dy.shape[1],))):
+        if (
+            not self._fusable(*arrays)
+            or y.shape != dy.shape
+            or dz.shape != dy.shape
+            or (db is not None and db.shape != (dy.shape[1],))
+        ):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         self._kernels["bias_act_bwd"](dy, y, dz, dz[0] if db is None else db, code, int(need_db))
         return dz, db
 
     # ------------------------------------------------------------------ fused heads
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
-                     sample_weight: Any = None) -> tuple[Any, Any]:
+    def softmax_xent(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         z = logits
-        if (self._kernels is None or getattr(z, "ndim", 0) != 2 or not hasattr(target, "ndim")
-                or z.size == 0):
+        if (
+            self._kernels is None
+            or getattr(z, "ndim", 0) != 2
+            or not hasattr(target, "ndim")
+            or z.size == 0
+        ):
             return super().softmax_xent(logits, target, grad_out, sample_weight)
         grad = grad_out if grad_out is not None else np.empty_like(z)
         sparse = target.ndim == 1
@@ -106,26 +128,44 @@ class CPUBackend(FusedBackend):
         else:
             labels, t = _NO_LABELS, target
         wh = weights_or_placeholder(self, sample_weight, z.shape[0], z, self._dummy.get(z.dtype))
-        if (wh is None or not self._fusable(z, grad, t, wh[0]) or grad.shape != z.shape
-                or t.shape != z.shape):
+        if (
+            wh is None
+            or not self._fusable(z, grad, t, wh[0])
+            or grad.shape != z.shape
+            or t.shape != z.shape
+        ):
             return super().softmax_xent(logits, target, grad_out, sample_weight)
         loss = np.empty((), z.dtype)
-        self._kernels["softmax_xent"](z, t, labels, int(sparse), wh[0], wh[1], grad, loss.reshape(1))
+        self._kernels["softmax_xent"](
+            z, t, labels, int(sparse), wh[0], wh[1], grad, loss.reshape(1)
+        )
         return loss, grad
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
-                    sample_weight: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         z = logits
-        if (self._kernels is None or getattr(z, "ndim", 0) == 0 or z.size == 0
-                or getattr(target, "shape", None) != z.shape):
+        if (
+            self._kernels is None
+            or getattr(z, "ndim", 0) == 0
+            or z.size == 0
+            or getattr(target, "shape", None) != z.shape
+        ):
             return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         grad = grad_out if grad_out is not None else np.empty_like(z)
         wh = weights_or_placeholder(self, sample_weight, z.shape[0], z, self._dummy.get(z.dtype))
         if wh is None or not self._fusable(z, target, grad, wh[0]) or grad.shape != z.shape:
             return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         loss = np.empty((), z.dtype)
-        self._kernels["sigmoid_bce"](z.reshape(-1), target.reshape(-1), wh[0], wh[1],
-                                     grad.reshape(-1), loss.reshape(1), z.size // z.shape[0])
+        self._kernels["sigmoid_bce"](
+            z.reshape(-1),
+            target.reshape(-1),
+            wh[0],
+            wh[1],
+            grad.reshape(-1),
+            loss.reshape(1),
+            z.size // z.shape[0],
+        )
         return loss, grad
 
     # ------------------------------------------------------------------ optimizer updates
@@ -135,15 +175,22 @@ class CPUBackend(FusedBackend):
     def _update(self, name: str, skip: Any, p: Any, *args: Any) -> None:
         # The flag is read and written by the kernel; a flag the kernel cannot take as is
         # (another integer type, absent) goes through a scratch copy.
-        direct = (isinstance(skip, np.ndarray) and skip.dtype == np.int32 and skip.ndim == 1
-                  and skip.flags.c_contiguous and skip.flags.writeable)
+        direct = (
+            isinstance(skip, np.ndarray)
+            and skip.dtype == np.int32
+            and skip.ndim == 1
+            and skip.flags.c_contiguous
+            and skip.flags.writeable
+        )
         flag = skip if direct else self._flag_scratch
         if not direct:
             flag[0] = 0 if skip is None else int(np.asarray(skip).reshape(-1)[0])
         n_arrays = 1 + sum(1 for a in args if isinstance(a, np.ndarray))
         conv = self._scalar_types(name, p.dtype)
-        scalars = [t(v) for t, v in zip(conv, args[n_arrays - 1:])]
-        self._kernels[name](flag, p, *args[:n_arrays - 1], *scalars, CHECK | WRITE)
+        scalars = [t(v) for t, v in zip(conv, args[n_arrays - 1 :])]
+        kernels = self._kernels
+        assert kernels is not None  # _flat returned None without kernels: no call here
+        kernels[name](flag, p, *args[: n_arrays - 1], *scalars, CHECK | WRITE)
         if not direct and skip is not None and flag[0] != 0:
             skip[...] = flag[0]
 
@@ -152,8 +199,9 @@ class CPUBackend(FusedBackend):
         key = (name, dtype.name)
         conv = self._scalars.get(key)
         if conv is None:
-            conv = self._scalars[key] = [dt.type for dt, nd in
-                                         SPECS[name].params_for("cpu", (dtype.name,)) if nd == 0]
+            conv = self._scalars[key] = [
+                dt.type for dt, nd in SPECS[name].params_for("cpu", (dtype.name,)) if nd == 0
+            ]
         return conv
 
 

@@ -22,8 +22,10 @@ Under ``NUMBA_ENABLE_CUDASIM=1`` it runs anywhere: arrays are NumPy arrays and t
 ops run through numba's CUDA simulator (slow; for tests of the whole dispatch path), with
 smaller blocks and grids so the simulator's one-thread-per-CUDA-thread stays quick.
 """
+
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from typing import Any
@@ -53,13 +55,18 @@ def probe() -> tuple[bool, str]:
             numpy_compat_for_numba_cuda()
             from numba import cuda  # noqa: F401
         except ImportError as exc:
-            return False, f"NUMBA_ENABLE_CUDASIM=1 but numba's CUDA target is missing ({exc}); pip install numba-cuda"
+            return (
+                False,
+                f"NUMBA_ENABLE_CUDASIM=1 but numba's CUDA target is missing ({exc}); pip install numba-cuda",
+            )
         return True, "numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)"
     try:
         import cupy
     except ImportError as exc:
-        return False, (f"CuPy is not installed ({exc}); install netcore[cuda12] or netcore[cuda13] "
-                       "to match your CUDA driver")
+        return False, (
+            f"CuPy is not installed ({exc}); install netcore[cuda12] or netcore[cuda13] "
+            "to match your CUDA driver"
+        )
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError: no driver, driver too old, ...
@@ -91,10 +98,8 @@ class CudaBackend(FusedBackend):
             raise BackendUnavailableError(f"backend 'cuda' is unavailable: {reason}")
         self.device_name = reason
         self.simulated = simulator_enabled()
-        if self.simulated:
-            import numpy as xp
-        else:
-            import cupy as xp
+        # NumPy under the simulator, else CuPy (imported only here: it may be absent)
+        xp: Any = importlib.import_module("numpy" if self.simulated else "cupy")
         super().__init__(xp, seed)
         self.host_arrays = self.simulated
         from ..kernels._launch import KernelSet
@@ -129,8 +134,10 @@ class CudaBackend(FusedBackend):
             return "cuda (SIMULATED: numba CUDA simulator on the CPU, NumPy arrays)"
         import cupy
 
-        return (f"cuda ({self.device_name}, CuPy {cupy.__version__}, "
-                f"fused kernels: numba.cuda via {self.launch_path!r} launch)")
+        return (
+            f"cuda ({self.device_name}, CuPy {cupy.__version__}, "
+            f"fused kernels: numba.cuda via {self.launch_path!r} launch)"
+        )
 
     def to_numpy(self, x: Any) -> Any:
         if self.simulated:
@@ -182,8 +189,11 @@ class CudaBackend(FusedBackend):
         """One block per row (grid-strided), threads striding over the row's ``c`` columns."""
         cfg = self._grids.get(("rows", n, c))
         if cfg is None:
-            tpb = pow2_at_least(c, 32, self._red_tpb) if not self.simulated else \
-                pow2_at_least(c, 1, self._red_tpb)
+            tpb = (
+                pow2_at_least(c, 32, self._red_tpb)
+                if not self.simulated
+                else pow2_at_least(c, 1, self._red_tpb)
+            )
             # MAX_ROW_BLOCKS, not one block per row: measured the same at 8192x4096 (H100,
             # 337 vs 336 us), with 8x fewer last-block tickets.
             blocks = max(1, min(n, MAX_ROW_BLOCKS if not self.simulated else self._max_grid))
@@ -216,50 +226,97 @@ class CudaBackend(FusedBackend):
             xp = self.xp
             buf = self._col_bufs[c] = (
                 xp.zeros((self._max_row_chunks, c), dtype=np.float64),
-                xp.zeros(math.ceil(c / self._bwd_block[0]), dtype=np.int32))
+                xp.zeros(math.ceil(c / self._bwd_block[0]), dtype=np.int32),
+            )
         return buf
 
     # ------------------------------------------------------------------ activations
     def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:
         code = ACT_CODES.get(activation)
-        if (code is None or getattr(z, "ndim", 0) != 2 or (b is None and code == 0)
-                or not (self._fusable(z) if b is None else
-                        (b.shape == (z.shape[1],) and self._fusable(z, b))) or z.size == 0):
+        if (
+            code is None
+            or getattr(z, "ndim", 0) != 2
+            or (b is None and code == 0)
+            or not (
+                self._fusable(z)
+                if b is None
+                else (b.shape == (z.shape[1],) and self._fusable(z, b))
+            )
+            or z.size == 0
+        ):
             return super().bias_act(z, b, activation, out=out)
         dst = out if out is not None else (z if b is None else self.xp.empty_like(z))
         if dst.shape != z.shape or not self._fusable(z, dst):
             return super().bias_act(z, b, activation, out=out)
         grid, block = self._grid_tiles(*z.shape)
         self.kernels.get("bias_act_fwd", z.dtype.name)(
-            grid, block, z, self._dummy[z.dtype.name] if b is None else b, dst, code,
-            int(b is not None))
+            grid,
+            block,
+            z,
+            self._dummy[z.dtype.name] if b is None else b,
+            dst,
+            code,
+            int(b is not None),
+        )
         return dst
 
-    def bias_act_grad(self, dy: Any, y: Any, activation: str, dz_out: Any = None,
-                      db_out: Any = None, need_db: bool = True) -> tuple[Any, Any]:
+    def bias_act_grad(
+        self,
+        dy: Any,
+        y: Any,
+        activation: str,
+        dz_out: Any = None,
+        db_out: Any = None,
+        need_db: bool = True,
+    ) -> tuple[Any, Any]:
         code = ACT_CODES.get(activation)
-        if (code is None or getattr(dy, "ndim", 0) != 2 or y.shape != dy.shape
-                or not self._fusable(dy, y) or dy.size == 0 or (code == 0 and not need_db)):
+        if (
+            code is None
+            or getattr(dy, "ndim", 0) != 2
+            or y.shape != dy.shape
+            or not self._fusable(dy, y)
+            or dy.size == 0
+            or (code == 0 and not need_db)
+        ):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         xp = self.xp
         dz = dz_out if dz_out is not None else (dy if code == 0 else xp.empty_like(dy))
-        db = (db_out if db_out is not None else xp.empty(dy.shape[1], dy.dtype)) if need_db else None
-        if dz.shape != dy.shape or not self._fusable(dy, dz) or (
-                db is not None and (db.shape != (dy.shape[1],) or not self._fusable(dy, db))):
+        db = (
+            (db_out if db_out is not None else xp.empty(dy.shape[1], dy.dtype)) if need_db else None
+        )
+        if (
+            dz.shape != dy.shape
+            or not self._fusable(dy, dz)
+            or (db is not None and (db.shape != (dy.shape[1],) or not self._fusable(dy, db)))
+        ):
             return super().bias_act_grad(dy, y, activation, dz_out, db_out, need_db)
         grid, block = self._grid_cols(*dy.shape)
         partial, tickets = self._col_scratch(dy.shape[1])
         self.kernels.get("bias_act_bwd", dy.dtype.name)(
-            grid, block, dy, y, dz, self._dummy[dy.dtype.name] if db is None else db, code,
-            int(bool(need_db)), partial, tickets)
+            grid,
+            block,
+            dy,
+            y,
+            dz,
+            self._dummy[dy.dtype.name] if db is None else db,
+            code,
+            int(bool(need_db)),
+            partial,
+            tickets,
+        )
         return dz, db
 
     # ------------------------------------------------------------------ fused heads
-    def softmax_xent(self, logits: Any, target: Any, grad_out: Any = None,
-                     sample_weight: Any = None) -> tuple[Any, Any]:
+    def softmax_xent(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         z = logits
-        if (getattr(z, "ndim", 0) != 2 or z.size == 0 or not hasattr(target, "ndim")
-                or not self._fusable(z)):
+        if (
+            getattr(z, "ndim", 0) != 2
+            or z.size == 0
+            or not hasattr(target, "ndim")
+            or not self._fusable(z)
+        ):
             return super().softmax_xent(logits, target, grad_out, sample_weight)
         xp = self.xp
         grad = grad_out if grad_out is not None else xp.empty_like(z)
@@ -279,30 +336,63 @@ class CudaBackend(FusedBackend):
         grid, block = self._grid_rows(*z.shape)
         # the 0-d loss goes as a 1-element 1-D parameter (_launch._as_ndim)
         self.kernels.get("softmax_xent", z.dtype.name, labels.dtype.name)(
-            grid, block, z, t, labels, sparse, wh[0], wh[1], grad, loss, self._partial,
-            self._counter)
+            grid,
+            block,
+            z,
+            t,
+            labels,
+            sparse,
+            wh[0],
+            wh[1],
+            grad,
+            loss,
+            self._partial,
+            self._counter,
+        )
         return loss, grad
 
-    def sigmoid_bce(self, logits: Any, target: Any, grad_out: Any = None,
-                    sample_weight: Any = None) -> tuple[Any, Any]:
+    def sigmoid_bce(
+        self, logits: Any, target: Any, grad_out: Any = None, sample_weight: Any = None
+    ) -> tuple[Any, Any]:
         z = logits
-        if (getattr(z, "ndim", 0) == 0 or getattr(target, "shape", None) != z.shape
-                or z.size == 0 or not self._fusable(z, target)):
+        if (
+            getattr(z, "ndim", 0) == 0
+            or getattr(target, "shape", None) != z.shape
+            or z.size == 0
+            or not self._fusable(z, target)
+        ):
             return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         xp = self.xp
         grad = grad_out if grad_out is not None else xp.empty_like(z)
         wh = weights_or_placeholder(self, sample_weight, z.shape[0], z, self._dummy[z.dtype.name])
-        if (wh is None or grad.shape != z.shape or not self._fusable(z, grad)
-                or not z.flags.c_contiguous or not target.flags.c_contiguous
-                or not grad.flags.c_contiguous):
+        if (
+            wh is None
+            or grad.shape != z.shape
+            or not self._fusable(z, grad)
+            or not z.flags.c_contiguous
+            or not target.flags.c_contiguous
+            or not grad.flags.c_contiguous
+        ):
             return super().sigmoid_bce(logits, target, grad_out, sample_weight)
         loss = xp.empty((), dtype=z.dtype)
         grid, block = self._grid_reduce(z.size)
         # 1-D kernel parameters take the C-contiguous arrays (and the 0-d loss) as their
         # flat views without a reshape call each (kernels._launch._as_ndim).
         self.kernels.get("sigmoid_bce", z.dtype.name)(
-            grid, block, z, target, wh[0], wh[1], grad, loss, z.size // z.shape[0],
-            float(z.size), 1.0 / z.size, self._partial, self._counter)
+            grid,
+            block,
+            z,
+            target,
+            wh[0],
+            wh[1],
+            grad,
+            loss,
+            z.size // z.shape[0],
+            float(z.size),
+            1.0 / z.size,
+            self._partial,
+            self._counter,
+        )
         return loss, grad
 
     # ------------------------------------------------------------------ optimizer updates
@@ -316,7 +406,9 @@ class CudaBackend(FusedBackend):
             if skip is not None and not device_flag and _flag_raised(skip):
                 return
             flag = self._flag_scratch
-            flag[...] = 0 if skip is None or not device_flag else skip.reshape(-1)[:1].astype(np.int32)
+            flag[...] = (
+                0 if skip is None or not device_flag else skip.reshape(-1)[:1].astype(np.int32)
+            )
         grid, block = self._grid1(p.size)
         launch = self.kernels.get(name, p.dtype.name)  # scalars: converted by the launcher
         launch(grid, block, flag, p, *args, CHECK)

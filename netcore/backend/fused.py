@@ -1,6 +1,7 @@
 """What the CPU and CUDA backends share: the guard in front of every fused kernel, the flag
 of a skipped or refused update, and the optimizer ops (written once; each backend says only
 how it runs a kernel, in :meth:`FusedBackend._update`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,44 +41,95 @@ class FusedBackend(Backend):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ optimizer updates
-    def sgd_update(self, param: Any, grad: Any, velocity: Any, lr: float, momentum: float,
-                   nesterov: bool, skip: Any = None) -> None:
+    def sgd_update(
+        self,
+        param: Any,
+        grad: Any,
+        velocity: Any,
+        lr: float,
+        momentum: float,
+        nesterov: bool,
+        skip: Any = None,
+    ) -> None:
         flat = self._flat(param, grad) if velocity is None else self._flat(param, grad, velocity)
         if flat is None:
             return super().sgd_update(param, grad, velocity, lr, momentum, nesterov, skip)
         vel = flat[2] if velocity is not None else flat[0]  # placeholder when unused
-        self._update("sgd_update", skip, flat[0], flat[1], vel, lr, momentum,
-                     int(bool(nesterov)), int(velocity is not None))
+        self._update(
+            "sgd_update",
+            skip,
+            flat[0],
+            flat[1],
+            vel,
+            lr,
+            momentum,
+            int(bool(nesterov)),
+            int(velocity is not None),
+        )
 
-    def adam_update(self, param: Any, grad: Any, m: Any, v: Any, alpha: float,
-                    beta_1: float, beta_2: float, epsilon: float, skip: Any = None) -> None:
+    def adam_update(
+        self,
+        param: Any,
+        grad: Any,
+        m: Any,
+        v: Any,
+        alpha: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        skip: Any = None,
+    ) -> None:
         flat = self._flat(param, grad, m, v)
         if flat is None:
             return super().adam_update(param, grad, m, v, alpha, beta_1, beta_2, epsilon, skip)
         self._update("adam_update", skip, *flat, alpha, 1 - beta_1, 1 - beta_2, epsilon)
 
-    def rmsprop_update(self, param: Any, grad: Any, velocity: Any, momentum_buf: Any,
-                       lr: float, rho: float, momentum: float, epsilon: float,
-                       skip: Any = None) -> None:
+    def rmsprop_update(
+        self,
+        param: Any,
+        grad: Any,
+        velocity: Any,
+        momentum_buf: Any,
+        lr: float,
+        rho: float,
+        momentum: float,
+        epsilon: float,
+        skip: Any = None,
+    ) -> None:
         arrays = (param, grad, velocity) + ((momentum_buf,) if momentum_buf is not None else ())
         flat = self._flat(*arrays)
         if flat is None:
-            return super().rmsprop_update(param, grad, velocity, momentum_buf, lr, rho,
-                                          momentum, epsilon, skip)
+            return super().rmsprop_update(
+                param, grad, velocity, momentum_buf, lr, rho, momentum, epsilon, skip
+            )
         mb = flat[3] if momentum_buf is not None else flat[0]  # placeholder when unused
-        self._update("rmsprop_update", skip, flat[0], flat[1], flat[2], mb, lr, rho, 1 - rho,
-                     momentum, epsilon, int(momentum_buf is not None))
+        self._update(
+            "rmsprop_update",
+            skip,
+            flat[0],
+            flat[1],
+            flat[2],
+            mb,
+            lr,
+            rho,
+            1 - rho,
+            momentum,
+            epsilon,
+            int(momentum_buf is not None),
+        )
 
-    def adagrad_update(self, param: Any, grad: Any, accumulator: Any, lr: float,
-                       epsilon: float, skip: Any = None) -> None:
+    def adagrad_update(
+        self, param: Any, grad: Any, accumulator: Any, lr: float, epsilon: float, skip: Any = None
+    ) -> None:
         flat = self._flat(param, grad, accumulator)
         if flat is None:
             return super().adagrad_update(param, grad, accumulator, lr, epsilon, skip)
         self._update("adagrad_update", skip, *flat, lr, epsilon)
 
 
-def weights_or_placeholder(be: Backend, sample_weight: Any, n: int, like: Any,
-                           placeholder: Any) -> tuple[Any, int] | None:
+def weights_or_placeholder(
+    be: Backend, sample_weight: Any, n: int, like: Any, placeholder: Any
+) -> tuple[Any, int] | None:
     """``(w, has_w)`` for a kernel: the (N,) weights in ``like``'s dtype, contiguous, or the
     1-element ``placeholder`` and 0 without weights; None if they have the wrong size."""
     if sample_weight is None:

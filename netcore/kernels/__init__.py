@@ -13,6 +13,7 @@ compiles the CPU kernels for their explicit signatures (or loads them from numba
 cache) when a CPU backend is created, and the CUDA launcher (:mod:`._launch`) compiles a
 kernel for a dtype the first time it runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,8 @@ from .spec import KernelSpec
 
 #: Every fused kernel, by name.
 SPECS: dict[str, KernelSpec] = {
-    s.name: s for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers) for s in mod.SPECS}
+    s.name: s for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers) for s in mod.SPECS
+}
 #: The :class:`~netcore.backend.base.Backend` ops the kernels fuse, in declaration order.
 FUSED_OPS: tuple[str, ...] = tuple(dict.fromkeys(s.op for s in SPECS.values()))
 
@@ -52,8 +54,10 @@ def cpu_kernels() -> dict[str, Any]:
             cpu_compile_seconds = time.perf_counter() - t0
             # Said out loud: a cold numba cache costs ~5-15 s here, once per machine.
             logging.getLogger("netcore").info(
-                "netcore: CPU kernels ready in %.1f s (%s)", cpu_compile_seconds,
-                "compiled and cached" if cpu_compile_seconds > 2 else "loaded from numba's cache")
+                "netcore: CPU kernels ready in %.1f s (%s)",
+                cpu_compile_seconds,
+                "compiled and cached" if cpu_compile_seconds > 2 else "loaded from numba's cache",
+            )
             _cpu = table
         return _cpu
 

@@ -12,12 +12,14 @@ that must be bound late.
 numba.cuda is imported lazily (:func:`load_cuda`): the CPU backend must work where
 numba-cuda is not installed, and nothing may compile for CUDA at import.
 """
+
 from __future__ import annotations
 
 import math
 import threading
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -72,7 +74,7 @@ def _rebind(fn: Callable, target: str) -> Callable:
     if target == "cuda":
         g["cuda"] = load_cuda()
         g["CUDA_FLAVOUR"] = True
-        if numba.config.ENABLE_CUDASIM:
+        if getattr(numba.config, "ENABLE_CUDASIM", 0):
             # Simulated, a helper is plain Python and ``math.exp`` returns a Python float;
             # NumPy's weak-scalar rule would make ``F1 + e`` float32 even for float64 data.
             g.update(F0=0.0, F1=1.0)
@@ -114,7 +116,7 @@ def numpy_compat_for_numba_cuda() -> None:
     NumPy < 2.5 had. Remove once numba-cuda guards the overload.
     """
     if not hasattr(np, "row_stack"):
-        np.row_stack = np.vstack  # type: ignore[attr-defined]
+        np.row_stack = np.vstack
 
 
 def load_cuda() -> Any:
@@ -207,7 +209,23 @@ def pow2_at_least(n: int, lo: int, hi: int) -> int:
     return p
 
 
-__all__ = ["ACT_CODES", "F0", "F1", "CUDA_FLAVOUR", "NJIT_OPTS", "MAX_TPB", "MAX_BLOCKS",
-           "MAX_ROW_BLOCKS", "leaf", "flavour", "cpu_kernel", "cuda_kernel", "load_cuda",
-           "numpy_compat_for_numba_cuda", "sigmoid_and_exp", "block_reduce", "finish_mean",
-           "pow2_at_least"]
+__all__ = [
+    "ACT_CODES",
+    "F0",
+    "F1",
+    "CUDA_FLAVOUR",
+    "NJIT_OPTS",
+    "MAX_TPB",
+    "MAX_BLOCKS",
+    "MAX_ROW_BLOCKS",
+    "leaf",
+    "flavour",
+    "cpu_kernel",
+    "cuda_kernel",
+    "load_cuda",
+    "numpy_compat_for_numba_cuda",
+    "sigmoid_and_exp",
+    "block_reduce",
+    "finish_mean",
+    "pow2_at_least",
+]

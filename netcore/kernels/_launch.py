@@ -18,6 +18,7 @@ Paths (``NETCORE_CUDA_LAUNCH`` env var, else :data:`DEFAULT_PATH`):
 Kernels compile lazily, once per (kernel, dtype key), never at import. Launch
 configurations are computed by the backend and cached there.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,8 @@ import re
 import tempfile
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +37,6 @@ from .spec import KernelSpec
 LAUNCH_PATHS = ("raw", "numba")
 #: The launch path the CUDA backend uses unless NETCORE_CUDA_LAUNCH says otherwise.
 DEFAULT_PATH = "raw"
-
 
 
 def _arg_boxes() -> tuple[Callable, Callable]:
@@ -78,8 +79,10 @@ def _as_ndim(a: Any, dt: np.dtype, nd: int) -> tuple[tuple, tuple]:
         return a.shape, a.strides
     if nd == 1 and a.flags.c_contiguous:
         return (a.size,), (a.itemsize,)
-    raise TypeError(f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]"
-                    + (" (not C-contiguous)" if nd == 1 else ""))
+    raise TypeError(
+        f"kernel wants {dt}[{nd}-d], received {a.dtype}[{a.ndim}-d]"
+        + (" (not C-contiguous)" if nd == 1 else "")
+    )
 
 
 def _flat_view(a: Any, dt: np.dtype, nd: int) -> Any:
@@ -144,8 +147,12 @@ class KernelSet:
             try:
                 return self._build_raw(pyfunc, sig, params)
             except Exception as exc:  # no NVVM/PTX JIT for this card, ...: stay correct
-                warnings.warn(f"netcore: raw launch of {name}{key} unavailable ({exc!r}); "
-                              "using numba's launch path", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"netcore: raw launch of {name}{key} unavailable ({exc!r}); "
+                    "using numba's launch path",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 self.fallbacks.append(f"{name}{key}")
         return self._build_numba(pyfunc, sig, params)
 
@@ -157,8 +164,12 @@ class KernelSet:
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Wrap (not copy) NumPy arrays: outputs may alias inputs, as on the GPU; scalars
             # in the signature's types, so the simulated arithmetic has the GPU's precision.
-            kern[grid, block](*[FakeCUDAArray(_flat_view(a, dt, nd)) if nd else dt.type(a)
-                                for (dt, nd), a in zip(spec, args)])
+            kern[grid, block](
+                *[
+                    FakeCUDAArray(_flat_view(a, dt, nd)) if nd else dt.type(a)
+                    for (dt, nd), a in zip(spec, args)
+                ]
+            )
 
         return launch
 
@@ -168,11 +179,14 @@ class KernelSet:
         ptr = cupy.cuda.get_current_stream().ptr
         s = self._streams.get(ptr)
         if s is None:
-            s = self._streams[ptr] = (self.cuda.default_stream() if ptr == 0
-                                      else self.cuda.external_stream(ptr))
+            s = self._streams[ptr] = (
+                self.cuda.default_stream() if ptr == 0 else self.cuda.external_stream(ptr)
+            )
         return s
 
-    def _build_numba(self, pyfunc: Callable, sig: Any, spec: list[tuple[np.dtype, int]]) -> Callable:
+    def _build_numba(
+        self, pyfunc: Callable, sig: Any, spec: list[tuple[np.dtype, int]]
+    ) -> Callable:
         cuda = self.cuda
         kern = cuda.jit(sig)(pyfunc)  # explicit signature: compiles now, once
         as_array = cuda.as_cuda_array
@@ -180,13 +194,17 @@ class KernelSet:
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             # Arrays: zero-copy views, no stream sync; scalars: exactly the signature's types
             # (so the dispatcher matches the compiled overload without conversions).
-            conv = [as_array(_flat_view(a, dt, nd), sync=False) if nd else dt.type(a)
-                    for (dt, nd), a in zip(spec, args)]
+            conv = [
+                as_array(_flat_view(a, dt, nd), sync=False) if nd else dt.type(a)
+                for (dt, nd), a in zip(spec, args)
+            ]
             kern[grid, block, self._stream()](*conv)
 
         return launch
 
-    def _build_raw(self, pyfunc: Callable, sig: Any, params: list[tuple[np.dtype, int]]) -> Callable:
+    def _build_raw(
+        self, pyfunc: Callable, sig: Any, params: list[tuple[np.dtype, int]]
+    ) -> Callable:
         import cupy
 
         cc = cupy.cuda.Device().compute_capability  # e.g. "90"
@@ -216,8 +234,9 @@ class KernelSet:
             t = views.get(key)
             if t is None:
                 shape, strides = _as_ndim(a, dt, nd)
-                t = tuple(box8(int(v)) for v in (0, 0, a.size, a.itemsize, a.data.ptr,
-                                                  *shape, *strides))
+                t = tuple(
+                    box8(int(v)) for v in (0, 0, a.size, a.itemsize, a.data.ptr, *shape, *strides)
+                )
                 if len(views) > 4096:  # many short-lived arrays: start over
                     views.clear()
                 views[key] = t
@@ -237,12 +256,14 @@ class KernelSet:
             flat: list[Any] = []
             for (dt, nd), a in zip(spec, args):
                 if nd:
-                    flat.extend(flatten(a, dt, nd))  # meminfo, parent, n, itemsize, data, shape, strides
+                    flat.extend(
+                        flatten(a, dt, nd)
+                    )  # meminfo, parent, n, itemsize, data, shape, strides
                 else:
                     flat.append(scalar(dt, a))
             kern(grid, block, tuple(flat))  # CuPy's current stream
 
-        launch.module = module  # keep the CUmodule alive with the launcher
+        launch.module = module  # type: ignore[attr-defined]  # the CUmodule lives as long as it
         return launch
 
 

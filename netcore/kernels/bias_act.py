@@ -8,6 +8,7 @@ Backward, one pass over ``dy`` and ``y``: ``dz = dy * act'(y)`` (relu: ``y > 0``
 sigmoid: ``y (1 - y)``; tanh: ``1 - y^2``) and, in the same pass, ``db = sum_rows dz``
 (accumulated in float64, in a fixed order: deterministic).
 """
+
 from __future__ import annotations
 
 import math
@@ -196,14 +197,29 @@ def _bwd_cuda(dy, y, dz, db, code, need_db, partial, counter):
 
 
 SPECS = (
-    KernelSpec("bias_act_fwd", "bias_act",
-               (arr("z", 2), arr("b"), arr("out", 2), scalar("code", INT), scalar("has_bias", INT)),
-               cpu=_fwd_cpu, cuda=_fwd_cuda),
-    KernelSpec("bias_act_bwd", "bias_act_grad",
-               (arr("dy", 2), arr("y", 2), arr("dz", 2), arr("db"), scalar("code", INT),
-                scalar("need_db", INT), arr("partial", 2, "float64", cuda_only=True),
-                arr("counter", 1, "int32", cuda_only=True)),
-               cpu=_bwd_cpu, cuda=_bwd_cuda),
+    KernelSpec(
+        "bias_act_fwd",
+        "bias_act",
+        (arr("z", 2), arr("b"), arr("out", 2), scalar("code", INT), scalar("has_bias", INT)),
+        cpu=_fwd_cpu,
+        cuda=_fwd_cuda,
+    ),
+    KernelSpec(
+        "bias_act_bwd",
+        "bias_act_grad",
+        (
+            arr("dy", 2),
+            arr("y", 2),
+            arr("dz", 2),
+            arr("db"),
+            scalar("code", INT),
+            scalar("need_db", INT),
+            arr("partial", 2, "float64", cuda_only=True),
+            arr("counter", 1, "int32", cuda_only=True),
+        ),
+        cpu=_bwd_cpu,
+        cuda=_bwd_cuda,
+    ),
 )
 
 __all__ = ["ACT_CODES", "act_fwd", "act_grad", "SPECS"]

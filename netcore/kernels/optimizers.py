@@ -22,6 +22,7 @@ same code on both targets: only :func:`thread_range` differs.
 Scalars arrive in the arrays' dtype, with ``1 - b1`` etc. folded on the host. Arrays are
 1-D contiguous views of the tensors (all of one flat parameter buffer, usually).
 """
+
 from __future__ import annotations
 
 import math
@@ -176,25 +177,85 @@ def _adagrad(flag, p, g, acc, lr, eps, passes):
 
 _FLAG = arr("flag", type="int32")
 SPECS = (
-    KernelSpec("sgd_update", "sgd_update",
-               (_FLAG, arr("p"), arr("g"), arr("velocity"), scalar("lr"), scalar("momentum"),
-                scalar("nesterov", INT), scalar("has_momentum", INT), scalar("passes", INT)),
-               cpu=_sgd, cuda=_sgd),
-    KernelSpec("adam_update", "adam_update",
-               (_FLAG, arr("p"), arr("g"), arr("m"), arr("v"), scalar("alpha"),
-                scalar("one_minus_beta_1"), scalar("one_minus_beta_2"), scalar("epsilon"),
-                scalar("passes", INT)),
-               cpu=_adam, cuda=_adam),
-    KernelSpec("rmsprop_update", "rmsprop_update",
-               (_FLAG, arr("p"), arr("g"), arr("velocity"), arr("momentum_buf"), scalar("lr"),
-                scalar("rho"), scalar("one_minus_rho"), scalar("momentum"), scalar("epsilon"),
-                scalar("has_momentum", INT), scalar("passes", INT)),
-               cpu=_rmsprop, cuda=_rmsprop),
-    KernelSpec("adagrad_update", "adagrad_update",
-               (_FLAG, arr("p"), arr("g"), arr("accumulator"), scalar("lr"), scalar("epsilon"),
-                scalar("passes", INT)),
-               cpu=_adagrad, cuda=_adagrad),
+    KernelSpec(
+        "sgd_update",
+        "sgd_update",
+        (
+            _FLAG,
+            arr("p"),
+            arr("g"),
+            arr("velocity"),
+            scalar("lr"),
+            scalar("momentum"),
+            scalar("nesterov", INT),
+            scalar("has_momentum", INT),
+            scalar("passes", INT),
+        ),
+        cpu=_sgd,
+        cuda=_sgd,
+    ),
+    KernelSpec(
+        "adam_update",
+        "adam_update",
+        (
+            _FLAG,
+            arr("p"),
+            arr("g"),
+            arr("m"),
+            arr("v"),
+            scalar("alpha"),
+            scalar("one_minus_beta_1"),
+            scalar("one_minus_beta_2"),
+            scalar("epsilon"),
+            scalar("passes", INT),
+        ),
+        cpu=_adam,
+        cuda=_adam,
+    ),
+    KernelSpec(
+        "rmsprop_update",
+        "rmsprop_update",
+        (
+            _FLAG,
+            arr("p"),
+            arr("g"),
+            arr("velocity"),
+            arr("momentum_buf"),
+            scalar("lr"),
+            scalar("rho"),
+            scalar("one_minus_rho"),
+            scalar("momentum"),
+            scalar("epsilon"),
+            scalar("has_momentum", INT),
+            scalar("passes", INT),
+        ),
+        cpu=_rmsprop,
+        cuda=_rmsprop,
+    ),
+    KernelSpec(
+        "adagrad_update",
+        "adagrad_update",
+        (
+            _FLAG,
+            arr("p"),
+            arr("g"),
+            arr("accumulator"),
+            scalar("lr"),
+            scalar("epsilon"),
+            scalar("passes", INT),
+        ),
+        cpu=_adagrad,
+        cuda=_adagrad,
+    ),
 )
 
-__all__ = ["CHECK", "WRITE", "SPECS", "sgd_new", "adam_new", "rmsprop_new", "adagrad_new",
-           "thread_range"]
+__all__ = [
+    "CHECK",
+    "WRITE",
+    "SPECS",
+    "sgd_new",
+    "adam_new",
+    "rmsprop_new",
+    "adagrad_new",
+    "thread_range",
+]

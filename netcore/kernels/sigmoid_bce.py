@@ -7,6 +7,7 @@ Logits of any shape are viewed as ``(N, C)`` (``C`` = the elements of one sample
 weight ``w_i`` (1 without weights), ``grad = w_i (sigmoid(z) - t) / (N C)``; the loss is
 ``sum_i w_i mean_c l_ic / N`` (Keras' "sum_over_batch_size").
 """
+
 from __future__ import annotations
 
 import math
@@ -114,13 +115,25 @@ def _sigmoid_bce_cuda(z, t, w, has_w, grad, loss, cols, size, inv_size, partial,
 
 
 SPECS = (
-    KernelSpec("sigmoid_bce", "sigmoid_bce",
-               (arr("z"), arr("t"), arr("w"), scalar("has_w", INT), arr("grad"), arr("loss"),
-                scalar("cols", INT), scalar("size", "float64", cuda_only=True),
-                scalar("inv_size", cuda_only=True),
-                arr("partial", 1, "float64", cuda_only=True),
-                arr("counter", 1, "int32", cuda_only=True)),
-               cpu=_sigmoid_bce_cpu, cuda=_sigmoid_bce_cuda),
+    KernelSpec(
+        "sigmoid_bce",
+        "sigmoid_bce",
+        (
+            arr("z"),
+            arr("t"),
+            arr("w"),
+            scalar("has_w", INT),
+            arr("grad"),
+            arr("loss"),
+            scalar("cols", INT),
+            scalar("size", "float64", cuda_only=True),
+            scalar("inv_size", cuda_only=True),
+            arr("partial", 1, "float64", cuda_only=True),
+            arr("counter", 1, "int32", cuda_only=True),
+        ),
+        cpu=_sigmoid_bce_cpu,
+        cuda=_sigmoid_bce_cuda,
+    ),
 )
 
 __all__ = ["bce_elem", "SPECS"]

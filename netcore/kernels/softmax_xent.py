@@ -10,6 +10,7 @@ for any targets) and ``grad_ic = w_i (T softmax_ic - t_ic) / N`` with the sample
 The row helpers take ``(start, step)``, so the same code is one CPU thread walking a whole
 row (``0, 1``) or one CUDA thread of a block striding over it (``tid, blockDim``).
 """
+
 from __future__ import annotations
 
 import math
@@ -190,12 +191,24 @@ def _softmax_xent_cuda(z, t, labels, sparse, w, has_w, grad, loss, partial, coun
 
 
 SPECS = (
-    KernelSpec("softmax_xent", "softmax_xent",
-               (arr("z", 2), arr("t", 2), arr("labels", 1, LABELS), scalar("sparse", INT),
-                arr("w"), scalar("has_w", INT), arr("grad", 2), arr("loss"),
-                arr("partial", 1, "float64", cuda_only=True),
-                arr("counter", 1, "int32", cuda_only=True)),
-               cpu=_softmax_xent_cpu, cuda=_softmax_xent_cuda),
+    KernelSpec(
+        "softmax_xent",
+        "softmax_xent",
+        (
+            arr("z", 2),
+            arr("t", 2),
+            arr("labels", 1, LABELS),
+            scalar("sparse", INT),
+            arr("w"),
+            scalar("has_w", INT),
+            arr("grad", 2),
+            arr("loss"),
+            arr("partial", 1, "float64", cuda_only=True),
+            arr("counter", 1, "int32", cuda_only=True),
+        ),
+        cpu=_softmax_xent_cpu,
+        cuda=_softmax_xent_cuda,
+    ),
 )
 
 __all__ = ["row_max", "row_sums", "row_grad", "SPECS"]

@@ -18,10 +18,12 @@ Arrays are C-contiguous on the CPU (``[:, ::1]``: numba vectorises the inner loo
 any layout on the GPU. A ``cuda_only`` parameter (the scratch of a grid-wide reduction) is
 absent from the CPU flavour; both flavours take the others in the same order.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numba import from_dtype, types
@@ -33,7 +35,7 @@ INT = "int"
 #: The float dtypes every kernel is compiled for.
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 LABEL_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
-_INT = {"cpu": np.dtype(np.int64), "cuda": np.dtype(np.int32)}
+_INT: dict[str, np.dtype[Any]] = {"cpu": np.dtype(np.int64), "cuda": np.dtype(np.int32)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class KernelSpec:
         for p in self.params:
             if p.cuda_only and target == "cpu":
                 continue
+            dt: np.dtype[Any]
             if p.type == FLOAT:
                 dt = np.dtype(key[0])
             elif p.type == LABELS:
@@ -95,9 +98,11 @@ class KernelSpec:
 
     def signature(self, target: str, key: tuple[str, ...]) -> Any:
         """The numba signature ``void(...)`` of the ``target`` flavour for dtype ``key``."""
-        layout = "C" if target == "cpu" else "A"
-        args = [types.Array(from_dtype(dt), nd, layout) if nd else from_dtype(dt)
-                for dt, nd in self.params_for(target, key)]
+        layout: Any = "C" if target == "cpu" else "A"
+        args = [
+            types.Array(from_dtype(dt), nd, layout) if nd else from_dtype(dt)
+            for dt, nd in self.params_for(target, key)
+        ]
         return types.void(*args)
 
 
@@ -111,11 +116,22 @@ def fusable(arrays: tuple[Any, ...], host: bool) -> bool:
     for a in arrays:  # a plain loop: no generator per call on the hot path
         if a.dtype != dt:
             return False
-        if host and (not isinstance(a, np.ndarray) or not a.flags.c_contiguous
-                     or not a.flags.writeable):
+        if host and (
+            not isinstance(a, np.ndarray) or not a.flags.c_contiguous or not a.flags.writeable
+        ):
             return False
     return True
 
 
-__all__ = ["FLOAT", "LABELS", "INT", "FLOATS", "LABEL_DTYPES", "Param", "KernelSpec", "arr",
-           "scalar", "fusable"]
+__all__ = [
+    "FLOAT",
+    "LABELS",
+    "INT",
+    "FLOATS",
+    "LABEL_DTYPES",
+    "Param",
+    "KernelSpec",
+    "arr",
+    "scalar",
+    "fusable",
+]

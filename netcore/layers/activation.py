@@ -1,4 +1,5 @@
 """Activation layer, and the forward/backward helpers Dense shares with it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,9 @@ from ..backend.base import Backend
 from .base import BuildContext, Layer
 
 
-def activation_forward(be: Backend, z: Any, bias: Any, activation: str, logits: bool,
-                       out: Any) -> Any:
+def activation_forward(
+    be: Backend, z: Any, bias: Any, activation: str, logits: bool, out: Any
+) -> Any:
     """``act(z + bias)``; softmax/sigmoid are left out when ``logits`` (the loss fuses them)."""
     if logits or activation == "softmax":
         y = be.bias_act(z, bias, "linear", out=out)
@@ -17,8 +19,9 @@ def activation_forward(be: Backend, z: Any, bias: Any, activation: str, logits: 
     return be.bias_act(z, bias, activation, out=out)
 
 
-def activation_backward(be: Backend, dy: Any, y: Any, activation: str, need_db: bool,
-                        db_out: Any = None) -> tuple[Any, Any]:
+def activation_backward(
+    be: Backend, dy: Any, y: Any, activation: str, need_db: bool, db_out: Any = None
+) -> tuple[Any, Any]:
     """``dz = dy * act'(y)`` in place in ``dy`` and, if asked, ``db = sum_rows dz``."""
     if activation == "softmax":
         dy = be.softmax_grad(dy, y, out=dy)
@@ -38,13 +41,16 @@ class Activation(Layer):
 
     def _build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
         if self.activation == "softmax" and len(input_shape) != 1:
-            raise ValueError(f"softmax expects flat input (classes,), received input shape {input_shape}")
+            raise ValueError(
+                f"softmax expects flat input (classes,), received input shape {input_shape}"
+            )
         return input_shape
 
     def forward(self, x: Any, training: bool = False, logits: bool = False) -> Any:
         self._logits = logits
-        self._y = activation_forward(self.backend, x, None, self.activation, logits,
-                                     out=self.buffer("y", x.shape))
+        self._y = activation_forward(
+            self.backend, x, None, self.activation, logits, out=self.buffer("y", x.shape)
+        )
         return self._y
 
     def backward(self, dy: Any, need_dx: bool = True) -> Any:

@@ -1,4 +1,5 @@
 """Dropout (inverted): in training ``y = x * mask / (1 - rate)``; identity at inference."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,7 +22,9 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         be = self.backend
-        self._mask = be.dropout_mask(x.shape, self.rate, self.dtype, out=self.buffer("mask", x.shape))
+        self._mask = be.dropout_mask(
+            x.shape, self.rate, self.dtype, out=self.buffer("mask", x.shape)
+        )
         mask = self._mask
         return be.xp.multiply(x, mask, out=self.buffer("y", x.shape))
 

@@ -6,6 +6,7 @@ imported, which a normal test process has already done without it. So in a norma
 variable set (any failure there fails it, with the subprocess's report), and every other
 test here runs only inside that interpreter.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,16 +24,30 @@ from netcore.kernels import FUSED_OPS, SPECS
 ROOT = Path(__file__).resolve().parents[2]
 needs_sim = pytest.mark.skipif(
     not simulator_enabled(),
-    reason="simulator tests: run in a subprocess by test_simulator_suite_passes")
+    reason="simulator tests: run in a subprocess by test_simulator_suite_passes",
+)
 
 
 @pytest.mark.skipif(simulator_enabled(), reason="already under the simulator")
 def test_simulator_suite_passes():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE",
-         str(ROOT / "tests" / "sim")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfE",
+            str(ROOT / "tests" / "sim"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     report = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0, f"simulator tests failed (rc={proc.returncode}):\n{report}"
     assert " passed" in proc.stdout, report
@@ -40,9 +55,10 @@ def test_simulator_suite_passes():
 
 @pytest.fixture(scope="module")
 def be():
-    import netcore as nc
 
-    b = nc.get_backend("cuda", seed=0)
+    from netcore.backend.cuda import CudaBackend
+
+    b = CudaBackend(seed=0)
     assert b.simulated and "SIMULATED" in b.describe()
     assert b.launch_path == "sim"
     return b
@@ -52,7 +68,11 @@ def be():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel", sorted(kernel_cases.ALL_CHECKS))
 def test_sim_kernel_matches_reference(be, kernel, dtype):
-    small = {"shapes": [(1, 1), (33, 17), (3, 257)]} if kernel in ("softmax_xent", "sigmoid_bce") else {}
+    small = (
+        {"shapes": [(1, 1), (33, 17), (3, 257)]}
+        if kernel in ("softmax_xent", "sigmoid_bce")
+        else {}
+    )
     kernel_cases.check_with_fresh_seed(kernel, be, dtype, **small)
 
 

@@ -3,6 +3,7 @@
 Every optimizer, softmax and sigmoid heads: the whole CUDA dispatch path (layers -> backend
 -> numba.cuda kernels) against the CPU backend, within float32 tolerance.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,27 +13,32 @@ from netcore.backend.cuda import simulator_enabled
 
 pytestmark = pytest.mark.skipif(
     not simulator_enabled(),
-    reason="simulator tests: run in a subprocess by tests/sim/test_sim_kernels.py")
+    reason="simulator tests: run in a subprocess by tests/sim/test_sim_kernels.py",
+)
 
-OPTIMIZERS = {
-    "sgd": lambda O: O.SGD(learning_rate=0.1),
-    "sgd-nesterov": lambda O: O.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
-    "adam": lambda O: O.Adam(learning_rate=0.01),
-    "rmsprop-momentum": lambda O: O.RMSprop(learning_rate=0.01, momentum=0.5),
-    "adagrad": lambda O: O.Adagrad(learning_rate=0.1),
+OPTIMIZERS = {  # name -> (optimizer name, keyword arguments) for netcore.optimizers.get
+    "sgd": ("sgd", dict(learning_rate=0.1)),
+    "sgd-nesterov": ("sgd", dict(learning_rate=0.05, momentum=0.9, nesterov=True)),
+    "adam": ("adam", dict(learning_rate=0.01)),
+    "rmsprop-momentum": ("rmsprop", dict(learning_rate=0.01, momentum=0.5)),
+    "adagrad": ("adagrad", dict(learning_rate=0.1)),
 }
 
 
 def _model(backend: str, head: str, opt: str):
-    from netcore import optimizers as O
+    from netcore import optimizers
     from netcore.layers import Dense
     from netcore.models import Sequential
 
     out = Dense(3, activation="softmax") if head == "softmax" else Dense(2, activation="sigmoid")
-    m = Sequential([Dense(8, activation="relu", input_shape=(5,)), Dense(6, activation="tanh"), out],
-                   backend=backend, seed=0)
+    m = Sequential(
+        [Dense(8, activation="relu", input_shape=(5,)), Dense(6, activation="tanh"), out],
+        backend=backend,
+        seed=0,
+    )
     loss = "categorical_crossentropy" if head == "softmax" else "binary_crossentropy"
-    m.compile(optimizer=OPTIMIZERS[opt](O), loss=loss)
+    name, kwargs = OPTIMIZERS[opt]
+    m.compile(optimizer=optimizers.get(name, **kwargs), loss=loss)
     return m
 
 
@@ -58,5 +64,10 @@ def test_cuda_sim_training_matches_cpu_step_by_step(head, opt):
         lc, lg = cpu.train_on_batch(x, y), gpu.train_on_batch(x, y)
         np.testing.assert_allclose(lg["loss"], lc["loss"], rtol=1e-5, err_msg=f"step {step} loss")
         for k, (wc, wg) in enumerate(zip(cpu.get_weights(), gpu.get_weights())):
-            np.testing.assert_allclose(np.asarray(wg), np.asarray(wc), rtol=1e-5, atol=atol,
-                                       err_msg=f"step {step} weight {k}")
+            np.testing.assert_allclose(
+                np.asarray(wg),
+                np.asarray(wc),
+                rtol=1e-5,
+                atol=atol,
+                err_msg=f"step {step} weight {k}",
+            )
