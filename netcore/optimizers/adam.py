@@ -26,10 +26,13 @@ class Adam(Optimizer):
         self.epsilon = _check_float("epsilon", epsilon, 0.0)
 
     def apply(self, params, grads, skip=None):
-        t = self.iterations + 1
         # bias correction folded into one host scalar per step
-        self._alpha = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        self._alpha = self.rate_at(self.iterations + 1)
         super().apply(params, grads, skip)
+
+    def rate_at(self, t: int) -> float:
+        """The step size ``alpha`` of step ``t`` (1-based), bias correction included."""
+        return self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
 
     def _update(self, p, g, state, skip):
         self.backend.adam_update(p, g, state["m"], state["v"], self._alpha, self.beta_1,

@@ -26,8 +26,9 @@ trainer too; argument checks and the feed (``inputs``), the guards (``guards``),
 
 The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 ``_train_step`` (one step), ``_apply_gradients`` (gradients ready -> optimizer),
-``EpochTracker.sync`` (reduce the logs), ``EpochProgress`` (display) and the callbacks
-(saving).
+``EpochTracker.sync`` (reduce the logs), ``EpochProgress`` (display), the callbacks
+(saving) and ``capture.CapturedFit.run_epoch`` (``jit_compile``: the same loop with its full
+batches replayed as one CUDA graph).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from ..backend.base import Backend
 from ..callbacks import Callback, History
 from ..feed import DataFeed
 from ..progress import EpochProgress
+from . import capture
 from .advice import Advisor, input_scale_message, probability_loss_message
 from .guards import NonFiniteFlag, TrainingGuard
 from .inputs import check_fit_arguments, prepare_feed, split_off_validation
@@ -85,6 +87,9 @@ class Trainer:
         #: the epoch index the next ``fit`` continues from for shuffles and dropout masks
         self._next_epoch = 0
         self._advisor = Advisor()
+        #: compile's ``jit_compile``; the captured epochs of the running ``fit`` (or None)
+        self.jit_compile: bool | str = "auto"
+        self._captured: capture.CapturedFit | None = None
 
     # model hooks, provided by the model class
     def build(self, input_shape: Sequence[int] | None = None) -> None:
@@ -110,12 +115,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Sequence[Any] | None = None) -> None:
+                metrics: Sequence[Any] | None = None, jit_compile: bool | str = "auto") -> None:
         """Choose the optimizer (default "rmsprop", as Keras), the loss and the metrics.
 
         Each may be a name (``optimizers.get`` / ``losses.get`` / ``metrics.get``, the one
-        name map of each kind) or an instance.
+        name map of each kind) or an instance. ``jit_compile`` (Keras' name): "auto" captures
+        the training step as a CUDA graph on the cuda backend and replays it for every full
+        batch (eager elsewhere); False is always eager; True raises ``ValueError`` where the
+        step cannot be captured (:mod:`netcore.training.capture`). Not saved with the model.
         """
+        jit_compile = capture.check_jit_compile(jit_compile)
+        if jit_compile is True:
+            ok, reason = capture.backend_can_capture(self.backend)
+            if not ok:
+                raise ValueError(reason)
         if loss is None:
             raise ValueError(f"loss must be given, one of {list(losses_mod.LOSS_NAMES)}")
         self.loss = losses_mod.get(loss)
@@ -127,6 +140,7 @@ class Trainer:
         self.metrics = [metrics_mod.get(m, self.loss.name) for m in metrics]
         if self.built:
             self.optimizer.build(self.backend, [self._flat_params])
+        self.jit_compile = jit_compile
 
     @property
     def compiled(self) -> bool:
@@ -269,8 +283,13 @@ class Trainer:
             # Local epoch numbers (history, callbacks, display) are Keras'; the seeding epoch
             # continues the count of earlier fit calls unless initial_epoch says where we are.
             offset = self._next_epoch if initial_epoch is None else 0
-            return self._fit_loop(feed, val, batch_size, initial_epoch or 0, epochs, offset,
-                                  shuffle, verbose, callbacks)
+            self._captured = capture.for_fit(self, feed, batch_size, dist is not None,
+                                             feed.w is not None)
+            try:
+                return self._fit_loop(feed, val, batch_size, initial_epoch or 0, epochs, offset,
+                                      shuffle, verbose, callbacks)
+            finally:
+                self._captured = None
 
     def _advise(self, feed: DataFeed) -> None:
         assert self.loss is not None
@@ -326,6 +345,10 @@ class Trainer:
         tracker = self._tracker(epoch)
         # Where reading the loss is free, check it every step; on a device, only when shown.
         sync_every_step = be.host_reads_are_cheap
+        if self._captured is not None:  # jit_compile: the full batches replay one CUDA graph
+            self._captured.run_epoch(order, tracker, progress, sync_every_step)
+            tracker.sync()
+            return tracker.logs(), progress
         for step in range(steps):
             s, e = step * batch_size, min(n, (step + 1) * batch_size)
             # data parallel: this rank's rows of the global batch, gradients summed over ranks
