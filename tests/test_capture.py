@@ -1,0 +1,407 @@
+"""``jit_compile``: the captured training step (netcore/training/capture.py).
+
+On the CPU: the argument and its resolution per backend, the step plan, the buffer layout,
+the device-counter kernels against their NumPy references, the GEMM operand mapping, and the
+whole captured epoch loop driven by a CPU stand-in for the graph runtime (``capture`` keeps
+the step function, ``replay`` calls it): that runs exactly the code a CUDA graph would hold,
+so captured and eager training must agree bit for bit. The ``gpu`` tests repeat the three
+end-to-end checks with real CUDA graphs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import netcore
+from netcore.backend.graph import gemm_operands, graph_support
+from netcore.errors import NonFiniteLossError
+from netcore.kernels import step as step_kernels
+from netcore.kernels.optimizers import CHECK, WRITE
+from netcore.training import capture
+
+
+class ReplayingRuntime:
+    """The graph runtime's contract on the CPU: capture keeps ``fn``, replay runs it."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.captures = self.replays = 0
+        self.fail = fail
+
+    def epoch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def warmup(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def capture(self, fn: Callable[[], None]) -> Callable[[], None]:
+        if self.fail:
+            raise RuntimeError("this step cannot be captured")
+        self.captures += 1
+        return fn
+
+    def replay(self, graph: Callable[[], None]) -> None:
+        self.replays += 1
+        graph()
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> ReplayingRuntime:
+    """Make every backend capture, through a :class:`ReplayingRuntime`."""
+    rt = ReplayingRuntime()
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    return rt
+
+
+def _model(optimizer: Any = "adam", jit_compile: Any = "auto", dropout: bool = False,
+           backend: str = "cpu") -> netcore.Sequential:
+    layers: list[Any] = [netcore.layers.Input((6,)), netcore.layers.Dense(8, activation="relu")]
+    if dropout:
+        layers.append(netcore.layers.Dropout(0.25))
+    layers.append(netcore.layers.Dense(3, activation="softmax"))
+    m = netcore.Sequential(layers, seed=3, backend=backend)
+    m.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"],
+              jit_compile=jit_compile)
+    return m
+
+
+def _data(n: int = 70) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 3, n)
+
+
+# ---------------------------------------------------------------- the argument
+@pytest.mark.parametrize("bad", ["yes", 1, 0, None, "Auto"])
+def test_jit_compile_refuses_anything_but_true_false_or_auto(bad: Any) -> None:
+    m = netcore.Sequential([netcore.layers.Input((2,)), netcore.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"jit_compile must be True, False or 'auto', received"):
+        m.compile("sgd", "mse", jit_compile=bad)
+
+
+def test_jit_compile_true_on_the_cpu_backend_fails_at_compile_naming_the_backend() -> None:
+    with pytest.raises(ValueError, match="jit_compile=True needs the cuda backend; received backend cpu"):
+        _model(jit_compile=True)
+
+
+def test_graph_support_names_the_simulator() -> None:
+    sim = types.SimpleNamespace(name="cuda", simulated=True)
+    ok, reason = graph_support(sim)
+    assert not ok and "simulator" in reason
+
+
+def test_auto_trains_eagerly_on_the_cpu_and_the_choice_is_not_saved(tmp_path: Any) -> None:
+    m = _model()
+    assert m.jit_compile == "auto"
+    x, y = _data()
+    feed = m._prepare(x, y, "x")
+    assert capture.for_fit(m, feed, 16, data_parallel=False, weighted=False) is None
+    m.fit(x, y, batch_size=16, verbose=0)
+    m.save(tmp_path / "m.netcore")
+    assert "jit_compile" not in str(m.get_config())
+    assert netcore.load_model(tmp_path / "m.netcore").jit_compile == "auto"
+
+
+@pytest.mark.parametrize("case, reason", [
+    ({"data_parallel": True}, "data-parallel"),
+    ({"weighted": True}, "sample_weight"),
+])
+def test_fit_that_cannot_be_captured_is_eager_under_auto_and_refused_under_true(
+        runtime: ReplayingRuntime, case: dict, reason: str) -> None:
+    x, y = _data()
+    for mode in ("auto", True):
+        m = _model(jit_compile=mode)
+        feed = m._prepare(x, y, "x")
+        args = {"data_parallel": False, "weighted": False, **case}
+        if mode == "auto":
+            assert capture.for_fit(m, feed, 16, **args) is None
+        else:
+            with pytest.raises(ValueError, match=reason):
+                capture.for_fit(m, feed, 16, **args)
+
+
+# ---------------------------------------------------------------- plan and buffers
+@pytest.mark.parametrize("n, b, modes", [
+    (70, 16, ["warmup", "replay", "replay", "replay", "eager"]),
+    (64, 16, ["warmup", "replay", "replay", "replay"]),
+    (32, 16, ["warmup", "replay"]),
+    (20, 16, ["eager", "eager"]),  # one full batch: nothing to replay
+    (10, 16, ["eager"]),
+])
+def test_step_plan_replays_the_full_batches_after_the_first(n: int, b: int, modes: list) -> None:
+    plan = capture.StepPlan(n, b, capture=True)
+    assert [plan.mode(s) for s in range(plan.steps)] == modes
+    assert [plan.rows(s) for s in range(plan.steps)] == [
+        (s * b, min(n, (s + 1) * b)) for s in range(len(modes))]
+    assert all(capture.StepPlan(n, b, capture=False).mode(s) == "eager" for s in range(plan.steps))
+
+
+def test_buffer_layout_holds_one_batch_and_one_log_row_per_step() -> None:
+    x = np.zeros((70, 28, 28), np.float32)
+    y = np.zeros((70,), np.int64)
+    lay = capture.buffer_layout(16, 5, x, y, n_metrics=2, adam=True)
+    assert lay["x"] == ((16, 28, 28), np.float32) and lay["y"] == ((16,), np.int64)
+    assert lay["counter"] == ((1,), np.int32)
+    assert lay["row"] == ((5,), np.float64) and lay["log"] == ((5, 5), np.float64)
+    assert lay["alphas"] == ((5,), np.float32)
+    assert "alphas" not in capture.buffer_layout(16, 5, x, y, 0, adam=False)
+
+
+def test_adam_rates_follow_keras_bias_correction() -> None:
+    opt = netcore.optimizers.Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99)
+    got = capture.adam_rates(opt, 4, 3, np.float64)
+    want = [0.01 * np.sqrt(1 - 0.99 ** t) / (1 - 0.8 ** t) for t in (4, 5, 6)]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+
+
+# ---------------------------------------------------------------- the counter kernels
+@pytest.mark.parametrize("src", [
+    np.arange(50 * 6, dtype=np.float32).reshape(50, 6),
+    np.arange(50 * 3, dtype=np.float64).reshape(50, 3),
+    np.arange(50 * 4 * 2, dtype=np.float32).reshape(50, 4, 2),
+    np.arange(50, dtype=np.int64),
+    np.arange(50, dtype=np.int32),
+], ids=["f32", "f64", "f32-3d", "i64-labels", "i32-labels"])
+def test_gather_kernel_takes_the_counters_rows_of_the_order(src: np.ndarray) -> None:
+    k = step_kernels.cpu_step_kernels()
+    order = np.random.default_rng(1).permutation(50).astype(np.int64)
+    for c in range(50 // 8):
+        dst = np.full((8, *src.shape[1:]), -1, dtype=src.dtype)
+        want = dst.copy()
+        counter = np.array([c], np.int32)
+        k["gather_rows"](counter, order, step_kernels.word_rows(src), step_kernels.word_rows(dst))
+        step_kernels.gather_rows_reference(counter, order, src, want)
+        np.testing.assert_array_equal(dst, want)
+        np.testing.assert_array_equal(dst, src[order[c * 8:(c + 1) * 8]])
+        assert counter[0] == c  # the gather reads the counter, record_step moves it
+
+
+def test_record_kernel_writes_the_counters_row_and_moves_it_on() -> None:
+    k = step_kernels.cpu_step_kernels()
+    log, want = np.full((4, 3), np.nan), np.full((4, 3), np.nan)
+    counter, ref_counter = np.array([1], np.int32), np.array([1], np.int32)
+    for v in (1.5, -2.0):
+        row = np.array([v, 2 * v, 0.0])
+        k["record_step"](counter, row, log)
+        step_kernels.record_step_reference(ref_counter, row, want)
+    np.testing.assert_array_equal(log, want)
+    assert counter[0] == ref_counter[0] == 3
+
+
+def test_word_rows_refuses_rows_that_are_not_whole_words() -> None:
+    with pytest.raises(ValueError, match="4-byte words"):
+        step_kernels.word_rows(np.zeros((4, 3), np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_at_kernel_is_the_adam_update_with_the_tables_rate(dtype: Any) -> None:
+    be = netcore.get_backend("cpu")
+    rng = np.random.default_rng(2)
+    p, g, m = (rng.normal(size=37).astype(dtype) for _ in range(3))
+    v = rng.random(37).astype(dtype)
+    alphas = np.array([1e-3, 2e-3, 5e-3], dtype)
+    got = [a.copy() for a in (p, g, m, v)]
+    want = [a.copy() for a in (p, g, m, v)]
+    flag, flag_ref = np.zeros(1, np.int32), np.zeros(1, np.int32)
+    step_kernels.cpu_step_kernels()["adam_update_at"](
+        flag, *got, alphas, np.array([2], np.int32), dtype(1 - 0.9), dtype(1 - 0.999), dtype(1e-7),
+        CHECK | WRITE)
+    be.adam_update(*want, float(alphas[2]), 0.9, 0.999, 1e-7, flag_ref)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert flag[0] == flag_ref[0] == 0
+
+
+# ---------------------------------------------------------------- the GEMM mapping
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_operands_compute_the_row_major_product_in_column_major(ta: bool, tb: bool) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(5, 3) if ta else (3, 5))
+    b = rng.normal(size=(4, 5) if tb else (5, 4))
+    op1, op2, m, n, k, ld1, ld2, ldc = gemm_operands(a.shape, b.shape, ta, tb)
+
+    def col_major(buf: np.ndarray, rows: int, cols: int, ld: int, op: int) -> np.ndarray:
+        # the matrix cuBLAS reads from a flat buffer with leading dimension ld, then op
+        mat = buf.reshape(-1)[: ld * cols].reshape(cols, ld).T[:rows]
+        return mat.T if op == 1 else mat
+
+    first = col_major(b, *((k, m) if op1 == 1 else (m, k)), ld1, op1)
+    second = col_major(a, *((n, k) if op2 == 1 else (k, n)), ld2, op2)
+    c_col = first @ second  # (m, n) column-major = C^T
+    want = (a.T if ta else a) @ (b.T if tb else b)
+    np.testing.assert_allclose(c_col.T, want, rtol=1e-12)
+    assert ldc == m
+
+
+def test_gemm_operands_refuse_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="matmul shapes do not match"):
+        gemm_operands((3, 5), (4, 2), False, False)
+
+
+# ---------------------------------------------------------------- captured epochs (CPU stand-in)
+@pytest.mark.parametrize("optimizer", [
+    netcore.optimizers.Adam, netcore.optimizers.RMSprop,
+    lambda: netcore.optimizers.SGD(0.05, momentum=0.9),
+    lambda: netcore.optimizers.Adagrad(0.05),
+], ids=["adam", "rmsprop", "sgd-momentum", "adagrad"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_captured_training_matches_eager_training_bit_for_bit(
+        runtime: ReplayingRuntime, optimizer: Callable[[], Any], shuffle: bool) -> None:
+    x, y = _data()
+    cap, eager = _model(optimizer()), _model(optimizer(), jit_compile=False)
+    hc = cap.fit(x, y, batch_size=16, epochs=3, shuffle=shuffle, verbose=0)
+    he = eager.fit(x, y, batch_size=16, epochs=3, shuffle=shuffle, verbose=0)
+    assert (runtime.captures, runtime.replays) == (3, 9)  # one capture per epoch, steps 1..3
+    assert hc.history == he.history
+    for a, b in zip(cap.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert cap.optimizer.iterations == eager.optimizer.iterations == 15
+
+
+def test_captured_training_with_dropout_matches_eager(runtime: ReplayingRuntime) -> None:
+    x, y = _data()
+    cap, eager = _model(dropout=True), _model(dropout=True, jit_compile=False)
+    assert (cap.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+            == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history)
+
+
+def _nan_run(jit_compile: Any) -> tuple[NonFiniteLossError, netcore.Sequential]:
+    x, y = _data(80)
+    x[40] = 3e38  # step 3 of 5 (rows 32..47), a replayed step: the loss overflows
+    m = _model("sgd", jit_compile=jit_compile)
+    with pytest.raises(NonFiniteLossError) as err:
+        m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return err.value, m
+
+
+def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
+        runtime: ReplayingRuntime) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the input-scale advice about 3e38
+        got, cap = _nan_run("auto")
+        want, eager = _nan_run(False)
+    assert runtime.replays >= 2
+    assert (got.epoch, got.step, got.cause) == (want.epoch, want.step, want.cause) == (1, 3, "loss")
+    for a, b in zip(cap.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert cap.optimizer.iterations == eager.optimizer.iterations == 2
+
+
+def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
+        runtime: ReplayingRuntime, tmp_path: Any) -> None:
+    x, y = _data()
+    whole = _model()
+    whole.fit(x, y, batch_size=16, epochs=3, verbose=0)
+    first = _model()
+    first.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    first.save(tmp_path / "m.netcore")
+    resumed = netcore.load_model(tmp_path / "m.netcore")
+    h = resumed.fit(x, y, batch_size=16, epochs=3, initial_epoch=2, verbose=0)
+    assert h.history["loss"] == whole.history.history["loss"][2:]
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rt = ReplayingRuntime(fail=True)
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning, match="could not be captured") as rec:
+        h = _model().fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert len([w for w in rec if "captured" in str(w.message)]) == 1
+    assert h.history == _model(jit_compile=False).fit(x, y, batch_size=16, epochs=2,
+                                                       verbose=0).history
+
+
+def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", lambda be: ReplayingRuntime(fail=True))
+    x, y = _data()
+    with pytest.raises(RuntimeError, match="jit_compile=True: capturing the training step failed"):
+        _model(jit_compile=True).fit(x, y, batch_size=16, verbose=0)
+
+
+# ---------------------------------------------------------------- real CUDA graphs
+def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int) -> list[float]:
+    """Per-step losses of one epoch: eager steps through _train_step, replays from the log."""
+    losses: list[Any] = []
+    inner = model._train_step
+
+    def spy(*args: Any) -> Any:
+        loss, sums = inner(*args)
+        losses.append(loss)
+        return loss, sums
+
+    model._train_step = spy  # type: ignore[method-assign]
+    kept: list[Any] = []
+    make = capture.for_fit
+
+    def keep(*args: Any, **kw: Any) -> Any:
+        got = make(*args, **kw)
+        kept.append(got)
+        return got
+
+    capture.for_fit = keep  # type: ignore[assignment]
+    try:
+        model.fit(x, y, batch_size=b, epochs=1, shuffle=True, verbose=0)
+    finally:
+        capture.for_fit = make  # type: ignore[assignment]
+        del model._train_step
+    host = [float(model.backend.to_numpy(v)) for v in losses]
+    if kept and kept[0] is not None:  # captured: step 0 eager, the rest in the log
+        log = model.backend.to_numpy(kept[0].buf["log"])
+        host = host[:1] + [float(v) for v in log[1:, 0]]
+    return host
+
+
+@pytest.mark.gpu
+def test_gpu_captured_and_eager_steps_agree() -> None:
+    x, y = _data(51 * 32)
+    cap, eager = _model(backend="cuda", jit_compile=True), _model(backend="cuda", jit_compile=False)
+    lc, le = _step_losses(cap, x, y, 32), _step_losses(eager, x, y, 32)
+    assert len(lc) == len(le) == 51
+    np.testing.assert_allclose(lc, le, rtol=1e-6)
+    for a, b in zip(cap.get_weights(), eager.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_gpu_nonfinite_loss_under_capture_keeps_the_last_good_weights() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, y = _data(80)
+        x[40] = 3e38
+        got = {}
+        for mode in (True, False):
+            m = _model("sgd", backend="cuda", jit_compile=mode)
+            with pytest.raises(NonFiniteLossError) as err:
+                m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            got[mode] = (err.value.step, m.get_weights(), m.optimizer.iterations)
+    assert got[True][0] == got[False][0] == 3 and got[True][2] == got[False][2] == 2
+    for a, b in zip(got[True][1], got[False][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_gpu_captured_model_saves_and_resumes_exactly(tmp_path: Any) -> None:
+    x, y = _data(640)
+    whole = _model(backend="cuda", jit_compile=True)
+    whole.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    first = _model(backend="cuda", jit_compile=True)
+    first.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    first.save(tmp_path / "m.netcore")
+    resumed = netcore.load_model(tmp_path / "m.netcore", backend="cuda")
+    resumed.compile(resumed.optimizer, resumed.loss, metrics=["accuracy"], jit_compile=True)
+    h = resumed.fit(x, y, batch_size=32, epochs=3, initial_epoch=2, verbose=0)
+    assert h.history["loss"] == whole.history.history["loss"][2:]
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
