@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -108,6 +109,7 @@ class CaptureGemm:
         handle = vp()
         self._check("cublasCreate_v2", lib.cublasCreate_v2(ctypes.byref(handle)))
         self.handle = handle
+        self._finalizer = weakref.finalize(self, lib.cublasDestroy_v2, handle)
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=np.uint8)
         self._check("cublasSetWorkspace_v2", lib.cublasSetWorkspace_v2(
             handle, vp(self.workspace.data.ptr), WORKSPACE_BYTES))
@@ -142,9 +144,8 @@ class CaptureGemm:
         return dst
 
     def close(self) -> None:
-        if self.handle:
-            self._lib.cublasDestroy_v2(self.handle)
-            self.handle = ctypes.c_void_p()
+        """Destroy the handle now (otherwise when this object is collected)."""
+        self._finalizer()
 
 
 @contextlib.contextmanager
@@ -213,7 +214,7 @@ class GraphRuntime:
             return self.stream.end_capture()
 
     def replay(self, graph: Any) -> None:
-        graph.launch(self.stream)
+        graph.launch(stream=self.stream)
 
     def close(self) -> None:
         self.gemm.close()

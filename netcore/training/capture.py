@@ -157,6 +157,13 @@ class StepKernels:
         else:
             self._cpu = step_kernels.cpu_step_kernels()
 
+    def prepare(self, dtype: Any) -> None:
+        """Compile the CUDA launchers now: nothing may compile while a graph is captured."""
+        if self.cuda:
+            self._set.get("gather_rows", step_kernels.UNTYPED_KEY)
+            self._set.get("record_step", step_kernels.UNTYPED_KEY)
+            self._set.get("adam_update_at", np.dtype(dtype).name)
+
     def gather(self, counter: Any, order: Any, src: Any, dst: Any) -> None:
         s, d = step_kernels.word_rows(src), step_kernels.word_rows(dst)
         if self.cuda:
@@ -237,7 +244,7 @@ class CapturedFit:
 
     def _step_fn(self, order: Any) -> Callable[[], None]:
         """One training step, all on the device: gather, step, record (the graph's body)."""
-        m, b, k = self.model, self.buf, len(self.model.metrics)
+        m, b = self.model, self.buf
         x, y = self.feed.x, self.feed.y
 
         def step() -> None:
@@ -251,18 +258,23 @@ class CapturedFit:
                     loss, sums = m._train_step(b["x"], b["y"])
             finally:
                 m.optimizer.iterations = iterations
-            row = b["row"]
-            row[0] = loss
-            for j, s in enumerate(sums):
-                row[1 + j] = s
-            row[k + 1] = m._nonfinite.array[0]
-            self.kernels.record(b["counter"], row, b["log"])
+            self._fill_row(loss, sums)
+            self.kernels.record(b["counter"], b["row"], b["log"])
 
         return step
+
+    def _fill_row(self, loss: Any, sums: list[Any]) -> None:
+        """``row = (loss, *sums, flag, 0)`` on the device (the tracker's row of one step)."""
+        row, k = self.buf["row"], len(sums)
+        row[0] = loss
+        for j, s in enumerate(sums):
+            row[1 + j] = s
+        row[k + 1] = self.model._nonfinite.array[0]
 
     def _capture(self, order: Any, first_t: int) -> Any:
         """The graph of one step, for this epoch's order, counter starting at step 1."""
         m, be, b = self.model, self.model.backend, self.buf
+        self.kernels.prepare(m.dtype)
         b["counter"][...] = 1
         b["log"][...] = 0
         if self.adam:
@@ -299,6 +311,8 @@ class CapturedFit:
                         warm = self.runtime.warmup() if mode == "warmup" else contextlib.nullcontext()
                         with warm:
                             loss, sums = m._train_step(*self.feed.batch(s, e, order))
+                            if mode == "warmup":  # its kernels compile before the capture
+                                self._fill_row(loss, sums)
                         tracker.record(loss, sums, e - s, m._step_flag())
                 if sync_every_step or progress.wants_update:
                     tracker.sync()
