@@ -37,6 +37,10 @@ form (``fused=True``), and a second PyTorch contender runs beside eager mode:
 ``torch.compile(mode="reduce-overhead")`` of the forward pass and the loss (Inductor kernels
 replayed as CUDA graphs, backward included), lockstep-checked like the eager one
 (``--torch-compile``; where it cannot run, the results say why and the run goes on).
+netcore runs twice on the GPU: ``netcore`` is its eager step (``jit_compile=False``) and
+``netcore_captured`` its training step captured once per epoch as a CUDA graph and replayed
+(``jit_compile=True``); the captured epoch's loss must agree with the eager one within
+``--loss-rtol``.
 
 Run from the repository root::
 
@@ -355,10 +359,23 @@ def _warm_up(device: str, x: Any, y: Any, batch_size: int) -> None:
     """
     n = x.shape[0]
     k = min(n, 2 * batch_size + (n % batch_size))
-    m = common.build_model(device)
-    m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    for jit in netcore_modes(device):
+        m = netcore_model(device, jit)
+        m.fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     common.StepGemms(device, batch_size).epoch(x[:k], batch_size)
     common.synchronize(device)
+
+
+def netcore_modes(device: str) -> tuple[bool, ...]:
+    """``jit_compile`` values timed on ``device``: eager everywhere, captured on the GPU."""
+    return (False, True) if device == "cuda" else (False,)
+
+
+def netcore_model(device: str, jit_compile: bool) -> Any:
+    """The course MLP compiled with ``jit_compile`` (same seed: same initial weights)."""
+    model = common.build_model(device)
+    model.compile(model.optimizer, model.loss, jit_compile=jit_compile)
+    return model
 
 
 def _loss_check(nc_loss: float, torch_loss: float, rtol: float) -> dict[str, Any]:
@@ -392,7 +409,8 @@ def run_config(
     """
     x_host, y_host = common.make_data(n)
     x_dev, y_dev = common.to_backend(device, x_host, y_host)
-    model = common.build_model(device)
+    model = netcore_model(device, False)
+    captured = netcore_model(device, True) if True in netcore_modes(device) else None
     weights = model.get_weights()
     _warm_up(device, x_dev, y_dev, batch_size)
     notes: dict[str, str] = {}
@@ -420,13 +438,20 @@ def run_config(
     times.update({v: [] for v in variants if v != "torch"})
     losses: dict[str, list[float]] = {"netcore": [], "torch": []}
     losses.update({v: [] for v in variants if v != "torch"})
+    if captured is not None:
+        times["netcore_captured"], losses["netcore_captured"] = [], []
 
-    def run_netcore() -> None:
-        t0 = time.perf_counter()
-        hist = model.fit(x_dev, y_dev, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        common.synchronize(device)
-        times["netcore"].append(time.perf_counter() - t0)
-        losses["netcore"].append(float(hist.history["loss"][-1]))
+    def netcore_runner(key: str, m: Any) -> Any:
+        def run() -> None:
+            t0 = time.perf_counter()
+            hist = m.fit(x_dev, y_dev, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+            common.synchronize(device)
+            times[key].append(time.perf_counter() - t0)
+            losses[key].append(float(hist.history["loss"][-1]))
+
+        return run
+
+    run_netcore = netcore_runner("netcore", model)
 
     def torch_runner(variant: str) -> Any:
         def run() -> None:
@@ -447,6 +472,8 @@ def run_config(
 
     order = [run_netcore, torch_runner("torch"), run_gemm]
     order += [torch_runner(v) for v in variants if v != "torch"]
+    if captured is not None:
+        order.append(netcore_runner("netcore_captured", captured))
     for r in range(repeats):
         # rotate who goes first, so drifting machine load favours nobody
         k = r % len(order)
@@ -457,6 +484,7 @@ def run_config(
             + (f", torch {times['torch'][-1]:.3f}s" if times["torch"] else "")
             + "".join(f", {v} {times[v][-1]:.3f}s" for v in variants if v != "torch")
             + f", gemm floor {times['gemm'][-1]:.3f}s"
+            + (f", netcore captured {times['netcore_captured'][-1]:.3f}s" if captured else "")
         )
 
     med = {k: (statistics.median(v) if v else None) for k, v in times.items()}
@@ -481,6 +509,14 @@ def run_config(
         v_med = med[v]
         if v != "torch":
             res[f"ratio_netcore_over_{v}"] = nc_med / v_med if v_med else None
+    cap_med = med.get("netcore_captured")
+    if cap_med:
+        for other in ("netcore", "torch", "gemm", *variants):
+            o_med = med.get(other)
+            res[f"ratio_netcore_captured_over_{other}"] = cap_med / o_med if o_med else None
+        check = _loss_check(losses["netcore_captured"][0], losses["netcore"][0], loss_rtol)
+        check["netcore_captured"], check["netcore"] = check.pop("netcore"), check.pop("torch")
+        res["loss_first_epoch_captured"] = check  # captured against eager, same weights
     if notes:
         res["torch_notes"] = notes
     for v, lock in locks.items():
@@ -558,6 +594,7 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
     """The medians and ratios, one row per device and batch size (``torch.compile`` columns
     when any row has them)."""
     compiled = any(r["median_s"].get("torch_compile") is not None for r in results)
+    captured = any(r["median_s"].get("netcore_captured") is not None for r in results)
     head = (
         f"{'device':6} {'batch':>6} {'netcore s':>10} {'torch s':>9} {'gemm s':>8} "
         f"{'nc/torch':>9} {'nc/gemm':>8} {'nc samples/s':>13} {'loss nc':>9} {'loss torch':>10} "
@@ -565,6 +602,8 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
     )
     if compiled:
         head += f" {'compile s':>10} {'nc/compile':>10} {'lockstep c':>10}"
+    if captured:
+        head += f" {'captured s':>10} {'cap/torch':>9} {'cap/eager':>9}"
     print_fn(head)
     print_fn("-" * len(head))
     for r in results:
@@ -583,6 +622,12 @@ def print_table(results: Sequence[dict[str, Any]], print_fn: Any = print) -> Non
                 f" {_fmt(r['median_s'].get('torch_compile'), '>10.3f')} "
                 f"{_fmt(r.get('ratio_netcore_over_torch_compile'), '>10.3f')} "
                 f"{_fmt(lc.get('max_rel_loss_diff'), '>10.1e')}"
+            )
+        if captured:
+            line += (
+                f" {_fmt(r['median_s'].get('netcore_captured'), '>10.3f')} "
+                f"{_fmt(r.get('ratio_netcore_captured_over_torch'), '>9.3f')} "
+                f"{_fmt(r.get('ratio_netcore_captured_over_netcore'), '>9.3f')}"
             )
         print_fn(line)
 
@@ -607,15 +652,17 @@ def check_targets(results: Sequence[dict[str, Any]]) -> list[str]:
     for r in results:
         b, dev = r["batch_size"], r["device"]
         table = CPU_TARGETS if dev == "cpu" else GPU_TARGETS
-        for contender, goal in table.get(b, []):
-            got = r.get(f"ratio_netcore_over_{contender}")
-            if got is None:
-                continue
-            verdict = "MET" if got <= goal else f"MISSED by {got / goal - 1:.0%}"
-            lines.append(
-                f"target {dev} b={b}: netcore/{_CONTENDER_NAMES[contender]} = {got:.3f} "
-                f"(<= {goal}) {verdict}"
-            )
+        for subject in ("netcore", "netcore_captured"):  # eager, and captured on the GPU
+            for contender, goal in table.get(b, []):
+                got = r.get(f"ratio_{subject}_over_{contender}")
+                if got is None:
+                    continue
+                verdict = "MET" if got <= goal else f"MISSED by {got / goal - 1:.0%}"
+                who = subject.replace("_", " ")
+                lines.append(
+                    f"target {dev} b={b}: {who}/{_CONTENDER_NAMES[contender]} = {got:.3f} "
+                    f"(<= {goal}) {verdict}"
+                )
     return lines
 
 
@@ -723,6 +770,13 @@ def report_mismatches(results: Sequence[dict[str, Any]]) -> list[str]:
                     f"LOSS MISMATCH {where}{against}: netcore {lf['netcore']:.6f} vs "
                     f"torch {lf['torch']:.6f} (rel {lf['rel_diff']:.2e} > {lf['rtol']:.0e})"
                 )
+        lc = r.get("loss_first_epoch_captured")
+        if lc is not None and not lc["match"]:
+            mismatches.append(f"captured loss {where}")
+            print(
+                f"LOSS MISMATCH {where}: netcore captured {lc['netcore_captured']:.6f} vs "
+                f"netcore eager {lc['netcore']:.6f} (rel {lc['rel_diff']:.2e} > {lc['rtol']:.0e})"
+            )
     return mismatches
 
 

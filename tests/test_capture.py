@@ -405,3 +405,23 @@ def test_gpu_captured_model_saves_and_resumes_exactly(tmp_path: Any) -> None:
     assert h.history["loss"] == whole.history.history["loss"][2:]
     for a, b in zip(resumed.get_weights(), whole.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- the benchmark contender
+def test_compare_times_the_captured_contender_and_checks_its_loss(
+        runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import compare
+
+    monkeypatch.setattr(compare, "netcore_modes", lambda device: (False, True))
+    r = compare.run_config("cpu", 64, 200, 1, None, 2e-3, log=lambda *a: None)
+    assert runtime.replays > 0  # the captured contender replayed its steps
+    assert r["median_s"]["netcore_captured"] > 0
+    assert r["ratio_netcore_captured_over_netcore"] > 0
+    check = r["loss_first_epoch_captured"]
+    assert check["match"] and check["netcore_captured"] == check["netcore"]
+    r["loss_first_epoch_captured"] = {**check, "match": False}
+    assert compare.report_mismatches([r]) == ["captured loss cpu b=64"]
+    r["device"] = "cuda"
+    r["batch_size"] = 128
+    r["ratio_netcore_captured_over_torch"] = 0.25
+    assert "target cuda b=128: netcore captured/torch = 0.250 (<= 0.5) MET" in compare.check_targets([r])
