@@ -19,7 +19,11 @@ exit code is 1 if any check failed):
 4. launch  -- host-side cost per call (host clock, N back-to-back calls on tiny arrays) for:
               the backend op via each launch path, a bare launch of each path, numba's plain
               dispatch of CuPy arrays, a CuPy ElementwiseKernel, the unfused CuPy ops.
-5. compare -- ``benchmarks/compare.py --device cuda``: netcore against PyTorch (eager, and
+5. capture -- the course MLP's epoch trained eagerly (``jit_compile=False``) and captured
+              (``jit_compile=True``: one CUDA graph per step, replayed) at batch 32, 128 and
+              1024: wall time per epoch and per step, the host time of one replay call, and
+              the first-epoch losses of the two (same weights, same batches).
+6. compare -- ``benchmarks/compare.py --device cuda``: netcore against PyTorch (eager, and
               ``torch.compile``) and the GEMM floor on the course MLP, lockstep-checked; its
               JSON is written beside this report as ``compare.json``.
 
@@ -60,6 +64,7 @@ RESULTS: dict[str, Any] = {
     "kernels": [],
     "copy": {},
     "launch": [],
+    "capture": [],
     "compare": {},
 }
 FAILURES: list[str] = []
@@ -485,7 +490,68 @@ def s_launch(ctx: Ctx) -> None:
     )
 
 
-# ---------------------------------------------------------------- 5. compare
+# ---------------------------------------------------------------- 5. capture
+@section("capture")
+def s_capture(ctx: Ctx) -> None:
+    """Eager against captured epochs. Under --smoke the eager half runs on a tiny CPU epoch
+    (the simulator cannot time the MLP and has no graphs); the captured half says SKIP."""
+    from benchmarks import _common as common
+    from netcore.backend.graph import GraphRuntime, graph_support
+    from netcore.training import capture
+
+    device = "cuda" if ctx.gpu else "cpu"
+    n = common.EPOCH_SAMPLES if ctx.gpu else 200
+    sizes = [b for b in ctx.batch_sizes if b <= 1024] if ctx.gpu else [64]
+    x, y = common.to_backend(device, *common.make_data(n))
+    replay_s: list[float] = []
+
+    class TimedRuntime(GraphRuntime):
+        def replay(self, graph: Any) -> None:
+            t0 = time.perf_counter()
+            super().replay(graph)
+            replay_s.append(time.perf_counter() - t0)
+
+    ok, why = graph_support(ctx.be)
+    if not ok:
+        print(f"  SKIP captured epochs: {why}")
+    modes = (False, True) if ok else (False,)
+    make_runtime = capture.runtime_for
+    capture.runtime_for = TimedRuntime
+    try:
+        for b in sizes:
+            row: dict[str, Any] = {"batch_size": b, "samples": n, "steps": -(-n // b)}
+            for jit in modes:
+                key = "captured" if jit else "eager"
+                model = compare.netcore_model(device, jit)
+                model.fit(x, y, batch_size=b, epochs=1, shuffle=False, verbose=0)  # warm-up
+                common.synchronize(device)
+                replay_s.clear()
+                times, loss = [], 0.0
+                for _ in range(1 if ctx.smoke else 2):
+                    t0 = time.perf_counter()
+                    hist = model.fit(x, y, batch_size=b, epochs=1, shuffle=False, verbose=0)
+                    common.synchronize(device)
+                    times.append(time.perf_counter() - t0)
+                    loss = float(hist.history["loss"][-1])
+                row[f"{key}_s"] = round(min(times), 4)
+                row[f"{key}_step_us"] = round(1e6 * min(times) / row["steps"], 1)
+                row[f"{key}_loss"] = loss
+                if jit and replay_s:
+                    row["replay_host_us"] = round(1e6 * statistics.median(replay_s), 2)
+            if "captured_s" in row:
+                row["captured_over_eager"] = round(row["captured_s"] / row["eager_s"], 3)
+                row["loss_rel_diff"] = abs(row["captured_loss"] - row["eager_loss"]) / max(
+                    abs(row["eager_loss"]), 1e-12)
+                if row["loss_rel_diff"] > 2e-3:
+                    fail(f"capture b={b}: captured loss {row['captured_loss']} vs eager "
+                         f"{row['eager_loss']}")
+            RESULTS["capture"].append(row)
+            print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    finally:
+        capture.runtime_for = make_runtime
+
+
+# ---------------------------------------------------------------- 6. compare
 def compare_argv(ctx: Ctx) -> list[str]:
     """``compare.py``'s arguments for this run (its JSON goes beside this report)."""
     if ctx.smoke:  # the simulator cannot time the MLP: the same code on a tiny CPU epoch
@@ -539,6 +605,7 @@ SECTIONS: dict[str, Callable[[Ctx], Any]] = {
     "pytest": s_pytest,
     "kernels": s_kernels,
     "launch": s_launch,
+    "capture": s_capture,
     "compare": s_compare,
 }
 
