@@ -425,3 +425,67 @@ def test_compare_times_the_captured_contender_and_checks_its_loss(
     r["batch_size"] = 128
     r["ratio_netcore_captured_over_torch"] = 0.25
     assert "target cuda b=128: netcore captured/torch = 0.250 (<= 0.5) MET" in compare.check_targets([r])
+
+
+# ---------------------------------------------------------------- the CUDA runtime's own logic
+class _FakeStream:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def begin_capture(self) -> None:
+        self.events.append("begin")
+
+    def end_capture(self) -> str:
+        self.events.append("end")
+        return "graph"
+
+
+def _fake_runtime(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, list[str]]:
+    """A GraphRuntime over stand-ins for CuPy's stream, pool and allocator switch."""
+    import sys
+
+    from netcore.backend.graph import GraphRuntime
+
+    allocators: list[str] = []
+
+    @contextlib.contextmanager
+    def using_allocator(fn: Any) -> Any:
+        allocators.append("private")
+        yield
+        allocators.append("default")
+
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(using_allocator=using_allocator))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    be = netcore.get_backend("cpu")
+    rt = GraphRuntime.__new__(GraphRuntime)
+    rt.backend, rt.stream = be, _FakeStream()
+    rt.pool = types.SimpleNamespace(malloc=None)
+    rt.gemm = types.SimpleNamespace(matmul=lambda a, b, out, ta, tb: ("gemm", ta, tb))
+    return rt, be, allocators
+
+
+def test_graph_runtime_routes_matmul_only_while_capturing(monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, be, allocators = _fake_runtime(monkeypatch)
+    seen = []
+
+    def body() -> None:
+        seen.append(be.matmul(None, None, transpose_b=True))
+        assert rt.stream.events == ["begin"] and allocators == ["private"]
+
+    assert rt.capture(body) == "graph"
+    assert seen == [("gemm", False, True)]
+    assert rt.stream.events == ["begin", "end"] and allocators == ["private", "default"]
+    assert "matmul" not in vars(be)  # the class's CuPy/NumPy route again
+    np.testing.assert_array_equal(be.matmul(np.eye(2), np.ones((2, 2))), np.ones((2, 2)))
+
+
+def test_graph_runtime_ends_a_failed_capture_and_raises_the_bodys_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, be, _ = _fake_runtime(monkeypatch)
+
+    def body() -> None:
+        raise ValueError("not capturable")
+
+    with pytest.raises(ValueError, match="not capturable"):
+        rt.capture(body)
+    assert rt.stream.events == ["begin", "end"] and "matmul" not in vars(be)

@@ -21,8 +21,8 @@ for a replay to be the same step as an eager one:
   pool holds each temporary the capture will take again); the graph is then captured (it does
   not run while captured) and replayed for steps ``1 .. n // B - 1``. A short last batch runs
   eagerly. The capture is redone each epoch: dropout's generator is reseeded and the shuffle
-  order is new every epoch, and a callback may have changed the learning rate; a capture
-  costs about one step.
+  order is new every epoch, and a callback may have changed the learning rate. Capturing runs
+  the step's host code once, without its device work.
 
 ``jit_compile="auto"`` (the default, Keras' name) captures on the CUDA backend and is eager
 elsewhere: on the CPU (a step is already one process with no launch cost), in the simulator
