@@ -38,6 +38,7 @@ class CPUBackend(FusedBackend):
 
     name = "cpu"
     host_arrays = True
+    host_reads_are_cheap = True
 
     def __init__(self, seed: int | None = None, fused: bool | None = None) -> None:
         super().__init__(np, seed)
