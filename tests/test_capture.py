@@ -322,6 +322,21 @@ def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
                                                        verbose=0).history
 
 
+def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(be: Any) -> Any:
+        raise OSError("libcublas not found")
+
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", broken)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning, match="libcublas not found"):
+        h = _model().fit(x, y, batch_size=16, verbose=0)
+    assert h.history == _model(jit_compile=False).fit(x, y, batch_size=16, verbose=0).history
+    with pytest.raises(RuntimeError, match="jit_compile=True: the graph runtime failed"):
+        _model(jit_compile=True).fit(x, y, batch_size=16, verbose=0)
+
+
 def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
     monkeypatch.setattr(capture, "runtime_for", lambda be: ReplayingRuntime(fail=True))

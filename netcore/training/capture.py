@@ -352,7 +352,16 @@ def for_fit(model: Any, feed: Any, batch_size: int, data_parallel: bool,
         return None
     if feed.y is None:
         return None
-    return CapturedFit(model, feed, batch_size, runtime_for(model.backend), strict=mode is True)
+    try:
+        runtime = runtime_for(model.backend)
+    except Exception as exc:  # no libcublas to call, no stream: the step cannot be captured
+        if mode is True:
+            raise RuntimeError(f"jit_compile=True: the graph runtime failed: {exc!r}") from exc
+        warnings.warn(f"netcore: the training step cannot be captured ({exc!r}); training "
+                      "eagerly (compile with jit_compile=False to skip the try)",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return CapturedFit(model, feed, batch_size, runtime, strict=mode is True)
 
 
 __all__ = [
