@@ -1,4 +1,5 @@
 """Callbacks (Keras names): History, EarlyStopping, ModelCheckpoint."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -45,8 +46,10 @@ def _mode_for(monitor: str, mode: str) -> str:
 def _monitored(monitor: str, logs: dict | None, who: str) -> float:
     logs = logs or {}
     if monitor not in logs:
-        raise ValueError(f"{who}: monitor={monitor!r} is not in this epoch's logs; available: "
-                         f"{sorted(logs)} (val_* needs validation_data or validation_split)")
+        raise ValueError(
+            f"{who}: monitor={monitor!r} is not in this epoch's logs; available: "
+            f"{sorted(logs)} (val_* needs validation_data or validation_split)"
+        )
     return logs[monitor]
 
 
@@ -56,8 +59,14 @@ class EarlyStopping(Callback):
     With ``restore_best_weights=True`` the weights of the best epoch are put back when it stops.
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
         patience = validation.check_nonneg_int(patience, "patience")
         self.monitor, self.patience = monitor, patience
         self.min_delta = abs(float(min_delta))
@@ -94,8 +103,14 @@ class ModelCheckpoint(Callback):
     keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.netcore"``; with ``save_best_only`` only
     when ``monitor`` improves."""
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", verbose: int = 0) -> None:
+    def __init__(
+        self,
+        filepath: str,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        verbose: int = 0,
+    ) -> None:
         self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
         self.mode = _mode_for(monitor, mode)
         self.verbose = verbose

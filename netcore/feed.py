@@ -3,6 +3,7 @@
 When a data set would take more than half of the device's free memory it stays on the host
 and each batch is moved on its own (slower, but it runs). On the CPU there is no move at all.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,13 +17,16 @@ class DataFeed:
     """``x`` (and optionally ``y`` and per-sample weights ``w`` (N,)) validated and cast;
     ``batch(...)`` yields device arrays, ``weights(...)`` the matching rows of ``w``."""
 
-    def __init__(self, be: Backend, x: Any, y: Any, x_dtype: Any, y_dtype: Any,
-                 w: Any = None) -> None:
+    def __init__(
+        self, be: Backend, x: Any, y: Any, x_dtype: Any, y_dtype: Any, w: Any = None
+    ) -> None:
         self.be = be
         self.n = int(x.shape[0])
-        nbytes = self.n * (np.prod(x.shape[1:]) * np.dtype(x_dtype).itemsize
-                           + (np.prod(y.shape[1:]) * np.dtype(y_dtype).itemsize if y is not None else 0)
-                           + (np.dtype(x_dtype).itemsize if w is not None else 0))
+        nbytes = self.n * (
+            np.prod(x.shape[1:]) * np.dtype(x_dtype).itemsize
+            + (np.prod(y.shape[1:]) * np.dtype(y_dtype).itemsize if y is not None else 0)
+            + (np.dtype(x_dtype).itemsize if w is not None else 0)
+        )
         self.on_device = be.fits_on_device(int(nbytes))
         self.x = self._place(x, x_dtype)
         self.y = self._place(y, y_dtype) if y is not None else None
@@ -35,7 +39,9 @@ class DataFeed:
 
     def _place(self, a: Any, dtype: Any) -> Any:
         if self.on_device:
-            d = self.be.asarray(a)  # one move; the cast runs on the device (uint8 travels 4x smaller)
+            d = self.be.asarray(
+                a
+            )  # one move; the cast runs on the device (uint8 travels 4x smaller)
             xp = self.be.xp
         else:
             d = self.be.to_numpy(a) if hasattr(a, "__cuda_array_interface__") else np.asarray(a)
@@ -106,11 +112,16 @@ def _nonfinite_message(name: str, given: Any, dtype: Any) -> str:
     the dtype's range (a float64 1e39 in a float32 model)."""
     host = None
     if given is not None:
-        host = np.asarray(given.get() if hasattr(given, "__cuda_array_interface__")
-                          and not isinstance(given, np.ndarray) else given)
+        host = np.asarray(
+            given.get()
+            if hasattr(given, "__cuda_array_interface__") and not isinstance(given, np.ndarray)
+            else given
+        )
     if host is not None and host.dtype.kind in "biuf" and bool(np.isfinite(host).all()):
         limit = np.finfo(dtype).max
-        return (f"{name} holds values up to {float(np.abs(host).max()):g}, beyond the range of "
-                f"the model's dtype {np.dtype(dtype).name} (largest {limit:g}): scale {name} "
-                "down, or build the model with dtype='float64'")
+        return (
+            f"{name} holds values up to {float(np.abs(host).max()):g}, beyond the range of "
+            f"the model's dtype {np.dtype(dtype).name} (largest {limit:g}): scale {name} "
+            "down, or build the model with dtype='float64'"
+        )
     return f"{name} holds NaN or inf values; clean or impute them before training"

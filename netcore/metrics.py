@@ -6,6 +6,7 @@ mean of its per-sample values ``v_i``, as Keras 3's metrics: ``sum_i w_i v_i / s
 over the epoch (0 when every weight is 0). The batch sum is then ``sum_i w_i v_i`` and the
 denominator ``sum_i w_i`` (the trainer keeps it); without weights, ``w_i = 1``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,9 @@ class Metric:
         """``v_i`` for each sample of the batch, shape (N,)."""
         raise NotImplementedError
 
-    def batch_sum(self, be: Backend, out: Any, y_true: Any, is_logits: bool,
-                  sample_weight: Any = None) -> Any:
+    def batch_sum(
+        self, be: Backend, out: Any, y_true: Any, is_logits: bool, sample_weight: Any = None
+    ) -> Any:
         v = self.per_sample(be, out, y_true, is_logits)
         if sample_weight is None:
             return v.sum()
@@ -107,8 +109,16 @@ class MeanAbsoluteError(Metric):
         return be.xp.abs(out - y_true).mean(axis=1)
 
 
-METRIC_NAMES = ("accuracy", "acc", "mse", "mean_squared_error", "rmse",
-                "root_mean_squared_error", "mae", "mean_absolute_error")
+METRIC_NAMES = (
+    "accuracy",
+    "acc",
+    "mse",
+    "mean_squared_error",
+    "rmse",
+    "root_mean_squared_error",
+    "mae",
+    "mean_absolute_error",
+)
 
 
 def get(identifier: Any, loss_name: str) -> Metric:

@@ -5,6 +5,7 @@ Structure lives here; training and inference (``compile``/``fit``/``evaluate``/`
 inherits as Keras 3's ``Model`` inherits its trainer. Every weight (and every gradient) is a
 view of one flat buffer, so an optimizer step is one fused op over all parameters.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,17 @@ class Sequential(Trainer):
     one machine with one BLAS thread count, ``OPENBLAS_NUM_THREADS``: docs/backends.md).
     """
 
-    def __init__(self, layers: Iterable[Layer | Input] | None = None,
-                 backend: str | Backend | None = None,
-                 seed: int | None = None, dtype: str = "float32", name: str = "sequential") -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+    def __init__(
+        self,
+        layers: Iterable[Layer | Input] | None = None,
+        backend: str | Backend | None = None,
+        seed: int | None = None,
+        dtype: str = "float32",
+        name: str = "sequential",
+    ) -> None:
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
             raise ValueError(f"seed must be a non-negative integer or None, received {seed!r}")
         # A seed is always recorded, so a saved model resumes with the same shuffles.
         drawn = cast(int, np.random.SeedSequence().entropy)  # an int when drawn from the OS
@@ -73,8 +81,10 @@ class Sequential(Trainer):
             if layer.input_shape is None and not layer.built:
                 layer.input_shape = self._declared_input
             elif tuple(layer.input_shape or ()) != self._declared_input:
-                raise ValueError(f"Input(shape={self._declared_input}) and the first layer's "
-                                 f"input_shape={layer.input_shape} disagree; give one of them")
+                raise ValueError(
+                    f"Input(shape={self._declared_input}) and the first layer's "
+                    f"input_shape={layer.input_shape} disagree; give one of them"
+                )
         if self.layers and layer.input_shape is not None and not layer.built:
             layer.input_shape = None  # only the first layer's input_shape means anything
         taken = {other.name for other in self.layers}
@@ -108,12 +118,16 @@ class Sequential(Trainer):
         """Refuse a layer that this model or another one already holds."""
         owner = layer._owner() if layer._owner is not None else None
         if owner is self:
-            raise ValueError(f"layer {layer.name!r} is already in this model; a layer can appear "
-                             "once (create another layer for a second one)")
+            raise ValueError(
+                f"layer {layer.name!r} is already in this model; a layer can appear "
+                "once (create another layer for a second one)"
+            )
         if owner is not None:
-            raise ValueError(f"layer {layer.name!r} already belongs to model {owner.name!r}; a "
-                             "layer's weights live in one model, so it cannot be shared. Create "
-                             "a new layer and copy the weights: new.set_weights(old.get_weights())")
+            raise ValueError(
+                f"layer {layer.name!r} already belongs to model {owner.name!r}; a "
+                "layer's weights live in one model, so it cannot be shared. Create "
+                "a new layer and copy the weights: new.set_weights(old.get_weights())"
+            )
 
     def build(self, input_shape: Sequence[int] | None = None) -> None:
         """Create the weights from ``input_shape`` (per sample, without the batch dimension).
@@ -125,12 +139,16 @@ class Sequential(Trainer):
             raise ValueError("the model has no layers; add some with model.add(...)")
         shape = tuple(input_shape) if input_shape is not None else self.layers[0].input_shape
         if shape is None:
-            raise ValueError("the input shape is unknown: give the first layer input_shape=..., "
-                             "or call fit/predict first")
+            raise ValueError(
+                "the input shape is unknown: give the first layer input_shape=..., "
+                "or call fit/predict first"
+            )
         if self.built:
             if tuple(shape) != self.input_shape:
-                raise ValueError(f"the model is built for input shape {self.input_shape}, "
-                                 f"received build({tuple(shape)}); build a new model for new inputs")
+                raise ValueError(
+                    f"the model is built for input shape {self.input_shape}, "
+                    f"received build({tuple(shape)}); build a new model for new inputs"
+                )
             return
         self._rebuild(tuple(shape))
 
@@ -161,8 +179,12 @@ class Sequential(Trainer):
         trainable = [i for i, layer in enumerate(self.layers) if layer.params]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
         self.built = True
-        carried = [(old_slices[(id(layer), k)], self._slices[(id(layer), k)])
-                   for layer in kept for k in layer.params if (id(layer), k) in old_slices]
+        carried = [
+            (old_slices[(id(layer), k)], self._slices[(id(layer), k)])
+            for layer in kept
+            for k in layer.params
+            if (id(layer), k) in old_slices
+        ]
         self._on_build(carried)
 
     def _flatten_parameters(self) -> None:
@@ -179,10 +201,10 @@ class Sequential(Trainer):
         offset = 0
         for (layer, k), size in zip(self._refs, sizes):
             shape = layer.params[k].shape
-            view = self._flat_params[offset:offset + size].reshape(shape)
+            view = self._flat_params[offset : offset + size].reshape(shape)
             view[...] = layer.params[k]
             layer.params[k] = view
-            layer.grads[k] = self._flat_grads[offset:offset + size].reshape(shape)
+            layer.grads[k] = self._flat_grads[offset : offset + size].reshape(shape)
             self._slices[(id(layer), k)] = slice(offset, offset + size)
             offset += size
 
@@ -200,11 +222,18 @@ class Sequential(Trainer):
         for layer in self.layers:
             act = getattr(layer, "activation", None)
             kind = type(layer).__name__ + (f", {act}" if act and act != "linear" else "")
-            rows.append((f"{layer.name} ({kind})", str((None, *(layer.output_shape or ()))),
-                         f"{layer.count_params():,}"))
+            rows.append(
+                (
+                    f"{layer.name} ({kind})",
+                    str((None, *(layer.output_shape or ()))),
+                    f"{layer.count_params():,}",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)
-        print_fn(f'Model: "{self.name}"  (backend: {self.backend.describe()}, dtype: {self.dtype.name})')
+        print_fn(
+            f'Model: "{self.name}"  (backend: {self.backend.describe()}, dtype: {self.dtype.name})'
+        )
         print_fn(line)
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
@@ -243,7 +272,9 @@ class Sequential(Trainer):
         """Replace every weight (same order and shapes as ``get_weights``)."""
         self._require_built("set_weights")
         params = self._params()
-        expected = [(f"{layer.name}.{key}", tuple(p.shape)) for p, (layer, key) in zip(params, self._refs)]
+        expected = [
+            (f"{layer.name}.{key}", tuple(p.shape)) for p, (layer, key) in zip(params, self._refs)
+        ]
         for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
             p[...] = self.backend.asarray(a)
 
@@ -258,9 +289,15 @@ class Sequential(Trainer):
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""
-        return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-                "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "layers": [
+                {"class": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
 
     @classmethod
     def from_config(cls, config: dict, backend: str | Backend | None = None) -> Sequential:
@@ -269,20 +306,31 @@ class Sequential(Trainer):
         from .layers import LAYER_CLASSES
 
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
-            raise ValueError(f"config must be a dict with a 'layers' list, as get_config() returns, "
-                             f"received {config!r:.200}")
+            raise ValueError(
+                f"config must be a dict with a 'layers' list, as get_config() returns, "
+                f"received {config!r:.200}"
+            )
         layers = []
         for spec in config["layers"]:
             kind = spec.get("class") if isinstance(spec, dict) else None
             if kind not in LAYER_CLASSES or not isinstance(spec.get("config"), dict):
-                raise ValueError(f"config layers must be {{'class': one of {sorted(LAYER_CLASSES)}, "
-                                 f"'config': {{...}}}}, received {spec!r:.200}")
+                raise ValueError(
+                    f"config layers must be {{'class': one of {sorted(LAYER_CLASSES)}, "
+                    f"'config': {{...}}}}, received {spec!r:.200}"
+                )
             layers.append(LAYER_CLASSES[kind](**spec["config"]))
-        return cls(layers, backend=backend, seed=config.get("seed"),
-                   dtype=config.get("dtype", "float32"), name=config.get("name", "sequential"))
+        return cls(
+            layers,
+            backend=backend,
+            seed=config.get("seed"),
+            dtype=config.get("dtype", "float32"),
+            name=config.get("name", "sequential"),
+        )
 
     # ------------------------------------------------------------------ checks
     def _require_built(self, what: str) -> None:
         if not self.built:
-            raise RuntimeError(f"{what}() needs a built model: give the first layer input_shape=..., "
-                               "call model.build(input_shape), or fit/predict on data first")
+            raise RuntimeError(
+                f"{what}() needs a built model: give the first layer input_shape=..., "
+                "call model.build(input_shape), or fit/predict on data first"
+            )

@@ -1,4 +1,5 @@
 """Input checks: bad input fails early with the argument, what was expected and what came."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,7 +27,9 @@ def is_integer(value: Any) -> bool:
 
 def is_real_number(value: Any) -> bool:
     """A Python or NumPy real scalar (``np.float32(0.2)`` counts; ``True`` does not)."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -39,7 +42,11 @@ def check_positive_int(value: Any, name: str) -> int:
 def check_batch_size(batch_size: Any) -> int:
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size <= 0
+    ):
         raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
     return int(batch_size)
 
@@ -86,8 +93,10 @@ def as_array(a: Any, name: str) -> Any:
 def check_x(x: Any, model: Any, name: str) -> Any:
     x = as_array(x, name)
     if x.ndim == 0 or x.shape[0] == 0 or x.size == 0:
-        raise ValueError(f"{name} must be a non-empty array with samples along axis 0, "
-                         f"received shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must be a non-empty array with samples along axis 0, "
+            f"received shape {tuple(x.shape)}"
+        )
     expected = model.layers[0].input_shape if model.layers else None
     if x.ndim == 1 and (expected is None or tuple(expected) == (1,)):
         x = x.reshape(-1, 1)  # one feature per sample, as in the course's y = m x + b
@@ -103,12 +112,16 @@ def check_x_shape(x: Any, model: Any, name: str = "x") -> None:
         return
     if tuple(x.shape) == expected:
         example = "x[None]" if name == "x" else f"{name.split()[-1]}[None]"
-        raise ValueError(f"{name} has shape {tuple(x.shape)}: one sample of the model's input "
-                         f"shape {expected}, without a batch axis. Pass a batch of samples, "
-                         f"e.g. {example} (shape {(1, *expected)}) for one sample")
+        raise ValueError(
+            f"{name} has shape {tuple(x.shape)}: one sample of the model's input "
+            f"shape {expected}, without a batch axis. Pass a batch of samples, "
+            f"e.g. {example} (shape {(1, *expected)}) for one sample"
+        )
     what = "features" if len(expected) == 1 else "per-sample shape"
-    raise ValueError(f"{name} has {got[0] if len(got) == 1 else got} {what} per sample but the "
-                     f"model's first layer expects {expected[0] if len(expected) == 1 else expected}")
+    raise ValueError(
+        f"{name} has {got[0] if len(got) == 1 else got} {what} per sample but the "
+        f"model's first layer expects {expected[0] if len(expected) == 1 else expected}"
+    )
 
 
 def check_y(y: Any, n: int, model: Any) -> Any:
@@ -116,26 +129,33 @@ def check_y(y: Any, n: int, model: Any) -> Any:
     loss = model.loss
     units = model.output_shape[-1]
     if y.ndim == 0 or y.shape[0] != n:
-        raise ValueError(f"x and y must have the same number of rows (samples): x has {n}, "
-                         f"y has {y.shape[0] if y.ndim else 'none (a scalar)'}")
+        raise ValueError(
+            f"x and y must have the same number of rows (samples): x has {n}, "
+            f"y has {y.shape[0] if y.ndim else 'none (a scalar)'}"
+        )
     if loss.target_kind == "sparse":
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.reshape(-1)
         if y.ndim != 1:
-            raise ValueError(f"sparse_categorical_crossentropy expects integer labels of shape (N,), "
-                             f"received shape {tuple(y.shape)}")
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer labels of shape (N,), "
+                f"received shape {tuple(y.shape)}"
+            )
         check_labels(y, units, "y")
         return y
     if y.ndim == 1 and units == 1:
         y = y.reshape(-1, 1)
     if y.ndim == 1 and loss.target_kind == "onehot":
-        raise ValueError(f"{loss.name} expects one-hot targets of shape (N, {units}), received "
-                         "integer labels of shape (N,): use netcore.utils.to_categorical(y) or "
-                         "loss='sparse_categorical_crossentropy'")
+        raise ValueError(
+            f"{loss.name} expects one-hot targets of shape (N, {units}), received "
+            "integer labels of shape (N,): use netcore.utils.to_categorical(y) or "
+            "loss='sparse_categorical_crossentropy'"
+        )
     if tuple(y.shape[1:]) != (units,):
         kind = "one-hot width" if loss.target_kind == "onehot" else "target width"
-        raise ValueError(f"y's {kind} must match the {units} output units, received y of shape "
-                         f"{tuple(y.shape)}")
+        raise ValueError(
+            f"y's {kind} must match the {units} output units, received y of shape {tuple(y.shape)}"
+        )
     return y
 
 
@@ -150,43 +170,57 @@ def check_labels(labels: Any, units: int, name: str = "y") -> np.ndarray:
             raise ValueError(f"{name} holds NaN or inf")
         if not np.all(host == np.round(host)):
             bad = host[host != np.round(host)].flat[0]
-            raise ValueError(f"sparse_categorical_crossentropy expects integer labels in {name}, "
-                             f"received {bad:g}")
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer labels in {name}, "
+                f"received {bad:g}"
+            )
     if host.size:
         lo, hi = host.min(), host.max()
         if lo < 0 or hi >= units:
-            raise ValueError(f"labels in {name} must be in [0, {units}) for the {units} output "
-                             f"units, received {int(lo) if lo < 0 else int(hi)}")
+            raise ValueError(
+                f"labels in {name} must be in [0, {units}) for the {units} output "
+                f"units, received {int(lo) if lo < 0 else int(hi)}"
+            )
     return host.astype(np.int64)
 
 
-def check_weights(weights: Sequence[Any], expected: Sequence[tuple[str, tuple[int, ...]]],
-                  dtype: Any) -> list[np.ndarray]:
+def check_weights(
+    weights: Sequence[Any], expected: Sequence[tuple[str, tuple[int, ...]]], dtype: Any
+) -> list[np.ndarray]:
     """``weights`` as host arrays cast to ``dtype``, checked against ``expected``: one
     ``(name, shape)`` per weight, in order (``set_weights`` of a model or of a layer)."""
     weights = list(weights)
     if len(weights) != len(expected):
-        raise ValueError(f"set_weights expected a list of {len(expected)} arrays, received {len(weights)}")
+        raise ValueError(
+            f"set_weights expected a list of {len(expected)} arrays, received {len(weights)}"
+        )
     dtype = np.dtype(dtype)
     arrays = []
     for i, (w, (name, shape)) in enumerate(zip(weights, expected)):
         try:
             a = np.asarray(w.get() if _is_device_array(w) else w)
         except Exception as exc:  # ragged lists and the like
-            raise ValueError(f"set_weights: weight {i} ({name}) must be a rectangular real "
-                             f"array: {exc}") from None
+            raise ValueError(
+                f"set_weights: weight {i} ({name}) must be a rectangular real array: {exc}"
+            ) from None
         if a.dtype.kind not in "biuf":
-            raise ValueError(f"set_weights: weight {i} ({name}) must hold real numbers, "
-                             f"received dtype {a.dtype}")
+            raise ValueError(
+                f"set_weights: weight {i} ({name}) must hold real numbers, received dtype {a.dtype}"
+            )
         if a.shape != tuple(shape):
-            raise ValueError(f"set_weights: weight {i} ({name}) must have shape {tuple(shape)}, "
-                             f"received {a.shape}")
+            raise ValueError(
+                f"set_weights: weight {i} ({name}) must have shape {tuple(shape)}, "
+                f"received {a.shape}"
+            )
         # Checked after the cast: a float64 1e300 is finite but becomes inf in float32.
         with np.errstate(over="ignore", invalid="ignore"):
             cast = a.astype(dtype)
         if not np.all(np.isfinite(cast)):
-            what = "NaN or inf" if not np.all(np.isfinite(a)) else \
-                f"values beyond the {dtype.name} range (largest magnitude {np.abs(a).max():g})"
+            what = (
+                "NaN or inf"
+                if not np.all(np.isfinite(a))
+                else f"values beyond the {dtype.name} range (largest magnitude {np.abs(a).max():g})"
+            )
             raise ValueError(f"set_weights: weight {i} ({name}) holds {what}")
         arrays.append(cast)
     return arrays
@@ -197,8 +231,9 @@ def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight")
     w = as_array(sample_weight, name)
     w = np.asarray(w.get() if _is_device_array(w) else w)
     if w.shape != (n,):
-        raise ValueError(f"{name} must have one weight per sample of x, shape ({n},), received "
-                         f"shape {w.shape}")
+        raise ValueError(
+            f"{name} must have one weight per sample of x, shape ({n},), received shape {w.shape}"
+        )
     w = w.astype(np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError(f"{name} holds NaN or inf")
@@ -213,17 +248,21 @@ def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
     arg-max of a one-hot row, or the rounded target of a one-unit output. Every class present
     in ``y`` must have a weight."""
     if not isinstance(class_weight, dict) or not class_weight:
-        raise ValueError(f"class_weight must be a dict {{class index: weight}}, e.g. "
-                         f"{{0: 1.0, 1: 5.0}}, received {class_weight!r}")
+        raise ValueError(
+            f"class_weight must be a dict {{class index: weight}}, e.g. "
+            f"{{0: 1.0, 1: 5.0}}, received {class_weight!r}"
+        )
     units = model.output_shape[-1]
     table = {}
     for k, v in class_weight.items():
         if not is_integer(k) or not 0 <= k < max(units, 2):
-            raise ValueError(f"class_weight keys must be class indices in [0, {max(units, 2)}), "
-                             f"received {k!r}")
+            raise ValueError(
+                f"class_weight keys must be class indices in [0, {max(units, 2)}), received {k!r}"
+            )
         if not is_real_number(v) or not np.isfinite(v) or v < 0:
-            raise ValueError(f"class_weight values must be finite numbers >= 0, received "
-                             f"{v!r} for class {k}")
+            raise ValueError(
+                f"class_weight values must be finite numbers >= 0, received {v!r} for class {k}"
+            )
         table[int(k)] = float(v)
     host = np.asarray(y.get() if _is_device_array(y) else y)
     if host.ndim == 2 and host.shape[1] > 1:
@@ -233,8 +272,10 @@ def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
     present = np.unique(classes)
     missing = sorted(int(c) for c in present if int(c) not in table)
     if missing:
-        raise ValueError(f"class_weight must give a weight to every class in y: classes "
-                         f"{missing} have none, received keys {sorted(table)}")
+        raise ValueError(
+            f"class_weight must give a weight to every class in y: classes "
+            f"{missing} have none, received keys {sorted(table)}"
+        )
     lookup = np.zeros(int(present.max()) + 1, dtype=np.float64)
     for k, v in table.items():
         if k < lookup.size:
@@ -248,10 +289,14 @@ def split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, tuple[Any,
     y = as_array(y, "y")
     n = x.shape[0] if x.ndim else 0
     if y.ndim == 0 or y.shape[0] != n:
-        raise ValueError(f"x and y must have the same number of rows (samples): x has {n}, "
-                         f"y has {y.shape[0] if y.ndim else 'none'}")
+        raise ValueError(
+            f"x and y must have the same number of rows (samples): x has {n}, "
+            f"y has {y.shape[0] if y.ndim else 'none'}"
+        )
     k = int(n * (1 - split))
     if k == 0 or k == n:
-        raise ValueError(f"validation_split={split} leaves {k} of {n} samples for training; "
-                         "choose a split that leaves samples on both sides")
+        raise ValueError(
+            f"validation_split={split} leaves {k} of {n} samples for training; "
+            "choose a split that leaves samples on both sides"
+        )
     return x[:k], y[:k], (x[k:], y[k:])

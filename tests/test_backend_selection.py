@@ -1,4 +1,5 @@
 """Backend selection: per model, per process, per block; never a silent CPU fallback."""
+
 import logging
 
 import pytest

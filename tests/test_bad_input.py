@@ -1,4 +1,5 @@
 """Every bad input gets a clear error, early, naming the argument, the expected and the received."""
+
 import numpy as np
 import pytest
 
@@ -13,33 +14,71 @@ Y = to_categorical(RNG.integers(0, 3, 20), 3)
 
 
 def model(loss="categorical_crossentropy"):
-    m = Sequential([Dense(5, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
-                   backend="cpu", seed=0)
+    m = Sequential(
+        [Dense(5, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
+        backend="cpu",
+        seed=0,
+    )
     m.compile(loss=loss)
     return m
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda m: m.fit(X, Y[:19], verbose=0), r"same number of rows.*x has 20, y has 19"),
-    (lambda m: m.fit(X[:, :3], Y, verbose=0), r"x has 3 features per sample but the model's first layer expects 4"),
-    (lambda m: m.fit(X, Y[:, :2], verbose=0), r"one-hot width must match the 3 output units, received y of shape \(20, 2\)"),
-    (lambda m: m.fit(X, Y.argmax(1), verbose=0), r"expects one-hot targets.*to_categorical"),
-    (lambda m: m.fit(np.where(X > 1, np.nan, X), Y, verbose=0), r"x holds NaN or inf"),
-    (lambda m: m.fit(X, np.where(Y > 0, np.inf, Y), verbose=0), r"y holds NaN or inf"),
-    (lambda m: m.fit(X[:0], Y[:0], verbose=0), r"non-empty array.*received shape \(0, 4\)"),
-    (lambda m: m.fit(X, Y, batch_size=0, verbose=0), r"batch_size must be a positive integer, received 0"),
-    (lambda m: m.fit(X, Y, batch_size=2.5, verbose=0), r"batch_size must be a positive integer, received 2.5"),
-    (lambda m: m.fit(X, Y, epochs=-1, verbose=0), r"epochs must be a non-negative integer, received -1"),
-    (lambda m: m.fit(X, Y, validation_split=1.0, verbose=0), r"validation_split must be a number in \[0, 1\), received 1.0"),
-    (lambda m: m.fit(X, Y, validation_split=-0.1, verbose=0), r"validation_split must be a number in \[0, 1\)"),
-    (lambda m: m.fit(X, Y, verbose=3), r"verbose must be 0, 1, 2 or 'auto', received 3"),
-    (lambda m: m.evaluate(X, Y, batch_size=-4), r"batch_size must be a positive integer, received -4"),
-    (lambda m: m.predict(X[:, :2]), r"x has 2 features per sample but the model's first layer expects 4"),
-    (lambda m: m.set_weights(m.get_weights()[:3]), r"set_weights expected a list of 4 arrays, received 3"),
-    (lambda m: m.set_weights([np.zeros((4, 6))] + m.get_weights()[1:]),
-     r"weight 0 \(dense.kernel\) must have shape \(4, 5\), received \(4, 6\)"),
-    (lambda m: m.fit([[1, 2], [3]], Y, verbose=0), r"x must be a rectangular numeric array"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda m: m.fit(X, Y[:19], verbose=0), r"same number of rows.*x has 20, y has 19"),
+        (
+            lambda m: m.fit(X[:, :3], Y, verbose=0),
+            r"x has 3 features per sample but the model's first layer expects 4",
+        ),
+        (
+            lambda m: m.fit(X, Y[:, :2], verbose=0),
+            r"one-hot width must match the 3 output units, received y of shape \(20, 2\)",
+        ),
+        (lambda m: m.fit(X, Y.argmax(1), verbose=0), r"expects one-hot targets.*to_categorical"),
+        (lambda m: m.fit(np.where(X > 1, np.nan, X), Y, verbose=0), r"x holds NaN or inf"),
+        (lambda m: m.fit(X, np.where(Y > 0, np.inf, Y), verbose=0), r"y holds NaN or inf"),
+        (lambda m: m.fit(X[:0], Y[:0], verbose=0), r"non-empty array.*received shape \(0, 4\)"),
+        (
+            lambda m: m.fit(X, Y, batch_size=0, verbose=0),
+            r"batch_size must be a positive integer, received 0",
+        ),
+        (
+            lambda m: m.fit(X, Y, batch_size=2.5, verbose=0),
+            r"batch_size must be a positive integer, received 2.5",
+        ),
+        (
+            lambda m: m.fit(X, Y, epochs=-1, verbose=0),
+            r"epochs must be a non-negative integer, received -1",
+        ),
+        (
+            lambda m: m.fit(X, Y, validation_split=1.0, verbose=0),
+            r"validation_split must be a number in \[0, 1\), received 1.0",
+        ),
+        (
+            lambda m: m.fit(X, Y, validation_split=-0.1, verbose=0),
+            r"validation_split must be a number in \[0, 1\)",
+        ),
+        (lambda m: m.fit(X, Y, verbose=3), r"verbose must be 0, 1, 2 or 'auto', received 3"),
+        (
+            lambda m: m.evaluate(X, Y, batch_size=-4),
+            r"batch_size must be a positive integer, received -4",
+        ),
+        (
+            lambda m: m.predict(X[:, :2]),
+            r"x has 2 features per sample but the model's first layer expects 4",
+        ),
+        (
+            lambda m: m.set_weights(m.get_weights()[:3]),
+            r"set_weights expected a list of 4 arrays, received 3",
+        ),
+        (
+            lambda m: m.set_weights([np.zeros((4, 6))] + m.get_weights()[1:]),
+            r"weight 0 \(dense.kernel\) must have shape \(4, 5\), received \(4, 6\)",
+        ),
+        (lambda m: m.fit([[1, 2], [3]], Y, verbose=0), r"x must be a rectangular numeric array"),
+    ],
+)
 def test_fit_evaluate_predict_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call(model())
@@ -53,28 +92,54 @@ def test_sparse_labels_out_of_range():
         m.fit(X, np.full(20, -1), verbose=0)
 
 
-@pytest.mark.parametrize("factory,match", [
-    (lambda: Dense(units=0), r"units must be a positive integer, received 0"),
-    (lambda: Dense(units=-3), r"units must be a positive integer, received -3"),
-    (lambda: Dense(units=2.0),  # type: ignore[arg-type]
-     r"units must be a positive integer, received 2.0"),
-    (lambda: Dense(4, activation="swish"), r"activation must be one of \['linear', 'relu', 'sigmoid', 'tanh', 'softmax'\].*'swish'"),
-    (lambda: Activation("gelu"), r"activation must be one of .*'gelu'"),
-    (lambda: Dense(4, kernel_initializer="orthogonal"), r"kernel_initializer must be one of .*'orthogonal'"),
-    (lambda: Dense(4, input_shape=(0,)), r"input_shape must be a tuple of positive integers"),
-    (lambda: Dropout(1.0), r"rate must be a number in \[0, 1\), received 1.0"),
-    (lambda: Dropout(-0.2), r"rate must be a number in \[0, 1\), received -0.2"),
-    (lambda: Sequential(backend="tpu"), r"backend must be one of \['cpu', 'cuda', 'auto'\], received 'tpu'"),
-    (lambda: Sequential(dtype="float16"), r"dtype must be one of \['float32', 'float64'\], received 'float16'"),
-    (lambda: model().compile(loss="hinge"), r"loss must be one of \[.*'mse'.*\].*'hinge'"),
-    (lambda: model().compile(loss="mse", optimizer="lbfgs"), r"optimizer must be one of \['sgd', 'adam', 'adagrad', 'rmsprop'\].*'lbfgs'"),
-    (lambda: model().compile(loss="mse", metrics=["f1"]), r"metrics must be names from \[.*'accuracy'.*\], received 'f1'"),
-    (lambda: model().compile(loss="mse", metrics="accuracy"), r"metrics must be a list"),
-    (lambda: nc.set_backend("gpu"), r"backend must be one of"),
-    (lambda: to_categorical([0, 1, 5], num_classes=3), r"labels must be in \[0, 3\), received 5"),
-    (lambda: to_categorical([0, -1]), r"received -1"),
-    (lambda: to_categorical([0.5, 1]), r"integer labels, received 0.5"),
-])
+@pytest.mark.parametrize(
+    "factory,match",
+    [
+        (lambda: Dense(units=0), r"units must be a positive integer, received 0"),
+        (lambda: Dense(units=-3), r"units must be a positive integer, received -3"),
+        (
+            lambda: Dense(units=2.0),  # type: ignore[arg-type]
+            r"units must be a positive integer, received 2.0",
+        ),
+        (
+            lambda: Dense(4, activation="swish"),
+            r"activation must be one of \['linear', 'relu', 'sigmoid', 'tanh', 'softmax'\].*'swish'",
+        ),
+        (lambda: Activation("gelu"), r"activation must be one of .*'gelu'"),
+        (
+            lambda: Dense(4, kernel_initializer="orthogonal"),
+            r"kernel_initializer must be one of .*'orthogonal'",
+        ),
+        (lambda: Dense(4, input_shape=(0,)), r"input_shape must be a tuple of positive integers"),
+        (lambda: Dropout(1.0), r"rate must be a number in \[0, 1\), received 1.0"),
+        (lambda: Dropout(-0.2), r"rate must be a number in \[0, 1\), received -0.2"),
+        (
+            lambda: Sequential(backend="tpu"),
+            r"backend must be one of \['cpu', 'cuda', 'auto'\], received 'tpu'",
+        ),
+        (
+            lambda: Sequential(dtype="float16"),
+            r"dtype must be one of \['float32', 'float64'\], received 'float16'",
+        ),
+        (lambda: model().compile(loss="hinge"), r"loss must be one of \[.*'mse'.*\].*'hinge'"),
+        (
+            lambda: model().compile(loss="mse", optimizer="lbfgs"),
+            r"optimizer must be one of \['sgd', 'adam', 'adagrad', 'rmsprop'\].*'lbfgs'",
+        ),
+        (
+            lambda: model().compile(loss="mse", metrics=["f1"]),
+            r"metrics must be names from \[.*'accuracy'.*\], received 'f1'",
+        ),
+        (lambda: model().compile(loss="mse", metrics="accuracy"), r"metrics must be a list"),
+        (lambda: nc.set_backend("gpu"), r"backend must be one of"),
+        (
+            lambda: to_categorical([0, 1, 5], num_classes=3),
+            r"labels must be in \[0, 3\), received 5",
+        ),
+        (lambda: to_categorical([0, -1]), r"received -1"),
+        (lambda: to_categorical([0.5, 1]), r"integer labels, received 0.5"),
+    ],
+)
 def test_constructor_errors(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()

@@ -1,5 +1,6 @@
 """Keras habits a learner brings: evaluate's return value, layer weights, Input, one sample
 without a batch axis, and the warnings for a non-probability head and unscaled inputs."""
+
 import warnings
 
 import numpy as np
@@ -17,8 +18,12 @@ Y = to_categorical(LABELS, 3)
 
 
 def mlp(seed=0, last="softmax"):
-    return Sequential([Dense(5, activation="tanh", input_shape=(4,)), Dense(3, activation=last)],
-                      backend="cpu", seed=seed, dtype="float64")
+    return Sequential(
+        [Dense(5, activation="tanh", input_shape=(4,)), Dense(3, activation=last)],
+        backend="cpu",
+        seed=seed,
+        dtype="float64",
+    )
 
 
 def reference_cce_and_accuracy(m, x, labels):
@@ -78,11 +83,23 @@ def test_layer_set_weights_lands_in_the_model_and_trains_from_there():
     assert not np.array_equal(m.layers[1].get_weights()[0], w2)
 
 
-@pytest.mark.parametrize("weights,match", [
-    (lambda layer: layer.get_weights()[:1], r"set_weights expected a list of 2 arrays, received 1"),
-    (lambda layer: [np.zeros((5, 4)), np.zeros(3)], r"weight 0 \(dense_1.kernel\) must have shape \(5, 3\), received \(5, 4\)"),
-    (lambda layer: [np.full((5, 3), np.nan), np.zeros(3)], r"weight 0 \(dense_1.kernel\) holds NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "weights,match",
+    [
+        (
+            lambda layer: layer.get_weights()[:1],
+            r"set_weights expected a list of 2 arrays, received 1",
+        ),
+        (
+            lambda layer: [np.zeros((5, 4)), np.zeros(3)],
+            r"weight 0 \(dense_1.kernel\) must have shape \(5, 3\), received \(5, 4\)",
+        ),
+        (
+            lambda layer: [np.full((5, 3), np.nan), np.zeros(3)],
+            r"weight 0 \(dense_1.kernel\) holds NaN or inf",
+        ),
+    ],
+)
 def test_layer_set_weights_errors_name_the_weight(weights, match):
     layer = mlp().layers[1]
     with pytest.raises(ValueError, match=match):
@@ -95,9 +112,12 @@ def test_set_weights_on_an_unbuilt_layer_says_it_has_no_weights_yet():
 
 
 def test_input_first_declares_the_input_shape_like_input_shape_on_the_first_layer():
-    with_input = Sequential([Input(shape=(4,)), Dense(5, activation="tanh"), Dense(3)],
-                            backend="cpu", seed=2)
-    plain = Sequential([Dense(5, activation="tanh", input_shape=(4,)), Dense(3)], backend="cpu", seed=2)
+    with_input = Sequential(
+        [Input(shape=(4,)), Dense(5, activation="tanh"), Dense(3)], backend="cpu", seed=2
+    )
+    plain = Sequential(
+        [Dense(5, activation="tanh", input_shape=(4,)), Dense(3)], backend="cpu", seed=2
+    )
     assert with_input.built and with_input.input_shape == (4,)
     assert [type(layer).__name__ for layer in with_input.layers] == ["Dense", "Dense"]
     assert with_input.get_config() == plain.get_config()
@@ -118,49 +138,83 @@ def test_a_model_with_input_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
 
 
-@pytest.mark.parametrize("build,match", [
-    (lambda: Sequential([Dense(3, input_shape=(4,)), Input(shape=(4,))]), r"must be the first element"),
-    (lambda: Sequential([Input(shape=(4,)), Input(shape=(4,))]), r"must be the first element"),
-    (lambda: Sequential([Input(shape=(4,)), Dense(3, input_shape=(5,))]), r"Input\(shape=\(4,\)\) and the first layer's input_shape=\(5,\) disagree"),
-    (lambda: Input(shape=(0, 3)), r"shape must be a tuple of positive integers"),
-])
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (
+            lambda: Sequential([Dense(3, input_shape=(4,)), Input(shape=(4,))]),
+            r"must be the first element",
+        ),
+        (lambda: Sequential([Input(shape=(4,)), Input(shape=(4,))]), r"must be the first element"),
+        (
+            lambda: Sequential([Input(shape=(4,)), Dense(3, input_shape=(5,))]),
+            r"Input\(shape=\(4,\)\) and the first layer's input_shape=\(5,\) disagree",
+        ),
+        (lambda: Input(shape=(0, 3)), r"shape must be a tuple of positive integers"),
+    ],
+)
 def test_input_misuse_is_a_clear_error(build, match):
     with pytest.raises(ValueError, match=match):
         build()
 
 
-@pytest.mark.parametrize("model,sample,hint", [
-    (lambda: Sequential([Dense(3, input_shape=(784,))], backend="cpu"), np.zeros(784), r"x\[None\] \(shape \(1, 784\)\)"),
-    (lambda: Sequential([Flatten(input_shape=(28, 28)), Dense(3)], backend="cpu"), np.zeros((28, 28)),
-     r"x\[None\] \(shape \(1, 28, 28\)\)"),
-])
+@pytest.mark.parametrize(
+    "model,sample,hint",
+    [
+        (
+            lambda: Sequential([Dense(3, input_shape=(784,))], backend="cpu"),
+            np.zeros(784),
+            r"x\[None\] \(shape \(1, 784\)\)",
+        ),
+        (
+            lambda: Sequential([Flatten(input_shape=(28, 28)), Dense(3)], backend="cpu"),
+            np.zeros((28, 28)),
+            r"x\[None\] \(shape \(1, 28, 28\)\)",
+        ),
+    ],
+)
 def test_one_sample_without_a_batch_axis_is_told_to_add_one(model, sample, hint):
     m = model()
     m.compile(loss="mse")
-    with pytest.raises(ValueError, match=r"one sample of the model's input shape .* without a batch axis.*" + hint):
+    with pytest.raises(
+        ValueError, match=r"one sample of the model's input shape .* without a batch axis.*" + hint
+    ):
         m.predict(sample)
     with pytest.raises(ValueError, match=r"without a batch axis"):
         m.evaluate(sample, np.zeros(3))
     assert m.predict(sample[None]).shape == (1, 3)
 
 
-@pytest.mark.parametrize("loss,y", [
-    ("categorical_crossentropy", Y), ("sparse_categorical_crossentropy", LABELS),
-    ("binary_crossentropy", (Y > 0).astype(np.float32)),
-])
+@pytest.mark.parametrize(
+    "loss,y",
+    [
+        ("categorical_crossentropy", Y),
+        ("sparse_categorical_crossentropy", LABELS),
+        ("binary_crossentropy", (Y > 0).astype(np.float32)),
+    ],
+)
 def test_probability_loss_on_a_linear_last_layer_warns_once(loss, y):
     m = mlp(last="linear")
     m.compile(loss=loss)
-    with pytest.warns(UserWarning, match=rf"loss='{loss}' expects probabilities, but the last layer "
-                                         r"'dense_1' has activation='linear'.*use activation='(softmax|sigmoid)'"):
+    with pytest.warns(
+        UserWarning,
+        match=rf"loss='{loss}' expects probabilities, but the last layer "
+        r"'dense_1' has activation='linear'.*use activation='(softmax|sigmoid)'",
+    ):
         m.fit(X, y, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m.fit(X, y, verbose=0)  # said once per model
 
 
-@pytest.mark.parametrize("loss,last", [("categorical_crossentropy", "softmax"),
-                                       ("binary_crossentropy", "sigmoid"), ("mse", "linear")])
+@pytest.mark.parametrize(
+    "loss,last",
+    [
+        ("categorical_crossentropy", "softmax"),
+        ("binary_crossentropy", "sigmoid"),
+        ("mse", "linear"),
+    ],
+)
 def test_losses_matching_their_output_do_not_warn(loss, last):
     m = mlp(last=last)
     m.compile(loss=loss)
@@ -173,7 +227,9 @@ def test_unscaled_inputs_warn_once_with_the_scaling_advice():
     pixels = RNG.integers(0, 256, size=(30, 4)).astype(np.float32)
     m = mlp()
     m.compile(loss="categorical_crossentropy")
-    with pytest.warns(UserWarning, match=r"x holds values from \d+ to 25\d, far outside \[-10, 10\].*x / 255") as rec:
+    with pytest.warns(
+        UserWarning, match=r"x holds values from \d+ to 25\d, far outside \[-10, 10\].*x / 255"
+    ) as rec:
         m.fit(pixels, Y, verbose=0)
     assert rec[0].filename == __file__  # points at the caller's fit line
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
 """Sequential: training semantics, history, callbacks, NaN stop, determinism, save/load."""
+
 import os
 import zipfile
 
@@ -50,8 +51,11 @@ def test_steps_per_epoch_use_the_last_short_batch():
 def test_history_is_the_mean_weighted_by_batch_size():
     x, y = data(n=50)
     m = mlp()
-    m.compile(optimizer=nc.optimizers.SGD(learning_rate=1e-12), loss="categorical_crossentropy",
-              metrics=["accuracy"])
+    m.compile(
+        optimizer=nc.optimizers.SGD(learning_rate=1e-12),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     h = m.fit(x, y, epochs=1, batch_size=32, verbose=0, shuffle=False)
     # with a negligible learning rate the weights stay put, so the epoch loss must equal
     # (32 * loss(batch 1) + 18 * loss(batch 2)) / 50, which equals the full-data loss
@@ -63,8 +67,11 @@ def test_history_is_the_mean_weighted_by_batch_size():
 def test_learns_and_validation_keys():
     x, y = data(n=400)
     m = mlp()
-    m.compile(optimizer=nc.optimizers.Adam(learning_rate=0.01), loss="categorical_crossentropy",
-              metrics=["accuracy", "mse"])
+    m.compile(
+        optimizer=nc.optimizers.Adam(learning_rate=0.01),
+        loss="categorical_crossentropy",
+        metrics=["accuracy", "mse"],
+    )
     h = m.fit(x, y, epochs=20, batch_size=32, verbose=0, validation_split=0.25)
     assert set(h.history) == {"loss", "accuracy", "mse", "val_loss", "val_accuracy", "val_mse"}
     assert h.history["loss"][-1] < h.history["loss"][0] * 0.7
@@ -77,15 +84,24 @@ def test_sparse_and_binary_heads_and_metrics():
     x, y = data(n=200)
     labels = y.argmax(1)
     m = mlp()
-    m.compile(optimizer=nc.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
+    m.compile(
+        optimizer=nc.optimizers.Adam(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     m.fit(x, labels, epochs=20, verbose=0)
     _, accuracy = m.evaluate(x, labels)
     assert accuracy > 0.8
-    b = Sequential([Dense(8, activation="tanh", input_shape=(6,)), Dense(1, activation="sigmoid")],
-                   backend="cpu", seed=1)
-    b.compile(optimizer=nc.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy",
-              metrics=["accuracy", "mae", "rmse"])
+    b = Sequential(
+        [Dense(8, activation="tanh", input_shape=(6,)), Dense(1, activation="sigmoid")],
+        backend="cpu",
+        seed=1,
+    )
+    b.compile(
+        optimizer=nc.optimizers.Adam(learning_rate=0.01),
+        loss="binary_crossentropy",
+        metrics=["accuracy", "mae", "rmse"],
+    )
     yb = (x[:, 0] > 0).astype(np.float32)
     h = b.fit(x, yb, epochs=20, verbose=0)
     assert h.history["accuracy"][-1] > 0.85
@@ -195,20 +211,35 @@ def test_model_checkpoint(tmp_path):
     x, y = data(n=120)
     m = mlp()
     m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    m.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
-          callbacks=[ModelCheckpoint(str(tmp_path / "ep{epoch:02d}.netcore"), save_best_only=False)])
+    m.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[ModelCheckpoint(str(tmp_path / "ep{epoch:02d}.netcore"), save_best_only=False)],
+    )
     assert sorted(os.listdir(tmp_path)) == ["ep01.netcore", "ep02.netcore", "ep03.netcore"]
     best = tmp_path / "best.netcore"
-    m.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
-          callbacks=[ModelCheckpoint(str(best), save_best_only=True)])
+    m.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[ModelCheckpoint(str(best), save_best_only=True)],
+    )
     assert nc.load_model(best).predict(x).shape == (120, 3)
 
 
 def test_save_load_round_trip(tmp_path):
     x, y = data()
     m = mlp()
-    m.compile(optimizer=nc.optimizers.RMSprop(learning_rate=0.01, momentum=0.5),
-              loss="categorical_crossentropy", metrics=["accuracy"])
+    m.compile(
+        optimizer=nc.optimizers.RMSprop(learning_rate=0.01, momentum=0.5),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     m.fit(x, y, epochs=2, verbose=0)
     path = tmp_path / "m.netcore"
     m.save(path)
@@ -303,7 +334,9 @@ def test_flatten_images_and_lazy_build():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, 20)
-    m = Sequential([Flatten(), Dense(8, activation="relu"), Dense(10, activation="softmax")], backend="cpu")
+    m = Sequential(
+        [Flatten(), Dense(8, activation="relu"), Dense(10, activation="softmax")], backend="cpu"
+    )
     assert not m.built
     m.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     m.fit(x / 255, y, epochs=1, verbose=0)
@@ -364,6 +397,7 @@ def test_one_fused_optimizer_update_per_step_over_flat_parameters(monkeypatch):
     assert calls == [(m.count_params(),)]
     # the same step, per tensor, with the NumPy reference
     from netcore.backend.base import Backend
+
     ref = Backend(np)
     alpha = 0.001 * np.sqrt(1 - 0.999) / (1 - 0.9)
     for w, g, after in zip(before, grads, m.get_weights()):

@@ -1,6 +1,7 @@
 """Model reliability: add/build keep trained weights and optimizer state, one model per layer,
 predict/evaluate from several threads, one training thread, and repeated fit calls that
 continue the epoch count for shuffles and dropout masks."""
+
 import gc
 import threading
 
@@ -43,8 +44,15 @@ def test_add_after_training_keeps_trained_weights_and_their_optimizer_state():
     for before, after in zip(weights, m.get_weights()):
         np.testing.assert_array_equal(before, after)
     # the new layer starts as it would in a model built whole with the same seed
-    whole = Sequential([Dense(8, activation="relu", input_shape=(6,)), Dense(3, activation="softmax"),
-                        Dense(2, activation="softmax")], backend="cpu", seed=0)
+    whole = Sequential(
+        [
+            Dense(8, activation="relu", input_shape=(6,)),
+            Dense(3, activation="softmax"),
+            Dense(2, activation="softmax"),
+        ],
+        backend="cpu",
+        seed=0,
+    )
     for fresh, added in zip(whole.get_weights()[4:], m.get_weights()[4:]):
         np.testing.assert_array_equal(fresh, added)
     assert m.optimizer.iterations == steps
@@ -98,8 +106,11 @@ class _AddAxis(Flatten):
 def test_a_layer_of_another_model_is_refused():
     shared = Dense(3, activation="softmax")
     first = Sequential([Dense(4, input_shape=(6,)), shared], backend="cpu")
-    with pytest.raises(ValueError, match=r"layer 'dense_1' already belongs to model 'first'.*"
-                                         r"new.set_weights\(old.get_weights\(\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'dense_1' already belongs to model 'first'.*"
+        r"new.set_weights\(old.get_weights\(\)\)",
+    ):
         first.name = "first"
         Sequential([Dense(4, input_shape=(6,)), shared], backend="cpu")
     with pytest.raises(ValueError, match=r"layer 'dense_1' is already in this model"):
@@ -111,8 +122,15 @@ def test_a_layer_of_another_model_is_refused():
 
 
 def test_predict_and_evaluate_from_several_threads_match_the_single_threaded_results():
-    m = Sequential([Dense(64, activation="relu", input_shape=(6,)), Dense(64, activation="tanh"),
-                    Dense(3, activation="softmax")], backend="cpu", seed=1)
+    m = Sequential(
+        [
+            Dense(64, activation="relu", input_shape=(6,)),
+            Dense(64, activation="tanh"),
+            Dense(3, activation="softmax"),
+        ],
+        backend="cpu",
+        seed=1,
+    )
     m.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     inputs = [RNG.normal(size=(int(n), 6)).astype(np.float32) for n in RNG.integers(1, 200, 8)]
     expected = [m.predict(x, batch_size=16) for x in inputs]
@@ -194,7 +212,9 @@ def test_repeated_fit_calls_continue_the_epoch_count_for_shuffles_and_dropout():
     for a, b in zip(straight, run({"epochs": 2}, {"epochs": 1})):
         np.testing.assert_array_equal(a, b)
     # an explicit initial_epoch says which epoch this is: epoch 0 again repeats its masks
-    repeated = run({"epochs": 1}, {"epochs": 1, "initial_epoch": 0}, {"epochs": 1, "initial_epoch": 0})
+    repeated = run(
+        {"epochs": 1}, {"epochs": 1, "initial_epoch": 0}, {"epochs": 1, "initial_epoch": 0}
+    )
     assert any(not np.array_equal(a, b) for a, b in zip(straight, repeated))
     resumed = run({"epochs": 1}, {"epochs": 3, "initial_epoch": 1})
     for a, b in zip(straight, resumed):

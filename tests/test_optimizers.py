@@ -1,4 +1,5 @@
 """Each optimizer against a two-step trajectory computed by hand from the Keras 3 formulas."""
+
 import math
 
 import numpy as np
@@ -57,7 +58,9 @@ def test_rmsprop_momentum():
     b1 = 0.1 * 0.5 / math.sqrt(v1 + 1e-7)
     v2 = 0.9 * v1 + 0.1 * 0.0625
     b2 = 0.5 * b1 - 0.1 * 0.25 / math.sqrt(v2 + 1e-7)
-    assert run(RMSprop(learning_rate=0.1, momentum=0.5)) == pytest.approx([1 - b1, 1 - b1 - b2], rel=1e-12)
+    assert run(RMSprop(learning_rate=0.1, momentum=0.5)) == pytest.approx(
+        [1 - b1, 1 - b1 - b2], rel=1e-12
+    )
 
 
 def test_adagrad():
@@ -69,13 +72,32 @@ def test_adagrad():
 
 
 def test_keras_defaults():
-    assert get("sgd").get_config() == {"name": "sgd", "learning_rate": 0.01, "momentum": 0.0, "nesterov": False}
-    assert get("adam").get_config() == {"name": "adam", "learning_rate": 0.001, "beta_1": 0.9,
-                                        "beta_2": 0.999, "epsilon": 1e-7}
-    assert get("adagrad").get_config() == {"name": "adagrad", "learning_rate": 0.001,
-                                           "initial_accumulator_value": 0.1, "epsilon": 1e-7}
-    assert get("rmsprop").get_config() == {"name": "rmsprop", "learning_rate": 0.001, "rho": 0.9,
-                                           "momentum": 0.0, "epsilon": 1e-7}
+    assert get("sgd").get_config() == {
+        "name": "sgd",
+        "learning_rate": 0.01,
+        "momentum": 0.0,
+        "nesterov": False,
+    }
+    assert get("adam").get_config() == {
+        "name": "adam",
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+    }
+    assert get("adagrad").get_config() == {
+        "name": "adagrad",
+        "learning_rate": 0.001,
+        "initial_accumulator_value": 0.1,
+        "epsilon": 1e-7,
+    }
+    assert get("rmsprop").get_config() == {
+        "name": "rmsprop",
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "momentum": 0.0,
+        "epsilon": 1e-7,
+    }
 
 
 def test_skip_flag_leaves_params_and_state_alone():
@@ -91,12 +113,19 @@ def test_skip_flag_leaves_params_and_state_alone():
                 np.testing.assert_array_equal(b[k], s[k])
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: SGD(learning_rate=0), lambda: SGD(learning_rate=-1), lambda: SGD(momentum=1.5),
-    lambda: Adam(beta_1=1.0), lambda: RMSprop(rho=-0.1), lambda: Adagrad(epsilon=0),
-    lambda: SGD(nesterov="yes"),  # type: ignore[arg-type]
-    lambda: get("adamw"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: SGD(learning_rate=0),
+        lambda: SGD(learning_rate=-1),
+        lambda: SGD(momentum=1.5),
+        lambda: Adam(beta_1=1.0),
+        lambda: RMSprop(rho=-0.1),
+        lambda: Adagrad(epsilon=0),
+        lambda: SGD(nesterov="yes"),  # type: ignore[arg-type]
+        lambda: get("adamw"),
+    ],
+)
 def test_bad_optimizer_arguments(bad):
     with pytest.raises(ValueError, match="must be|received"):
         bad()
@@ -105,27 +134,45 @@ def test_bad_optimizer_arguments(bad):
 def test_get_by_name_takes_keyword_arguments_over_the_keras_defaults():
     opt = get("adam", learning_rate=0.01)
     assert isinstance(opt, Adam)
-    assert opt.get_config() == {"name": "adam", "learning_rate": 0.01, "beta_1": 0.9,
-                                "beta_2": 0.999, "epsilon": 1e-7}
+    assert opt.get_config() == {
+        "name": "adam",
+        "learning_rate": 0.01,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+    }
     assert get("SGD", momentum=0.5, nesterov=True).get_config() == {
-        "name": "sgd", "learning_rate": 0.01, "momentum": 0.5, "nesterov": True}
+        "name": "sgd",
+        "learning_rate": 0.01,
+        "momentum": 0.5,
+        "nesterov": True,
+    }
 
 
 def test_get_refuses_unknown_keywords_and_keywords_with_an_instance():
-    with pytest.raises(TypeError, match=r"'adam' takes \['learning_rate', 'beta_1', 'beta_2', "
-                                        r"'epsilon'\], received unknown argument\(s\) \['momentum'\]"):
+    with pytest.raises(
+        TypeError,
+        match=r"'adam' takes \['learning_rate', 'beta_1', 'beta_2', "
+        r"'epsilon'\], received unknown argument\(s\) \['momentum'\]",
+    ):
         get("adam", momentum=0.9)
     with pytest.raises(ValueError, match="keyword arguments go with an optimizer name"):
         get(Adam(), learning_rate=0.1)
-    with pytest.raises(ValueError, match=r"learning_rate must be a number in \(0.0, inf\), received -1"):
+    with pytest.raises(
+        ValueError, match=r"learning_rate must be a number in \(0.0, inf\), received -1"
+    ):
         get("rmsprop", learning_rate=-1)
 
 
 def test_from_config_rebuilds_every_optimizer_through_get():
     from netcore.optimizers import from_config
 
-    for opt in (SGD(0.2, momentum=0.3, nesterov=True), Adam(0.01, beta_2=0.99),
-                RMSprop(0.05, rho=0.8, momentum=0.1), Adagrad(0.3, initial_accumulator_value=0.5)):
+    for opt in (
+        SGD(0.2, momentum=0.3, nesterov=True),
+        Adam(0.01, beta_2=0.99),
+        RMSprop(0.05, rho=0.8, momentum=0.1),
+        Adagrad(0.3, initial_accumulator_value=0.5),
+    ):
         again = from_config(opt.get_config())
         assert type(again) is type(opt) and again.get_config() == opt.get_config()
 

@@ -1,4 +1,5 @@
 """Property-based tests: shapes, dtypes, and stability of activations and losses at extremes."""
+
 import warnings
 
 import numpy as np
@@ -71,10 +72,17 @@ def test_confident_wrong_prediction_has_the_closed_form_loss():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 9), d=st.integers(1, 6), units=st.integers(1, 5), dtype=st.sampled_from(["float32", "float64"]),
-       act=st.sampled_from(["linear", "relu", "sigmoid", "tanh", "softmax"]))
+@given(
+    n=st.integers(1, 9),
+    d=st.integers(1, 6),
+    units=st.integers(1, 5),
+    dtype=st.sampled_from(["float32", "float64"]),
+    act=st.sampled_from(["linear", "relu", "sigmoid", "tanh", "softmax"]),
+)
 def test_dense_shapes_and_dtypes(n, d, units, dtype, act):
-    m = Sequential([Dense(units, activation=act, input_shape=(d,))], backend="cpu", seed=0, dtype=dtype)
+    m = Sequential(
+        [Dense(units, activation=act, input_shape=(d,))], backend="cpu", seed=0, dtype=dtype
+    )
     x = np.random.default_rng(n).normal(size=(n, d))
     out = m.predict(x)
     assert out.shape == (n, units) and out.dtype == np.dtype(dtype)

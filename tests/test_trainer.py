@@ -1,5 +1,6 @@
 """The trainer apart from the model: its seams, the epoch tracker's interface, capabilities
 read as attributes (not backend names or layer classes), and building from a config."""
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,12 @@ Y = to_categorical((X[:, 0] > 0).astype(int), 2)
 
 
 def mlp(**kw):
-    return Sequential([Dense(8, activation="relu", input_shape=(6,)), Dense(2, activation="softmax")],
-                      backend="cpu", seed=0, **kw)
+    return Sequential(
+        [Dense(8, activation="relu", input_shape=(6,)), Dense(2, activation="softmax")],
+        backend="cpu",
+        seed=0,
+        **kw,
+    )
 
 
 def test_training_methods_live_in_the_trainer_not_in_the_model():
@@ -84,7 +89,9 @@ def test_the_loss_takes_logits_from_any_layer_that_can_emit_them():
     relu = Sequential([Dense(2, activation="relu", input_shape=(6,))], backend="cpu")
     relu.compile(loss="categorical_crossentropy")
     assert not relu._loss_takes_logits
-    flat_last = Sequential([Dense(2, activation="softmax", input_shape=(6,)), Flatten()], backend="cpu")
+    flat_last = Sequential(
+        [Dense(2, activation="softmax", input_shape=(6,)), Flatten()], backend="cpu"
+    )
     flat_last.compile(loss="categorical_crossentropy")
     assert not flat_last._loss_takes_logits
 
@@ -108,7 +115,10 @@ def test_tracker_means_are_weighted_by_batch_size_and_inference_reports_nan():
     t.record(np.float64(1.0), [np.int64(3)], 4)
     t.record(np.float64(4.0), [np.int64(1)], 2)
     t.sync()
-    assert t.logs() == {"loss": pytest.approx((4 * 1.0 + 2 * 4.0) / 6), "accuracy": pytest.approx(4 / 6)}
+    assert t.logs() == {
+        "loss": pytest.approx((4 * 1.0 + 2 * 4.0) / 6),
+        "accuracy": pytest.approx(4 / 6),
+    }
     inference = EpochTracker(be, [])
     inference.record(np.float64(np.inf), [], 3)
     inference.sync()
@@ -136,8 +146,17 @@ def test_a_nonfinite_step_is_taken_back_from_the_optimizer_step_count():
 
 
 def test_from_config_builds_the_same_architecture_with_the_same_initial_weights():
-    m = Sequential([Flatten(input_shape=(2, 3)), Dense(5, activation="tanh"), Dropout(0.2),
-                    Dense(2, activation="softmax", use_bias=False)], backend="cpu", seed=9, name="net")
+    m = Sequential(
+        [
+            Flatten(input_shape=(2, 3)),
+            Dense(5, activation="tanh"),
+            Dropout(0.2),
+            Dense(2, activation="softmax", use_bias=False),
+        ],
+        backend="cpu",
+        seed=9,
+        name="net",
+    )
     again = Sequential.from_config(m.get_config(), backend="cpu")
     assert again.get_config() == m.get_config()
     assert again.built and again.input_shape == (2, 3)
@@ -145,10 +164,16 @@ def test_from_config_builds_the_same_architecture_with_the_same_initial_weights(
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("config,match", [
-    ([], r"config must be a dict with a 'layers' list"),
-    ({"layers": [{"class": "Conv2D", "config": {}}]}, r"config layers must be \{'class': one of \["),
-])
+@pytest.mark.parametrize(
+    "config,match",
+    [
+        ([], r"config must be a dict with a 'layers' list"),
+        (
+            {"layers": [{"class": "Conv2D", "config": {}}]},
+            r"config layers must be \{'class': one of \[",
+        ),
+    ],
+)
 def test_from_config_refuses_what_get_config_never_returns(config, match):
     with pytest.raises(ValueError, match=match):
         Sequential.from_config(config)

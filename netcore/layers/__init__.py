@@ -1,4 +1,5 @@
 """Layers: ``from netcore.layers import Input, Dense, Activation, Flatten, Dropout``."""
+
 from .activation import Activation
 from .base import Layer
 from .dense import Dense

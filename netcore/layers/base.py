@@ -1,4 +1,5 @@
 """The Layer base class: lazy build from the input shape, forward, backward, config."""
+
 from __future__ import annotations
 
 import weakref
@@ -17,7 +18,7 @@ class BuildContext:
     """What a layer needs to create its weights."""
 
     backend: Backend
-    dtype: Any            # numpy dtype (float32 / float64)
+    dtype: Any  # numpy dtype (float32 / float64)
     rng: np.random.Generator  # host generator: weights are drawn on the host, then moved
 
 
@@ -98,8 +99,10 @@ class Layer:
         weights = list(weights)
         if not self.built:
             if weights:
-                raise ValueError(f"set_weights: layer {self.name!r} is not built yet, so it has no "
-                                 "weights to set; add it to a model whose input shape is known")
+                raise ValueError(
+                    f"set_weights: layer {self.name!r} is not built yet, so it has no "
+                    "weights to set; add it to a model whose input shape is known"
+                )
             return
         expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in self.params.items()]
         arrays = validation.check_weights(weights, expected, self.dtype)
@@ -129,6 +132,8 @@ def _check_input_shape(shape: Any, name: str = "input_shape") -> tuple[int, ...]
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"{name} must be a tuple of positive integers (without the batch "
-                         f"dimension), e.g. (784,), received {shape!r}")
+        raise ValueError(
+            f"{name} must be a tuple of positive integers (without the batch "
+            f"dimension), e.g. (784,), received {shape!r}"
+        )
     return dims

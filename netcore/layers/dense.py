@@ -1,4 +1,5 @@
 """Dense: ``y = act(x @ kernel + bias)`` with kernel of shape (in, out), as in Keras."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,14 +19,24 @@ class Dense(Layer):
 
     can_emit_logits = True
 
-    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
-                 input_shape: Any = None, input_dim: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        input_shape: Any = None,
+        input_dim: int | None = None,
+        name: str | None = None,
+    ) -> None:
         units = validation.check_positive_int(units, "units")  # NumPy integers accepted
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError("give input_shape or input_dim, not both")
-            input_shape = _check_input_shape((input_dim,)) if validation.is_integer(input_dim) else None
+            input_shape = (
+                _check_input_shape((input_dim,)) if validation.is_integer(input_dim) else None
+            )
             if input_shape is None:
                 raise ValueError(f"input_dim must be a positive integer, received {input_dim!r}")
         super().__init__(input_shape, name)
@@ -39,8 +50,10 @@ class Dense(Layer):
 
     def _build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
         if len(input_shape) != 1:
-            raise ValueError(f"Dense expects flat input (features,), received input shape "
-                             f"{input_shape}; add Flatten() before it")
+            raise ValueError(
+                f"Dense expects flat input (features,), received input shape "
+                f"{input_shape}; add Flatten() before it"
+            )
         be, dt = ctx.backend, ctx.dtype
         w = initializers.initialize(self.kernel_initializer, (input_shape[0], self.units), ctx.rng)
         self.params = {"kernel": be.asarray(w.astype(dt))}
@@ -61,15 +74,22 @@ class Dense(Layer):
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
         be = self.backend
         act = "linear" if self._logits else self.activation
-        dz, db = activation_backward(be, dy, self._y, act, need_db=self.use_bias,
-                                     db_out=self.grads.get("bias"))
+        dz, db = activation_backward(
+            be, dy, self._y, act, need_db=self.use_bias, db_out=self.grads.get("bias")
+        )
         be.matmul(self._x, dz, out=self.grads["kernel"], transpose_a=True)
         if not need_dx:
             return None
-        return be.matmul(dz, self.params["kernel"], transpose_b=True,
-                         out=self.buffer("dx", self._x.shape))
+        return be.matmul(
+            dz, self.params["kernel"], transpose_b=True, out=self.buffer("dx", self._x.shape)
+        )
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }

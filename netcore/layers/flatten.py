@@ -1,4 +1,5 @@
 """Flatten: ``(N, d1, d2, ...) -> (N, d1 * d2 * ...)``, e.g. 28x28 images to 784 features."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Input: Keras' ``keras.Input(shape=...)`` as the first element of a ``Sequential`` model."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Optimizers with Keras 3 defaults and update rules: ``SGD``, ``Adam``, ``Adagrad``, ``RMSprop``."""
+
 from __future__ import annotations
 
 import inspect
@@ -24,18 +25,23 @@ def get(identifier: Any, **kwargs: Any) -> Optimizer:
     """
     if isinstance(identifier, Optimizer):
         if kwargs:
-            raise ValueError(f"keyword arguments go with an optimizer name, not an instance; "
-                             f"received {identifier!r} with {sorted(kwargs)}")
+            raise ValueError(
+                f"keyword arguments go with an optimizer name, not an instance; "
+                f"received {identifier!r} with {sorted(kwargs)}"
+            )
         return identifier
     if not isinstance(identifier, str) or identifier.lower() not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZER_NAMES)} or a "
-                         f"netcore.optimizers.Optimizer, received {identifier!r}")
+        raise ValueError(
+            f"optimizer must be one of {list(OPTIMIZER_NAMES)} or a "
+            f"netcore.optimizers.Optimizer, received {identifier!r}"
+        )
     cls = _OPTIMIZERS[identifier.lower()]
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise TypeError(f"optimizer {identifier!r} takes {accepted}, received unknown "
-                        f"argument(s) {unknown}")
+        raise TypeError(
+            f"optimizer {identifier!r} takes {accepted}, received unknown argument(s) {unknown}"
+        )
     return cls(**kwargs)
 
 

@@ -1,4 +1,5 @@
 """Adam."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,13 @@ class Adam(Optimizer):
     slots = ("m", "v")
     nonnegative_slots = ("v",)
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7) -> None:
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
         super().__init__(learning_rate)
         self.beta_1 = _check_float("beta_1", beta_1, 0.0, 1.0, low_inclusive=True)
         self.beta_2 = _check_float("beta_2", beta_2, 0.0, 1.0, low_inclusive=True)
@@ -32,12 +38,17 @@ class Adam(Optimizer):
 
     def rate_at(self, t: int) -> float:
         """The step size ``alpha`` of step ``t`` (1-based), bias correction included."""
-        return self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
     def _update(self, p, g, state, skip):
-        self.backend.adam_update(p, g, state["m"], state["v"], self._alpha, self.beta_1,
-                                 self.beta_2, self.epsilon, skip)
+        self.backend.adam_update(
+            p, g, state["m"], state["v"], self._alpha, self.beta_1, self.beta_2, self.epsilon, skip
+        )
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }

@@ -1,4 +1,5 @@
 """Optimizer base: per-parameter state on the parameter's device, a host step counter."""
+
 from __future__ import annotations
 
 import math
@@ -9,15 +10,19 @@ from .. import validation
 from ..backend.base import Backend
 
 
-def _check_float(name: str, value: Any, low: float, high: float | None = None,
-                 low_inclusive: bool = False) -> float:
+def _check_float(
+    name: str, value: Any, low: float, high: float | None = None, low_inclusive: bool = False
+) -> float:
     """``value`` as a finite float in the interval (NumPy scalars accepted; NaN, inf and
     out-of-range values refused: one of them in a hyper-parameter turns every weight NaN)."""
     ok = validation.is_real_number(value)
     if ok:
         v = float(value)
-        ok = (math.isfinite(v) and (v >= low if low_inclusive else v > low)
-              and (high is None or v < high))
+        ok = (
+            math.isfinite(v)
+            and (v >= low if low_inclusive else v > low)
+            and (high is None or v < high)
+        )
     if not ok:
         lo = "[" if low_inclusive else "("
         hi = f"{high})" if high is not None else "inf)"
@@ -50,8 +55,9 @@ class Optimizer:
             raise RuntimeError(f"the {self.name} optimizer is not built yet: compile a built model")
         return self._backend
 
-    def build(self, be: Backend, params: Sequence[Any],
-              carried: Sequence[tuple[slice, slice]] = ()) -> None:
+    def build(
+        self, be: Backend, params: Sequence[Any], carried: Sequence[tuple[slice, slice]] = ()
+    ) -> None:
         """Create the state of each parameter buffer (called once the model is built).
 
         When the model is rebuilt (a layer added), ``carried`` lists ``(old, new)`` slices of

@@ -1,4 +1,5 @@
 """RMSprop (Keras' default optimizer in ``compile``)."""
+
 from __future__ import annotations
 
 from .base import Optimizer, _check_float
@@ -15,8 +16,13 @@ class RMSprop(Optimizer):
     slots = ("velocity", "momentum")
     nonnegative_slots = ("velocity",)
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7) -> None:
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+    ) -> None:
         super().__init__(learning_rate)
         self.rho = _check_float("rho", rho, 0.0, 1.0, low_inclusive=True)
         self.momentum = _check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
@@ -26,9 +32,22 @@ class RMSprop(Optimizer):
         return self.slots if self.momentum > 0 else ("velocity",)
 
     def _update(self, p, g, state, skip):
-        self.backend.rmsprop_update(p, g, state["velocity"], state.get("momentum"),
-                                    self.learning_rate, self.rho, self.momentum, self.epsilon, skip)
+        self.backend.rmsprop_update(
+            p,
+            g,
+            state["velocity"],
+            state.get("momentum"),
+            self.learning_rate,
+            self.rho,
+            self.momentum,
+            self.epsilon,
+            skip,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+        }

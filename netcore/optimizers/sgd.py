@@ -1,4 +1,5 @@
 """Stochastic gradient descent, with optional (Nesterov) momentum."""
+
 from __future__ import annotations
 
 from .base import Optimizer, _check_float
@@ -15,7 +16,9 @@ class SGD(Optimizer):
     name = "sgd"
     slots = ("velocity",)
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
+    def __init__(
+        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
         super().__init__(learning_rate)
         self.momentum = _check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
         if not isinstance(nesterov, bool):
@@ -26,8 +29,9 @@ class SGD(Optimizer):
         return self.slots if self.momentum > 0 else ()
 
     def _update(self, p, g, state, skip):
-        self.backend.sgd_update(p, g, state.get("velocity"), self.learning_rate, self.momentum,
-                                self.nesterov, skip)
+        self.backend.sgd_update(
+            p, g, state.get("velocity"), self.learning_rate, self.momentum, self.nesterov, skip
+        )
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

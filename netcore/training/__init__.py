@@ -1,4 +1,5 @@
 """Training and inference apart from the model's structure (Keras 3's Trainer)."""
+
 from .guards import NonFiniteFlag, TrainingGuard
 from .tracker import EpochTracker
 from .trainer import Trainer

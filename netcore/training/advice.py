@@ -1,6 +1,7 @@
 """Warnings for two habits that train badly without an error: a probability loss on a layer
 that does not output probabilities, and inputs far from unit scale. Each is given once per
 model (through :mod:`warnings`, so ``warnings.simplefilter`` controls it)."""
+
 from __future__ import annotations
 
 import warnings
@@ -29,11 +30,16 @@ def probability_loss_message(loss: Any, layers: Sequence[Any]) -> str | None:
     layer, act = output_activation(layers)
     if act in _PROBABILITY_OUTPUTS:
         return None
-    where = f"the last layer {layer.name!r} has activation={act!r}" if act else \
-        "the model has no output activation"
-    return (f"loss={loss.name!r} expects probabilities, but {where}, so its outputs are not "
-            f"probabilities and training will not learn the classes properly: use "
-            f"activation={loss.logits_head!r} on the last layer")
+    where = (
+        f"the last layer {layer.name!r} has activation={act!r}"
+        if act
+        else "the model has no output activation"
+    )
+    return (
+        f"loss={loss.name!r} expects probabilities, but {where}, so its outputs are not "
+        f"probabilities and training will not learn the classes properly: use "
+        f"activation={loss.logits_head!r} on the last layer"
+    )
 
 
 def input_scale_message(low: float, high: float) -> str | None:
@@ -41,9 +47,11 @@ def input_scale_message(low: float, high: float) -> str | None:
     peak = max(abs(low), abs(high))
     if peak <= LARGE_INPUT:
         return None
-    return (f"x holds values from {low:g} to {high:g}, far outside [-10, 10]: networks train "
-            "badly on unscaled inputs (large first losses, saturated units). Scale them first, "
-            "e.g. x / 255 for 8-bit images, or standardize: (x - x.mean(0)) / x.std(0)")
+    return (
+        f"x holds values from {low:g} to {high:g}, far outside [-10, 10]: networks train "
+        "badly on unscaled inputs (large first losses, saturated units). Scale them first, "
+        "e.g. x / 255 for 8-bit images, or standardize: (x - x.mean(0)) / x.std(0)"
+    )
 
 
 class Advisor:

@@ -1,5 +1,6 @@
 """Two guards of a training model: the device flag that turns updates into no-ops after a
 non-finite step, and the rule that one thread trains a model at a time."""
+
 from __future__ import annotations
 
 import contextlib
@@ -39,11 +40,16 @@ class TrainingGuard:
     def claim(self, what: str) -> Iterator[None]:
         with self._lock:
             if self._thread is not None:
-                where = ("this thread (from a callback?)" if self._thread == threading.get_ident()
-                         else "another thread")
-                raise RuntimeError(f"model.{what}() was called while model.fit() is running in "
-                                   f"{where}; a model trains from one thread at a time "
-                                   "(predict and evaluate may run concurrently)")
+                where = (
+                    "this thread (from a callback?)"
+                    if self._thread == threading.get_ident()
+                    else "another thread"
+                )
+                raise RuntimeError(
+                    f"model.{what}() was called while model.fit() is running in "
+                    f"{where}; a model trains from one thread at a time "
+                    "(predict and evaluate may run concurrently)"
+                )
             self._thread = threading.get_ident()
         try:
             yield

@@ -1,6 +1,7 @@
 """What ``fit``/``evaluate``/``predict``/``train_on_batch`` receive, checked and turned into a
 :class:`~netcore.feed.DataFeed` (validated on the host, moved to the device once, cast once
 to the model dtype)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,8 +14,15 @@ from ..callbacks import Callback
 from ..feed import DataFeed
 
 
-def prepare_feed(model: Any, x: Any, y: Any | None, what: str, targets: bool = True,
-                 sample_weight: Any = None, class_weight: Any = None) -> DataFeed:
+def prepare_feed(
+    model: Any,
+    x: Any,
+    y: Any | None,
+    what: str,
+    targets: bool = True,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+) -> DataFeed:
     """The feed of ``(x, y)``; builds ``model`` from ``x``'s shape if it is not built yet.
 
     With ``targets`` (training, evaluation) ``y`` is required; ``sample_weight`` (N,) or
@@ -26,15 +34,17 @@ def prepare_feed(model: Any, x: Any, y: Any | None, what: str, targets: bool = T
     validation.check_x_shape(x, model, what)
     y_name = what.replace("x", "y")
     if targets and y is None:
-        raise ValueError(f"{y_name} must be an array of targets, one per sample of {what}, "
-                         "received None")
+        raise ValueError(
+            f"{y_name} must be an array of targets, one per sample of {what}, received None"
+        )
     y = validation.check_y(y, x.shape[0], model) if y is not None else None
     if sample_weight is not None and class_weight is not None:
         raise ValueError("give sample_weight or class_weight, not both")
     w = None
     if sample_weight is not None:
-        w = validation.check_sample_weight(sample_weight, x.shape[0],
-                                           what.replace("x", "sample_weight"))
+        w = validation.check_sample_weight(
+            sample_weight, x.shape[0], what.replace("x", "sample_weight")
+        )
     elif class_weight is not None:
         w = validation.class_weight_samples(class_weight, y, model)
     sparse = model.loss is not None and model.loss.target_kind == "sparse"
@@ -42,15 +52,23 @@ def prepare_feed(model: Any, x: Any, y: Any | None, what: str, targets: bool = T
     feed = DataFeed(model.backend, x, y, model.dtype, ydt, w)
     feed.check_finite(what, check_y=y is not None and not sparse)
     if w is not None and distribution.active() is not None:
-        raise NotImplementedError("sample_weight and class_weight are not supported under "
-                                  "netcore.distribution data parallelism")
+        raise NotImplementedError(
+            "sample_weight and class_weight are not supported under "
+            "netcore.distribution data parallelism"
+        )
     return feed
 
 
-def check_fit_arguments(batch_size: Any, epochs: Any, initial_epoch: Any, verbose: Any,
-                        validation_split: Any, validation_data: Any, shuffle: Any,
-                        callbacks: Sequence[Callback] | None
-                        ) -> tuple[int, int, int | None, int, float, list[Callback]]:
+def check_fit_arguments(
+    batch_size: Any,
+    epochs: Any,
+    initial_epoch: Any,
+    verbose: Any,
+    validation_split: Any,
+    validation_data: Any,
+    shuffle: Any,
+    callbacks: Sequence[Callback] | None,
+) -> tuple[int, int, int | None, int, float, list[Callback]]:
     """``fit``'s options, checked: ``(batch_size, epochs, initial_epoch, verbose,
     validation_split, callbacks)``."""
     batch_size = validation.check_batch_size(batch_size)
@@ -64,18 +82,23 @@ def check_fit_arguments(batch_size: Any, epochs: Any, initial_epoch: Any, verbos
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks must be netcore.callbacks.Callback objects, received {cb!r}")
+            raise TypeError(
+                f"callbacks must be netcore.callbacks.Callback objects, received {cb!r}"
+            )
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be a tuple (x_val, y_val) or "
-                             "(x_val, y_val, val_sample_weight)")
+            raise ValueError(
+                "validation_data must be a tuple (x_val, y_val) or "
+                "(x_val, y_val, val_sample_weight)"
+            )
     return batch_size, epochs, initial_epoch, verbose, validation_split, callbacks
 
 
-def split_off_validation(x: Any, y: Any, sample_weight: Any, split: float
-                         ) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+def split_off_validation(
+    x: Any, y: Any, sample_weight: Any, split: float
+) -> tuple[Any, Any, Any, tuple[Any, ...]]:
     """Keras' ``validation_split``: the last fraction of ``x``, ``y`` (and ``sample_weight``)
     validates -> ``(x, y, sample_weight, validation_data)``."""
     x, y, (x_val, y_val) = validation.split_validation(x, y, split)

@@ -8,6 +8,7 @@ epoch's logs are means weighted by batch size: ``loss = sum_b n_b loss_b / sum_b
 metric's ``n_b`` is the batch's weight sum ``sum_i w_i`` (a device scalar read in the same
 transfer); a metric whose weights sum to 0 reads 0, as Keras.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -32,8 +33,13 @@ class EpochTracker:
     does.
     """
 
-    def __init__(self, backend: Backend, metrics: Sequence[Metric], epoch: int = 0,
-                 on_nonfinite: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        metrics: Sequence[Metric],
+        epoch: int = 0,
+        on_nonfinite: Callable[[int], None] | None = None,
+    ) -> None:
         self.backend = backend
         self.metrics = list(metrics)
         self.epoch = epoch
@@ -45,8 +51,9 @@ class EpochTracker:
         self.metric_n = 0.0
         self.steps = 0
 
-    def record(self, loss: Any, sums: list[Any], count: int, flag: Any = None,
-               weight: Any = None) -> None:
+    def record(
+        self, loss: Any, sums: list[Any], count: int, flag: Any = None, weight: Any = None
+    ) -> None:
         """Keep one step's device results (no host read). ``flag`` is a copy of the skip flag
         taken after the step's update (0: the update was applied); ``weight`` the sum of the
         batch's sample weights (None: unweighted, ``count``)."""
@@ -60,10 +67,18 @@ class EpochTracker:
         k = len(self.metrics)
         zero = xp.zeros((), dtype=xp.float64)
         # Each row: loss, metric sums, flag, weight sum (0 where none was recorded).
-        flat = xp.stack([xp.asarray(v, dtype=xp.float64).reshape(())
-                         for loss, sums, _, flag, weight in self.pending
-                         for v in (loss, *sums, zero if flag is None else flag,
-                                   zero if weight is None else weight)])
+        flat = xp.stack(
+            [
+                xp.asarray(v, dtype=xp.float64).reshape(())
+                for loss, sums, _, flag, weight in self.pending
+                for v in (
+                    loss,
+                    *sums,
+                    zero if flag is None else flag,
+                    zero if weight is None else weight,
+                )
+            ]
+        )
         host = self.backend.to_numpy(flat).reshape(len(self.pending), k + 3)
         for i, (_, _, count, _, weight) in enumerate(self.pending):
             if self.on_nonfinite is not None and (not np.isfinite(host[i, 0]) or host[i, -2]):

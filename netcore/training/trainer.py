@@ -30,6 +30,7 @@ The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 (saving) and ``capture.CapturedFit.run_epoch`` (``jit_compile``: the same loop with its full
 batches replayed as one CUDA graph).
 """
+
 from __future__ import annotations
 
 import math
@@ -114,8 +115,13 @@ class Trainer:
         self._grad_buffers = {}
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Sequence[Any] | None = None, jit_compile: bool | str = "auto") -> None:
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        jit_compile: bool | str = "auto",
+    ) -> None:
         """Choose the optimizer (default "rmsprop", as Keras), the loss and the metrics.
 
         Each may be a name (``optimizers.get`` / ``losses.get`` / ``metrics.get``, the one
@@ -136,7 +142,9 @@ class Trainer:
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
-            raise ValueError(f"metrics must be a list of names, e.g. ['accuracy'], received {metrics!r}")
+            raise ValueError(
+                f"metrics must be a list of names, e.g. ['accuracy'], received {metrics!r}"
+            )
         self.metrics = [metrics_mod.get(m, self.loss.name) for m in metrics]
         if self.built:
             self.optimizer.build(self.backend, [self._flat_params])
@@ -153,8 +161,9 @@ class Trainer:
             return False
         head = self.loss.logits_head
         last = self.layers[-1]
-        return (head is not None and last.can_emit_logits
-                and getattr(last, "activation", None) == head)
+        return (
+            head is not None and last.can_emit_logits and getattr(last, "activation", None) == head
+        )
 
     # ------------------------------------------------------------------ one step
     def _grad_buffer(self, shape: tuple) -> Any:
@@ -163,8 +172,9 @@ class Trainer:
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
 
-    def _loss_and_metrics(self, xb: Any, yb: Any, training: bool,
-                          sample_weight: Any = None) -> tuple[Any, Any, list[Any]]:
+    def _loss_and_metrics(
+        self, xb: Any, yb: Any, training: bool, sample_weight: Any = None
+    ) -> tuple[Any, Any, list[Any]]:
         """Forward pass, loss and its gradient w.r.t. the output, metric sums (all on the
         device); ``sample_weight`` (N,) weights the loss (``sum_i w_i l_i / N``) and the
         metric sums (``sum_i w_i v_i``)."""
@@ -176,14 +186,23 @@ class Trainer:
         if takes_logits:
             loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf, **weighted)
         else:
-            loss, grad = self.loss.forward_backward(self.backend, out, yb, grad_out=gbuf, **weighted)
+            loss, grad = self.loss.forward_backward(
+                self.backend, out, yb, grad_out=gbuf, **weighted
+            )
         probs = None
         sums = []
         for m in self.metrics:
             if m.needs_probs and takes_logits and probs is None:
                 probs = self._activate_head(out)
-            sums.append(m.batch_sum(self.backend, probs if (m.needs_probs and takes_logits) else out,
-                                    yb, is_logits=takes_logits and not m.needs_probs, **weighted))
+            sums.append(
+                m.batch_sum(
+                    self.backend,
+                    probs if (m.needs_probs and takes_logits) else out,
+                    yb,
+                    is_logits=takes_logits and not m.needs_probs,
+                    **weighted,
+                )
+            )
         return loss, grad, sums
 
     def _activate_head(self, logits: Any) -> Any:
@@ -200,8 +219,9 @@ class Trainer:
         # Overflow on the way to a NaN loss is reported once, as NonFiniteLossError naming the
         # epoch and step, rather than as a stream of NumPy RuntimeWarnings.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, grad, sums = self._loss_and_metrics(xb, yb, training=True,
-                                                      sample_weight=sample_weight)
+            loss, grad, sums = self._loss_and_metrics(
+                xb, yb, training=True, sample_weight=sample_weight
+            )
             self.backend.mark_nonfinite(loss, self._nonfinite.array)
             self._backward(grad)
             self._apply_gradients()
@@ -227,21 +247,42 @@ class Trainer:
 
     def _tracker(self, epoch: int = 0, training: bool = True) -> EpochTracker:
         # Inference reports a NaN loss as NaN (as Keras does) instead of raising.
-        return EpochTracker(self.backend, self.metrics, epoch,
-                            on_nonfinite=self._discard_skipped_steps if training else None)
+        return EpochTracker(
+            self.backend,
+            self.metrics,
+            epoch,
+            on_nonfinite=self._discard_skipped_steps if training else None,
+        )
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, x: Any, y: Any | None, what: str, targets: bool = True,
-                 sample_weight: Any = None, class_weight: Any = None) -> DataFeed:
+    def _prepare(
+        self,
+        x: Any,
+        y: Any | None,
+        what: str,
+        targets: bool = True,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+    ) -> DataFeed:
         """The data seam: checked arrays in, a device feed out (``inputs.prepare_feed``)."""
         return prepare_feed(self, x, y, what, targets, sample_weight, class_weight)
 
     # ------------------------------------------------------------------ training
-    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
-            verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
-            validation_split: float = 0.0, validation_data: tuple | None = None,
-            shuffle: bool = True, initial_epoch: int | None = None,
-            sample_weight: Any = None, class_weight: dict | None = None) -> History:
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        initial_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: dict | None = None,
+    ) -> History:
         """Train for epochs ``initial_epoch .. epochs - 1`` (``ceil(n / batch_size)`` steps each;
         the last short batch is used). Returns a History with per-epoch means weighted by
         batch size.
@@ -260,48 +301,94 @@ class Trainer:
         last layer does not give, or when ``x`` is far from unit scale.
         """
         self._require_compiled("fit")
-        batch_size, epochs, initial_epoch, verbose, validation_split, callbacks = \
-            check_fit_arguments(batch_size, epochs, initial_epoch, verbose, validation_split,
-                                validation_data, shuffle, callbacks)
+        batch_size, epochs, initial_epoch, verbose, validation_split, callbacks = (
+            check_fit_arguments(
+                batch_size,
+                epochs,
+                initial_epoch,
+                verbose,
+                validation_split,
+                validation_data,
+                shuffle,
+                callbacks,
+            )
+        )
         with self._training.claim("fit"):
             if validation_split:
                 x, y, sample_weight, validation_data = split_off_validation(
-                    x, y, sample_weight, validation_split)
+                    x, y, sample_weight, validation_split
+                )
             feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
             val = None
             if validation_data is not None:
                 val_weight = validation_data[2] if len(validation_data) == 3 else None
-                val = self._prepare(validation_data[0], validation_data[1], "validation_data x",
-                                    sample_weight=val_weight)
+                val = self._prepare(
+                    validation_data[0],
+                    validation_data[1],
+                    "validation_data x",
+                    sample_weight=val_weight,
+                )
             self._advise(feed)
             dist = distribution.active()
             if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
-                dist.begin_fit(self, feed, {"batch_size": batch_size, "epochs": epochs,
-                                            "shuffle": shuffle, "initial_epoch": initial_epoch,
-                                            "validation": None if val is None else val.n})
+                dist.begin_fit(
+                    self,
+                    feed,
+                    {
+                        "batch_size": batch_size,
+                        "epochs": epochs,
+                        "shuffle": shuffle,
+                        "initial_epoch": initial_epoch,
+                        "validation": None if val is None else val.n,
+                    },
+                )
                 verbose = verbose if dist.is_chief else 0
             # Local epoch numbers (history, callbacks, display) are Keras'; the seeding epoch
             # continues the count of earlier fit calls unless initial_epoch says where we are.
             offset = self._next_epoch if initial_epoch is None else 0
-            self._captured = capture.for_fit(self, feed, batch_size, dist is not None,
-                                             feed.w is not None)
+            self._captured = capture.for_fit(
+                self, feed, batch_size, dist is not None, feed.w is not None
+            )
             try:
-                return self._fit_loop(feed, val, batch_size, initial_epoch or 0, epochs, offset,
-                                      shuffle, verbose, callbacks)
+                return self._fit_loop(
+                    feed,
+                    val,
+                    batch_size,
+                    initial_epoch or 0,
+                    epochs,
+                    offset,
+                    shuffle,
+                    verbose,
+                    callbacks,
+                )
             finally:
                 self._captured = None
 
     def _advise(self, feed: DataFeed) -> None:
         assert self.loss is not None
-        self._advisor.warn("probability-loss", probability_loss_message(self.loss, self.layers),
-                           stacklevel=3)
+        self._advisor.warn(
+            "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=3
+        )
         self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=3)
 
-    def _fit_loop(self, feed: DataFeed, val: DataFeed | None, batch_size: int, first: int,
-                  epochs: int, offset: int, shuffle: bool, verbose: int,
-                  callbacks: list[Callback]) -> History:
+    def _fit_loop(
+        self,
+        feed: DataFeed,
+        val: DataFeed | None,
+        batch_size: int,
+        first: int,
+        epochs: int,
+        offset: int,
+        shuffle: bool,
+        verbose: int,
+        callbacks: list[Callback],
+    ) -> History:
         history = History()
-        history.params = {"epochs": epochs, "steps": math.ceil(feed.n / batch_size), "verbose": verbose}
+        history.params = {
+            "epochs": epochs,
+            "steps": math.ceil(feed.n / batch_size),
+            "verbose": verbose,
+        }
         self.history = history
         cbs: list[Callback] = [history, *callbacks]
         for cb in cbs:
@@ -312,8 +399,9 @@ class Trainer:
         for epoch in range(first, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            logs, progress = self._run_epoch(feed, batch_size, epoch, epochs, epoch + offset,
-                                             shuffle, verbose)
+            logs, progress = self._run_epoch(
+                feed, batch_size, epoch, epochs, epoch + offset, shuffle, verbose
+            )
             self._next_epoch = epoch + offset + 1
             if val is not None:
                 vlogs = self._evaluate_feed(val, batch_size)
@@ -331,15 +419,25 @@ class Trainer:
         # Shuffles and dropout masks derive from (seed, epoch): a resumed run repeats them.
         return [self.seed, seed_epoch]
 
-    def _run_epoch(self, feed: DataFeed, batch_size: int, epoch: int, epochs: int,
-                   seed_epoch: int, shuffle: bool, verbose: int) -> tuple[dict[str, float], EpochProgress]:
+    def _run_epoch(
+        self,
+        feed: DataFeed,
+        batch_size: int,
+        epoch: int,
+        epochs: int,
+        seed_epoch: int,
+        shuffle: bool,
+        verbose: int,
+    ) -> tuple[dict[str, float], EpochProgress]:
         be, n = self.backend, feed.n
         steps = math.ceil(n / batch_size)
         be.seed(int(np.random.SeedSequence(self._epoch_seed(seed_epoch)).generate_state(1)[0]))
         dist = distribution.active()
         if dist is not None:
             dist.reseed_dropout(be, self._epoch_seed(seed_epoch))
-        perm = np.random.default_rng(self._epoch_seed(seed_epoch)).permutation(n) if shuffle else None
+        perm = (
+            np.random.default_rng(self._epoch_seed(seed_epoch)).permutation(n) if shuffle else None
+        )
         order = feed.order(perm)
         progress = EpochProgress(epoch, epochs, steps, verbose)
         tracker = self._tracker(epoch)
@@ -358,7 +456,9 @@ class Trainer:
                 if dist is not None:
                     loss, sums = dist.train_step(self, xb, yb, e - s)
                 else:
-                    loss, sums = self._train_step(xb, yb) if wb is None else self._train_step(xb, yb, wb)
+                    loss, sums = (
+                        self._train_step(xb, yb) if wb is None else self._train_step(xb, yb, wb)
+                    )
             tracker.record(loss, sums, e - s, self._step_flag(), None if wb is None else wb.sum())
             if sync_every_step or progress.wants_update:
                 tracker.sync()
@@ -366,8 +466,9 @@ class Trainer:
         tracker.sync()
         return tracker.logs(), progress
 
-    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
-                       class_weight: dict | None = None) -> dict[str, float]:
+    def train_on_batch(
+        self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None
+    ) -> dict[str, float]:
         """One update on one batch; returns that batch's loss and metrics (weights as in
         :meth:`fit`)."""
         self._require_compiled("train_on_batch")
@@ -388,9 +489,15 @@ class Trainer:
             return tracker.logs()
 
     # ------------------------------------------------------------------ inference
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = None, verbose: int = 0,
-                 return_dict: bool = False,
-                 sample_weight: Any = None) -> float | list[float] | dict[str, float]:
+    def evaluate(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        return_dict: bool = False,
+        sample_weight: Any = None,
+    ) -> float | list[float] | dict[str, float]:
         """Loss and metrics over ``(x, y)`` in inference mode, as Keras 3 returns them.
 
         Without metrics: the loss (a float). With metrics: ``[loss, *metrics]`` in the order
@@ -402,7 +509,9 @@ class Trainer:
         batch_size = validation.check_batch_size(batch_size)
         if not isinstance(return_dict, bool):
             raise ValueError(f"return_dict must be True or False, received {return_dict!r}")
-        logs = self._evaluate_feed(self._prepare(x, y, "x", sample_weight=sample_weight), batch_size)
+        logs = self._evaluate_feed(
+            self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
+        )
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -444,7 +553,7 @@ class Trainer:
             xb = feed.batch(s, e)[0]
             # An overflow shows as inf/NaN outputs (as Keras), not as RuntimeWarnings.
             with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out[s - lo:e - lo] = self._forward(xb, training=False)
+                out[s - lo : e - lo] = self._forward(xb, training=False)
         host = self.backend.to_numpy(out)  # one device->host move
         return host if dist is None else dist.gather_rows(host, n)
 
@@ -452,4 +561,3 @@ class Trainer:
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"you must call model.compile(...) before model.{what}()")
-
