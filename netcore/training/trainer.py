@@ -19,10 +19,11 @@ serialised batch by batch and each gets exactly its single-threaded result. ``fi
 refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
 another thread runs the model are not supported.
 
-Why one module of ~420 lines: compile, the step, the epoch loop and inference share the
-step's pieces (``_loss_and_metrics``, the lock, the tracker), and Keras 3 keeps them in one
-trainer too; argument checks and the feed (``inputs``), the guards (``guards``), the logs
-(``tracker``) and the learner warnings (``advice``) live beside it.
+Why this module is over 400 lines: compile, the step, the epoch loop and inference share the
+step's pieces (``_loss_and_metrics``, the lock, the tracker, the flag), and Keras 3 keeps them
+in one trainer too; everything that stands alone lives beside it: argument checks and the
+feed (``inputs``), the guards (``guards``), the logs (``tracker``), the learner warnings
+(``advice``) and the captured epoch (``capture``).
 
 The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
 ``_train_step`` (one step), ``_apply_gradients`` (gradients ready -> optimizer),
