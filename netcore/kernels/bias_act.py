@@ -84,8 +84,8 @@ def _fwd_cuda(z, b, out, code, has_bias):
     # 2-D: x = columns (a warp reads 32 consecutive elements of a row: coalesced), y = rows,
     # grid-strided. No per-element index division; the bias is read once per thread; four
     # rows per iteration, all loads first, so each thread has 4 independent loads in flight
-    # (one load per thread was latency-bound). Every element is read before it is written by
-    # the same thread, so ``out`` may be ``z``.
+    # (with one load per thread the loop is latency-bound). Every element is read before it
+    # is written by the same thread, so ``out`` may be ``z``.
     n, c = z.shape
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     if j >= c:
