@@ -13,7 +13,8 @@ Paths (``NETCORE_CUDA_LAUNCH`` env var, else :data:`DEFAULT_PATH`):
   ``cuda.as_cuda_array(x, sync=False)`` (no host synchronisation per launch), launched on
   ``cuda.external_stream(<CuPy's current stream>)``. The fallback if the raw path fails.
 * ``"sim"`` -- forced under ``NUMBA_ENABLE_CUDASIM=1``: the simulator runs the same kernel
-  functions on NumPy arrays (wrapped without copies, so outputs may alias inputs).
+  functions on NumPy arrays (wrapped without copies, so outputs may alias inputs), with its
+  shared-array allocator made thread-safe (:mod:`._sim_shared`).
 
 Kernels compile lazily, once per (kernel, dtype key), never at import. Launch
 configurations are computed by the backend and cached there.
@@ -114,6 +115,12 @@ class KernelSet:
         self.simulated = simulated
         self.path = "sim" if simulated else (path or launch_path(False))
         self.cuda = _common.load_cuda()
+        if simulated:
+            # numba's simulator can give the threads of one block different "shared" arrays
+            # (an unlocked check-then-store): see _sim_shared.
+            from ._sim_shared import make_shared_arrays_per_block
+
+            make_shared_arrays_per_block()
         self._specs: dict[str, KernelSpec] = dict(SPECS)
         self._launchers: dict[tuple, Callable] = {}
         self._streams: dict[int, Any] = {}
