@@ -120,13 +120,21 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
             for r in results["targets"]
         ]
     if results.get("capture"):
-        md += ["", "## Eager and captured (jit_compile=True) epochs of the course MLP", "",
-               "| batch | steps | eager s | captured s | captured/eager | eager us/step | "
-               "captured us/step | replay host us | loss rel diff |", "|---|---|---|---|---|---|---|---|---|"]
-        md += [f"| {r['batch_size']} | {r['steps']} | {r.get('eager_s')} | {r.get('captured_s', '-')} | "
-               f"{r.get('captured_over_eager', '-')} | {r.get('eager_step_us')} | "
-               f"{r.get('captured_step_us', '-')} | {r.get('replay_host_us', '-')} | "
-               f"{r.get('loss_rel_diff', '-')} |" for r in results["capture"]]
+        md += [
+            "",
+            "## Eager and captured (jit_compile=True) epochs of the course MLP",
+            "",
+            "| batch | steps | eager s | captured s | captured/eager | eager us/step | "
+            "captured us/step | replay host us | loss rel diff |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {r['batch_size']} | {r['steps']} | {r.get('eager_s')} | {r.get('captured_s', '-')} | "
+            f"{r.get('captured_over_eager', '-')} | {r.get('eager_step_us')} | "
+            f"{r.get('captured_step_us', '-')} | {r.get('replay_host_us', '-')} | "
+            f"{r.get('loss_rel_diff', '-')} |"
+            for r in results["capture"]
+        ]
     cmp = results["compare"]
     if cmp:
         md += [

@@ -541,10 +541,13 @@ def s_capture(ctx: Ctx) -> None:
             if "captured_s" in row:
                 row["captured_over_eager"] = round(row["captured_s"] / row["eager_s"], 3)
                 row["loss_rel_diff"] = abs(row["captured_loss"] - row["eager_loss"]) / max(
-                    abs(row["eager_loss"]), 1e-12)
+                    abs(row["eager_loss"]), 1e-12
+                )
                 if row["loss_rel_diff"] > 2e-3:
-                    fail(f"capture b={b}: captured loss {row['captured_loss']} vs eager "
-                         f"{row['eager_loss']}")
+                    fail(
+                        f"capture b={b}: captured loss {row['captured_loss']} vs eager "
+                        f"{row['eager_loss']}"
+                    )
             RESULTS["capture"].append(row)
             print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
     finally:

@@ -60,15 +60,17 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> ReplayingRuntime:
     return rt
 
 
-def _model(optimizer: Any = "adam", jit_compile: Any = "auto", dropout: bool = False,
-           backend: str = "cpu") -> netcore.Sequential:
+def _model(
+    optimizer: Any = "adam", jit_compile: Any = "auto", dropout: bool = False, backend: str = "cpu"
+) -> netcore.Sequential:
     layers: list[Any] = [netcore.layers.Input((6,)), netcore.layers.Dense(8, activation="relu")]
     if dropout:
         layers.append(netcore.layers.Dropout(0.25))
     layers.append(netcore.layers.Dense(3, activation="softmax"))
     m = netcore.Sequential(layers, seed=3, backend=backend)
-    m.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"],
-              jit_compile=jit_compile)
+    m.compile(
+        optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile
+    )
     return m
 
 
@@ -86,7 +88,9 @@ def test_jit_compile_refuses_anything_but_true_false_or_auto(bad: Any) -> None:
 
 
 def test_jit_compile_true_on_the_cpu_backend_fails_at_compile_naming_the_backend() -> None:
-    with pytest.raises(ValueError, match="jit_compile=True needs the cuda backend; received backend cpu"):
+    with pytest.raises(
+        ValueError, match="jit_compile=True needs the cuda backend; received backend cpu"
+    ):
         _model(jit_compile=True)
 
 
@@ -108,12 +112,16 @@ def test_auto_trains_eagerly_on_the_cpu_and_the_choice_is_not_saved(tmp_path: An
     assert netcore.load_model(tmp_path / "m.netcore").jit_compile == "auto"
 
 
-@pytest.mark.parametrize("case, reason", [
-    ({"data_parallel": True}, "data-parallel"),
-    ({"weighted": True}, "sample_weight"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ({"data_parallel": True}, "data-parallel"),
+        ({"weighted": True}, "sample_weight"),
+    ],
+)
 def test_fit_that_cannot_be_captured_is_eager_under_auto_and_refused_under_true(
-        runtime: ReplayingRuntime, case: dict, reason: str) -> None:
+    runtime: ReplayingRuntime, case: dict, reason: str
+) -> None:
     x, y = _data()
     for mode in ("auto", True):
         m = _model(jit_compile=mode)
@@ -127,18 +135,22 @@ def test_fit_that_cannot_be_captured_is_eager_under_auto_and_refused_under_true(
 
 
 # ---------------------------------------------------------------- plan and buffers
-@pytest.mark.parametrize("n, b, modes", [
-    (70, 16, ["warmup", "replay", "replay", "replay", "eager"]),
-    (64, 16, ["warmup", "replay", "replay", "replay"]),
-    (32, 16, ["warmup", "replay"]),
-    (20, 16, ["eager", "eager"]),  # one full batch: nothing to replay
-    (10, 16, ["eager"]),
-])
+@pytest.mark.parametrize(
+    "n, b, modes",
+    [
+        (70, 16, ["warmup", "replay", "replay", "replay", "eager"]),
+        (64, 16, ["warmup", "replay", "replay", "replay"]),
+        (32, 16, ["warmup", "replay"]),
+        (20, 16, ["eager", "eager"]),  # one full batch: nothing to replay
+        (10, 16, ["eager"]),
+    ],
+)
 def test_step_plan_replays_the_full_batches_after_the_first(n: int, b: int, modes: list) -> None:
     plan = capture.StepPlan(n, b, capture=True)
     assert [plan.mode(s) for s in range(plan.steps)] == modes
     assert [plan.rows(s) for s in range(plan.steps)] == [
-        (s * b, min(n, (s + 1) * b)) for s in range(len(modes))]
+        (s * b, min(n, (s + 1) * b)) for s in range(len(modes))
+    ]
     assert all(capture.StepPlan(n, b, capture=False).mode(s) == "eager" for s in range(plan.steps))
 
 
@@ -156,18 +168,22 @@ def test_buffer_layout_holds_one_batch_and_one_log_row_per_step() -> None:
 def test_adam_rates_follow_keras_bias_correction() -> None:
     opt = netcore.optimizers.Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99)
     got = capture.adam_rates(opt, 4, 3, np.float64)
-    want = [0.01 * np.sqrt(1 - 0.99 ** t) / (1 - 0.8 ** t) for t in (4, 5, 6)]
+    want = [0.01 * np.sqrt(1 - 0.99**t) / (1 - 0.8**t) for t in (4, 5, 6)]
     np.testing.assert_allclose(got, want, rtol=1e-15)
 
 
 # ---------------------------------------------------------------- the counter kernels
-@pytest.mark.parametrize("src", [
-    np.arange(50 * 6, dtype=np.float32).reshape(50, 6),
-    np.arange(50 * 3, dtype=np.float64).reshape(50, 3),
-    np.arange(50 * 4 * 2, dtype=np.float32).reshape(50, 4, 2),
-    np.arange(50, dtype=np.int64),
-    np.arange(50, dtype=np.int32),
-], ids=["f32", "f64", "f32-3d", "i64-labels", "i32-labels"])
+@pytest.mark.parametrize(
+    "src",
+    [
+        np.arange(50 * 6, dtype=np.float32).reshape(50, 6),
+        np.arange(50 * 3, dtype=np.float64).reshape(50, 3),
+        np.arange(50 * 4 * 2, dtype=np.float32).reshape(50, 4, 2),
+        np.arange(50, dtype=np.int64),
+        np.arange(50, dtype=np.int32),
+    ],
+    ids=["f32", "f64", "f32-3d", "i64-labels", "i32-labels"],
+)
 def test_gather_kernel_takes_the_counters_rows_of_the_order(src: np.ndarray) -> None:
     k = step_kernels.cpu_step_kernels()
     order = np.random.default_rng(1).permutation(50).astype(np.int64)
@@ -178,7 +194,7 @@ def test_gather_kernel_takes_the_counters_rows_of_the_order(src: np.ndarray) -> 
         k["gather_rows"](counter, order, step_kernels.word_rows(src), step_kernels.word_rows(dst))
         step_kernels.gather_rows_reference(counter, order, src, want)
         np.testing.assert_array_equal(dst, want)
-        np.testing.assert_array_equal(dst, src[order[c * 8:(c + 1) * 8]])
+        np.testing.assert_array_equal(dst, src[order[c * 8 : (c + 1) * 8]])
         assert counter[0] == c  # the gather reads the counter, record_step moves it
 
 
@@ -210,8 +226,15 @@ def test_adam_at_kernel_is_the_adam_update_with_the_tables_rate(dtype: Any) -> N
     want = [a.copy() for a in (p, g, m, v)]
     flag, flag_ref = np.zeros(1, np.int32), np.zeros(1, np.int32)
     step_kernels.cpu_step_kernels()["adam_update_at"](
-        flag, *got, alphas, np.array([2], np.int32), dtype(1 - 0.9), dtype(1 - 0.999), dtype(1e-7),
-        CHECK | WRITE)
+        flag,
+        *got,
+        alphas,
+        np.array([2], np.int32),
+        dtype(1 - 0.9),
+        dtype(1 - 0.999),
+        dtype(1e-7),
+        CHECK | WRITE,
+    )
     be.adam_update(*want, float(alphas[2]), 0.9, 0.999, 1e-7, flag_ref)
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
@@ -246,14 +269,20 @@ def test_gemm_operands_refuse_mismatched_shapes() -> None:
 
 
 # ---------------------------------------------------------------- captured epochs (CPU stand-in)
-@pytest.mark.parametrize("optimizer", [
-    netcore.optimizers.Adam, netcore.optimizers.RMSprop,
-    lambda: netcore.optimizers.SGD(0.05, momentum=0.9),
-    lambda: netcore.optimizers.Adagrad(0.05),
-], ids=["adam", "rmsprop", "sgd-momentum", "adagrad"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        netcore.optimizers.Adam,
+        netcore.optimizers.RMSprop,
+        lambda: netcore.optimizers.SGD(0.05, momentum=0.9),
+        lambda: netcore.optimizers.Adagrad(0.05),
+    ],
+    ids=["adam", "rmsprop", "sgd-momentum", "adagrad"],
+)
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_captured_training_matches_eager_training_bit_for_bit(
-        runtime: ReplayingRuntime, optimizer: Callable[[], Any], shuffle: bool) -> None:
+    runtime: ReplayingRuntime, optimizer: Callable[[], Any], shuffle: bool
+) -> None:
     x, y = _data()
     cap, eager = _model(optimizer()), _model(optimizer(), jit_compile=False)
     hc = cap.fit(x, y, batch_size=16, epochs=3, shuffle=shuffle, verbose=0)
@@ -268,8 +297,10 @@ def test_captured_training_matches_eager_training_bit_for_bit(
 def test_captured_training_with_dropout_matches_eager(runtime: ReplayingRuntime) -> None:
     x, y = _data()
     cap, eager = _model(dropout=True), _model(dropout=True, jit_compile=False)
-    assert (cap.fit(x, y, batch_size=16, epochs=2, verbose=0).history
-            == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history)
+    assert (
+        cap.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+        == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+    )
 
 
 def _nan_run(jit_compile: Any) -> tuple[NonFiniteLossError, netcore.Sequential]:
@@ -282,7 +313,8 @@ def _nan_run(jit_compile: Any) -> tuple[NonFiniteLossError, netcore.Sequential]:
 
 
 def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
-        runtime: ReplayingRuntime) -> None:
+    runtime: ReplayingRuntime,
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the input-scale advice about 3e38
         got, cap = _nan_run("auto")
@@ -295,7 +327,8 @@ def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
 
 
 def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
-        runtime: ReplayingRuntime, tmp_path: Any) -> None:
+    runtime: ReplayingRuntime, tmp_path: Any
+) -> None:
     x, y = _data()
     whole = _model()
     whole.fit(x, y, batch_size=16, epochs=3, verbose=0)
@@ -310,7 +343,8 @@ def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
 
 
 def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt = ReplayingRuntime(fail=True)
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
     monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
@@ -318,12 +352,14 @@ def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
     with pytest.warns(RuntimeWarning, match="could not be captured") as rec:
         h = _model().fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert len([w for w in rec if "captured" in str(w.message)]) == 1
-    assert h.history == _model(jit_compile=False).fit(x, y, batch_size=16, epochs=2,
-                                                       verbose=0).history
+    assert (
+        h.history == _model(jit_compile=False).fit(x, y, batch_size=16, epochs=2, verbose=0).history
+    )
 
 
 def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def broken(be: Any) -> Any:
         raise OSError("libcublas not found")
 
@@ -424,7 +460,8 @@ def test_gpu_captured_model_saves_and_resumes_exactly(tmp_path: Any) -> None:
 
 # ---------------------------------------------------------------- the benchmark contender
 def test_compare_times_the_captured_contender_and_checks_its_loss(
-        runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from benchmarks import compare
 
     monkeypatch.setattr(compare, "netcore_modes", lambda device: (False, True))
@@ -439,7 +476,10 @@ def test_compare_times_the_captured_contender_and_checks_its_loss(
     r["device"] = "cuda"
     r["batch_size"] = 128
     r["ratio_netcore_captured_over_torch"] = 0.25
-    assert "target cuda b=128: netcore captured/torch = 0.250 (<= 0.5) MET" in compare.check_targets([r])
+    assert (
+        "target cuda b=128: netcore captured/torch = 0.250 (<= 0.5) MET"
+        in compare.check_targets([r])
+    )
 
 
 # ---------------------------------------------------------------- the CUDA runtime's own logic
@@ -495,7 +535,8 @@ def test_graph_runtime_routes_matmul_only_while_capturing(monkeypatch: pytest.Mo
 
 
 def test_graph_runtime_ends_a_failed_capture_and_raises_the_bodys_error(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rt, be, _ = _fake_runtime(monkeypatch)
 
     def body() -> None:

@@ -43,8 +43,10 @@ def graph_support(backend: Any) -> tuple[bool, str]:
     if getattr(backend, "name", None) != "cuda":
         return False, f"jit_compile=True needs the cuda backend; received backend {backend.name}"
     if backend.simulated:
-        return False, ("jit_compile=True needs a real GPU; the cuda backend runs in numba's "
-                       "CUDA simulator (NUMBA_ENABLE_CUDASIM=1), which has no CUDA graphs")
+        return False, (
+            "jit_compile=True needs a real GPU; the cuda backend runs in numba's "
+            "CUDA simulator (NUMBA_ENABLE_CUDASIM=1), which has no CUDA graphs"
+        )
     try:
         import cupy
         from cupy.cuda import graph  # noqa: F401
@@ -55,8 +57,9 @@ def graph_support(backend: Any) -> tuple[bool, str]:
     return True, "cuda graphs"
 
 
-def gemm_operands(a_shape: tuple[int, int], b_shape: tuple[int, int], transpose_a: bool,
-                  transpose_b: bool) -> tuple[int, int, int, int, int, int, int, int]:
+def gemm_operands(
+    a_shape: tuple[int, int], b_shape: tuple[int, int], transpose_a: bool, transpose_b: bool
+) -> tuple[int, int, int, int, int, int, int, int]:
     """cuBLAS arguments for row-major ``C = op(a) @ op(b)`` (all C-contiguous).
 
     Column-major cuBLAS sees a row-major ``X`` as ``X^T``, so it computes
@@ -69,10 +72,20 @@ def gemm_operands(a_shape: tuple[int, int], b_shape: tuple[int, int], transpose_
     kb = b_shape[1] if transpose_b else b_shape[0]
     n = b_shape[0] if transpose_b else b_shape[1]
     if k != kb:
-        raise ValueError(f"matmul shapes do not match: {a_shape} (transpose_a={transpose_a}) "
-                         f"and {b_shape} (transpose_b={transpose_b})")
-    return (_OP_T if transpose_b else _OP_N, _OP_T if transpose_a else _OP_N, n, m, k,
-            b_shape[1], a_shape[1], n)
+        raise ValueError(
+            f"matmul shapes do not match: {a_shape} (transpose_a={transpose_a}) "
+            f"and {b_shape} (transpose_b={transpose_b})"
+        )
+    return (
+        _OP_T if transpose_b else _OP_N,
+        _OP_T if transpose_a else _OP_N,
+        n,
+        m,
+        k,
+        b_shape[1],
+        a_shape[1],
+        n,
+    )
 
 
 def _find_libcublas() -> str:
@@ -98,12 +111,14 @@ class CaptureGemm:
         lib = ctypes.CDLL(_find_libcublas())
         self._lib = lib
         vp, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
-        for name, args in (("cublasCreate_v2", [ctypes.POINTER(vp)]),
-                           ("cublasSetStream_v2", [vp, vp]),
-                           ("cublasSetWorkspace_v2", [vp, vp, sz]),
-                           ("cublasDestroy_v2", [vp]),
-                           ("cublasSgemm_v2", [vp, i, i, i, i, i, vp, vp, i, vp, i, vp, vp, i]),
-                           ("cublasDgemm_v2", [vp, i, i, i, i, i, vp, vp, i, vp, i, vp, vp, i])):
+        for name, args in (
+            ("cublasCreate_v2", [ctypes.POINTER(vp)]),
+            ("cublasSetStream_v2", [vp, vp]),
+            ("cublasSetWorkspace_v2", [vp, vp, sz]),
+            ("cublasDestroy_v2", [vp]),
+            ("cublasSgemm_v2", [vp, i, i, i, i, i, vp, vp, i, vp, i, vp, vp, i]),
+            ("cublasDgemm_v2", [vp, i, i, i, i, i, vp, vp, i, vp, i, vp, vp, i]),
+        ):
             getattr(lib, name).argtypes = args
             getattr(lib, name).restype = i
         handle = vp()
@@ -111,8 +126,10 @@ class CaptureGemm:
         self.handle = handle
         self._finalizer = weakref.finalize(self, lib.cublasDestroy_v2, handle)
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=np.uint8)
-        self._check("cublasSetWorkspace_v2", lib.cublasSetWorkspace_v2(
-            handle, vp(self.workspace.data.ptr), WORKSPACE_BYTES))
+        self._check(
+            "cublasSetWorkspace_v2",
+            lib.cublasSetWorkspace_v2(handle, vp(self.workspace.data.ptr), WORKSPACE_BYTES),
+        )
         self._check("cublasSetStream_v2", lib.cublasSetStream_v2(handle, vp(stream_ptr)))
         self._scalars = {dt: (np.ones(1, dt), np.zeros(1, dt)) for dt in (np.float32, np.float64)}
 
@@ -126,8 +143,7 @@ class CaptureGemm:
         import cupy
 
         a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
-        op1, op2, m, n, k, ld1, ld2, ldc = gemm_operands(a.shape, b.shape, transpose_a,
-                                                            transpose_b)
+        op1, op2, m, n, k, ld1, ld2, ldc = gemm_operands(a.shape, b.shape, transpose_a, transpose_b)
         if out is None or not out.flags.c_contiguous:
             dst = cupy.empty((n, m), dtype=a.dtype)
         else:
@@ -135,9 +151,25 @@ class CaptureGemm:
         one, zero = self._scalars[np.dtype(a.dtype).type]
         fn = self._lib.cublasSgemm_v2 if a.dtype == np.float32 else self._lib.cublasDgemm_v2
         vp = ctypes.c_void_p
-        self._check("cublas gemm", fn(self.handle, op1, op2, m, n, k, vp(one.ctypes.data),
-                                      vp(b.data.ptr), ld1, vp(a.data.ptr), ld2,
-                                      vp(zero.ctypes.data), vp(dst.data.ptr), ldc))
+        self._check(
+            "cublas gemm",
+            fn(
+                self.handle,
+                op1,
+                op2,
+                m,
+                n,
+                k,
+                vp(one.ctypes.data),
+                vp(b.data.ptr),
+                ld1,
+                vp(a.data.ptr),
+                ld2,
+                vp(zero.ctypes.data),
+                vp(dst.data.ptr),
+                ldc,
+            ),
+        )
         if out is not None and dst is not out:
             out[...] = dst
             return out
@@ -153,8 +185,9 @@ def routed_matmul(backend: Any, gemm: CaptureGemm) -> Iterator[None]:
     """While capturing, ``backend.matmul`` runs through ``gemm`` (an instance attribute over
     the class's CuPy route, removed on exit: outside a capture nothing changes)."""
 
-    def matmul(a: Any, b: Any, out: Any = None, transpose_a: bool = False,
-               transpose_b: bool = False) -> Any:
+    def matmul(
+        a: Any, b: Any, out: Any = None, transpose_a: bool = False, transpose_b: bool = False
+    ) -> Any:
         return gemm.matmul(a, b, out, transpose_a, transpose_b)
 
     backend.matmul = matmul
@@ -220,5 +253,11 @@ class GraphRuntime:
         self.gemm.close()
 
 
-__all__ = ["GraphRuntime", "CaptureGemm", "graph_support", "gemm_operands", "routed_matmul",
-           "WORKSPACE_BYTES"]
+__all__ = [
+    "GraphRuntime",
+    "CaptureGemm",
+    "graph_support",
+    "gemm_operands",
+    "routed_matmul",
+    "WORKSPACE_BYTES",
+]

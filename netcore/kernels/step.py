@@ -149,17 +149,20 @@ def word_rows(a: Any) -> Any:
     n = a.shape[0]
     row_bytes = a.itemsize * (a.size // n if n else 1)
     if row_bytes % 4:
-        raise ValueError(f"gather_rows moves 4-byte words; a row of {a.dtype} x "
-                         f"{a.shape[1:]} is {row_bytes} bytes")
+        raise ValueError(
+            f"gather_rows moves 4-byte words; a row of {a.dtype} x "
+            f"{a.shape[1:]} is {row_bytes} bytes"
+        )
     return a.reshape(n, -1).view(np.int32).reshape(n, row_bytes // 4)
 
 
-def gather_rows_reference(counter: np.ndarray, order: np.ndarray, src: np.ndarray,
-                          dst: np.ndarray) -> None:
+def gather_rows_reference(
+    counter: np.ndarray, order: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> None:
     """``dst[:] = src[order[counter[0] * B:(counter[0] + 1) * B]]`` with ``B = len(dst)``."""
     rows = dst.shape[0]
     c = int(counter[0])
-    dst[...] = src[order[c * rows:(c + 1) * rows]]
+    dst[...] = src[order[c * rows : (c + 1) * rows]]
 
 
 def record_step_reference(counter: np.ndarray, row: np.ndarray, log: np.ndarray) -> None:

@@ -25,12 +25,12 @@ for a replay to be the same step as an eager one:
   the step's host code once, without its device work.
 
 ``jit_compile="auto"`` (the default, Keras' name) captures on the CUDA backend and is eager
-elsewhere: on the CPU (a step is already one process with no launch cost), in the simulator
-(no graphs), under data parallelism (the allreduce between backward and update goes through
-NCCL or host staging, neither of which this capture knows), with sample or class weights,
-or when the data stays on the host. ``True`` raises where "auto" would fall back;
-``False`` is always eager. Like Keras, the choice is a compile argument and is not saved with
-the model.
+elsewhere: on the CPU (no kernel launches to save), in the simulator (no graphs), under data
+parallelism (the allreduce between backward and update goes through NCCL or host staging,
+neither of which this capture knows), with sample or class weights, or when the data stays
+on the host; a capture that fails warns once and the fit goes on eagerly. ``True`` raises
+where "auto" would fall back; ``False`` is always eager. Like Keras, the choice is a compile
+argument and is not saved with the model.
 """
 
 from __future__ import annotations
@@ -64,20 +64,25 @@ def backend_can_capture(backend: Any) -> tuple[bool, str]:
     return graph_support(backend)
 
 
-def fit_can_capture(backend: Any, data_parallel: bool, weighted: bool,
-                    on_device: bool) -> tuple[bool, str]:
+def fit_can_capture(
+    backend: Any, data_parallel: bool, weighted: bool, on_device: bool
+) -> tuple[bool, str]:
     """``(ok, reason)`` for one ``fit`` call."""
     ok, reason = backend_can_capture(backend)
     if not ok:
         return ok, reason
     if data_parallel:
-        return False, ("jit_compile=True does not capture data-parallel training: the "
-                       "gradient allreduce runs between backward and update, outside the graph")
+        return False, (
+            "jit_compile=True does not capture data-parallel training: the "
+            "gradient allreduce runs between backward and update, outside the graph"
+        )
     if weighted:
         return False, "jit_compile=True does not capture steps with sample_weight or class_weight"
     if not on_device:
-        return False, ("jit_compile=True needs the training data on the device; it is larger "
-                       "than half of the free GPU memory")
+        return False, (
+            "jit_compile=True needs the training data on the device; it is larger "
+            "than half of the free GPU memory"
+        )
     return True, "captured"
 
 
@@ -119,8 +124,9 @@ class StepPlan:
 
 
 # ---------------------------------------------------------------- the buffers
-def buffer_layout(batch_size: int, steps: int, x: Any, y: Any, n_metrics: int,
-                  adam: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def buffer_layout(
+    batch_size: int, steps: int, x: Any, y: Any, n_metrics: int, adam: bool
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shapes and dtypes of the fixed buffers one captured fit uses.
 
     ``x``/``y``: a batch of the data as the feed holds it; ``counter``: the device step index;
@@ -168,7 +174,9 @@ class StepKernels:
         s, d = step_kernels.word_rows(src), step_kernels.word_rows(dst)
         if self.cuda:
             grid, block = self.be._grid1(d.size)
-            self._set.get("gather_rows", step_kernels.UNTYPED_KEY)(grid, block, counter, order, s, d)
+            self._set.get("gather_rows", step_kernels.UNTYPED_KEY)(
+                grid, block, counter, order, s, d
+            )
         else:
             self._cpu["gather_rows"](counter, order, s, d)
 
@@ -179,8 +187,19 @@ class StepKernels:
         else:
             self._cpu["record_step"](counter, row, log)
 
-    def adam_at(self, flag: Any, p: Any, g: Any, m: Any, v: Any, alphas: Any, counter: Any,
-                c1: float, c2: float, eps: float) -> None:
+    def adam_at(
+        self,
+        flag: Any,
+        p: Any,
+        g: Any,
+        m: Any,
+        v: Any,
+        alphas: Any,
+        counter: Any,
+        c1: float,
+        c2: float,
+        eps: float,
+    ) -> None:
         if self.cuda:
             launch = self._set.get("adam_update_at", p.dtype.name)
             grid, block = self.be._grid1(p.size)
@@ -188,8 +207,9 @@ class StepKernels:
             launch(grid, block, flag, p, g, m, v, alphas, counter, c1, c2, eps, WRITE)
         else:
             dt = p.dtype.type
-            self._cpu["adam_update_at"](flag, p, g, m, v, alphas, counter, dt(c1), dt(c2),
-                                        dt(eps), CHECK | WRITE)
+            self._cpu["adam_update_at"](
+                flag, p, g, m, v, alphas, counter, dt(c1), dt(c2), dt(eps), CHECK | WRITE
+            )
 
 
 @contextlib.contextmanager
@@ -197,14 +217,23 @@ def routed_adam(backend: Any, kernels: StepKernels, alphas: Any, counter: Any) -
     """While capturing, ``backend.adam_update`` reads its rate from ``alphas[counter]``
     (an instance attribute over the class's op, removed on exit)."""
 
-    def adam_update(param: Any, grad: Any, m: Any, v: Any, alpha: float, beta_1: float,
-                    beta_2: float, epsilon: float, skip: Any = None) -> None:
+    def adam_update(
+        param: Any,
+        grad: Any,
+        m: Any,
+        v: Any,
+        alpha: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        skip: Any = None,
+    ) -> None:
         flat = [a for a in (param, grad, m, v) if a.ndim == 1 and a.flags.c_contiguous]
         if len(flat) != 4 or skip is None or len({a.dtype for a in flat}) != 1:
-            raise RuntimeError("a captured Adam step needs the flat parameter buffers and the "
-                               "skip flag")
-        kernels.adam_at(skip, param, grad, m, v, alphas, counter, 1 - beta_1, 1 - beta_2,
-                        epsilon)
+            raise RuntimeError(
+                "a captured Adam step needs the flat parameter buffers and the skip flag"
+            )
+        kernels.adam_at(skip, param, grad, m, v, alphas, counter, 1 - beta_1, 1 - beta_2, epsilon)
 
     backend.adam_update = adam_update
     try:
@@ -222,14 +251,14 @@ class CapturedFit:
     raises (``jit_compile=True``) instead of warning once and training eagerly ("auto").
     """
 
-    def __init__(self, model: Any, feed: Any, batch_size: int, runtime: Any,
-                 strict: bool) -> None:
+    def __init__(self, model: Any, feed: Any, batch_size: int, runtime: Any, strict: bool) -> None:
         xp = model.backend.xp
         self.model, self.feed, self.runtime, self.strict = model, feed, runtime, strict
         self.plan = StepPlan(feed.n, batch_size, True)
         self.adam = getattr(model.optimizer, "name", None) == "adam"
-        layout = buffer_layout(batch_size, self.plan.steps, feed.x, feed.y, len(model.metrics),
-                               self.adam)
+        layout = buffer_layout(
+            batch_size, self.plan.steps, feed.x, feed.y, len(model.metrics), self.adam
+        )
         self.buf = {name: xp.zeros(shape, dtype=dt) for name, (shape, dt) in layout.items()}
         self.identity = None  # the order of an unshuffled epoch, made when first needed
         self.kernels = StepKernels(model.backend)
@@ -278,16 +307,18 @@ class CapturedFit:
         b["counter"][...] = 1
         b["log"][...] = 0
         if self.adam:
-            b["alphas"][...] = be.asarray(adam_rates(m.optimizer, first_t, self.plan.steps,
-                                                     b["alphas"].dtype))
+            b["alphas"][...] = be.asarray(
+                adam_rates(m.optimizer, first_t, self.plan.steps, b["alphas"].dtype)
+            )
         return self.runtime.capture(self._step_fn(self._order(order)))
 
     def _routes(self) -> Any:
         """The ops whose eager form takes a per-step host value, read on the device instead."""
         if not self.adam:
             return contextlib.nullcontext()
-        return routed_adam(self.model.backend, self.kernels, self.buf["alphas"],
-                           self.buf["counter"])
+        return routed_adam(
+            self.model.backend, self.kernels, self.buf["alphas"], self.buf["counter"]
+        )
 
     def run_epoch(self, order: Any, tracker: Any, progress: Any, sync_every_step: bool) -> None:
         """Train one epoch (the trainer's per-step loop, with replays for the full batches)."""
@@ -308,7 +339,9 @@ class CapturedFit:
                         r = b["log"][step]
                         tracker.record(r[0], [r[1 + j] for j in range(k)], e - s, r[k + 1])
                     else:
-                        warm = self.runtime.warmup() if mode == "warmup" else contextlib.nullcontext()
+                        warm = (
+                            self.runtime.warmup() if mode == "warmup" else contextlib.nullcontext()
+                        )
                         with warm:
                             loss, sums = m._train_step(*self.feed.batch(s, e, order))
                             if mode == "warmup":  # its kernels compile before the capture
@@ -323,12 +356,16 @@ class CapturedFit:
             return self._capture(order, first_t)
         except Exception as exc:
             if self.strict:
-                raise RuntimeError(f"jit_compile=True: capturing the training step failed: "
-                                   f"{exc!r}") from exc
+                raise RuntimeError(
+                    f"jit_compile=True: capturing the training step failed: {exc!r}"
+                ) from exc
             self.failed = repr(exc)
-            warnings.warn(f"netcore: the training step could not be captured ({exc!r}); "
-                          "training eagerly (compile with jit_compile=False to skip the try)",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"netcore: the training step could not be captured ({exc!r}); "
+                "training eagerly (compile with jit_compile=False to skip the try)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             return None
 
 
@@ -339,8 +376,9 @@ def runtime_for(backend: Any) -> Any:
     return GraphRuntime(backend)
 
 
-def for_fit(model: Any, feed: Any, batch_size: int, data_parallel: bool,
-            weighted: bool) -> CapturedFit | None:
+def for_fit(
+    model: Any, feed: Any, batch_size: int, data_parallel: bool, weighted: bool
+) -> CapturedFit | None:
     """The captured epochs of this ``fit``, or None to train eagerly (see the module doc)."""
     mode = model.jit_compile
     if mode is False:
@@ -357,9 +395,12 @@ def for_fit(model: Any, feed: Any, batch_size: int, data_parallel: bool,
     except Exception as exc:  # no libcublas to call, no stream: the step cannot be captured
         if mode is True:
             raise RuntimeError(f"jit_compile=True: the graph runtime failed: {exc!r}") from exc
-        warnings.warn(f"netcore: the training step cannot be captured ({exc!r}); training "
-                      "eagerly (compile with jit_compile=False to skip the try)",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"netcore: the training step cannot be captured ({exc!r}); training "
+            "eagerly (compile with jit_compile=False to skip the try)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     return CapturedFit(model, feed, batch_size, runtime, strict=mode is True)
 

@@ -28,11 +28,15 @@ def kernels() -> Any:
     return StepKernels(CudaBackend(seed=0))
 
 
-@pytest.mark.parametrize("src", [
-    np.arange(40 * 5, dtype=np.float32).reshape(40, 5),
-    np.arange(40 * 3, dtype=np.float64).reshape(40, 3),
-    np.arange(40, dtype=np.int64),
-], ids=["f32", "f64", "i64-labels"])
+@pytest.mark.parametrize(
+    "src",
+    [
+        np.arange(40 * 5, dtype=np.float32).reshape(40, 5),
+        np.arange(40 * 3, dtype=np.float64).reshape(40, 3),
+        np.arange(40, dtype=np.int64),
+    ],
+    ids=["f32", "f64", "i64-labels"],
+)
 def test_sim_gather_takes_the_counters_rows(kernels: Any, src: np.ndarray) -> None:
     from netcore.kernels.step import gather_rows_reference
 
