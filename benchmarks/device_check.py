@@ -496,7 +496,7 @@ def s_capture(ctx: Ctx) -> None:
     """Eager against captured epochs. Under --smoke the eager half runs on a tiny CPU epoch
     (the simulator cannot time the MLP and has no graphs); the captured half says SKIP."""
     from benchmarks import _common as common
-    from netcore.backend.graph import GraphRuntime, graph_support
+    from netcore.backend.graph import GraphRuntime, graph_support, runtime_of
     from netcore.training import capture
 
     device = "cuda" if ctx.gpu else "cpu"
@@ -516,7 +516,11 @@ def s_capture(ctx: Ctx) -> None:
         print(f"  SKIP captured epochs: {why}")
     modes = (False, True) if ok else (False,)
     make_runtime = capture.runtime_for
-    capture.runtime_for = TimedRuntime
+
+    def timed_runtime(backend: Any) -> Any:
+        return runtime_of(backend, TimedRuntime)
+
+    capture.runtime_for = timed_runtime
     try:
         for b in sizes:
             row: dict[str, Any] = {"batch_size": b, "samples": n, "steps": -(-n // b)}

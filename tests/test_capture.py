@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -513,7 +514,7 @@ def _fake_runtime(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, list[str]]
     monkeypatch.setitem(sys.modules, "cupy", fake)
     be = netcore.get_backend("cpu")
     rt = GraphRuntime.__new__(GraphRuntime)
-    rt.backend, rt.stream = be, _FakeStream()
+    rt._backend, rt.stream = weakref.ref(be), _FakeStream()
     rt.pool = types.SimpleNamespace(malloc=None)
     rt.gemm = types.SimpleNamespace(matmul=lambda a, b, out, ta, tb: ("gemm", ta, tb))
     return rt, be, allocators
@@ -545,3 +546,26 @@ def test_graph_runtime_ends_a_failed_capture_and_raises_the_bodys_error(
     with pytest.raises(ValueError, match="not capturable"):
         rt.capture(body)
     assert rt.stream.events == ["begin", "end"] and "matmul" not in vars(be)
+
+
+def test_each_backend_keeps_one_graph_runtime_for_its_life() -> None:
+    import gc
+
+    from netcore.backend import graph
+
+    made: list[Any] = []
+
+    def factory(be: Any) -> Any:
+        made.append(be)
+        return types.SimpleNamespace()
+
+    be = netcore.get_backend("cpu")
+    first = graph.runtime_of(be, factory)
+    assert graph.runtime_of(be, factory) is first and len(made) == 1
+    other = netcore.get_backend("cpu")
+    assert graph.runtime_of(other, factory) is not first
+    made.clear()
+    n = len(graph._RUNTIMES)
+    del be, other
+    gc.collect()
+    assert len(graph._RUNTIMES) == n - 2  # the runtime (and its pool) goes with its backend

@@ -14,7 +14,9 @@
 * **Memory used by a graph must stay its own.** Arrays a step allocates come from a private
   CuPy memory pool; the eager warm-up step runs under it too, so the capture finds every block
   it needs already cached (and the same sizes in the same order). Nothing outside the capture
-  allocates from that pool, so no other array can take memory a replay writes.
+  allocates from that pool, so no other array can take memory a replay writes. The pool lives
+  as long as the backend (:func:`runtime_of`): layer buffers the warm-up made come from it,
+  and CuPy frees a pool's memory with the pool, whatever arrays still point into it.
 * **The legacy default stream cannot be captured.** The captured epoch runs on a non-blocking
   stream that waits for the caller's stream first, and that stream waits for it at the end.
 
@@ -209,10 +211,15 @@ class GraphRuntime:
     def __init__(self, backend: Any) -> None:
         import cupy
 
-        self.backend = backend
+        # a weak reference: the backend keeps its runtime alive (runtime_of), not the reverse
+        self._backend = weakref.ref(backend)
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.pool = cupy.cuda.MemoryPool()
         self.gemm = CaptureGemm(self.stream.ptr)
+
+    @property
+    def backend(self) -> Any:
+        return self._backend()
 
     @contextlib.contextmanager
     def epoch(self) -> Iterator[None]:
@@ -253,7 +260,20 @@ class GraphRuntime:
         self.gemm.close()
 
 
+_RUNTIMES: weakref.WeakKeyDictionary[Any, GraphRuntime] = weakref.WeakKeyDictionary()
+
+
+def runtime_of(backend: Any, factory: Callable[[Any], GraphRuntime] = GraphRuntime) -> GraphRuntime:
+    """``backend``'s one graph runtime, made by ``factory`` on first use and kept as long as
+    the backend lives (its pool holds the layer buffers the warm-up step made)."""
+    runtime = _RUNTIMES.get(backend)
+    if runtime is None:
+        runtime = _RUNTIMES[backend] = factory(backend)
+    return runtime
+
+
 __all__ = [
+    "runtime_of",
     "GraphRuntime",
     "CaptureGemm",
     "graph_support",

@@ -371,9 +371,9 @@ class CapturedFit:
 
 def runtime_for(backend: Any) -> Any:
     """The graph runtime of ``backend`` (a GPU one; tests substitute a CPU double)."""
-    from ..backend.graph import GraphRuntime
+    from ..backend.graph import runtime_of
 
-    return GraphRuntime(backend)
+    return runtime_of(backend)
 
 
 def for_fit(
