@@ -16,7 +16,8 @@
   it needs already cached (and the same sizes in the same order). Nothing outside the capture
   allocates from that pool, so no other array can take memory a replay writes. The pool lives
   as long as the backend (:func:`runtime_of`): layer buffers the warm-up made come from it,
-  and CuPy frees a pool's memory with the pool, whatever arrays still point into it.
+  and older CuPy releases free a pool's memory with the pool even while arrays still point
+  into it (their ``PooledMemory`` keeps only a weak reference to the pool).
 * **The legacy default stream cannot be captured.** The captured epoch runs on a non-blocking
   stream that waits for the caller's stream first, and that stream waits for it at the end.
 
