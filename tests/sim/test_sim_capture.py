@@ -1,12 +1,14 @@
 """The captured step's kernels (netcore/kernels/step.py) in numba's CUDA simulator.
 
 The gather, the step recorder and Adam's table-driven update launched through the CUDA
-launcher (grids from the backend, as on a GPU) against their NumPy references. Whole captured
-fits are checked on the CPU (tests/test_capture.py), where they replay bit for bit.
+launcher (grids from the backend, as on a GPU) against their NumPy references; then one
+captured fit on backend='cuda' (simulated) with a replaying stand-in for the graph runtime,
+against the same fit trained eagerly (tests/test_capture.py checks captured fits on the CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -76,3 +78,35 @@ def test_sim_adam_at_matches_the_reference_update(kernels: Any, dtype: Any) -> N
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     assert flag[0] == 0
+
+
+class _Replaying:
+    def epoch(self) -> Any:
+        return contextlib.nullcontext()
+
+    warmup = epoch
+
+    def capture(self, fn: Any) -> Any:
+        return fn
+
+    def replay(self, graph: Any) -> None:
+        graph()
+
+
+def test_sim_captured_fit_matches_the_eager_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netcore
+    from netcore.training import capture
+
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", lambda be: _Replaying())
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(40, 5)).astype(np.float32), rng.integers(0, 3, 40)
+    hist = {}
+    for mode in ("auto", False):
+        m = netcore.Sequential([netcore.layers.Input((5,)), netcore.layers.Dense(4, activation="relu"),
+                                netcore.layers.Dense(3, activation="softmax")], seed=1, backend="cuda")
+        m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=mode)
+        hist[mode] = (m.fit(x, y, batch_size=12, epochs=1, verbose=0).history, m.get_weights())
+    assert hist["auto"][0] == hist[False][0]
+    for a, b in zip(hist["auto"][1], hist[False][1]):
+        np.testing.assert_array_equal(a, b)
