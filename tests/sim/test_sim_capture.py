@@ -103,8 +103,15 @@ def test_sim_captured_fit_matches_the_eager_fit(monkeypatch: pytest.MonkeyPatch)
     x, y = rng.normal(size=(40, 5)).astype(np.float32), rng.integers(0, 3, 40)
     hist = {}
     for mode in ("auto", False):
-        m = netcore.Sequential([netcore.layers.Input((5,)), netcore.layers.Dense(4, activation="relu"),
-                                netcore.layers.Dense(3, activation="softmax")], seed=1, backend="cuda")
+        m = netcore.Sequential(
+            [
+                netcore.layers.Input((5,)),
+                netcore.layers.Dense(4, activation="relu"),
+                netcore.layers.Dense(3, activation="softmax"),
+            ],
+            seed=1,
+            backend="cuda",
+        )
         m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=mode)
         hist[mode] = (m.fit(x, y, batch_size=12, epochs=1, verbose=0).history, m.get_weights())
     assert hist["auto"][0] == hist[False][0]
