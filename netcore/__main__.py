@@ -1,4 +1,5 @@
 """``python -m netcore ...``: the same command line as the ``netcore`` script."""
+
 import sys
 
 from .cli import main

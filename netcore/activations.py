@@ -4,6 +4,7 @@ Inside a model the activations run as backend ops (``Backend.bias_act`` fuses th
 with linear / relu / sigmoid / tanh; softmax has its own op), so this module only names them
 and offers the same functions on NumPy arrays for users (``netcore.activations.relu(x)``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,9 @@ def canonical(name: Any, argument: str = "activation") -> str:
         return _ALIASES[name]
     if isinstance(name, str) and name.lower() in ACTIVATION_NAMES:
         return name.lower()
-    raise ValueError(f"{argument} must be one of {list(ACTIVATION_NAMES)} or None, received {name!r}")
+    raise ValueError(
+        f"{argument} must be one of {list(ACTIVATION_NAMES)} or None, received {name!r}"
+    )
 
 
 def _cpu():

@@ -1,4 +1,5 @@
 """Exceptions raised by netcore."""
+
 from __future__ import annotations
 
 
@@ -18,14 +19,17 @@ class NonFiniteLossError(NetcoreError, FloatingPointError):
     def __init__(self, epoch: int, step: int, value: float, cause: str = "loss") -> None:
         self.epoch, self.step, self.value, self.cause = epoch, step, value, cause
         if cause == "update":
-            what = (f"the update at epoch {epoch}, step {step} would have made a weight NaN or "
-                    f"inf (the loss was {value})")
+            what = (
+                f"the update at epoch {epoch}, step {step} would have made a weight NaN or "
+                f"inf (the loss was {value})"
+            )
             hint = "try a smaller learning_rate, or scale the inputs"
         else:
             what = f"loss became {value} at epoch {epoch}, step {step}"
             hint = "try a smaller learning_rate, or check the data for NaN/inf"
-        super().__init__(f"{what}; training stopped and the weights of the last good step "
-                         f"were kept ({hint})")
+        super().__init__(
+            f"{what}; training stopped and the weights of the last good step were kept ({hint})"
+        )
 
 
 class ModelFileError(NetcoreError, ValueError):

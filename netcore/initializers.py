@@ -1,5 +1,6 @@
 """Weight initializers (Keras names). Drawn on the host in float64 from the model's seeded
 NumPy generator, so the same seed gives the same weights on every backend."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,6 +7,7 @@ when even the text without a bar is wider than the terminal, tqdm would cut it a
 printed instead, which the terminal wraps rather than cuts. A terminal whose width is 0 or
 cannot be read gets the plain line only.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,9 +53,15 @@ class EpochProgress:
         if verbose == 1 and getattr(self.file, "isatty", lambda: False)() and columns:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
-                            file=self.file, leave=True, ncols=columns,
-                            mininterval=self.interval)
+            self.bar = tqdm(
+                total=steps,
+                desc=f"Epoch {epoch + 1}/{epochs}",
+                unit="step",
+                file=self.file,
+                leave=True,
+                ncols=columns,
+                mininterval=self.interval,
+            )
 
     @property
     def wants_update(self) -> bool:
@@ -77,16 +84,18 @@ class EpochProgress:
         """The epoch's plain summary line (no bar), with every metric in ``logs``."""
         elapsed = time.perf_counter() - self.t0
         ms = 1000 * elapsed / max(self.steps, 1)
-        return (f"Epoch {self.epoch + 1}/{self.epochs} - {self.steps}/{self.steps} steps - "
-                f"{elapsed:.1f}s ({ms:.1f}ms/step) - {_fmt(logs)}")
+        return (
+            f"Epoch {self.epoch + 1}/{self.epochs} - {self.steps}/{self.steps} steps - "
+            f"{elapsed:.1f}s ({ms:.1f}ms/step) - {_fmt(logs)}"
+        )
 
     def close(self, logs: dict[str, float]) -> None:
         """End the epoch: show the final ``logs`` (validation metrics included), every one."""
         if self.bar is not None:
             self.update(self.steps, logs)
-            fits = _fmt(logs) in str(self.bar)   # what tqdm draws at the current width
+            fits = _fmt(logs) in str(self.bar)  # what tqdm draws at the current width
             if not fits:
-                self.bar.leave = False           # clear the cut bar; the plain line replaces it
+                self.bar.leave = False  # clear the cut bar; the plain line replaces it
             self.bar.close()
             if fits:
                 return

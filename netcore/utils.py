@@ -1,4 +1,5 @@
 """Data preparation helpers (Keras names)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,15 +31,21 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
         raise ValueError(f"y must hold integer labels, received dtype {arr.dtype}")
     if num_classes is None:
         num_classes = int(arr.max()) + 1
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes <= 0:
+    elif (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes <= 0
+    ):
         raise ValueError(f"num_classes must be a positive integer, received {num_classes!r}")
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0:
         raise ValueError(f"labels must be in [0, {num_classes}), received {lo}")
     if hi >= num_classes:
-        raise ValueError(f"labels must be in [0, {num_classes}), received {hi}; "
-                         f"num_classes must be at least max(y) + 1 = {hi + 1}"
-                         + _sign_language_hint(arr, int(num_classes), hi))
+        raise ValueError(
+            f"labels must be in [0, {num_classes}), received {hi}; "
+            f"num_classes must be at least max(y) + 1 = {hi + 1}"
+            + _sign_language_hint(arr, int(num_classes), hi)
+        )
     out = np.zeros((arr.size, int(num_classes)), dtype=np.float32)
     out[np.arange(arr.size), arr] = 1.0
     return out
@@ -49,5 +56,7 @@ def _sign_language_hint(labels: np.ndarray, num_classes: int, top: int) -> str:
     occur gives num_classes=24, one short: point to the data set's own constant."""
     if num_classes != 24 or top != 24 or bool(np.any(labels == 9)):
         return ""
-    return (". These look like Sign-Language-MNIST labels (letters A-Y as 0-24; J = 9 never "
-            "occurs but keeps its slot): use num_classes=sign_mnist.num_classes (25)")
+    return (
+        ". These look like Sign-Language-MNIST labels (letters A-Y as 0-24; J = 9 never "
+        "occurs but keeps its slot): use num_classes=sign_mnist.num_classes (25)"
+    )

@@ -8,7 +8,9 @@ def pytest_collection_modifyitems(config, items):
     ok, reason = probe()
     if ok and not simulator_enabled():
         return
-    why = "needs a real CUDA GPU: " + ("the CUDA simulator is on" if simulator_enabled() else reason)
+    why = "needs a real CUDA GPU: " + (
+        "the CUDA simulator is on" if simulator_enabled() else reason
+    )
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=why))

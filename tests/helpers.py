@@ -1,4 +1,5 @@
 """Shared test helpers: finite differences in float64."""
+
 import numpy as np
 
 

@@ -292,6 +292,7 @@ def test_captured_training_matches_eager_training_bit_for_bit(
     assert hc.history == he.history
     for a, b in zip(cap.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert cap.optimizer is not None and eager.optimizer is not None
     assert cap.optimizer.iterations == eager.optimizer.iterations == 15
 
 
@@ -324,6 +325,7 @@ def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
     assert (got.epoch, got.step, got.cause) == (want.epoch, want.step, want.cause) == (1, 3, "loss")
     for a, b in zip(cap.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert cap.optimizer is not None and eager.optimizer is not None
     assert cap.optimizer.iterations == eager.optimizer.iterations == 2
 
 
@@ -338,6 +340,7 @@ def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
     first.save(tmp_path / "m.netcore")
     resumed = netcore.load_model(tmp_path / "m.netcore")
     h = resumed.fit(x, y, batch_size=16, epochs=3, initial_epoch=2, verbose=0)
+    assert whole.history is not None
     assert h.history["loss"] == whole.history.history["loss"][2:]
     for a, b in zip(resumed.get_weights(), whole.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -393,7 +396,7 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
         losses.append(loss)
         return loss, sums
 
-    model._train_step = spy  # type: ignore[method-assign]
+    model._train_step = spy  # type: ignore[method-assign,assignment]
     kept: list[Any] = []
     make = capture.for_fit
 
@@ -402,11 +405,11 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
         kept.append(got)
         return got
 
-    capture.for_fit = keep  # type: ignore[assignment]
+    capture.for_fit = keep
     try:
         model.fit(x, y, batch_size=b, epochs=1, shuffle=True, verbose=0)
     finally:
-        capture.for_fit = make  # type: ignore[assignment]
+        capture.for_fit = make
         del model._train_step
     host = [float(model.backend.to_numpy(v)) for v in losses]
     if kept and kept[0] is not None:  # captured: step 0 eager, the rest in the log
@@ -437,6 +440,7 @@ def test_gpu_nonfinite_loss_under_capture_keeps_the_last_good_weights() -> None:
             m = _model("sgd", backend="cuda", jit_compile=mode)
             with pytest.raises(NonFiniteLossError) as err:
                 m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            assert m.optimizer is not None
             got[mode] = (err.value.step, m.get_weights(), m.optimizer.iterations)
     assert got[True][0] == got[False][0] == 3 and got[True][2] == got[False][2] == 2
     for a, b in zip(got[True][1], got[False][1]):
@@ -454,6 +458,7 @@ def test_gpu_captured_model_saves_and_resumes_exactly(tmp_path: Any) -> None:
     resumed = netcore.load_model(tmp_path / "m.netcore", backend="cuda")
     assert resumed.jit_compile == "auto"  # captures on cuda; compile() again would reset Adam
     h = resumed.fit(x, y, batch_size=32, epochs=3, initial_epoch=2, verbose=0)
+    assert whole.history is not None
     assert h.history["loss"] == whole.history.history["loss"][2:]
     for a, b in zip(resumed.get_weights(), whole.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -516,7 +521,9 @@ def _fake_runtime(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, list[str]]
     rt = GraphRuntime.__new__(GraphRuntime)
     rt._backend, rt.stream = weakref.ref(be), _FakeStream()
     rt.pool = types.SimpleNamespace(malloc=None)
-    rt.gemm = types.SimpleNamespace(matmul=lambda a, b, out, ta, tb: ("gemm", ta, tb))
+    rt.gemm = types.SimpleNamespace(  # type: ignore[assignment]
+        matmul=lambda a, b, out, ta, tb: ("gemm", ta, tb)
+    )
     return rt, be, allocators
 
 

@@ -4,6 +4,7 @@ Commands run in-process through ``netcore.cli.main([...])`` (fast) and, for a fe
 ``python -m netcore`` subprocess. Data sets are tiny synthetic IDX / CSV files written into
 ``tmp_path``; the network is cut off so nothing is ever downloaded.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -42,12 +43,14 @@ def images_for(labels: np.ndarray, seed: int) -> np.ndarray:
     x = rng.integers(0, 40, size=(len(labels), 28, 28), dtype=np.uint8)
     for i, k in enumerate(labels):
         r, c = divmod(int(k) % 16, 4)
-        x[i, r * 7:(r + 1) * 7, c * 7:(c + 1) * 7] = 230
+        x[i, r * 7 : (r + 1) * 7, c * 7 : (c + 1) * 7] = 230
     return x
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
+        struct.pack(">I", d) for d in array.shape
+    )
     with gzip.open(path, "wb") as f:
         f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
@@ -76,7 +79,7 @@ def step_rows(out: str) -> list[list[str]]:
     lines = out.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["step", "m", "b"])
     rows = []
-    for ln in lines[start + 1:]:
+    for ln in lines[start + 1 :]:
         if not ln.strip():
             break
         rows.append(ln.split())
@@ -110,14 +113,15 @@ def offline(tmp_path, monkeypatch):
 def test_train_on_test_set_only_folder(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=100)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                          "--out", str(out))
+    rc, stdout, err = run(
+        capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY, "--out", str(out)
+    )
     assert rc == 0, err
     assert "only the MNIST TEST set" in stdout
     assert "80 test-set images to train on, 20 to validate on" in stdout
-    assert "Epoch 1/1" in stdout                       # the progress display
+    assert "Epoch 1/1" in stdout  # the progress display
     assert "training:   loss" in stdout and "validation: loss" in stdout
-    assert "test:" not in stdout                       # no separate test set to report
+    assert "test:" not in stdout  # no separate test set to report
 
     record = json.loads((out / "history.json").read_text())
     hist = record["history"]
@@ -125,9 +129,16 @@ def test_train_on_test_set_only_folder(tmp_path, capsys):
     assert all(len(v) == 1 for v in hist.values())
     assert record["epochs"] == [1]
     assert record["test"] is None
-    assert record["data"] == {"dataset": "mnist", "source": str(data), "origin": "files",
-                              "from_test_set": True, "train": 80, "validation": 20, "test": 0,
-                              "num_classes": 10}
+    assert record["data"] == {
+        "dataset": "mnist",
+        "source": str(data),
+        "origin": "files",
+        "from_test_set": True,
+        "train": 80,
+        "validation": 20,
+        "test": 0,
+        "num_classes": 10,
+    }
     assert record["config"]["hidden"] == [16] and record["config"]["optimizer"] == "rmsprop"
     assert record["final"]["val_accuracy"] == hist["val_accuracy"][-1]
 
@@ -140,10 +151,28 @@ def test_train_on_test_set_only_folder(tmp_path, capsys):
 def test_train_full_data_reports_test_accuracy_and_learns(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "fashion", n_test=60, n_train=300)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data", str(data),
-                          "--epochs", "3", "--batch-size", "16", "--hidden", "32",
-                          "--optimizer", "adam", "--learning-rate", "0.003",
-                          "--validation-split", "0.1", "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--data",
+        str(data),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--hidden",
+        "32",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.003",
+        "--validation-split",
+        "0.1",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     assert "270 images to train on, 30 to validate on, 60 test images" in stdout
     assert "test:       loss" in stdout
@@ -152,14 +181,27 @@ def test_train_full_data_reports_test_accuracy_and_learns(tmp_path, capsys):
     assert record["config"]["learning_rate"] == pytest.approx(0.003)
     assert len(record["history"]["loss"]) == 3
     assert record["history"]["loss"][-1] < record["history"]["loss"][0]
-    assert record["test"]["accuracy"] > 0.8           # the synthetic blocks are easy
+    assert record["test"]["accuracy"] > 0.8  # the synthetic blocks are easy
 
 
 def test_train_limit_and_no_validation(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=100)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                          "--limit", "30", "--validation-split", "0", "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        *TINY,
+        "--limit",
+        "30",
+        "--validation-split",
+        "0",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     assert "30 test-set images to train on, no validation set" in stdout
     assert "overfitting" not in stdout.lower()
@@ -173,12 +215,30 @@ def test_train_says_overfitting_plainly(tmp_path, capsys):
     folder = tmp_path / "mnist"
     folder.mkdir()
     rng = np.random.default_rng(3)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    write_idx(
+        folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    )
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 60).astype(np.uint8))
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(folder),
-                          "--epochs", "25", "--batch-size", "8", "--hidden", "64",
-                          "--optimizer", "adam", "--learning-rate", "0.003",
-                          "--out", str(tmp_path / "run"))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(folder),
+        "--epochs",
+        "25",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "64",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.003",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 0, err
     assert "OVERFITTING: validation accuracy" in stdout
     assert "--dropout" in stdout and "--patience" in stdout and "--hidden" in stdout
@@ -199,11 +259,28 @@ def test_overfitting_advice_threshold():
 def test_train_patience_and_dropout(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=100)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data),
-                          "--epochs", "2", "--batch-size", "16", "--hidden", "16,8",
-                          "--dropout", "0.2", "--patience", "1", "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--hidden",
+        "16,8",
+        "--dropout",
+        "0.2",
+        "--patience",
+        "1",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
-    assert "dropout" in stdout.lower()                 # in the model summary
+    assert "dropout" in stdout.lower()  # in the model summary
     record = json.loads((out / "history.json").read_text())
     assert record["config"]["dropout"] == 0.2 and record["config"]["hidden"] == [16, 8]
 
@@ -213,19 +290,41 @@ def test_train_early_stopping_reports_the_restored_weights(tmp_path, capsys):
     folder = tmp_path / "mnist"
     folder.mkdir()
     rng = np.random.default_rng(5)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    write_idx(
+        folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    )
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 60).astype(np.uint8))
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(folder),
-                          "--epochs", "10", "--batch-size", "8", "--hidden", "64",
-                          "--optimizer", "adam", "--learning-rate", "0.003", "--patience", "1",
-                          "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(folder),
+        "--epochs",
+        "10",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "64",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.003",
+        "--patience",
+        "1",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     assert "Early stopping after epoch" in stdout and "were restored" in stdout
     record = json.loads((out / "history.json").read_text())
     assert len(record["epochs"]) < 10
     # The saved model is the restored one: its validation loss is the best epoch's.
-    assert record["final"]["val_loss"] == pytest.approx(min(record["history"]["val_loss"]), rel=1e-4)
+    assert record["final"]["val_loss"] == pytest.approx(
+        min(record["history"]["val_loss"]), rel=1e-4
+    )
 
 
 def test_train_sign_mnist_csv(tmp_path, capsys):
@@ -235,11 +334,12 @@ def test_train_sign_mnist_csv(tmp_path, capsys):
     write_sign_csv(folder / "sign_mnist_train.csv", np.resize(letters, 96), seed=1)
     write_sign_csv(folder / "sign_mnist_test.csv", np.resize(letters, 48), seed=2)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "sign-mnist", "--data", str(folder),
-                          *TINY, "--out", str(out))
+    rc, stdout, err = run(
+        capsys, "train", "--dataset", "sign-mnist", "--data", str(folder), *TINY, "--out", str(out)
+    )
     assert rc == 0, err
     assert "25 output units" in stdout and "J (label 9)" in stdout
-    assert "(None, 25)" in stdout                       # the softmax layer in the summary
+    assert "(None, 25)" in stdout  # the softmax layer in the summary
     assert "48 test images" in stdout
     record = json.loads((out / "history.json").read_text())
     assert record["data"]["num_classes"] == 25 and record["data"]["test"] == 48
@@ -248,11 +348,15 @@ def test_train_sign_mnist_csv(tmp_path, capsys):
 
 def test_train_sign_mnist_missing_names_kaggle(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    rc, stdout, err = run(capsys, "train", "--dataset", "sign-mnist", "--data", str(tmp_path / "empty"))
+    rc, stdout, err = run(
+        capsys, "train", "--dataset", "sign-mnist", "--data", str(tmp_path / "empty")
+    )
     assert rc == 1
     lines = err.splitlines()
-    assert lines[0] == (f"netcore: error: Sign Language MNIST not found in {tmp_path / 'empty'}: "
-                        "need sign_mnist_train.csv and/or sign_mnist_test.csv")
+    assert lines[0] == (
+        f"netcore: error: Sign Language MNIST not found in {tmp_path / 'empty'}: "
+        "need sign_mnist_train.csv and/or sign_mnist_test.csv"
+    )
     assert lines[1].startswith("  Sign Language MNIST needs a free Kaggle account")  # kept apart
     assert ";" not in err and len(lines) == 2
 
@@ -265,9 +369,24 @@ def test_train_real_mnist_test_split(tmp_path, capsys):
     for f in mnist.bundled_dir().glob("t10k-*.gz"):
         (real / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(real),
-                          "--epochs", "1", "--batch-size", "128", "--hidden", "64",
-                          "--limit", "3000", "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(real),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "128",
+        "--hidden",
+        "64",
+        "--limit",
+        "3000",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     assert "2,400 test-set images to train on, 600 to validate on" in stdout
     record = json.loads((out / "history.json").read_text())
@@ -276,9 +395,22 @@ def test_train_real_mnist_test_split(tmp_path, capsys):
 
 def test_train_mnist_found_nowhere_uses_the_shipped_test_set_and_says_so(tmp_path, capsys):
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--epochs", "1",
-                          "--batch-size", "32", "--hidden", "64", "--limit", "2000",
-                          "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--hidden",
+        "64",
+        "--limit",
+        "2000",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     notes = [ln for ln in stdout.splitlines() if ln.startswith("Note:")]
     assert len(notes) == 1
@@ -295,11 +427,23 @@ def test_train_no_download_goes_straight_to_the_shipped_set(tmp_path, capsys, mo
         raise AssertionError(f"tried to download {url}")
 
     monkeypatch.setattr(_locate, "fetch", must_not_fetch)
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--no-download", *TINY,
-                          "--limit", "200", "--out", str(tmp_path / "run"))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--no-download",
+        *TINY,
+        "--limit",
+        "200",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 0, err
-    assert ("Note: no MNIST files found: using the MNIST test set shipped with netcore "
-            "(10,000 images, no download).") in stdout
+    assert (
+        "Note: no MNIST files found: using the MNIST test set shipped with netcore "
+        "(10,000 images, no download)."
+    ) in stdout
 
 
 # --------------------------------------------------------------------------- errors
@@ -307,31 +451,35 @@ def test_missing_data_folder_exits_1_with_one_line(tmp_path, capsys):
     rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(tmp_path / "nope"))
     assert rc == 1
     assert err == f"netcore: error: data folder {tmp_path / 'nope'} does not exist\n"
-    assert not (tmp_path / "out").exists()               # nothing written for a failed run
+    assert not (tmp_path / "out").exists()  # nothing written for a failed run
 
 
 def test_output_folder_that_is_a_file_exits_1(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=20)
     (tmp_path / "taken").write_text("a file")
-    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
-                       str(tmp_path / "taken"))
+    rc, out, err = run(
+        capsys, "train", "--dataset", "mnist", "--data", str(data), "--out", str(tmp_path / "taken")
+    )
     assert rc == 1 and err.startswith("netcore: error: cannot create the output folder")
     assert str(tmp_path / "taken") in err and "--out" in err
-    assert "Epoch" not in out                              # refused before training
+    assert "Epoch" not in out  # refused before training
     rc, _, err = run(capsys, "linear", "--out", str(tmp_path / "taken" / "sub"))
     assert rc == 1 and err.count("\n") == 1
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="needs a user whom file permissions bind (not root)")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="needs a user whom file permissions bind (not root)",
+)
 def test_unwritable_output_folder_is_refused_before_training(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=20)
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
-                           str(locked))
+        rc, out, err = run(
+            capsys, "train", "--dataset", "mnist", "--data", str(data), "--out", str(locked)
+        )
     finally:
         locked.chmod(0o700)
     assert rc == 1 and err.startswith(f"netcore: error: cannot write to the output folder {locked}")
@@ -347,11 +495,14 @@ def test_output_folder_checked_with_a_real_write(tmp_path, capsys, monkeypatch):
 
     data = make_idx_folder(tmp_path / "mnist", n_test=20)
     monkeypatch.setattr(tempfile_module, "TemporaryFile", refuse)
-    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--out",
-                       str(tmp_path / "run"))
+    rc, out, err = run(
+        capsys, "train", "--dataset", "mnist", "--data", str(data), "--out", str(tmp_path / "run")
+    )
     assert rc == 1
-    assert err == (f"netcore: error: cannot write to the output folder {tmp_path / 'run'}: "
-                   "Permission denied; choose another with --out\n")
+    assert err == (
+        f"netcore: error: cannot write to the output folder {tmp_path / 'run'}: "
+        "Permission denied; choose another with --out\n"
+    )
     assert "Epoch" not in out
 
 
@@ -359,8 +510,21 @@ def test_non_finite_loss_is_one_line(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=40)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                         "--optimizer", "sgd", "--learning-rate", "1e30", "--out", str(tmp_path / "run"))
+        rc, _, err = run(
+            capsys,
+            "train",
+            "--dataset",
+            "mnist",
+            "--data",
+            str(data),
+            *TINY,
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "1e30",
+            "--out",
+            str(tmp_path / "run"),
+        )
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert rc == 1
     assert err.startswith("netcore: error: loss became") and err.count("\n") == 1
@@ -393,8 +557,7 @@ def test_multi_line_errors_keep_their_lines(capsys, monkeypatch):
     monkeypatch.setattr(cli, "cmd_info", fails)
     rc, _, err = run(capsys, "info")
     assert rc == 1
-    assert err == ("netcore: error: first line\n  Searched, in order:\n    1. here\n"
-                   "    2. there\n")
+    assert err == ("netcore: error: first line\n  Searched, in order:\n    1. here\n    2. there\n")
 
 
 def test_corrupt_file_exits_1_naming_it(tmp_path, capsys):
@@ -405,23 +568,26 @@ def test_corrupt_file_exits_1_naming_it(tmp_path, capsys):
     assert "t10k-labels-idx1-ubyte.gz" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", "--dataset", "cifar10"],
-    ["train"],
-    ["train", "--dataset", "mnist", "--epochs", "0"],
-    ["train", "--dataset", "mnist", "--validation-split", "1.5"],
-    ["train", "--dataset", "mnist", "--hidden", "512,abc"],
-    ["train", "--dataset", "mnist", "--backend", "tpu"],
-    ["linear", "--learning-rate", "-1"],
-    ["linear", "--steps", "20000"],
-    ["linear", "--steps", "-1"],
-    ["plot", "predictions"],
-    ["plot", "samples", "--n", "0"],
-    ["plot"],
-    ["plot", "histogram"],
-    ["frobnicate"],
-    [],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--dataset", "cifar10"],
+        ["train"],
+        ["train", "--dataset", "mnist", "--epochs", "0"],
+        ["train", "--dataset", "mnist", "--validation-split", "1.5"],
+        ["train", "--dataset", "mnist", "--hidden", "512,abc"],
+        ["train", "--dataset", "mnist", "--backend", "tpu"],
+        ["linear", "--learning-rate", "-1"],
+        ["linear", "--steps", "20000"],
+        ["linear", "--steps", "-1"],
+        ["plot", "predictions"],
+        ["plot", "samples", "--n", "0"],
+        ["plot"],
+        ["plot", "histogram"],
+        ["frobnicate"],
+        [],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     rc, _, err = run(capsys, *argv)
     assert rc == 2
@@ -439,8 +605,18 @@ def test_unavailable_cuda_backend_exits_1(tmp_path, capsys):
     if "cuda" in netcore.available_backends():
         pytest.skip("CUDA is usable here")
     data = make_idx_folder(tmp_path / "mnist", n_test=20)
-    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--backend", "cuda",
-                     "--out", str(tmp_path / "run"))
+    rc, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        "--backend",
+        "cuda",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 1
     assert err.startswith("netcore: error: backend 'cuda' is unavailable")
     assert err.count("\n") == 1
@@ -448,9 +624,13 @@ def test_unavailable_cuda_backend_exits_1(tmp_path, capsys):
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    rc, _, err = run(capsys, "--debug", "train", "--dataset", "mnist", "--data", str(tmp_path / "empty"))
+    rc, _, err = run(
+        capsys, "--debug", "train", "--dataset", "mnist", "--data", str(tmp_path / "empty")
+    )
     assert rc == 1 and "Traceback" in err and "netcore: error:" in err
-    rc, _, err = run(capsys, "train", "--debug", "--dataset", "mnist", "--data", str(tmp_path / "empty"))
+    rc, _, err = run(
+        capsys, "train", "--debug", "--dataset", "mnist", "--data", str(tmp_path / "empty")
+    )
     assert rc == 1 and "Traceback" in err
 
 
@@ -458,8 +638,19 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 def test_train_on_cuda(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=100)
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                          "--backend", "cuda", "--out", str(out))
+    rc, stdout, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        *TINY,
+        "--backend",
+        "cuda",
+        "--out",
+        str(out),
+    )
     assert rc == 0, err
     assert "backend: cuda (" in stdout
     record = json.loads((out / "history.json").read_text())
@@ -470,12 +661,30 @@ def test_train_on_cuda(tmp_path, capsys):
 
 def test_netcore_backend_environment_variable_is_the_default(tmp_path, capsys, monkeypatch):
     data = make_idx_folder(tmp_path / "mnist", n_test=40)
-    rc, stdout, _ = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                        "--out", str(tmp_path / "run"))
+    rc, stdout, _ = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        *TINY,
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 0 and "backend: cpu" in stdout
     monkeypatch.setenv("NETCORE_BACKEND", "gpu")
-    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                     "--out", str(tmp_path / "run"))
+    rc, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        *TINY,
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 1 and "NETCORE_BACKEND" in err
 
 
@@ -486,8 +695,10 @@ def test_unexpected_exception_is_one_line_and_points_to_debug(monkeypatch, capsy
     monkeypatch.setattr(cli, "cmd_info", boom)
     rc, _, err = run(capsys, "info")
     assert rc == 1
-    assert err == ("netcore: error: ZeroDivisionError: division by zero "
-                   "(unexpected: rerun with --debug for the traceback)\n")
+    assert err == (
+        "netcore: error: ZeroDivisionError: division by zero "
+        "(unexpected: rerun with --debug for the traceback)\n"
+    )
 
 
 # --------------------------------------------------------------------------- linear
@@ -496,17 +707,17 @@ def test_linear_prints_the_course_numbers(tmp_path, capsys):
     assert rc == 0, err
     lines = out.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["x", "y", "y-hat"])
-    table = [ln.split() for ln in lines[header + 1:header + 3]]
-    assert table == [["1", "3", "4", "1"], ["2", "5", "3", "4"]]   # x, y, y-hat, squared error
+    table = [ln.split() for ln in lines[header + 1 : header + 3]]
+    assert table == [["1", "3", "4", "1"], ["2", "5", "3", "4"]]  # x, y, y-hat, squared error
     assert "MSE  = (1 + 4) / 2 = 2.5" in out
     assert "RMSE = sqrt(MSE) = 1.5811 (about 1.58)" in out
     assert "dMSE/dm = -3\n" in out and "dMSE/db = -1\n" in out
     assert "step 1: m = -1 - 0.1 * (-3) = -0.7, b = 5 - 0.1 * (-1) = 5.1" in out
     rows = step_rows(out)
-    assert [r[0] for r in rows] == ["0", "1", "2", "3"]          # start + 3 steps
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"]  # start + 3 steps
     assert rows[0][1:] == ["-1", "5", "2.5", "1.5811", "-3", "-1"]
     assert rows[1][1:3] == ["-0.7", "5.1"]
-    assert len(rows[3]) == 5                                     # no gradient after the last
+    assert len(rows[3]) == 5  # no gradient after the last
     assert "The loss went down" in out and "OVERSHOOT" not in out
     assert_png(tmp_path / "lin" / "linear_fit.png", 10_000)
     assert_png(tmp_path / "lin" / "loss_surface.png", 10_000)
@@ -537,8 +748,9 @@ def test_linear_zigzag_rate_crosses_the_valley_and_still_converges(tmp_path, cap
     # minimum flips sign at every step: a zig-zag across the valley ...
     a = np.stack([linear.X, np.ones_like(linear.X)], axis=1)
     steep = np.linalg.eigh(a.T @ a)[1][:, -1]
-    across = [float(np.dot(steep, (s.m - linear.BEST[0], s.b - linear.BEST[1])))
-              for s in walk.steps]
+    across = [
+        float(np.dot(steep, (s.m - linear.BEST[0], s.b - linear.BEST[1]))) for s in walk.steps
+    ]
     assert all(u * v < 0 for u, v in zip(across, across[1:]))
     # ... while the loss still comes down: the rate is under the stable limit.
     assert walk.steps[-1].mse < walk.steps[0].mse / 2
@@ -546,8 +758,9 @@ def test_linear_zigzag_rate_crosses_the_valley_and_still_converges(tmp_path, cap
 
 
 def test_linear_learning_rate_2_overshoots(tmp_path, capsys):
-    rc, out, err = run(capsys, "linear", "--learning-rate", "2", "--steps", "4",
-                       "--out", str(tmp_path / "lin"))
+    rc, out, err = run(
+        capsys, "linear", "--learning-rate", "2", "--steps", "4", "--out", str(tmp_path / "lin")
+    )
     assert rc == 0, err
     assert "OVERSHOOT: the loss grows" in out
     assert "step 1: m = -1 - 2 * (-3) = 5, b = 5 - 2 * (-1) = 7" in out
@@ -558,8 +771,9 @@ def test_linear_learning_rate_2_overshoots(tmp_path, capsys):
 
 
 def test_linear_diverging_run_stops_cleanly(tmp_path, capsys):
-    rc, out, err = run(capsys, "linear", "--learning-rate", "2", "--steps", "500",
-                       "--out", str(tmp_path / "lin"))
+    rc, out, err = run(
+        capsys, "linear", "--learning-rate", "2", "--steps", "500", "--out", str(tmp_path / "lin")
+    )
     assert rc == 0, err
     assert "the loss overflowed and training stopped" in out
     assert "Warning" not in err
@@ -575,7 +789,7 @@ def test_walkthrough_gradients_are_netcores_and_match_the_hand_formula():
         assert s.grad_m == pytest.approx(gm, rel=1e-12, abs=1e-12)
         assert s.grad_b == pytest.approx(gb, rel=1e-12, abs=1e-12)
         assert s.mse == pytest.approx(float(lw.mse_surface(s.m, s.b)), rel=1e-12)
-    for a, b in zip(walk.steps, walk.steps[1:]):        # each step is m - lr * dMSE/dm
+    for a, b in zip(walk.steps, walk.steps[1:]):  # each step is m - lr * dMSE/dm
         assert a.grad_m is not None and a.grad_b is not None
         assert b.m == pytest.approx(a.m - 0.05 * a.grad_m, abs=1e-12)
         assert b.b == pytest.approx(a.b - 0.05 * a.grad_b, abs=1e-12)
@@ -592,8 +806,19 @@ def test_plot_activations(tmp_path, capsys):
 
 def test_plot_samples_from_a_data_folder(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "fashion", n_test=30)
-    rc, out, err = run(capsys, "plot", "samples", "--dataset", "fashion-mnist", "--data",
-                       str(data), "--n", "12", "--out", str(tmp_path / "figs"))
+    rc, out, err = run(
+        capsys,
+        "plot",
+        "samples",
+        "--dataset",
+        "fashion-mnist",
+        "--data",
+        str(data),
+        "--n",
+        "12",
+        "--out",
+        str(tmp_path / "figs"),
+    )
     assert rc == 0, err
     assert f"Wrote {tmp_path / 'figs' / 'samples.png'}" in out
     assert_png(tmp_path / "figs" / "samples.png", 10_000)
@@ -616,11 +841,34 @@ def test_plot_concept_figures(tmp_path, capsys, figure):
 def test_plot_predictions_of_a_trained_model_on_its_validation_images(tmp_path, capsys):
     data = make_idx_folder(tmp_path / "mnist", n_test=100)
     run_dir = tmp_path / "run"
-    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), "--epochs", "3",
-                     "--batch-size", "8", "--hidden", "32", "--out", str(run_dir))
+    rc, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "32",
+        "--out",
+        str(run_dir),
+    )
     assert rc == 0, err
-    rc, out, err = run(capsys, "plot", "predictions", "--model", str(run_dir / "model.netcore"),
-                       "--n", "20", "--out", str(tmp_path / "figs"))
+    rc, out, err = run(
+        capsys,
+        "plot",
+        "predictions",
+        "--model",
+        str(run_dir / "model.netcore"),
+        "--n",
+        "20",
+        "--out",
+        str(tmp_path / "figs"),
+    )
     assert rc == 0, err
     # The 20 validation images of the run (100 images, split 80/20 with seed 0).
     right = int(out.split(" of 20 validation images predicted right")[0].split()[-1])
@@ -630,11 +878,28 @@ def test_plot_predictions_of_a_trained_model_on_its_validation_images(tmp_path, 
 
 def test_plot_predictions_after_training_on_the_shipped_set(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    rc, _, err = run(capsys, "train", "--dataset", "mnist", "--no-download", *TINY,
-                     "--limit", "300", "--out", str(run_dir))
+    rc, _, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--no-download",
+        *TINY,
+        "--limit",
+        "300",
+        "--out",
+        str(run_dir),
+    )
     assert rc == 0, err
-    rc, out, err = run(capsys, "plot", "predictions", "--model", str(run_dir / "model.netcore"),
-                       "--out", str(tmp_path / "figs"))
+    rc, out, err = run(
+        capsys,
+        "plot",
+        "predictions",
+        "--model",
+        str(run_dir / "model.netcore"),
+        "--out",
+        str(tmp_path / "figs"),
+    )
     assert rc == 0, err
     assert "of 25 validation images predicted right" in out
     assert_png(tmp_path / "figs" / "predictions.png", 10_000)
@@ -646,7 +911,9 @@ def test_plot_predictions_without_a_model_exits_1(tmp_path, capsys):
     assert err.startswith(f"netcore: error: model file {tmp_path / 'none.netcore'} does not exist")
     (tmp_path / "lone").mkdir()
     (tmp_path / "lone" / "model.netcore").write_bytes(b"")
-    rc, _, err = run(capsys, "plot", "predictions", "--model", str(tmp_path / "lone" / "model.netcore"))
+    rc, _, err = run(
+        capsys, "plot", "predictions", "--model", str(tmp_path / "lone" / "model.netcore")
+    )
     assert rc == 1 and "needs the history.json" in err
 
 
@@ -658,7 +925,7 @@ def test_info(capsys, monkeypatch):
     for key in ("GPU", "CuPy:", "numba:", "numba-cuda:", "CUDA simulator: off"):
         assert key in out
     ok, reason = netcore.backend_status()["cuda"]
-    assert reason in out                                 # why CUDA is (or is not) usable
+    assert reason in out  # why CUDA is (or is not) usable
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
     monkeypatch.setenv("NETCORE_BACKEND", "cuda")
     rc, out, _ = run(capsys, "info")
@@ -698,8 +965,17 @@ def test_without_matplotlib_commands_still_do_the_rest(tmp_path, capsys, no_matp
     assert not list((tmp_path / "lin").glob("*.png"))
 
     data = make_idx_folder(tmp_path / "mnist", n_test=40)
-    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data", str(data), *TINY,
-                       "--out", str(tmp_path / "run"))
+    rc, out, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        *TINY,
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert rc == 0
     assert "pip install 'netcore[plot]'" in err
     assert (tmp_path / "run" / "model.netcore").is_file()
@@ -718,22 +994,29 @@ def _subprocess(*argv: str, cwd: Path, **extra_env: str) -> subprocess.Completed
     env.update(extra_env)
     env["XDG_CACHE_HOME"] = str(cwd / "cache")
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["MPLBACKEND"] = "TkAgg"   # a GUI backend and no display: plots must not depend on it
+    env["MPLBACKEND"] = "TkAgg"  # a GUI backend and no display: plots must not depend on it
     env.pop("DISPLAY", None)
-    return subprocess.run([sys.executable, "-m", "netcore", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "netcore", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_python_m_netcore_end_to_end(tmp_path):
     data = make_idx_folder(tmp_path / "mnist", n_test=60)
-    proc = _subprocess("train", "--dataset", "mnist", "--data", str(data), *TINY,
-                       "--out", "run", cwd=tmp_path)
+    proc = _subprocess(
+        "train", "--dataset", "mnist", "--data", str(data), *TINY, "--out", "run", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert "48 test-set images to train on, 12 to validate on" in proc.stdout
     assert_png(tmp_path / "run" / "loss.png")
     assert json.loads((tmp_path / "run" / "history.json").read_text())["epochs"] == [1]
 
-    proc = _subprocess("linear", "--steps", "1", cwd=tmp_path)     # default --out out/linear
+    proc = _subprocess("linear", "--steps", "1", cwd=tmp_path)  # default --out out/linear
     assert proc.returncode == 0, proc.stderr
     assert "m = -1 - 0.1 * (-3) = -0.7, b = 5 - 0.1 * (-1) = 5.1" in proc.stdout
     assert_png(tmp_path / "out" / "linear" / "loss_surface.png")
@@ -742,18 +1025,38 @@ def test_python_m_netcore_end_to_end(tmp_path):
 def test_cuda_backend_under_the_simulator(tmp_path):
     pytest.importorskip("numba.cuda", reason="numba's CUDA target (numba-cuda) is not installed")
     data = make_idx_folder(tmp_path / "mnist", n_test=40)
-    proc = _subprocess("train", "--dataset", "mnist", "--data", str(data), "--epochs", "1",
-                       "--batch-size", "16", "--hidden", "8", "--backend", "cuda", "--out", "run",
-                       cwd=tmp_path, NUMBA_ENABLE_CUDASIM="1")
+    proc = _subprocess(
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        str(data),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--hidden",
+        "8",
+        "--backend",
+        "cuda",
+        "--out",
+        "run",
+        cwd=tmp_path,
+        NUMBA_ENABLE_CUDASIM="1",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "backend: cuda (SIMULATED" in proc.stdout
-    assert json.loads((tmp_path / "run" / "history.json").read_text())["config"]["backend"].startswith("cuda")
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["config"][
+        "backend"
+    ].startswith("cuda")
     proc = _subprocess("info", cwd=tmp_path, NUMBA_ENABLE_CUDASIM="1")
     assert proc.returncode == 0 and "CUDA simulator: ON" in proc.stdout
 
 
 def test_python_m_netcore_exit_codes(tmp_path):
-    proc = _subprocess("train", "--dataset", "mnist", "--data", str(tmp_path / "missing"), cwd=tmp_path)
+    proc = _subprocess(
+        "train", "--dataset", "mnist", "--data", str(tmp_path / "missing"), cwd=tmp_path
+    )
     assert proc.returncode == 1
     assert proc.stderr == f"netcore: error: data folder {tmp_path / 'missing'} does not exist\n"
     proc = _subprocess("train", "--dataset", "mnist", "--batch-size", "many", cwd=tmp_path)

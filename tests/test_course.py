@@ -1,5 +1,6 @@
 """netcore.course: the overfitting verdict on hand-made histories, the course MLP, and the
 walk-through's old import path."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,6 +17,7 @@ def verdict(lines: list[str]) -> str:
 
 
 # -- the two runs the issue reproduced ---------------------------------------------------------
+
 
 def test_validation_far_above_training_after_one_epoch_is_a_mismatch_not_no_sign():
     # fashion-mnist --epochs 1 --limit 3000: training 0.6383, validation 0.7467 (gap 0.108)
@@ -38,11 +40,12 @@ def test_validation_loss_rising_for_two_epochs_is_overfitting_while_accuracies_a
 
 # -- every branch ------------------------------------------------------------------------------
 
+
 def test_training_far_above_validation_is_overfitting():
     lines = overfitting_advice(0.99, 0.90, [0.4, 0.3, 0.25])
     assert verdict(lines) == "OVERFITTING"
     assert "trails training accuracy (0.9900) by 0.0900" in lines[0]
-    assert len(lines) == 2 and lines[1].startswith("Try:")          # no loss trend to report
+    assert len(lines) == 2 and lines[1].startswith("Try:")  # no loss trend to report
 
 
 def test_gap_and_rising_loss_name_both_signs():
@@ -54,7 +57,7 @@ def test_gap_and_rising_loss_name_both_signs():
 def test_rising_loss_with_validation_far_above_training_is_still_overfitting():
     lines = overfitting_advice(0.70, 0.80, [0.5, 0.4, 0.45, 0.5])
     assert verdict(lines) == "OVERFITTING"
-    assert "still within" not in lines[0]                            # they are not close
+    assert "still within" not in lines[0]  # they are not close
 
 
 def test_one_epoch_of_rising_loss_is_a_watch():
@@ -66,37 +69,49 @@ def test_one_epoch_of_rising_loss_is_a_watch():
 
 def test_close_accuracies_and_falling_loss_are_no_sign():
     lines = overfitting_advice(0.97, 0.96, [0.3, 0.2, 0.15])
-    assert lines == ["No sign of overfitting: validation accuracy (0.9600) is within 0.03 of "
-                     "training accuracy (0.9700) and validation loss is at its lowest."]
+    assert lines == [
+        "No sign of overfitting: validation accuracy (0.9600) is within 0.03 of "
+        "training accuracy (0.9700) and validation loss is at its lowest."
+    ]
     assert overfitting_advice(0.97, 0.96) == [
         "No sign of overfitting: validation accuracy (0.9600) is within 0.03 of training "
-        "accuracy (0.9700)."]
+        "accuracy (0.9700)."
+    ]
 
 
-@pytest.mark.parametrize("train, val, losses", [
-    (0.99, 0.90, [0.3, 0.2, 0.1]),            # gap over the threshold
-    (0.97, 0.96, [0.3, 0.2, 0.25, 0.3]),      # loss risen for 2 epochs
-    (0.97, 0.96, [0.2, 0.3, 0.4, 0.5]),       # risen from the first epoch
-])
+@pytest.mark.parametrize(
+    "train, val, losses",
+    [
+        (0.99, 0.90, [0.3, 0.2, 0.1]),  # gap over the threshold
+        (0.97, 0.96, [0.3, 0.2, 0.25, 0.3]),  # loss risen for 2 epochs
+        (0.97, 0.96, [0.2, 0.3, 0.4, 0.5]),  # risen from the first epoch
+    ],
+)
 def test_never_no_sign_with_a_gap_or_a_two_epoch_rise(train, val, losses):
     assert not any(line.startswith("No sign") for line in overfitting_advice(train, val, losses))
 
 
 def test_the_threshold_is_the_boundary_both_ways():
     assert verdict(overfitting_advice(0.90 + OVERFIT_THRESHOLD + 0.001, 0.90)) == "OVERFITTING"
-    assert verdict(overfitting_advice(0.90 + OVERFIT_THRESHOLD - 0.001, 0.90)) == "No sign of overfitting"
+    assert (
+        verdict(overfitting_advice(0.90 + OVERFIT_THRESHOLD - 0.001, 0.90))
+        == "No sign of overfitting"
+    )
     assert verdict(overfitting_advice(0.90, 0.90 + OVERFIT_THRESHOLD + 0.001)) == "MISMATCH"
     assert verdict(overfitting_advice(0.90, 0.95, threshold=0.1)) == "No sign of overfitting"
 
 
 def test_few_validation_images_make_the_comparison_rough():
     lines = overfitting_advice(0.97, 0.96, n_val=50)
-    assert lines[-1] == ("(With only 50 validation images each one moves validation accuracy "
-                         "by 0.020: treat this comparison as rough.)")
+    assert lines[-1] == (
+        "(With only 50 validation images each one moves validation accuracy "
+        "by 0.020: treat this comparison as rough.)"
+    )
     assert len(overfitting_advice(0.97, 0.96, n_val=2000)) == 1
 
 
 # -- the course MLP --------------------------------------------------------------------------
+
 
 def test_build_mlp_is_flatten_dense_relu_dropout_dense_softmax():
     model = build_mlp(25, (32, 16), dropout=0.2, backend="cpu", seed=3)
@@ -104,10 +119,10 @@ def test_build_mlp_is_flatten_dense_relu_dropout_dense_softmax():
     assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     out = model.predict(np.zeros((2, 28, 28), np.float32))
     assert out.shape == (2, 25)
-    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, rtol=1e-5)   # softmax
+    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, rtol=1e-5)  # softmax
     same = build_mlp(25, (32, 16), dropout=0.2, backend="cpu", seed=3)
     for a, b in zip(model.get_weights(), same.get_weights()):
-        np.testing.assert_array_equal(a, b)                                      # seeded
+        np.testing.assert_array_equal(a, b)  # seeded
 
 
 def test_build_mlp_without_hidden_layers_is_softmax_regression():
@@ -117,6 +132,7 @@ def test_build_mlp_without_hidden_layers_is_softmax_regression():
 
 
 # -- the walk-through's old import path ----------------------------------------------------------
+
 
 def test_old_linear_walkthrough_import_still_works_and_warns(monkeypatch):
     from netcore.course import linear
@@ -131,5 +147,7 @@ def test_old_linear_walkthrough_import_still_works_and_warns(monkeypatch):
 def test_walkthrough_refuses_more_steps_than_it_needs():
     from netcore.course import linear
 
-    with pytest.raises(ValueError, match=r"steps must be an integer in \[0, 10000\], received 10001"):
+    with pytest.raises(
+        ValueError, match=r"steps must be an integer in \[0, 10000\], received 10001"
+    ):
         linear.run_walkthrough(0.1, linear.MAX_STEPS + 1)

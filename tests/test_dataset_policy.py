@@ -1,4 +1,5 @@
 """One loader signature for every data set, and the one fallback policy (``datasets.load``)."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,8 +17,10 @@ from netcore.datasets import DatasetNotFoundError, _locate, fashion_mnist, mnist
 from netcore.utils import to_categorical
 
 MODULES = [mnist, fashion_mnist, sign_mnist]
-STEMS = {"test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-         "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")}
+STEMS = {
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+}
 SIGN_HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
 
 
@@ -26,7 +29,9 @@ def idx_gz(array: np.ndarray) -> bytes:
     return gzip.compress(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
-def write_idx_split(folder: Path, split: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def write_idx_split(
+    folder: Path, split: str, n: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, n).astype(np.uint8)
@@ -57,12 +62,18 @@ def isolated(tmp_path, monkeypatch):
 
 # -- one signature ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("func", ["load_data", "load_train", "load_test", "find_files",
-                                  "search_dirs"])
+
+@pytest.mark.parametrize(
+    "func", ["load_data", "load_train", "load_test", "find_files", "search_dirs"]
+)
 def test_every_loader_module_has_the_same_signature(func):
     sigs = {mod.__name__: inspect.signature(getattr(mod, func)) for mod in MODULES}
-    params = {name: [(p.name, p.default) for p in sig.parameters.values()
-                     if p.kind is not p.VAR_POSITIONAL] for name, sig in sigs.items()}
+    params = {
+        name: [
+            (p.name, p.default) for p in sig.parameters.values() if p.kind is not p.VAR_POSITIONAL
+        ]
+        for name, sig in sigs.items()
+    }
     assert len({tuple(v) for v in params.values()}) == 1, params
 
 
@@ -90,12 +101,14 @@ def test_get_maps_names_to_loader_modules():
     assert datasets.get("fashion_mnist") is datasets.get("Fashion-MNIST") is fashion_mnist
     assert datasets.get("sign-mnist") is sign_mnist
     assert datasets.NAMES == ("mnist", "fashion-mnist", "sign-mnist")
-    with pytest.raises(ValueError, match="name must be one of mnist, fashion-mnist, sign-mnist, "
-                                         "received 'cifar10'"):
+    with pytest.raises(
+        ValueError, match="name must be one of mnist, fashion-mnist, sign-mnist, received 'cifar10'"
+    ):
         datasets.get("cifar10")
 
 
 # -- the fallback policy ----------------------------------------------------------------------
+
 
 def test_load_uses_train_and_test_files_when_both_are_there(tmp_path):
     x, y = write_idx_split(tmp_path / "d", "train", 12, seed=1)
@@ -119,8 +132,10 @@ def test_load_test_files_alone_trains_on_the_test_set(tmp_path):
     data = datasets.load("mnist", tmp_path / "d")
     np.testing.assert_array_equal(data.x_train, x)
     assert data.from_test_set and data.x_test is None
-    assert data.notes == [f"only the MNIST TEST set (9 images) was found in {tmp_path / 'd'}: "
-                          "training and validating on a split of it"]
+    assert data.notes == [
+        f"only the MNIST TEST set (9 images) was found in {tmp_path / 'd'}: "
+        "training and validating on a split of it"
+    ]
 
 
 def test_load_downloads_before_falling_back(tmp_path, monkeypatch):
@@ -132,8 +147,9 @@ def test_load_downloads_before_falling_back(tmp_path, monkeypatch):
         for stem in STEMS[split]:
             served[f"{stem}.gz"] = (tmp_path / "src" / f"{stem}.gz").read_bytes()
     for name, blob in served.items():
-        monkeypatch.setitem(fashion_mnist._DATASET.archive_sha256, name,
-                            hashlib.sha256(blob).hexdigest())
+        monkeypatch.setitem(
+            fashion_mnist._DATASET.archive_sha256, name, hashlib.sha256(blob).hexdigest()
+        )
 
     def fetch(url, out, *, desc):
         out.write(served[url.rsplit("/", 1)[-1]])
@@ -158,13 +174,17 @@ def test_load_mnist_with_nothing_anywhere_uses_the_shipped_test_set_and_says_so(
 def test_load_with_download_off_still_finds_the_shipped_mnist():
     assert datasets.load("mnist", download=False).notes == [
         "no MNIST files found: using the MNIST test set shipped with netcore (10,000 images, "
-        "no download)"]
+        "no download)"
+    ]
 
 
 def test_load_never_uses_the_shipped_set_for_an_explicit_folder(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetNotFoundError, match=r"MNIST not found in .*empty: need "
-                                                   r"train-images-idx3-ubyte\.gz"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=r"MNIST not found in .*empty: need "
+        r"train-images-idx3-ubyte\.gz",
+    ):
         datasets.load("mnist", tmp_path / "empty")
 
 
@@ -172,13 +192,17 @@ def test_load_fashion_mnist_with_nothing_anywhere_says_what_to_pass():
     with pytest.raises(DatasetNotFoundError) as info:
         datasets.load("fashion-mnist")
     lines = str(info.value).splitlines()
-    assert lines[0].startswith("Fashion-MNIST not found in $NETCORE_DATA, ~/.cache/netcore or "
-                               "/usr/share/datasets; download failed: ")
+    assert lines[0].startswith(
+        "Fashion-MNIST not found in $NETCORE_DATA, ~/.cache/netcore or "
+        "/usr/share/datasets; download failed: "
+    )
     assert "--data FOLDER" in lines[1] and "path=FOLDER" in lines[1]
 
 
 def test_load_checks_the_folder_first(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match=f"data folder {tmp_path / 'nope'} does not exist"):
+    with pytest.raises(
+        DatasetNotFoundError, match=f"data folder {tmp_path / 'nope'} does not exist"
+    ):
         datasets.load("mnist", tmp_path / "nope")
     (tmp_path / "f").write_text("")
     with pytest.raises(DatasetNotFoundError, match="is a file, not a folder"):
@@ -199,8 +223,9 @@ def test_load_sign_mnist_test_only_and_missing(tmp_path):
 
 # -- Sign-Language-MNIST labels meet to_categorical --------------------------------------------
 
+
 def test_to_categorical_with_24_classes_on_sign_language_labels_points_to_num_classes():
-    y = np.array([0, 8, 10, 24])                          # J (9) never occurs
+    y = np.array([0, 8, 10, 24])  # J (9) never occurs
     with pytest.raises(ValueError) as info:
         to_categorical(y, 24)
     msg = str(info.value)
@@ -212,8 +237,9 @@ def test_to_categorical_with_24_classes_on_sign_language_labels_points_to_num_cl
 def test_to_categorical_too_few_classes_says_how_many_are_needed():
     with pytest.raises(ValueError) as info:
         to_categorical([0, 9, 3], 9)
-    assert str(info.value) == ("labels must be in [0, 9), received 9; num_classes must be at "
-                               "least max(y) + 1 = 10")
+    assert str(info.value) == (
+        "labels must be in [0, 9), received 9; num_classes must be at least max(y) + 1 = 10"
+    )
 
 
 def test_loaders_are_quiet():

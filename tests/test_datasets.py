@@ -1,4 +1,5 @@
 """Tests for netcore.datasets: IDX reading, file search, verified download, Sign-MNIST CSV."""
+
 from __future__ import annotations
 
 import gzip
@@ -32,21 +33,28 @@ TRAIN_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 # -- helpers -------------------------------------------------------------------------------
 
+
 def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
     """Serialise a uint8 array as IDX (magic 0x0000080<ndim>)."""
     magic = (0x08 << 8 | array.ndim) if magic is None else magic
-    return (struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-            + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    return (
+        struct.pack(">I", magic)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    )
 
 
 def make_split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
-            rng.integers(0, 10, size=n, dtype=np.uint8))
+    return (
+        rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, size=n, dtype=np.uint8),
+    )
 
 
-def write_split(folder: Path, stems: tuple[str, str], x: np.ndarray, y: np.ndarray,
-                gz: bool = True) -> tuple[Path, Path]:
+def write_split(
+    folder: Path, stems: tuple[str, str], x: np.ndarray, y: np.ndarray, gz: bool = True
+) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for stem, arr in zip(stems, (x, y)):
@@ -76,6 +84,7 @@ def isolated(tmp_path, monkeypatch):
 
 
 # -- IDX reading -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
 def test_load_synthetic_split(isolated, gz):
@@ -160,8 +169,11 @@ def test_huge_header_refused_before_allocating(tmp_path):
 def test_header_with_a_zero_and_huge_dimensions_is_a_clear_error(tmp_path):
     path = tmp_path / "imgs"
     path.write_bytes(struct.pack(">4I", IMAGES_MAGIC, 0, 2**32 - 1, 2**32 - 1))
-    with pytest.raises(DataFileError, match=re.escape(str(path)) + r": corrupt header: "
-                       r"dimensions \(0, 4294967295, 4294967295\)"):
+    with pytest.raises(
+        DataFileError,
+        match=re.escape(str(path)) + r": corrupt header: "
+        r"dimensions \(0, 4294967295, 4294967295\)",
+    ):
         read_idx(path, IMAGES_MAGIC)
 
 
@@ -175,7 +187,7 @@ def test_empty_array_with_a_large_dimension_still_reads(tmp_path):
 def test_gzip_read_goes_straight_into_the_final_array(tmp_path, dtype, magic):
     import tracemalloc
 
-    shape = (4000, 28, 28) if dtype == np.uint8 else (500, 28, 28)   # 3.1 MB each
+    shape = (4000, 28, 28) if dtype == np.uint8 else (500, 28, 28)  # 3.1 MB each
     data = np.arange(np.prod(shape)).astype(dtype).reshape(shape)
     path = tmp_path / "big.gz"
     path.write_bytes(gzip.compress(struct.pack(">4I", magic, *shape) + data.tobytes(), 1))
@@ -207,7 +219,8 @@ def test_wrong_image_size(isolated):
     folder = isolated / "d"
     write_split(folder, TEST_STEMS, *make_split(2))
     (folder / "t10k-images-idx3-ubyte.gz").write_bytes(
-        gzip.compress(idx_bytes(np.zeros((2, 32, 32), np.uint8))))
+        gzip.compress(idx_bytes(np.zeros((2, 32, 32), np.uint8)))
+    )
     with pytest.raises(DataFileError, match="32x32, expected 28x28"):
         mnist.load_test(path=folder)
 
@@ -235,6 +248,7 @@ def test_errors_are_netcore_and_builtin_errors():
 
 # -- search order -----------------------------------------------------------------------------
 
+
 def test_netcore_data_subfolder_and_flat(isolated, monkeypatch):
     root = isolated / "data"
     x, y = make_split(3, seed=5)
@@ -257,13 +271,13 @@ def test_search_order_env_then_cache_then_system(isolated, monkeypatch):
         write_split(folder, TEST_STEMS, *make_split(seed + 1, seed=seed))
 
     monkeypatch.setenv("NETCORE_DATA", str(env_root))
-    assert len(fashion_mnist.load_test()[0]) == 3          # NETCORE_DATA wins
+    assert len(fashion_mnist.load_test()[0]) == 3  # NETCORE_DATA wins
     monkeypatch.delenv("NETCORE_DATA")
-    assert len(fashion_mnist.load_test()[0]) == 2          # then the cache
+    assert len(fashion_mnist.load_test()[0]) == 2  # then the cache
     assert fashion_mnist.find_files("test")[0].parent == cache
     for f in cache.iterdir():
         f.unlink()
-    assert len(fashion_mnist.load_test()[0]) == 1          # then the system folder
+    assert len(fashion_mnist.load_test()[0]) == 1  # then the system folder
     assert fashion_mnist.search_dirs() == [cache, system]
 
 
@@ -289,11 +303,17 @@ def test_offline_nothing_found_lists_every_option(isolated, monkeypatch):
         mnist.load_test()
     msg = str(info.value)
     cache = isolated / "home" / ".cache" / "netcore" / "mnist"
-    for needle in ("t10k-images-idx3-ubyte.gz", "$NETCORE_DATA/mnist", str(isolated / "nowhere"),
-                   str(cache), str(isolated / "system" / "mnist"),
-                   "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz",
-                   "https://ossci-datasets.s3.amazonaws.com/mnist/", "offline test: no network",
-                   "path="):
+    for needle in (
+        "t10k-images-idx3-ubyte.gz",
+        "$NETCORE_DATA/mnist",
+        str(isolated / "nowhere"),
+        str(cache),
+        str(isolated / "system" / "mnist"),
+        "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz",
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "offline test: no network",
+        "path=",
+    ):
         assert needle in msg, needle
     # a failed download leaves no empty cache folder behind
     assert not (isolated / "home" / ".cache").exists()
@@ -313,6 +333,7 @@ def test_bad_split_name():
 
 # -- downloading (no network: the fetch function is replaced) -------------------------------
 
+
 def fake_fetch(served: dict[str, bytes], calls: list[str]):
     def fetch(url, out, *, desc):
         calls.append(url)
@@ -320,6 +341,7 @@ def fake_fetch(served: dict[str, bytes], calls: list[str]):
         if name not in served:
             raise OSError(f"404 for {url}")
         out.write(served[name])
+
     return fetch
 
 
@@ -341,10 +363,16 @@ def test_download_success_is_atomic_and_cached(isolated, monkeypatch):
     served = {f"{s}.gz": gzip.compress(idx_bytes(a)) for s, a in zip(TEST_STEMS, (x, y))}
     # Pretend these archives are canonical; the first mirror is down.
     sums = {k: hashlib.sha256(v).hexdigest() for k, v in served.items()}
-    monkeypatch.setitem(mnist._DATASET.archive_sha256, "t10k-images-idx3-ubyte.gz",
-                        sums["t10k-images-idx3-ubyte.gz"])
-    monkeypatch.setitem(mnist._DATASET.archive_sha256, "t10k-labels-idx1-ubyte.gz",
-                        sums["t10k-labels-idx1-ubyte.gz"])
+    monkeypatch.setitem(
+        mnist._DATASET.archive_sha256,
+        "t10k-images-idx3-ubyte.gz",
+        sums["t10k-images-idx3-ubyte.gz"],
+    )
+    monkeypatch.setitem(
+        mnist._DATASET.archive_sha256,
+        "t10k-labels-idx1-ubyte.gz",
+        sums["t10k-labels-idx1-ubyte.gz"],
+    )
     calls: list[str] = []
     inner = fake_fetch(served, calls)
     seen_dirs: list[list[str]] = []
@@ -388,8 +416,7 @@ def test_download_into_explicit_path(isolated, monkeypatch):
     x, y = make_split(2)
     served = {f"{s}.gz": gzip.compress(idx_bytes(a)) for s, a in zip(TEST_STEMS, (x, y))}
     for k, v in served.items():
-        monkeypatch.setitem(fashion_mnist._DATASET.archive_sha256, k,
-                            hashlib.sha256(v).hexdigest())
+        monkeypatch.setitem(fashion_mnist._DATASET.archive_sha256, k, hashlib.sha256(v).hexdigest())
     monkeypatch.setattr(_locate, "fetch", fake_fetch(served, []))
     target = isolated / "mine"
     fashion_mnist.load_test(path=target)
@@ -431,8 +458,10 @@ def test_bundled_test_set_is_the_real_mnist_test_set():
         assert hashlib.sha256(raw).hexdigest() == mnist.BUNDLED_SHA256[stem]
 
 
-@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason=f"no shared copy at {SHARED_MNIST} to compare with")
+@pytest.mark.skipif(
+    not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
+    reason=f"no shared copy at {SHARED_MNIST} to compare with",
+)
 def test_bundled_files_are_binary_identical_to_the_shared_copy():
     for stem in TEST_STEMS:
         assert (BUNDLED / f"{stem}.gz").read_bytes() == (SHARED_MNIST / f"{stem}.gz").read_bytes()
@@ -449,14 +478,14 @@ def test_load_bundled_holds_out_every_fifth_image():
     np.testing.assert_array_equal(y_tr, np.delete(y, np.s_[4::5]))
     assert set(np.unique(y_val)) == set(range(10))
     (x_tr2, _), _ = mnist.load_bundled()
-    np.testing.assert_array_equal(x_tr2, x_tr)               # the same split every call
+    np.testing.assert_array_equal(x_tr2, x_tr)  # the same split every call
 
 
 def test_damaged_bundled_file_is_refused(tmp_path, monkeypatch):
     for stem in TEST_STEMS:
         (tmp_path / f"{stem}.gz").write_bytes((BUNDLED / f"{stem}.gz").read_bytes())
     y = mnist.load_bundled_test()[1].copy()
-    y[0] = (y[0] + 1) % 10                                    # a valid file, wrong content
+    y[0] = (y[0] + 1) % 10  # a valid file, wrong content
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(y)))
     monkeypatch.setattr(mnist, "bundled_dir", lambda: tmp_path)
     with pytest.raises(DataFileError, match="does not match its SHA-256.*reinstall"):
@@ -469,7 +498,7 @@ def test_damaged_bundled_file_is_refused(tmp_path, monkeypatch):
 def test_load_data_never_returns_the_bundled_set(isolated):
     with pytest.raises(DatasetNotFoundError) as info:
         mnist.load_data()
-    assert "mnist.load_bundled()" in str(info.value)          # pointed to, not used
+    assert "mnist.load_bundled()" in str(info.value)  # pointed to, not used
 
 
 def test_load_data_on_a_test_only_folder_points_to_load_test_and_load_bundled(isolated):
@@ -483,7 +512,7 @@ def test_load_data_on_a_test_only_folder_points_to_load_test_and_load_bundled(is
     with pytest.raises(DatasetNotFoundError) as info:
         fashion_mnist.load_data(folder, download=False)
     assert "fashion_mnist.load_test(" in str(info.value)
-    assert "load_bundled" not in str(info.value)              # only MNIST ships its test set
+    assert "load_bundled" not in str(info.value)  # only MNIST ships its test set
 
 
 @pytest.mark.slow
@@ -499,8 +528,10 @@ def test_real_mnist_test_set_read_from_a_folder(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
-                    reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION})")
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION})",
+)
 def test_debian_fashion_mnist(monkeypatch, tmp_path):
     monkeypatch.delenv("NETCORE_DATA", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # empty cache: the system folder must be used
@@ -573,18 +604,26 @@ def test_sign_mnist_missing_mentions_kaggle(tmp_path):
     assert "Kaggle account" in msg and "sign_mnist_train.csv" in msg and str(tmp_path) in msg
 
 
-@pytest.mark.parametrize("bad_row, line_msg", [
-    ("3," + ",".join(["0"] * 783), r"line 4: 784 columns, expected 785"),
-    ("3," + ",".join(["0"] * 782) + ",x,0",
-     r"line 4, column 784 \(pixel783\): 'x' is not an integer"),
-    ("3," + ",".join(["0"] * 783) + ",1.5", r"line 4, column 785 \(pixel784\): '1.5' is not"),
-    ("3," + ",".join(["0"] * 783) + ",", r"line 4, column 785 .*'' is not an integer"),
-    ("3,256," + ",".join(["0"] * 783), r"line 4, column 2 \(pixel1\): pixel 256 outside 0..255"),
-    ("3,-1," + ",".join(["0"] * 783), r"line 4, column 2 \(pixel1\): pixel -1 outside"),
-    ("9," + ",".join(["0"] * 784), r"line 4: label 9 outside 0..24 or equal to 9"),
-    ("25," + ",".join(["0"] * 784), r"line 4: label 25"),
-    ("99999999999999999999999," + ",".join(["0"] * 784), r"line 4: label 9999"),
-])
+@pytest.mark.parametrize(
+    "bad_row, line_msg",
+    [
+        ("3," + ",".join(["0"] * 783), r"line 4: 784 columns, expected 785"),
+        (
+            "3," + ",".join(["0"] * 782) + ",x,0",
+            r"line 4, column 784 \(pixel783\): 'x' is not an integer",
+        ),
+        ("3," + ",".join(["0"] * 783) + ",1.5", r"line 4, column 785 \(pixel784\): '1.5' is not"),
+        ("3," + ",".join(["0"] * 783) + ",", r"line 4, column 785 .*'' is not an integer"),
+        (
+            "3,256," + ",".join(["0"] * 783),
+            r"line 4, column 2 \(pixel1\): pixel 256 outside 0..255",
+        ),
+        ("3,-1," + ",".join(["0"] * 783), r"line 4, column 2 \(pixel1\): pixel -1 outside"),
+        ("9," + ",".join(["0"] * 784), r"line 4: label 9 outside 0..24 or equal to 9"),
+        ("25," + ",".join(["0"] * 784), r"line 4: label 25"),
+        ("99999999999999999999999," + ",".join(["0"] * 784), r"line 4: label 9999"),
+    ],
+)
 def test_sign_mnist_malformed(tmp_path, bad_row, line_msg):
     path = tmp_path / "sign_mnist_test.csv"
     sign_csv(path, [0, 1], rows=[bad_row, "2," + ",".join(["0"] * 784)])

@@ -1,4 +1,5 @@
 """``device_report()``: the one description of the visible GPUs, checked with a stand-in CuPy."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -11,8 +12,12 @@ from netcore.backend.report import DeviceReport, cuda_version, device_name, devi
 
 
 class _Runtime:
-    def __init__(self, devices: list[dict[str, Any]], count_error: Exception | None = None,
-                 bad_index: int | None = None) -> None:
+    def __init__(
+        self,
+        devices: list[dict[str, Any]],
+        count_error: Exception | None = None,
+        bad_index: int | None = None,
+    ) -> None:
         self.devices, self.count_error, self.bad_index = devices, count_error, bad_index
         self.current = 0
 
@@ -41,8 +46,9 @@ def _fake_cupy(runtime: _Runtime) -> Any:
         runtime.current = i
         return nullcontext()
 
-    return SimpleNamespace(__version__="13.3.0",
-                           cuda=SimpleNamespace(runtime=runtime, Device=device))
+    return SimpleNamespace(
+        __version__="13.3.0", cuda=SimpleNamespace(runtime=runtime, Device=device)
+    )
 
 
 H100 = {"name": b"NVIDIA H100 80GB HBM3", "totalGlobalMem": 80 * 2**30, "major": 9, "minor": 0}

@@ -9,6 +9,7 @@ here (a GPU example). A ``text`` block right after a Python block is the output 
 Sign-Language-MNIST needs a Kaggle account, so where it is absent the tutorial's example runs
 on a small stand-in of the same CSV format.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("make_figures", ROOT / "docs" / "make_figures.py")
 assert _spec is not None and _spec.loader is not None
 runner = importlib.util.module_from_spec(_spec)
-sys.modules["make_figures"] = runner          # dataclasses look their module up by name
+sys.modules["make_figures"] = runner  # dataclasses look their module up by name
 _spec.loader.exec_module(runner)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -54,7 +55,9 @@ def sign_mnist_installed() -> bool:
     return True
 
 
-@pytest.mark.parametrize("page", [p for p in runner.PAGES if runner.blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in runner.PAGES if runner.blocks(p)], ids=lambda p: p.name
+)
 def test_page_examples_run_and_print_what_the_page_states(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     if page == runner.TUTORIAL and not sign_mnist_installed():
@@ -69,7 +72,8 @@ def test_page_examples_run_and_print_what_the_page_states(page, tmp_path, monkey
         if block.output is not None:
             checked += 1
             assert runner.outputs_match(block.output, printed), (
-                f"{block.name} printed:\n{printed}\nbut the page states:\n{block.output}")
+                f"{block.name} printed:\n{printed}\nbut the page states:\n{block.output}"
+            )
     if page == runner.TUTORIAL:
         made = {name for name in runner.linked_pictures(page) if (work / name).is_file()}
         assert made == set(runner.linked_pictures(page)), "linked pictures no block wrote"
@@ -92,42 +96,66 @@ def test_every_picture_a_page_shows_is_committed(page):
 def test_each_tutorial_picture_is_made_by_the_block_just_before_it():
     text = runner.TUTORIAL.read_text()
     pictures = runner.linked_pictures(runner.TUTORIAL)
-    assert {"mnist_samples.png", "mnist_predictions.png", "trendlines.png", "xent.png",
-            "linear_fit.png", "overfitting.png"} <= set(pictures)
+    assert {
+        "mnist_samples.png",
+        "mnist_predictions.png",
+        "trendlines.png",
+        "xent.png",
+        "linear_fit.png",
+        "overfitting.png",
+    } <= set(pictures)
     for name in pictures:
         link = text.index(f"(_static/tutorial/{name})")
         code = text.rindex("```python\n", 0, link)
-        block = text[code:text.index("```\n", code + 10)]
+        block = text[code : text.index("```\n", code + 10)]
         assert f'"{name}"' in block, f"{name} is not written by the code block before it"
 
 
-@pytest.mark.parametrize("stated,printed,same", [
-    ("validation loss 0.170, accuracy 0.965", "validation loss 0.171, accuracy 0.962", True),
-    ("validation loss 0.170, accuracy 0.965", "validation loss 0.170, accuracy 0.900", False),
-    ("[2.5, 112.5, 18022.5]\n", "[2.5, 112.5, 18022.5]\n", True),
-    ("[2.5, 112.5, 18022.5]\n", "[2.5, 112.5]\n", False),
-    ("loss 0.1 -> 0.0043", "loss 0.1 => 0.0043", False),
-    ("sgd   lr 0.01", "sgd lr 0.01", True),                      # spacing may differ
-    ("2.5\n", "", False),
-])
-def test_outputs_match_allows_last_digit_noise_but_not_other_words_or_numbers(stated, printed, same):
+@pytest.mark.parametrize(
+    "stated,printed,same",
+    [
+        ("validation loss 0.170, accuracy 0.965", "validation loss 0.171, accuracy 0.962", True),
+        ("validation loss 0.170, accuracy 0.965", "validation loss 0.170, accuracy 0.900", False),
+        ("[2.5, 112.5, 18022.5]\n", "[2.5, 112.5, 18022.5]\n", True),
+        ("[2.5, 112.5, 18022.5]\n", "[2.5, 112.5]\n", False),
+        ("loss 0.1 -> 0.0043", "loss 0.1 => 0.0043", False),
+        ("sgd   lr 0.01", "sgd lr 0.01", True),  # spacing may differ
+        ("2.5\n", "", False),
+    ],
+)
+def test_outputs_match_allows_last_digit_noise_but_not_other_words_or_numbers(
+    stated, printed, same
+):
     assert runner.outputs_match(stated, printed) is same
 
 
 def test_blocks_pair_code_with_its_stated_output(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("Text\n\n```python\nprint(1 + 1)\n```\n\n```text\n2\n```\n\n"
-                    "<!-- needs: sign-mnist -->\n```python\nprint(3)\n```\n")
+    page.write_text(
+        "Text\n\n```python\nprint(1 + 1)\n```\n\n```text\n2\n```\n\n"
+        "<!-- needs: sign-mnist -->\n```python\nprint(3)\n```\n"
+    )
     first, second = runner.blocks(page)
     assert (first.code, first.output, first.tag) == ("print(1 + 1)\n", "2\n", None)
     assert (second.tag, second.arg, second.output) == ("needs", "sign-mnist", None)
     assert [printed for _, _, printed in runner.run_page(page, tmp_path / "w")][0] == "2\n"
 
 
-API_MODULES = ["netcore", "netcore.layers", "netcore.optimizers", "netcore.utils", "netcore.callbacks",
-               "netcore.datasets", "netcore.datasets.mnist", "netcore.datasets.fashion_mnist",
-               "netcore.datasets.sign_mnist", "netcore.plotting", "netcore.course",
-               "netcore.course.linear", "netcore.distribution"]
+API_MODULES = [
+    "netcore",
+    "netcore.layers",
+    "netcore.optimizers",
+    "netcore.utils",
+    "netcore.callbacks",
+    "netcore.datasets",
+    "netcore.datasets.mnist",
+    "netcore.datasets.fashion_mnist",
+    "netcore.datasets.sign_mnist",
+    "netcore.plotting",
+    "netcore.course",
+    "netcore.course.linear",
+    "netcore.distribution",
+]
 
 
 def _resolve(path: str) -> object:
@@ -155,10 +183,15 @@ def test_api_page_lists_every_public_function_and_class(module):
     mod = importlib.import_module(module)
     # Without __all__, the public names are those defined in the module without a leading _.
     names = getattr(mod, "__all__", None) or [
-        name for name, obj in vars(mod).items()
-        if not name.startswith("_") and getattr(obj, "__module__", None) == module]
-    public = [name for name in names
-              if callable(getattr(mod, name)) and not inspect.ismodule(getattr(mod, name))]
+        name
+        for name, obj in vars(mod).items()
+        if not name.startswith("_") and getattr(obj, "__module__", None) == module
+    ]
+    public = [
+        name
+        for name in names
+        if callable(getattr(mod, name)) and not inspect.ismodule(getattr(mod, name))
+    ]
     assert public, f"{module} exports nothing callable"
     missing = [name for name in public if id(getattr(mod, name)) not in documented]
     assert not missing, f"docs/api.md does not list {module}: {missing}"

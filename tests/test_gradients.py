@@ -1,11 +1,11 @@
 """Finite-difference gradient checks in float64 for every layer, activation and loss."""
+
 import numpy as np
 import pytest
+from helpers import numeric_grad
 
 from netcore.layers import Activation, Dense, Dropout, Flatten
 from netcore.models import Sequential
-
-from helpers import numeric_grad
 
 RNG = np.random.default_rng(1234)
 
@@ -20,7 +20,7 @@ def analytic_and_numeric(model, x, y):
 
     _, grad, _ = model._loss_and_metrics(xd, yd, training=False)
     model._backward(grad)
-    analytic = [l.grads[k].copy() for l in model.layers for k in l.params]
+    analytic = [layer.grads[k].copy() for layer in model.layers for k in layer.params]
     numeric = [numeric_grad(loss, p) for p in model._params()]
     return analytic, numeric
 
@@ -42,22 +42,29 @@ def targets(loss, n, c):
 
 
 @pytest.mark.parametrize("hidden", ["linear", "relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize("head,loss", [
-    ("softmax", "categorical_crossentropy"),          # fused path
-    ("softmax", "sparse_categorical_crossentropy"),   # fused path, integer labels
-    ("sigmoid", "binary_crossentropy"),               # fused path
-    ("linear", "mse"),
-    ("linear", "rmse"),
-    ("sigmoid", "mse"),
-    ("softmax", "mse"),                                # softmax Jacobian, unfused
-    ("relu", "mse"),
-    ("tanh", "mse"),
-])
+@pytest.mark.parametrize(
+    "head,loss",
+    [
+        ("softmax", "categorical_crossentropy"),  # fused path
+        ("softmax", "sparse_categorical_crossentropy"),  # fused path, integer labels
+        ("sigmoid", "binary_crossentropy"),  # fused path
+        ("linear", "mse"),
+        ("linear", "rmse"),
+        ("sigmoid", "mse"),
+        ("softmax", "mse"),  # softmax Jacobian, unfused
+        ("relu", "mse"),
+        ("tanh", "mse"),
+    ],
+)
 def test_dense_stack(hidden, head, loss):
     n, d, c = 7, 5, 4
     x = RNG.normal(size=(n, d))
-    model = Sequential([Dense(6, activation=hidden, input_shape=(d,)), Dense(c, activation=head)],
-                       backend="cpu", seed=3, dtype="float64")
+    model = Sequential(
+        [Dense(6, activation=hidden, input_shape=(d,)), Dense(c, activation=head)],
+        backend="cpu",
+        seed=3,
+        dtype="float64",
+    )
     model.compile(loss=loss, optimizer="sgd")
     if hidden == "relu":  # keep pre-activations away from the kink at 0
         w = model.get_weights()
@@ -71,9 +78,15 @@ def test_losses_on_probabilities_unfused(loss):
     """Cross-entropy after a non-matching head takes the clipped probability path."""
     n, d, c = 6, 4, 3
     x = RNG.normal(size=(n, d))
-    model = Sequential([Dense(c, activation="sigmoid", input_shape=(d,)),
-                        Activation("sigmoid" if loss == "categorical_crossentropy" else "softmax")],
-                       backend="cpu", seed=5, dtype="float64")
+    model = Sequential(
+        [
+            Dense(c, activation="sigmoid", input_shape=(d,)),
+            Activation("sigmoid" if loss == "categorical_crossentropy" else "softmax"),
+        ],
+        backend="cpu",
+        seed=5,
+        dtype="float64",
+    )
     model.compile(loss=loss, optimizer="sgd")
     y = np.eye(c)[RNG.integers(0, c, n)]
     check(model, x, y)
@@ -82,25 +95,36 @@ def test_losses_on_probabilities_unfused(loss):
 def test_activation_layer_and_flatten():
     n = 5
     x = RNG.normal(size=(n, 2, 3))
-    model = Sequential([Flatten(input_shape=(2, 3)), Dense(4), Activation("tanh"), Dense(3),
-                        Activation("softmax")], backend="cpu", seed=0, dtype="float64")
+    model = Sequential(
+        [
+            Flatten(input_shape=(2, 3)),
+            Dense(4),
+            Activation("tanh"),
+            Dense(3),
+            Activation("softmax"),
+        ],
+        backend="cpu",
+        seed=0,
+        dtype="float64",
+    )
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     assert model._loss_takes_logits  # Activation("softmax") + CCE takes the fused head too
     check(model, x, np.eye(3)[RNG.integers(0, 3, n)])
 
 
 def test_dropout_backward_uses_the_forward_mask():
-    model = Sequential([Dense(6, input_shape=(4,)), Dropout(0.5), Dense(2)], backend="cpu",
-                       seed=0, dtype="float64")
+    model = Sequential(
+        [Dense(6, input_shape=(4,)), Dropout(0.5), Dense(2)], backend="cpu", seed=0, dtype="float64"
+    )
     model.compile(loss="mse", optimizer="sgd")
     x, y = RNG.normal(size=(5, 4)), RNG.normal(size=(5, 2))
     be = model.backend
     xd, yd = be.asarray(x), be.asarray(y)
     _, grad, _ = model._loss_and_metrics(xd, yd, training=True)
-    mask = model.layers[1]._mask.copy()
+    mask = model.layers[1]._mask.copy()  # type: ignore[attr-defined]
     assert set(np.unique(mask)) <= {0.0, 2.0} and 0 < (mask == 0).mean() < 1
     model._backward(grad)
-    analytic = [l.grads[k].copy() for l in model.layers for k in l.params]
+    analytic = [layer.grads[k].copy() for layer in model.layers for k in layer.params]
 
     def loss():
         # the same network with the mask frozen, written out by hand

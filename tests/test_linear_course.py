@@ -1,4 +1,5 @@
 """The course's linear model y = m x + b on (1, 3), (2, 5), from m = -1, b = 5, exactly."""
+
 import numpy as np
 import pytest
 
@@ -33,7 +34,7 @@ def test_gradients_are_minus_3_and_minus_1():
     yd = m.backend.asarray(Y)
     _, grad, _ = m._loss_and_metrics(xd, yd, training=True)
     m._backward(grad)
-    dm, db = (float(np.ravel(l.grads[k])[0]) for l in m.layers for k in l.params)
+    dm, db = (float(np.ravel(layer.grads[k])[0]) for layer in m.layers for k in layer.params)
     assert dm == pytest.approx(-3.0)
     assert db == pytest.approx(-1.0)
 

@@ -2,6 +2,7 @@
 are reported by the result (inference, as Keras) or by a clear error (training, bad input),
 never as NumPy warnings. The 'warn once' UserWarnings about unscaled inputs and probability
 losses on linear heads are advice, not numerics, and stay."""
+
 import os
 import subprocess
 import sys
@@ -87,11 +88,32 @@ def test_standalone_losses_on_extreme_probabilities_do_not_warn():
 def test_the_bad_input_and_extreme_value_suites_pass_with_runtime_warnings_as_errors():
     """The suites of bad inputs and numerical extremes, run with ``-W error::RuntimeWarning``:
     any RuntimeWarning a public call lets out fails the case that provoked it."""
-    suites = ["tests/test_bad_input.py", "tests/test_reliability_inputs.py",
-              "tests/test_reliability_updates.py", "tests/test_sample_weight.py",
-              "tests/test_no_warnings.py"]
+    suites = [
+        "tests/test_bad_input.py",
+        "tests/test_reliability_inputs.py",
+        "tests/test_reliability_updates.py",
+        "tests/test_sample_weight.py",
+        "tests/test_no_warnings.py",
+    ]
     env = dict(os.environ, PYTHONWARNINGS="error::RuntimeWarning")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "-W", "error::RuntimeWarning", "-m", "not slow", *suites],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error::RuntimeWarning",
+            "-m",
+            "not slow",
+            *suites,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -1,4 +1,5 @@
 """netcore.plotting: files written, inputs checked, no pyplot, a clear error without matplotlib."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-HIST = {"loss": [0.9, 0.5, 0.4], "accuracy": [0.7, 0.85, 0.9],
-        "val_loss": [0.8, 0.6, 0.65], "val_accuracy": [0.75, 0.8, 0.79]}
+HIST = {
+    "loss": [0.9, 0.5, 0.4],
+    "accuracy": [0.7, 0.85, 0.9],
+    "val_loss": [0.8, 0.6, 0.65],
+    "val_accuracy": [0.75, 0.8, 0.79],
+}
 
 
 def test_plot_history_panels(tmp_path):
@@ -36,15 +41,16 @@ def test_plot_history_panels(tmp_path):
     assert both == tmp_path / "sub" / "both.png"
     w2, h2 = png_size(both)
     w1, h1 = png_size(one)
-    assert w2 > 1.5 * w1 and h1 == h2                   # one panel per metric, side by side
+    assert w2 > 1.5 * w1 and h1 == h2  # one panel per metric, side by side
     assert one.stat().st_size > 5000
 
 
 def test_plot_history_accepts_cli_history_json_and_single_epochs(tmp_path):
     record = {"history": {"loss": [0.3], "accuracy": [0.9]}, "epochs": [1], "test": None}
     (tmp_path / "history.json").write_text(json.dumps(record))
-    path = plotting.plot_history(json.loads((tmp_path / "history.json").read_text()),
-                                 tmp_path / "h.png")
+    path = plotting.plot_history(
+        json.loads((tmp_path / "history.json").read_text()), tmp_path / "h.png"
+    )
     assert path.stat().st_size > 3000
 
 
@@ -60,26 +66,34 @@ def test_plot_loss_surface_both_views(tmp_path):
     walk = lw.run_walkthrough(0.1, 5)
     m_range, b_range = lw.plot_window(walk)
     assert m_range[0] < -1 < 2 < m_range[1] and b_range[0] < 1 < 5 < b_range[1]
-    paths = plotting.plot_loss_surface(lw.mse_surface, walk.path, tmp_path / "s.png",
-                                       tmp_path / "c.png", m_range, b_range, minimum=lw.BEST)
+    paths = plotting.plot_loss_surface(
+        lw.mse_surface,
+        walk.path,
+        tmp_path / "s.png",
+        tmp_path / "c.png",
+        m_range,
+        b_range,
+        minimum=lw.BEST,
+    )
     assert paths == [tmp_path / "s.png", tmp_path / "c.png"]
     for p in paths:
         assert p.stat().st_size > 20_000
 
 
 def test_plot_loss_surface_with_a_path_that_leaves_the_window(tmp_path):
-    walk = lw.run_walkthrough(2.0, 6)                     # diverges: points far off the plot
+    walk = lw.run_walkthrough(2.0, 6)  # diverges: points far off the plot
     m_range, b_range = lw.plot_window(walk)
-    assert max(abs(v) for v in m_range + b_range) < 20   # the window stays readable
-    paths = plotting.plot_loss_surface(lw.mse_surface, walk.path, None, tmp_path / "c.png",
-                                       m_range, b_range)
+    assert max(abs(v) for v in m_range + b_range) < 20  # the window stays readable
+    paths = plotting.plot_loss_surface(
+        lw.mse_surface, walk.path, None, tmp_path / "c.png", m_range, b_range
+    )
     assert paths == [tmp_path / "c.png"]
 
 
 def test_plot_activations(tmp_path):
     path = plotting.plot_activations(tmp_path / "a.png", softmax_input=[1.0, 2.0, 3.0, 4.0])
     w, h = png_size(path)
-    assert w > 3 * h                                       # four panels in a row
+    assert w > 3 * h  # four panels in a row
 
 
 def test_mse_surface_matches_the_course():
@@ -91,13 +105,20 @@ def test_mse_surface_matches_the_course():
 
 def test_no_pyplot_and_no_display_needed(tmp_path):
     # Importing pyplot would pick (and pin) a GUI backend; the module must not need it.
-    code = ("import sys; from netcore import plotting; "
-            f"plotting.plot_activations({str(tmp_path / 'a.png')!r}); "
-            "print('matplotlib.pyplot' in sys.modules)")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "MPLBACKEND": "TkAgg",
-           "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=120)
+    code = (
+        "import sys; from netcore import plotting; "
+        f"plotting.plot_activations({str(tmp_path / 'a.png')!r}); "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "MPLBACKEND": "TkAgg",
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
     assert (tmp_path / "a.png").stat().st_size > 10_000
@@ -110,13 +131,14 @@ def test_without_matplotlib_the_error_says_how_to_install(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(plotting.PlottingUnavailableError, match=r"pip install 'netcore\[plot\]'"):
         plotting.plot_activations(tmp_path / "a.png")
-    with pytest.raises(ImportError):                       # still an ImportError for callers
+    with pytest.raises(ImportError):  # still an ImportError for callers
         plotting.plot_history(HIST, tmp_path / "h.png")
     assert not list(tmp_path.iterdir())
 
 
 # --- The course pictures. The figure is captured as it is saved, so a test can read what the
 # picture says (captions, legend, scales, the plotted values), not only that a file exists.
+
 
 @pytest.fixture
 def saved(monkeypatch):
@@ -148,7 +170,7 @@ def test_plot_samples_captions_each_image_with_its_class_name(tmp_path, saved):
     path = plotting.plot_samples(IMAGES, LABELS, tmp_path / "s.png", class_names=names)
     assert path == tmp_path / "s.png" and path.stat().st_size > 10_000
     fig = saved[-1]
-    assert [c for c, _ in captions(fig)] == [names[k] for k in LABELS[:25]]   # n=25 by default
+    assert [c for c, _ in captions(fig)] == [names[k] for k in LABELS[:25]]  # n=25 by default
     assert "25 of 30" in fig._suptitle.get_text()
     shown = [ax for ax in fig.axes if ax.images]
     np.testing.assert_array_equal(shown[3].images[0].get_array(), IMAGES[3])
@@ -156,8 +178,9 @@ def test_plot_samples_captions_each_image_with_its_class_name(tmp_path, saved):
 
 def test_plot_samples_takes_flat_images_one_hot_labels_and_a_small_n(tmp_path, saved):
     one_hot = np.eye(10)[LABELS]
-    plotting.plot_samples(IMAGES.reshape(30, 784) / 255, one_hot, tmp_path / "s.png", n=4,
-                          title="four digits")
+    plotting.plot_samples(
+        IMAGES.reshape(30, 784) / 255, one_hot, tmp_path / "s.png", n=4, title="four digits"
+    )
     fig = saved[-1]
     assert [c for c, _ in captions(fig)] == ["0", "1", "2", "3"]
     assert fig._suptitle.get_text() == "four digits"
@@ -192,8 +215,8 @@ def test_plot_samples_rejects_what_it_cannot_draw(tmp_path):
 
 def test_plot_predictions_marks_each_mistake_with_the_true_label(tmp_path, saved):
     pred = LABELS.copy()
-    pred[[1, 7]] = [5, 0]                                  # two mistakes among the first 9
-    probs = np.eye(10)[pred] * 0.9 + 0.01                  # what predict returns: rows of p
+    pred[[1, 7]] = [5, 0]  # two mistakes among the first 9
+    probs = np.eye(10)[pred] * 0.9 + 0.01  # what predict returns: rows of p
     plotting.plot_predictions(IMAGES, LABELS, probs, tmp_path / "p.png", n=9)
     fig = saved[-1]
     caps = captions(fig)
@@ -206,8 +229,9 @@ def test_plot_predictions_marks_each_mistake_with_the_true_label(tmp_path, saved
 
 def test_plot_predictions_names_classes_and_checks_prediction_count(tmp_path, saved):
     letters = list("ABCDEFGHIJ")
-    plotting.plot_predictions(IMAGES, LABELS, (LABELS + 1) % 10, tmp_path / "p.png",
-                              class_names=letters, n=2)
+    plotting.plot_predictions(
+        IMAGES, LABELS, (LABELS + 1) % 10, tmp_path / "p.png", class_names=letters, n=2
+    )
     assert [c for c, _ in captions(saved[-1])] == ["B (true A)", "C (true B)"]
     with pytest.raises(ValueError, match="y_pred must hold one label"):
         plotting.plot_predictions(IMAGES, LABELS, LABELS[:10], tmp_path / "x.png")
@@ -218,13 +242,15 @@ def test_overfitting_example_high_degree_fit_wins_on_training_and_loses_on_valid
     # Independent reference: NumPy's least-squares polyfit of the same training points.
     for line in (ex.simple, ex.flexible):
         ref = np.polyfit(ex.x_train, ex.y_train, line.degree)
-        np.testing.assert_allclose(line.polynomial(ex.x_valid), np.polyval(ref, ex.x_valid),
-                                   rtol=1e-6, atol=1e-6)
-        assert line.valid_mse == pytest.approx(np.mean((np.polyval(ref, ex.x_valid) - ex.y_valid) ** 2),
-                                               rel=1e-5)
+        np.testing.assert_allclose(
+            line.polynomial(ex.x_valid), np.polyval(ref, ex.x_valid), rtol=1e-6, atol=1e-6
+        )
+        assert line.valid_mse == pytest.approx(
+            np.mean((np.polyval(ref, ex.x_valid) - ex.y_valid) ** 2), rel=1e-5
+        )
     assert ex.flexible.degree == len(ex.x_train) - 1
-    assert ex.flexible.train_mse < 1e-12 < ex.simple.train_mse     # through every training point
-    assert ex.flexible.valid_mse > 1.5 * ex.simple.valid_mse       # and worse on new points
+    assert ex.flexible.train_mse < 1e-12 < ex.simple.train_mse  # through every training point
+    assert ex.flexible.valid_mse > 1.5 * ex.simple.valid_mse  # and worse on new points
 
 
 def test_plot_overfitting_states_both_errors_of_both_fits(tmp_path, saved):
@@ -234,26 +260,33 @@ def test_plot_overfitting_states_both_errors_of_both_fits(tmp_path, saved):
     ax = saved[-1].axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     for line in (ex.simple, ex.flexible):
-        assert any(f"training MSE {line.train_mse:.3f}" in t and
-                   f"validation MSE {line.valid_mse:.3f}" in t for t in legend)
+        assert any(
+            f"training MSE {line.train_mse:.3f}" in t
+            and f"validation MSE {line.valid_mse:.3f}" in t
+            for t in legend
+        )
     assert ax.get_title().startswith("Which trendline is better?")
     low, high = ax.get_ylim()
     every_y = np.concatenate([ex.y_train, ex.y_valid])
-    assert low < every_y.min() and every_y.max() < high              # every point is shown
+    assert low < every_y.min() and every_y.max() < high  # every point is shown
 
 
 def test_plot_xent_draws_minus_log_p_against_squared_error(tmp_path, saved):
     plotting.plot_xent(tmp_path / "x.png")
     ax = saved[-1].axes[0]
-    curves = {line.get_label().split()[0]: line for line in ax.get_lines()
-              if not line.get_label().startswith("_")}
+    curves = {
+        line.get_label().split()[0]: line
+        for line in ax.get_lines()
+        if not line.get_label().startswith("_")
+    }
     p = curves["cross-entropy"].get_xdata()
     assert p[0] == 1.0 and p.min() < 0.01
-    np.testing.assert_allclose(curves["cross-entropy"].get_ydata(), -np.log(np.maximum(p, 1e-7)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        curves["cross-entropy"].get_ydata(), -np.log(np.maximum(p, 1e-7)), atol=1e-6
+    )
     np.testing.assert_allclose(curves["squared"].get_ydata(), (1 - p) ** 2, atol=1e-12)
     left, right = ax.get_xlim()
-    assert left == 1.0 and right == 0.0                              # from right to wrong
+    assert left == 1.0 and right == 0.0  # from right to wrong
 
 
 def test_plot_linear_fit_draws_the_current_line_and_a_linear_loss_axis(tmp_path, saved):
@@ -267,7 +300,7 @@ def test_plot_linear_fit_draws_the_current_line_and_a_linear_loss_axis(tmp_path,
     np.testing.assert_allclose(current.get_ydata(), last.m * xs + last.b)
     data = next(line for line in fit.get_lines() if line.get_label() == "data")
     np.testing.assert_array_equal(data.get_xdata(), lw.X)
-    assert loss.get_ylabel() == "MSE"                        # 2.5 down to 1.56: no log scale
+    assert loss.get_ylabel() == "MSE"  # 2.5 down to 1.56: no log scale
     np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [s.mse for s in walk.steps])
 
 
@@ -276,7 +309,7 @@ def test_plot_linear_fit_blow_up_on_a_log_axis_with_every_step_inside(tmp_path, 
     plotting.plot_linear_fit(walk, tmp_path / "l.png")
     loss = saved[-1].axes[1]
     assert loss.get_ylabel() == "MSE (log scale)"
-    log_mse = np.log10([s.mse for s in walk.steps])         # 2.5, 112.5, ... 4.7e8
+    log_mse = np.log10([s.mse for s in walk.steps])  # 2.5, 112.5, ... 4.7e8
     np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), log_mse)
     low, high = loss.get_ylim()
     assert low <= log_mse.min() and log_mse.max() <= high
@@ -285,8 +318,9 @@ def test_plot_linear_fit_blow_up_on_a_log_axis_with_every_step_inside(tmp_path, 
 
 
 def test_plot_linear_fit_of_an_overflowing_run_draws_every_finite_step_without_warnings(
-        tmp_path, saved):
-    walk = lw.run_walkthrough(50.0, 200)                   # the loss reaches inf
+    tmp_path, saved
+):
+    walk = lw.run_walkthrough(50.0, 200)  # the loss reaches inf
     mse = np.array([s.mse for s in walk.steps])
     assert not np.isfinite(mse).all()
     with warnings.catch_warnings():
@@ -314,13 +348,17 @@ def test_plot_history_takes_the_history_object_fit_returns(tmp_path):
         plotting.plot_history([0.9, 0.5], tmp_path / "x.png")
 
 
-@pytest.mark.parametrize("draw", [
-    lambda p: plotting.plot_samples(IMAGES, LABELS, p),
-    lambda p: plotting.plot_predictions(IMAGES, LABELS, LABELS, p),
-    lambda p: plotting.plot_overfitting(p),
-    lambda p: plotting.plot_xent(p),
-    lambda p: plotting.plot_linear_fit(lw.run_walkthrough(0.1, 1), p),
-], ids=["samples", "predictions", "overfitting", "xent", "linear_fit"])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda p: plotting.plot_samples(IMAGES, LABELS, p),
+        lambda p: plotting.plot_predictions(IMAGES, LABELS, LABELS, p),
+        lambda p: plotting.plot_overfitting(p),
+        lambda p: plotting.plot_xent(p),
+        lambda p: plotting.plot_linear_fit(lw.run_walkthrough(0.1, 1), p),
+    ],
+    ids=["samples", "predictions", "overfitting", "xent", "linear_fit"],
+)
 def test_course_pictures_without_matplotlib_say_how_to_install(draw, monkeypatch, tmp_path):
     for name in list(sys.modules):
         if name == "matplotlib" or name.startswith("matplotlib."):

@@ -4,6 +4,7 @@ A fake terminal (a StringIO that says it is a tty, with a chosen width) records 
 the summary line write; ``screen`` replays it the way a terminal does with carriage returns,
 so the assertions are about what the user would see at the end of each epoch.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,8 +47,10 @@ def screen(text: str) -> list[str]:
 @pytest.fixture
 def width(monkeypatch):
     """Set the width the fake terminal reports (an int, 0, or None for unreadable)."""
+
     def set_width(columns):
         monkeypatch.setattr(progress, "terminal_columns", lambda file: columns)
+
     return set_width
 
 
@@ -63,7 +66,7 @@ def run_epoch(logs=LOGS, verbose=1, file=None) -> str:
 def test_narrow_terminal_replaces_the_cut_bar_with_the_full_summary_line(width, columns):
     width(columns)
     lines = screen(run_epoch())
-    assert len(lines) == 1, lines                       # the cut bar is cleared, not left
+    assert len(lines) == 1, lines  # the cut bar is cleared, not left
     assert lines[0].startswith("Epoch 1/3 - 250/250 steps - ")
     for metric in SHOWN:
         assert metric in lines[0]
@@ -93,8 +96,8 @@ def test_the_bar_is_shown_during_the_epoch_on_a_terminal(width):
 def test_terminal_without_a_usable_width_gets_the_plain_line(width, columns):
     width(columns)
     text = run_epoch()
-    assert "\r" not in text                             # no bar drawn at all
-    assert text.count("\n") == 1 and text.strip()       # one line, not a blank one
+    assert "\r" not in text  # no bar drawn at all
+    assert text.count("\n") == 1 and text.strip()  # one line, not a blank one
     for metric in SHOWN:
         assert metric in text
 
@@ -107,7 +110,9 @@ def test_not_a_terminal_gets_one_summary_line_per_epoch():
 
 
 @pytest.mark.parametrize("verbose,lines", [(0, 0), (2, 1)])
-def test_verbose_0_is_silent_and_verbose_2_prints_one_line_even_on_a_terminal(width, verbose, lines):
+def test_verbose_0_is_silent_and_verbose_2_prints_one_line_even_on_a_terminal(
+    width, verbose, lines
+):
     width(300)
     text = run_epoch(verbose=verbose)
     assert text.count("\n") == lines and "\r" not in text

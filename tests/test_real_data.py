@@ -1,5 +1,6 @@
 """The course MLP on real data: the MNIST test set shipped with netcore (always there), and the
 full Fashion-MNIST where Debian's package installed it (skipped with a reason elsewhere)."""
+
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,16 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def course_mlp(seed=0):
-    return Sequential([Flatten(input_shape=(28, 28)),
-                       Dense(512, activation="relu"),
-                       Dense(512, activation="relu"),
-                       Dense(10, activation="softmax")], backend="cpu", seed=seed)
+    return Sequential(
+        [
+            Flatten(input_shape=(28, 28)),
+            Dense(512, activation="relu"),
+            Dense(512, activation="relu"),
+            Dense(10, activation="softmax"),
+        ],
+        backend="cpu",
+        seed=seed,
+    )
 
 
 @pytest.mark.slow
@@ -26,14 +33,22 @@ def test_course_mlp_on_the_shipped_mnist_test_set_reaches_93_percent():
     assert len(x) == 8000 and len(x_val) == 2000
     model = course_mlp()
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"])  # rmsprop default
-    h = model.fit(x / 255, to_categorical(y, 10), epochs=3, batch_size=32, verbose=0,
-                  validation_data=(x_val / 255, to_categorical(y_val, 10)))
+    h = model.fit(
+        x / 255,
+        to_categorical(y, 10),
+        epochs=3,
+        batch_size=32,
+        verbose=0,
+        validation_data=(x_val / 255, to_categorical(y_val, 10)),
+    )
     assert h.history["val_accuracy"][-1] >= 0.93, h.history
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),
-                    reason=f"Fashion-MNIST is not installed at {FASHION} (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not (FASHION / "train-images-idx3-ubyte.gz").exists(),
+    reason=f"Fashion-MNIST is not installed at {FASHION} (apt-get install dataset-fashion-mnist)",
+)
 def test_course_mlp_on_full_fashion_mnist_reaches_85_percent():
     from netcore.datasets import fashion_mnist
 

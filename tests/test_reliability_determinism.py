@@ -3,6 +3,7 @@ thread count. Each run is a fresh process (the thread count is fixed when NumPy 
 OpenBLAS); two runs with the same ``OPENBLAS_NUM_THREADS`` give the same bits. Runs with
 different thread counts may differ in the last bits (OpenBLAS may split a matrix product
 differently), so that is not asserted."""
+
 import os
 import subprocess
 import sys
@@ -34,10 +35,15 @@ print(digest.hexdigest())
 
 
 def fingerprint(threads: int) -> str:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               NETCORE_BACKEND="cpu")
-    run = subprocess.run([sys.executable, "-c", RUN], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=300)
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS=str(threads),
+        OMP_NUM_THREADS=str(threads),
+        NETCORE_BACKEND="cpu",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout.strip()
 

@@ -1,6 +1,7 @@
 """An update that would write a NaN or inf is refused: the weights and the optimizer state stay
 those of the last good step, and the step raises NonFiniteLossError saying the update (not the
 loss) was at fault."""
+
 import numpy as np
 import pytest
 
@@ -30,8 +31,11 @@ def all_finite(m):
 
 def test_fit_with_a_diverging_adam_raises_naming_the_update_and_keeps_every_weight_finite():
     m = regressor(Adam(1e6))
-    with pytest.raises(nc.NonFiniteLossError, match=r"update at epoch 1, step \d+ would have made "
-                                                    r"a weight NaN or inf") as exc:
+    with pytest.raises(
+        nc.NonFiniteLossError,
+        match=r"update at epoch 1, step \d+ would have made "
+        r"a weight NaN or inf",
+    ) as exc:
         m.fit(X, Y, epochs=5, batch_size=8, verbose=0)
     assert exc.value.cause == "update" and np.isfinite(exc.value.value)
     assert all_finite(m)
@@ -47,7 +51,7 @@ def test_the_weights_after_a_refused_update_are_those_of_the_last_good_step():
     assert good >= 1
     replay = regressor(Adam(1e6))
     for k in range(good):
-        replay.train_on_batch(X[8 * k:8 * (k + 1)], Y[8 * k:8 * (k + 1)])
+        replay.train_on_batch(X[8 * k : 8 * (k + 1)], Y[8 * k : 8 * (k + 1)])
     for a, b in zip(m.get_weights(), replay.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -75,8 +79,11 @@ def test_sgd_on_inputs_near_the_float32_limit_never_writes_a_nonfinite_weight():
     assert all_finite(m)
 
 
-@pytest.mark.parametrize("optimizer", [SGD(1e30, momentum=0.9), RMSprop(1e38), Adagrad(1e38),
-                                       Adam(1e38)], ids=lambda o: o.name)
+@pytest.mark.parametrize(
+    "optimizer",
+    [SGD(1e30, momentum=0.9), RMSprop(1e38), Adagrad(1e38), Adam(1e38)],
+    ids=lambda o: o.name,
+)
 @pytest.mark.filterwarnings("ignore:x holds values:UserWarning")
 def test_every_optimizer_refuses_an_update_that_overflows(optimizer):
     m = regressor(optimizer)
@@ -87,19 +94,21 @@ def test_every_optimizer_refuses_an_update_that_overflows(optimizer):
 
 def test_tracker_reports_a_raised_update_flag_with_a_finite_loss_as_the_update():
     be = CPUBackend()
-    skipped = []
+    skipped: list[int] = []
     t = EpochTracker(be, [], epoch=0, on_nonfinite=skipped.append)
     flags = [0, 0, NONFINITE_UPDATE, NONFINITE_UPDATE]
     for loss, flag in zip((1.0, 2.0, 3.0, 3.0), flags):
         t.record(np.float64(loss), [], 8, np.array([flag], dtype=np.int32))
-    with pytest.raises(nc.NonFiniteLossError, match=r"update at epoch 1, step 3.*loss was 3.0") as exc:
+    with pytest.raises(
+        nc.NonFiniteLossError, match=r"update at epoch 1, step 3.*loss was 3.0"
+    ) as exc:
         t.sync()
     assert exc.value.cause == "update" and skipped == [2]
 
 
 def test_tracker_reports_a_nonfinite_loss_as_the_loss():
     be = CPUBackend()
-    skipped = []
+    skipped: list[int] = []
     t = EpochTracker(be, [], epoch=0, on_nonfinite=skipped.append)
     t.record(np.float64(1.0), [], 8, np.array([0], dtype=np.int32))
     t.record(np.float64(np.inf), [], 8, np.array([NONFINITE_LOSS], dtype=np.int32))

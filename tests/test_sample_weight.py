@@ -3,12 +3,16 @@ Keras 3: each batch's loss is ``sum_i w_i l_i / N`` (sum_over_batch_size) and ea
 weighted mean ``sum_i w_i v_i / sum_i w_i``, on the fused heads and the reference ops alike.
 References: NumPy formulas of the Keras losses on the model's own predictions, central
 differences in float64, and PyTorch's ``reduction='none'`` losses weighted by hand."""
+
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
+from netcore.backend.base import Backend
 from netcore.backend.cpu import CPUBackend
 from netcore.feed import DataFeed
-from netcore.layers import Dense, Dropout
+from netcore.layers import Dense, Dropout, Layer
 from netcore.models import Sequential
 from netcore.optimizers import SGD
 from netcore.utils import to_categorical
@@ -21,11 +25,17 @@ W = RNG.uniform(0, 3, N)
 W[[1, 5]] = 0.0
 EPS = 1e-7
 
-BACKENDS = {"fused": lambda: "cpu", "reference": lambda: CPUBackend(seed=0, fused=False)}
+BACKENDS: dict[str, Callable[[], str | Backend]] = {
+    "fused": lambda: "cpu",
+    "reference": lambda: CPUBackend(seed=0, fused=False),
+}
 
 
 def model(loss, head, units, backend="fused", logits_to_loss=True, metrics=None):
-    layers = [Dense(6, activation="tanh", input_shape=(4,)), Dense(units, activation=head)]
+    layers: list[Layer] = [
+        Dense(6, activation="tanh", input_shape=(4,)),
+        Dense(units, activation=head),
+    ]
     if not logits_to_loss:  # a layer after the head keeps the loss on probabilities
         layers.append(Dropout(0.0))
     m = Sequential(layers, backend=BACKENDS[backend](), seed=3, dtype="float64")
@@ -46,8 +56,18 @@ def per_sample_loss(loss, p, y):
 
 CASES = {
     "mse": ("mse", "linear", 2, RNG.normal(size=(N, 2))),
-    "binary_crossentropy": ("binary_crossentropy", "sigmoid", 2, RNG.integers(0, 2, (N, 2)).astype(float)),
-    "categorical_crossentropy": ("categorical_crossentropy", "softmax", 3, to_categorical(LABELS, 3)),
+    "binary_crossentropy": (
+        "binary_crossentropy",
+        "sigmoid",
+        2,
+        RNG.integers(0, 2, (N, 2)).astype(float),
+    ),
+    "categorical_crossentropy": (
+        "categorical_crossentropy",
+        "softmax",
+        3,
+        to_categorical(LABELS, 3),
+    ),
     "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy", "softmax", 3, LABELS),
 }
 
@@ -55,7 +75,9 @@ CASES = {
 @pytest.mark.parametrize("backend", list(BACKENDS))
 @pytest.mark.parametrize("logits_to_loss", [True, False], ids=["fused_head", "probabilities"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_weighted_loss_is_the_weighted_sum_of_sample_losses_over_the_batch_size(case, logits_to_loss, backend):
+def test_weighted_loss_is_the_weighted_sum_of_sample_losses_over_the_batch_size(
+    case, logits_to_loss, backend
+):
     loss, head, units, y = CASES[case]
     m = model(loss, head, units, backend, logits_to_loss)
     assert m._loss_takes_logits == (logits_to_loss and head != "linear")
@@ -71,7 +93,9 @@ def test_evaluate_over_several_batches_means_the_batch_losses_by_batch_size(case
     l_i = per_sample_loss(loss, m.predict(X), y)
     batches = [slice(0, 10), slice(10, 20), slice(20, N)]
     expected = sum((W[b] * l_i[b]).sum() / len(l_i[b]) * len(l_i[b]) for b in batches) / N
-    np.testing.assert_allclose(m.evaluate(X, y, batch_size=10, sample_weight=W), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        m.evaluate(X, y, batch_size=10, sample_weight=W), expected, rtol=1e-10
+    )
 
 
 def test_weighted_metrics_are_weighted_means_over_the_whole_evaluation():
@@ -81,12 +105,14 @@ def test_weighted_metrics_are_weighted_means_over_the_whole_evaluation():
     logs = m.evaluate(X, y, batch_size=7, sample_weight=W, return_dict=True)
     mae = (W * np.abs(p - y).mean(1)).sum() / W.sum()
     mse = (W * ((p - y) ** 2).mean(1)).sum() / W.sum()
-    np.testing.assert_allclose([logs["mae"], logs["mse"], logs["rmse"]], [mae, mse, np.sqrt(mse)],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        [logs["mae"], logs["mse"], logs["rmse"]], [mae, mse, np.sqrt(mse)], rtol=1e-10
+    )
 
 
-@pytest.mark.parametrize("case", ["binary_crossentropy", "categorical_crossentropy",
-                                  "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize(
+    "case", ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+)
 def test_weighted_accuracy_counts_each_sample_by_its_weight(case):
     loss, head, units, y = CASES[case]
     m = model(loss, head, units, metrics=["accuracy"])
@@ -102,7 +128,8 @@ def test_weighted_accuracy_counts_each_sample_by_its_weight(case):
 def test_metrics_of_samples_that_all_weigh_zero_read_zero_as_keras():
     loss, head, units, y = CASES["categorical_crossentropy"]
     logs = model(loss, head, units, metrics=["accuracy"]).evaluate(
-        X, y, sample_weight=np.zeros(N), return_dict=True)
+        X, y, sample_weight=np.zeros(N), return_dict=True
+    )
     assert logs == {"loss": 0.0, "accuracy": 0.0}
 
 
@@ -126,7 +153,9 @@ def test_the_step_follows_the_gradient_of_the_weighted_loss(case, backend):
                 ws[k][idx] += sign * h
                 probe.set_weights(ws)
                 vals.append(probe.evaluate(X, y, batch_size=N, sample_weight=W))
-            np.testing.assert_allclose(step[k][idx], (vals[0] - vals[1]) / (2 * h), rtol=1e-5, atol=1e-8)
+            np.testing.assert_allclose(
+                step[k][idx], (vals[0] - vals[1]) / (2 * h), rtol=1e-5, atol=1e-8
+            )
 
 
 def test_the_step_matches_pytorch_losses_weighted_by_hand():
@@ -175,15 +204,18 @@ def test_class_weight_trains_as_the_matching_sample_weight(case):
     table = {0: 0.5, 1: 2.0, 2: 1.25}
     a, b = model(loss, head, units), model(loss, head, units)
     a.fit(X, y, batch_size=8, epochs=2, verbose=0, class_weight=table)
-    b.fit(X, y, batch_size=8, epochs=2, verbose=0, sample_weight=np.array([table[c] for c in LABELS]))
+    b.fit(
+        X, y, batch_size=8, epochs=2, verbose=0, sample_weight=np.array([table[c] for c in LABELS])
+    )
     for u, v in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(u, v)
 
 
 def test_class_weight_of_a_one_unit_binary_head_uses_the_rounded_target():
     y = (X[:, :1] > 0).astype(float)
-    m = Sequential([Dense(1, activation="sigmoid", input_shape=(4,))], backend="cpu", seed=1,
-                   dtype="float64")
+    m = Sequential(
+        [Dense(1, activation="sigmoid", input_shape=(4,))], backend="cpu", seed=1, dtype="float64"
+    )
     m.compile(optimizer=SGD(0.1), loss="binary_crossentropy")
     ref = Sequential.from_config(m.get_config(), backend="cpu")
     ref.compile(optimizer=SGD(0.1), loss="binary_crossentropy")
@@ -198,26 +230,51 @@ def test_validation_split_takes_the_last_weights_with_the_last_samples():
     m = model(loss, head, units)
     hist = m.fit(X, y, batch_size=8, epochs=1, verbose=0, sample_weight=W, validation_split=0.25)
     k = int(N * 0.75)
-    np.testing.assert_allclose(hist.history["val_loss"][0],
-                               m.evaluate(X[k:], y[k:], batch_size=8, sample_weight=W[k:]), rtol=1e-12)
+    np.testing.assert_allclose(
+        hist.history["val_loss"][0],
+        m.evaluate(X[k:], y[k:], batch_size=8, sample_weight=W[k:]),
+        rtol=1e-12,
+    )
     m2 = model(loss, head, units)
-    hist2 = m2.fit(X[:k], y[:k], batch_size=8, epochs=1, verbose=0, sample_weight=W[:k],
-                   validation_data=(X[k:], y[k:], W[k:]))
+    hist2 = m2.fit(
+        X[:k],
+        y[:k],
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+        sample_weight=W[:k],
+        validation_data=(X[k:], y[k:], W[k:]),
+    )
     assert hist2.history == hist.history
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"sample_weight": np.ones(N - 1)}, r"sample_weight must have one weight per sample of x, shape \(24,\), received shape \(23,\)"),
-    ({"sample_weight": np.ones((N, 1))}, r"shape \(24,\), received shape \(24, 1\)"),
-    ({"sample_weight": np.where(W > 1, np.nan, W)}, r"sample_weight holds NaN or inf"),
-    ({"sample_weight": -W}, r"sample_weight must be >= 0, received -"),
-    ({"sample_weight": ["a"] * N}, r"sample_weight must be numeric"),
-    ({"class_weight": [1.0, 2.0, 3.0]}, r"class_weight must be a dict"),
-    ({"class_weight": {0: 1.0, 1: 2.0}}, r"every class in y: classes \[2\] have none"),
-    ({"class_weight": {0: 1.0, 1: 2.0, 2: -1.0}}, r"class_weight values must be finite numbers >= 0, received -1.0 for class 2"),
-    ({"class_weight": {0: 1.0, 1: 2.0, 7: 1.0}}, r"class_weight keys must be class indices in \[0, 3\), received 7"),
-    ({"class_weight": {0: 1, 1: 1, 2: 1}, "sample_weight": W}, r"give sample_weight or class_weight, not both"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (
+            {"sample_weight": np.ones(N - 1)},
+            r"sample_weight must have one weight per sample of x, shape \(24,\), received shape \(23,\)",
+        ),
+        ({"sample_weight": np.ones((N, 1))}, r"shape \(24,\), received shape \(24, 1\)"),
+        ({"sample_weight": np.where(W > 1, np.nan, W)}, r"sample_weight holds NaN or inf"),
+        ({"sample_weight": -W}, r"sample_weight must be >= 0, received -"),
+        ({"sample_weight": ["a"] * N}, r"sample_weight must be numeric"),
+        ({"class_weight": [1.0, 2.0, 3.0]}, r"class_weight must be a dict"),
+        ({"class_weight": {0: 1.0, 1: 2.0}}, r"every class in y: classes \[2\] have none"),
+        (
+            {"class_weight": {0: 1.0, 1: 2.0, 2: -1.0}},
+            r"class_weight values must be finite numbers >= 0, received -1.0 for class 2",
+        ),
+        (
+            {"class_weight": {0: 1.0, 1: 2.0, 7: 1.0}},
+            r"class_weight keys must be class indices in \[0, 3\), received 7",
+        ),
+        (
+            {"class_weight": {0: 1, 1: 1, 2: 1}, "sample_weight": W},
+            r"give sample_weight or class_weight, not both",
+        ),
+    ],
+)
 def test_bad_weights_are_refused_before_training(kwargs, match):
     loss, head, units, y = CASES["sparse_categorical_crossentropy"]
     m = model(loss, head, units)
@@ -230,5 +287,7 @@ def test_bad_weights_are_refused_before_training(kwargs, match):
 
 def test_bad_validation_weights_name_the_validation_data():
     loss, head, units, y = CASES["sparse_categorical_crossentropy"]
-    with pytest.raises(ValueError, match=r"validation_data sample_weight must have one weight per sample"):
+    with pytest.raises(
+        ValueError, match=r"validation_data sample_weight must have one weight per sample"
+    ):
         model(loss, head, units).fit(X, y, verbose=0, validation_data=(X, y, W[:3]))

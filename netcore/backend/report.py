@@ -10,6 +10,7 @@ place where CuPy's raw answers (a name as ``bytes``, a version as ``12040``) bec
 >>> device_name({"name": b"NVIDIA H100 80GB HBM3"})
 'NVIDIA H100 80GB HBM3'
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["GpuInfo", "DeviceReport", "device_report", "device_name", "cuda_version",
-           "CUPY_DISTRIBUTIONS"]
+__all__ = [
+    "GpuInfo",
+    "DeviceReport",
+    "device_report",
+    "device_name",
+    "cuda_version",
+    "CUPY_DISTRIBUTIONS",
+]
 
 #: The distribution names CuPy is published under, newest CUDA first.
 CUPY_DISTRIBUTIONS: tuple[str, ...] = ("cupy-cuda13x", "cupy-cuda12x", "cupy-cuda11x", "cupy")
@@ -49,8 +56,10 @@ class GpuInfo:
     def line(self) -> str:
         free = "" if self.free_bytes is None else f" ({self.free_bytes / _GIB:.1f} GiB free)"
         major, minor = self.compute_capability
-        return (f"GPU {self.index}: {self.name}, {self.total_bytes / _GIB:.1f} GiB memory{free}, "
-                f"compute capability {major}.{minor}")
+        return (
+            f"GPU {self.index}: {self.name}, {self.total_bytes / _GIB:.1f} GiB memory{free}, "
+            f"compute capability {major}.{minor}"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,14 +89,17 @@ class DeviceReport:
             return [f"GPU: {self.problem}"]
         out = [g.line() for g in self.gpus] + list(self.failures)
         if self.driver or self.runtime:
-            out.append(f"CUDA driver {self.driver or 'unknown'}, runtime {self.runtime or 'unknown'}")
+            out.append(
+                f"CUDA driver {self.driver or 'unknown'}, runtime {self.runtime or 'unknown'}"
+            )
         return out
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for benchmark result files)."""
         d = asdict(self)
-        d["gpus"] = [dict(asdict(g), compute_capability=list(g.compute_capability))
-                     for g in self.gpus]
+        d["gpus"] = [
+            dict(asdict(g), compute_capability=list(g.compute_capability)) for g in self.gpus
+        ]
         d["failures"] = list(self.failures)
         return d
 
@@ -120,9 +132,10 @@ def device_report(cupy: Any = None) -> DeviceReport:
     """
     simulated = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
     if simulated:
-        return DeviceReport(simulated=True,
-                            problem="none used (the numba CUDA simulator is on; kernels run "
-                                    "on the CPU)")
+        return DeviceReport(
+            simulated=True,
+            problem="none used (the numba CUDA simulator is on; kernels run on the CPU)",
+        )
     if cupy is None:
         try:
             import cupy as imported
@@ -134,8 +147,7 @@ def device_report(cupy: Any = None) -> DeviceReport:
     try:
         count = int(runtime_api.getDeviceCount())
     except Exception as exc:  # CUDARuntimeError: no driver, driver too old, ...
-        return DeviceReport(simulated=False, cupy=version,
-                            problem=f"none usable ({_reason(exc)})")
+        return DeviceReport(simulated=False, cupy=version, problem=f"none usable ({_reason(exc)})")
     if count < 1:
         return DeviceReport(simulated=False, cupy=version, problem="none found")
     gpus, failures = [], []
@@ -144,8 +156,15 @@ def device_report(cupy: Any = None) -> DeviceReport:
             props = runtime_api.getDeviceProperties(i)
             with cupy.cuda.Device(i):
                 free, _ = runtime_api.memGetInfo()
-            gpus.append(GpuInfo(i, device_name(props), int(props["totalGlobalMem"]), int(free),
-                                (int(props["major"]), int(props["minor"]))))
+            gpus.append(
+                GpuInfo(
+                    i,
+                    device_name(props),
+                    int(props["totalGlobalMem"]),
+                    int(free),
+                    (int(props["major"]), int(props["minor"])),
+                )
+            )
         except Exception as exc:
             failures.append(f"GPU {i}: could not be queried ({_reason(exc)})")
     driver = runtime = None
@@ -154,5 +173,11 @@ def device_report(cupy: Any = None) -> DeviceReport:
         runtime = cuda_version(int(runtime_api.runtimeGetVersion()))
     except Exception:  # versions are descriptive only
         pass
-    return DeviceReport(simulated=False, gpus=tuple(gpus), driver=driver, runtime=runtime,
-                        cupy=version, failures=tuple(failures))
+    return DeviceReport(
+        simulated=False,
+        gpus=tuple(gpus),
+        driver=driver,
+        runtime=runtime,
+        cupy=version,
+        failures=tuple(failures),
+    )

@@ -6,11 +6,18 @@
 * :func:`overfitting_advice`: the verdict printed after training, from the accuracy gap and
   the validation-loss trend.
 """
+
 from __future__ import annotations
 
 from . import linear
 from .advice import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
 from .mlp import IMAGE_SHAPE, build_mlp
 
-__all__ = ["linear", "build_mlp", "IMAGE_SHAPE", "overfitting_advice", "OVERFIT_THRESHOLD",
-           "RISING_EPOCHS"]
+__all__ = [
+    "linear",
+    "build_mlp",
+    "IMAGE_SHAPE",
+    "overfitting_advice",
+    "OVERFIT_THRESHOLD",
+    "RISING_EPOCHS",
+]

@@ -19,6 +19,7 @@ is the hand formula, kept for comparison and for the tests.
 >>> round(walk.steps[1].m, 10), round(walk.steps[1].b, 10)
 (-0.7, 5.1)
 """
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["X", "Y", "START", "BEST", "MAX_STEPS", "ZIGZAG_LEARNING_RATE", "Step", "Walkthrough",
-           "run_walkthrough", "mse_surface", "analytic_gradients", "stable_learning_rate",
-           "report_lines", "plot_window"]
+__all__ = [
+    "X",
+    "Y",
+    "START",
+    "BEST",
+    "MAX_STEPS",
+    "ZIGZAG_LEARNING_RATE",
+    "Step",
+    "Walkthrough",
+    "run_walkthrough",
+    "mse_surface",
+    "analytic_gradients",
+    "stable_learning_rate",
+    "report_lines",
+    "plot_window",
+]
 
 X = np.array([1.0, 2.0])
 Y = np.array([3.0, 5.0])
-START = (-1.0, 5.0)   # (m, b) of the first guess
-BEST = (2.0, 1.0)     # the line through both points
+START = (-1.0, 5.0)  # (m, b) of the first guess
+BEST = (2.0, 1.0)  # the line through both points
 #: Most updates a walk-through runs: far more than the two points need.
 MAX_STEPS = 10_000
 #: A learning rate just under :func:`stable_learning_rate` (0.29): each step jumps across the
@@ -105,12 +119,17 @@ def _step(index: int, model: Any, grads: tuple[float, float] | None) -> Step:
     (kernel, bias) = model.get_weights()
     y_hat = model.predict(X[:, None])
     yt = Y[:, None]
-    return Step(index=index, m=float(kernel[0, 0]), b=float(bias[0]),
-                y_hat=tuple(float(v) for v in y_hat[:, 0]),
-                squared_errors=tuple(float(v) for v in ((y_hat - yt) ** 2)[:, 0]),
-                mse=float(losses.mse(yt, y_hat)), rmse=float(losses.rmse(yt, y_hat)),
-                grad_m=None if grads is None else grads[0],
-                grad_b=None if grads is None else grads[1])
+    return Step(
+        index=index,
+        m=float(kernel[0, 0]),
+        b=float(bias[0]),
+        y_hat=tuple(float(v) for v in y_hat[:, 0]),
+        squared_errors=tuple(float(v) for v in ((y_hat - yt) ** 2)[:, 0]),
+        mse=float(losses.mse(yt, y_hat)),
+        rmse=float(losses.rmse(yt, y_hat)),
+        grad_m=None if grads is None else grads[0],
+        grad_b=None if grads is None else grads[1],
+    )
 
 
 def run_walkthrough(learning_rate: float = 0.1, steps: int = 20) -> Walkthrough:
@@ -149,8 +168,10 @@ def _descend(walk: Walkthrough, model: Any, steps: int) -> None:
             walk.diverged = True
             break
         # The layer's gradients are those of the loss at the weights before this update.
-        grads = (float(np.asarray(dense.grads["kernel"])[0, 0]),
-                 float(np.asarray(dense.grads["bias"])[0]))
+        grads = (
+            float(np.asarray(dense.grads["kernel"])[0, 0]),
+            float(np.asarray(dense.grads["bias"])[0]),
+        )
         walk.steps.append(replace(state, grad_m=grads[0], grad_b=grads[1]))
         if not all(np.isfinite(w).all() for w in model.get_weights()):
             walk.diverged = True
@@ -176,8 +197,7 @@ def _gradient_lines(s0: Step) -> list[str]:
         return [f"  dMSE/dm = {_num(s0.grad_m)}", f"  dMSE/db = {_num(s0.grad_b)}"]
     # No update ran, so netcore computed no gradient: show the hand formula's value.
     gm, gb = analytic_gradients(s0.m, s0.b)
-    return [f"  dMSE/dm = {_num(gm)} (hand formula: no update was run)",
-            f"  dMSE/db = {_num(gb)}"]
+    return [f"  dMSE/dm = {_num(gm)} (hand formula: no update was run)", f"  dMSE/db = {_num(gb)}"]
 
 
 def report_lines(walk: Walkthrough) -> list[str]:
@@ -207,30 +227,46 @@ def report_lines(walk: Walkthrough) -> list[str]:
     ]
     if len(walk.steps) > 1 and s0.grad_m is not None:
         s1 = walk.steps[1]
-        out.append(f"  step 1: m = {_num(s0.m)} - {lr} * ({_num(s0.grad_m)}) = {_num(s1.m)}, "
-                   f"b = {_num(s0.b)} - {lr} * ({_num(s0.grad_b)}) = {_num(s1.b)}")
-    out += ["", f"{'step':>5} {'m':>12} {'b':>12} {'MSE':>12} {'RMSE':>12} {'dMSE/dm':>12} {'dMSE/db':>12}"]
+        out.append(
+            f"  step 1: m = {_num(s0.m)} - {lr} * ({_num(s0.grad_m)}) = {_num(s1.m)}, "
+            f"b = {_num(s0.b)} - {lr} * ({_num(s0.grad_b)}) = {_num(s1.b)}"
+        )
+    out += [
+        "",
+        f"{'step':>5} {'m':>12} {'b':>12} {'MSE':>12} {'RMSE':>12} {'dMSE/dm':>12} {'dMSE/db':>12}",
+    ]
     for s in walk.steps:
-        out.append(f"{s.index:>5} {_num(s.m):>12} {_num(s.b):>12} {_num(s.mse):>12} "
-                   f"{_num(s.rmse):>12} {_num(s.grad_m):>12} {_num(s.grad_b):>12}")
+        out.append(
+            f"{s.index:>5} {_num(s.m):>12} {_num(s.b):>12} {_num(s.mse):>12} "
+            f"{_num(s.rmse):>12} {_num(s.grad_m):>12} {_num(s.grad_b):>12}"
+        )
     last = walk.steps[-1]
     out.append("")
     limit = stable_learning_rate()
     if last.index == 0 and not walk.diverged:
-        out.append(f"No update was made (0 steps): MSE stays {_num(s0.mse)} at m = {_num(s0.m)}, "
-                   f"b = {_num(s0.b)}. Run some steps (--steps 20) to see it go down.")
+        out.append(
+            f"No update was made (0 steps): MSE stays {_num(s0.mse)} at m = {_num(s0.m)}, "
+            f"b = {_num(s0.b)}. Run some steps (--steps 20) to see it go down."
+        )
     elif walk.overshoot:
-        how = ("the loss overflowed and training stopped" if walk.diverged
-               else f"MSE went from {_num(s0.mse)} to {_num(last.mse)}")
-        out.append(f"OVERSHOOT: the loss grows ({how}). With learning rate {lr} each step jumps "
-                   "past the minimum and lands higher on the other side of the valley. "
-                   f"Use a smaller learning rate: above about {limit:.2f} gradient descent "
-                   "diverges on this data.")
+        how = (
+            "the loss overflowed and training stopped"
+            if walk.diverged
+            else f"MSE went from {_num(s0.mse)} to {_num(last.mse)}"
+        )
+        out.append(
+            f"OVERSHOOT: the loss grows ({how}). With learning rate {lr} each step jumps "
+            "past the minimum and lands higher on the other side of the valley. "
+            f"Use a smaller learning rate: above about {limit:.2f} gradient descent "
+            "diverges on this data."
+        )
     else:
-        out.append(f"The loss went down: MSE {_num(s0.mse)} -> {_num(last.mse)} after "
-                   f"{last.index} step(s), now at m = {_num(last.m)}, b = {_num(last.b)}. "
-                   f"The best line is m = {_num(BEST[0])}, b = {_num(BEST[1])} (MSE 0); more "
-                   "steps get closer.")
+        out.append(
+            f"The loss went down: MSE {_num(s0.mse)} -> {_num(last.mse)} after "
+            f"{last.index} step(s), now at m = {_num(last.m)}, b = {_num(last.b)}. "
+            f"The best line is m = {_num(BEST[0])}, b = {_num(BEST[1])} (MSE 0); more "
+            "steps get closer."
+        )
     return out
 
 

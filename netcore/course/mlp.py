@@ -1,4 +1,5 @@
 """The course's image classifier: a multilayer perceptron on 28x28 grayscale images."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,8 +14,13 @@ __all__ = ["build_mlp", "IMAGE_SHAPE"]
 IMAGE_SHAPE = (28, 28)
 
 
-def build_mlp(num_classes: int, hidden: Sequence[int] = (512, 512), dropout: float = 0.0,
-              backend: str | None = None, seed: int = 0) -> Sequential:
+def build_mlp(
+    num_classes: int,
+    hidden: Sequence[int] = (512, 512),
+    dropout: float = 0.0,
+    backend: str | None = None,
+    seed: int = 0,
+) -> Sequential:
     """The course MLP: ``Flatten(28x28)``, then ``Dense(h, relu)`` (and ``Dropout(dropout)``
     when above 0) per hidden size, then ``Dense(num_classes, softmax)``.
 

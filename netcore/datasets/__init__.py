@@ -18,6 +18,7 @@ the one fallback policy (files, download, test set alone, the shipped MNIST test
 ``netcore train``. ``mnist.load_bundled()`` reads the real MNIST test set that ships inside the
 package, split 8,000/2,000, with no download.
 """
+
 from __future__ import annotations
 
 from . import fashion_mnist, mnist, sign_mnist
@@ -25,5 +26,16 @@ from ._policy import NAMES, TrainingData, get, load
 from .errors import DataFileError, DatasetError, DatasetNotFoundError
 from .idx import read_idx
 
-__all__ = ["mnist", "fashion_mnist", "sign_mnist", "read_idx", "get", "load", "NAMES",
-           "TrainingData", "DatasetError", "DataFileError", "DatasetNotFoundError"]
+__all__ = [
+    "mnist",
+    "fashion_mnist",
+    "sign_mnist",
+    "read_idx",
+    "get",
+    "load",
+    "NAMES",
+    "TrainingData",
+    "DatasetError",
+    "DataFileError",
+    "DatasetNotFoundError",
+]

@@ -1,4 +1,5 @@
 """Shared machinery behind :mod:`netcore.datasets.mnist` and :mod:`~.fashion_mnist`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,22 +29,14 @@ IMAGE_SHAPE = (28, 28)
 # (Fashion-MNIST, matching several independent published lists), and a public list of
 # MNIST digests whose test-set entries match the README.
 _KNOWN_CONTENT: dict[str, str] = {
-    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7":
-        "MNIST test images",
-    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2":
-        "MNIST test labels",
-    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db":
-        "MNIST train images",
-    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5":
-        "MNIST train labels",
-    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b":
-        "Fashion-MNIST test images",
-    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34":
-        "Fashion-MNIST test labels",
-    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888":
-        "Fashion-MNIST train images",
-    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9":
-        "Fashion-MNIST train labels",
+    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7": "MNIST test images",
+    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2": "MNIST test labels",
+    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db": "MNIST train images",
+    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5": "MNIST train labels",
+    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b": "Fashion-MNIST test images",
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34": "Fashion-MNIST test labels",
+    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888": "Fashion-MNIST train images",
+    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9": "Fashion-MNIST train labels",
 }
 
 
@@ -63,9 +56,9 @@ def find_file(folder: Path, stem: str) -> Path | None:
 class IdxDataset:
     """An MNIST-format dataset: four IDX files, searched for and downloaded by name."""
 
-    name: str                      # folder name: <root>/<name>/
-    title: str                     # for messages
-    mirrors: tuple[str, ...]       # base URLs ending in "/"
+    name: str  # folder name: <root>/<name>/
+    title: str  # for messages
+    mirrors: tuple[str, ...]  # base URLs ending in "/"
     archive_sha256: Mapping[str, str]  # "<stem>.gz" -> SHA-256 of the canonical archive
     num_classes: int = 10
     class_names: tuple[str, ...] = field(default_factory=tuple)
@@ -83,8 +76,12 @@ class IdxDataset:
         default search order (``$NETCORE_DATA``, cache, system folders)."""
         return _locate.search_dirs(self.name, path)
 
-    def find_files(self, split: Split = "test", path: str | os.PathLike[str] | None = None,
-                   download: bool = True) -> tuple[Path, Path]:
+    def find_files(
+        self,
+        split: Split = "test",
+        path: str | os.PathLike[str] | None = None,
+        download: bool = True,
+    ) -> tuple[Path, Path]:
         """Return ``(images_file, labels_file)`` of ``split``, downloading them if needed."""
         if split not in SPLIT_FILES:
             raise ValueError(f"split must be 'train' or 'test', received {split!r}")
@@ -100,23 +97,42 @@ class IdxDataset:
                 got = []
                 for stem in stems:
                     existing = find_file(target, stem)
-                    got.append(existing or _locate.download(
-                        f"{stem}.gz", self.mirrors, self.archive_sha256[f"{stem}.gz"], target))
+                    got.append(
+                        existing
+                        or _locate.download(
+                            f"{stem}.gz", self.mirrors, self.archive_sha256[f"{stem}.gz"], target
+                        )
+                    )
                 return got[0], got[1]
             except _locate.DownloadFailed as exc:
                 failures = exc.reasons
-        raise DatasetNotFoundError(self._not_found_message(split, stems, list(found.searched),
-                                                           target, download, failures, path))
+        raise DatasetNotFoundError(
+            self._not_found_message(
+                split, stems, list(found.searched), target, download, failures, path
+            )
+        )
 
-    def _not_found_message(self, split: str, stems: tuple[str, str], searched: list[str],
-                           target: Path, download: bool, failures: list[str],
-                           path: str | os.PathLike[str] | None) -> str:
-        lines = [f"{self.title} {split} set not found: need {stems[0]}.gz and {stems[1]}.gz "
-                 "(gzip-compressed or plain).", "Searched, in order:"]
+    def _not_found_message(
+        self,
+        split: str,
+        stems: tuple[str, str],
+        searched: list[str],
+        target: Path,
+        download: bool,
+        failures: list[str],
+        path: str | os.PathLike[str] | None,
+    ) -> str:
+        lines = [
+            f"{self.title} {split} set not found: need {stems[0]}.gz and {stems[1]}.gz "
+            "(gzip-compressed or plain).",
+            "Searched, in order:",
+        ]
         lines += [f"  {s}" for s in searched]
         if path is None and not os.environ.get(_locate.ENV_VAR):
-            lines.append(f"  (${_locate.ENV_VAR} is not set: point it at a folder holding the "
-                         f"files or a '{self.name}/' subfolder with them)")
+            lines.append(
+                f"  (${_locate.ENV_VAR} is not set: point it at a folder holding the "
+                f"files or a '{self.name}/' subfolder with them)"
+            )
         if not download:
             lines.append("Download: not attempted (download=False).")
         else:
@@ -136,31 +152,42 @@ class IdxDataset:
         arg = "" if path is None else repr(str(path))
         out = []
         if test.found is not None:
-            out.append(f"Only the test set (t10k files) is in {test.found[0].parent}: "
-                       f"{self.module}.load_test({arg}) loads that set alone.")
+            out.append(
+                f"Only the test set (t10k files) is in {test.found[0].parent}: "
+                f"{self.module}.load_test({arg}) loads that set alone."
+            )
         else:
             out.append(f"For the test set alone: {self.module}.load_test({arg}).")
         if self.bundled:
-            out.append(f"No files at all? {self.module}.load_bundled() gives the real {self.title} "
-                       "test set shipped with netcore, split 8,000/2,000 (no download).")
+            out.append(
+                f"No files at all? {self.module}.load_bundled() gives the real {self.title} "
+                "test set shipped with netcore, split 8,000/2,000 (no download)."
+            )
         return out
 
     # -- loading ----------------------------------------------------------------------
-    def load_split(self, split: Split, path: str | os.PathLike[str] | None = None,
-                   download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def load_split(
+        self, split: Split, path: str | os.PathLike[str] | None = None, download: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Load one split as ``(x, y)``: uint8 arrays of shape (N, 28, 28) and (N,)."""
         images_file, labels_file = self.find_files(split, path, download)
         x = read_idx(images_file, IMAGES_MAGIC)
         y = read_idx(labels_file, LABELS_MAGIC)
         if x.shape[1:] != IMAGE_SHAPE:
-            raise DataFileError(f"{images_file}: images are {x.shape[1]}x{x.shape[2]}, "
-                                f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}")
+            raise DataFileError(
+                f"{images_file}: images are {x.shape[1]}x{x.shape[2]}, "
+                f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}"
+            )
         if len(x) != len(y):
-            raise DataFileError(f"{images_file} holds {len(x)} images but {labels_file} holds "
-                                f"{len(y)} labels; the two files do not belong together")
+            raise DataFileError(
+                f"{images_file} holds {len(x)} images but {labels_file} holds "
+                f"{len(y)} labels; the two files do not belong together"
+            )
         if y.size and int(y.max()) >= self.num_classes:
-            raise DataFileError(f"{labels_file}: label {int(y.max())} outside 0..."
-                                f"{self.num_classes - 1}; corrupt file or another dataset")
+            raise DataFileError(
+                f"{labels_file}: label {int(y.max())} outside 0..."
+                f"{self.num_classes - 1}; corrupt file or another dataset"
+            )
         self._check_identity(images_file, x, f"{self.title} {split} images")
         self._check_identity(labels_file, y, f"{self.title} {split} labels")
         return x, y
@@ -171,11 +198,16 @@ class IdxDataset:
         # unknown contents are accepted, since local copies may be legitimately different.
         known = _KNOWN_CONTENT.get(content_sha256(array))
         if known is not None and known != expected:
-            raise DataFileError(f"{file} holds {known}, not {expected}; move it to the right "
-                                "folder (files of different datasets share these names)")
+            raise DataFileError(
+                f"{file} holds {known}, not {expected}; move it to the right "
+                "folder (files of different datasets share these names)"
+            )
 
-    def load_data(self, path: str | os.PathLike[str] | None = None, download: bool = True,
-                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def load_data(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        download: bool = True,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """Keras-style ``(x_train, y_train), (x_test, y_test)``."""
         return self.load_split("train", path, download), self.load_split("test", path, download)
 
@@ -195,26 +227,33 @@ def public_api(ds: IdxDataset) -> tuple[Callable[..., Any], ...]:
     """The Keras-style module functions of one dataset, written once for MNIST and Fashion-MNIST:
     ``load_data, load_test, load_train, find_files, search_dirs``."""
 
-    def load_data(path: str | os.PathLike[str] | None = None, download: bool = True,
-                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def load_data(
+        path: str | os.PathLike[str] | None = None,
+        download: bool = True,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         return ds.load_data(path, download)
 
-    def load_test(path: str | os.PathLike[str] | None = None, download: bool = True,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def load_test(
+        path: str | os.PathLike[str] | None = None,
+        download: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return ds.load_split("test", path, download)
 
-    def load_train(path: str | os.PathLike[str] | None = None, download: bool = True,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def load_train(
+        path: str | os.PathLike[str] | None = None,
+        download: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return ds.load_split("train", path, download)
 
-    def find_files(split: Split = "test", path: str | os.PathLike[str] | None = None,
-                   download: bool = False) -> tuple[Path, Path]:
+    def find_files(
+        split: Split = "test", path: str | os.PathLike[str] | None = None, download: bool = False
+    ) -> tuple[Path, Path]:
         return ds.find_files(split, path, download)
 
     def search_dirs(path: str | os.PathLike[str] | None = None) -> list[Path]:
         return [folder for _, folder in ds.search_dirs(path)]
 
-    load_data.__doc__ = f"""Load {ds.title} like ``keras.datasets.{ds.name.replace('-', '_')}.load_data()``.
+    load_data.__doc__ = f"""Load {ds.title} like ``keras.datasets.{ds.name.replace("-", "_")}.load_data()``.
 
     Args:
         path: a folder holding the four IDX files (gzipped or plain), directly or in a
@@ -230,12 +269,18 @@ def public_api(ds: IdxDataset) -> tuple[Callable[..., Any], ...]:
         DatasetNotFoundError: files found nowhere and not downloadable; lists what was tried.
         DataFileError: a file is corrupt, truncated or does not match its partner.
     """
-    load_test.__doc__ = (f"Load only the 10,000-image {ds.title} test split as ``(x_test, y_test)``.\n\n"
-                         "    Useful where the training files are absent. Same arguments and errors as\n"
-                         "    :func:`load_data`.\n")
-    load_train.__doc__ = f"Load only the 60,000-image {ds.title} training split as ``(x_train, y_train)``."
-    find_files.__doc__ = ("Locate ``(images_file, labels_file)`` of ``split`` (\"train\" or \"test\").\n\n"
-                          "    By default only searches (no download); raises DatasetNotFoundError listing the\n"
-                          "    folders searched when the pair is found nowhere.\n")
+    load_test.__doc__ = (
+        f"Load only the 10,000-image {ds.title} test split as ``(x_test, y_test)``.\n\n"
+        "    Useful where the training files are absent. Same arguments and errors as\n"
+        "    :func:`load_data`.\n"
+    )
+    load_train.__doc__ = (
+        f"Load only the 60,000-image {ds.title} training split as ``(x_train, y_train)``."
+    )
+    find_files.__doc__ = (
+        'Locate ``(images_file, labels_file)`` of ``split`` ("train" or "test").\n\n'
+        "    By default only searches (no download); raises DatasetNotFoundError listing the\n"
+        "    folders searched when the pair is found nowhere.\n"
+    )
     search_dirs.__doc__ = "The folders that would be searched, in order."
     return load_data, load_test, load_train, find_files, search_dirs

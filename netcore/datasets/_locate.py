@@ -10,6 +10,7 @@ Search order for a dataset ``<name>`` (first folder holding all needed files win
    install data);
 4. a download from the dataset's mirrors into the cache, verified by SHA-256.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,8 +68,11 @@ class Search:
     searched: tuple[str, ...]
 
 
-def search(name: str, wanted: Sequence[Sequence[str]], path: str | os.PathLike[str] | None = None,
-           ) -> Search:
+def search(
+    name: str,
+    wanted: Sequence[Sequence[str]],
+    path: str | os.PathLike[str] | None = None,
+) -> Search:
     """Find every file in ``wanted`` in ONE folder, trying the folders of :func:`search_dirs`.
 
     Each entry of ``wanted`` lists the accepted relative names of one file, preferred first
@@ -77,13 +81,17 @@ def search(name: str, wanted: Sequence[Sequence[str]], path: str | os.PathLike[s
     """
     searched: list[str] = []
     for i, (label, folder) in enumerate(search_dirs(name, path), start=1):
-        found = [next((folder / c for c in names if (folder / c).is_file()), None)
-                 for names in wanted]
+        found = [
+            next((folder / c for c in names if (folder / c).is_file()), None) for names in wanted
+        ]
         if all(f is not None for f in found):
             return Search(tuple(f for f in found if f is not None), tuple(searched))
-        why = ("no such folder" if not folder.is_dir() else
-               "lacks " + " and ".join(_shown(names) for names, f in zip(wanted, found)
-                                       if f is None))
+        why = (
+            "no such folder"
+            if not folder.is_dir()
+            else "lacks "
+            + " and ".join(_shown(names) for names, f in zip(wanted, found) if f is None)
+        )
         searched.append(f"{i}. {label}: {folder}  ({why})")
     return Search(None, tuple(searched))
 
@@ -114,8 +122,9 @@ def fetch(url: str, out: BinaryIO, *, desc: str) -> None:
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         # disable=None: the bar shows on a terminal and stays out of CI logs.
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                  disable=None) as bar:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=None
+        ) as bar:
             while True:
                 chunk = response.read(1 << 16)
                 if not chunk:
@@ -157,8 +166,9 @@ def download(filename: str, mirrors: Sequence[str], sha256: str, dest_dir: Path)
         raise
 
 
-def _download_into(filename: str, mirrors: Sequence[str], sha256: str, dest_dir: Path,
-                   reasons: list[str]) -> Path:
+def _download_into(
+    filename: str, mirrors: Sequence[str], sha256: str, dest_dir: Path, reasons: list[str]
+) -> Path:
     for base in mirrors:
         url = base + filename
         try:
@@ -173,8 +183,10 @@ def _download_into(filename: str, mirrors: Sequence[str], sha256: str, dest_dir:
                 os.fsync(out.fileno())
             digest = sha256_file(tmp)  # type: ignore[arg-type]
             if digest != sha256:
-                reasons.append(f"{url}: SHA-256 mismatch (got {digest}, expected {sha256}); "
-                               "the download was discarded")
+                reasons.append(
+                    f"{url}: SHA-256 mismatch (got {digest}, expected {sha256}); "
+                    "the download was discarded"
+                )
                 continue
             final = dest_dir / filename
             os.replace(tmp, final)  # type: ignore[arg-type]

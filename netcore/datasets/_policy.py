@@ -13,6 +13,7 @@
 
 Each fallback adds a one-line note saying what was used, so nothing is chosen silently.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,14 +29,19 @@ from .errors import DatasetNotFoundError
 
 __all__ = ["NAMES", "TrainingData", "get", "load"]
 
-_MODULES: dict[str, ModuleType] = {"mnist": mnist, "fashion-mnist": fashion_mnist,
-                                   "sign-mnist": sign_mnist}
+_MODULES: dict[str, ModuleType] = {
+    "mnist": mnist,
+    "fashion-mnist": fashion_mnist,
+    "sign-mnist": sign_mnist,
+}
 #: The data set names :func:`get` and :func:`load` accept.
 NAMES: tuple[str, ...] = tuple(_MODULES)
 _TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "sign-mnist": "Sign Language MNIST"}
 _NEED = {
-    "idx": ("train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz and/or "
-            "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (gzipped or plain)"),
+    "idx": (
+        "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz and/or "
+        "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (gzipped or plain)"
+    ),
     "sign-mnist": f"{sign_mnist.FILES['train']} and/or {sign_mnist.FILES['test']}",
 }
 
@@ -85,8 +91,11 @@ def _found(mod: ModuleType, split: str, path: str | os.PathLike[str] | None) -> 
         return None
 
 
-def load(name: str, path: str | os.PathLike[str] | None = None, download: bool = True,
-         ) -> TrainingData:
+def load(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> TrainingData:
     """Load data set ``name`` for training, following the fallbacks of this module's docstring.
 
     Args:
@@ -129,14 +138,19 @@ def load(name: str, path: str | os.PathLike[str] | None = None, download: bool =
             failure = _download_failure(str(exc))
     if test_dir is not None:
         x, y = mod.load_test(path, download=False)
-        notes.append(f"only the {title} TEST set ({len(x):,} images) was found in {test_dir}: "
-                     "training and validating on a split of it")
+        notes.append(
+            f"only the {title} TEST set ({len(x):,} images) was found in {test_dir}: "
+            "training and validating on a split of it"
+        )
         return TrainingData(key, n, x, y, notes=notes, from_test_set=True)
     if path is None and key == "mnist":
         x, y = mnist.load_bundled_test()
-        notes.append("no MNIST files found" + (f" ({failure})" if failure else "")
-                     + f": using the MNIST test set shipped with netcore ({len(x):,} images, "
-                     "no download)")
+        notes.append(
+            "no MNIST files found"
+            + (f" ({failure})" if failure else "")
+            + f": using the MNIST test set shipped with netcore ({len(x):,} images, "
+            "no download)"
+        )
         return TrainingData(key, n, x, y, notes=notes, from_test_set=True, source="bundled")
     raise DatasetNotFoundError(_not_found(key, path, failure))
 
@@ -146,8 +160,10 @@ def _label_notes(key: str) -> list[str]:
         return []
     # 25 label slots, 0-24 = A-Y: J (9) needs motion and never occurs but keeps its slot, so
     # an output unit's index is still its letter's place in the alphabet.
-    return [f"{sign_mnist.num_classes} output units for the letters A-Y; J (label 9) needs "
-            "motion, has no images and is never the answer"]
+    return [
+        f"{sign_mnist.num_classes} output units for the letters A-Y; J (label 9) needs "
+        "motion, has no images and is never the answer"
+    ]
 
 
 def _download_failure(message: str) -> str:
@@ -162,10 +178,14 @@ def _not_found(key: str, path: Any, failure: str) -> str:
     if path is not None:
         text = f"{title} not found in {Path(path).expanduser()}: need {need}"
     else:
-        text = (f"{title} not found in $NETCORE_DATA, ~/.cache/netcore or /usr/share/datasets"
-                + (f"; {failure}" if failure else "")
-                + f"\nPass the folder holding {need} (--data FOLDER, or path=FOLDER in Python)")
+        text = (
+            f"{title} not found in $NETCORE_DATA, ~/.cache/netcore or /usr/share/datasets"
+            + (f"; {failure}" if failure else "")
+            + f"\nPass the folder holding {need} (--data FOLDER, or path=FOLDER in Python)"
+        )
     if key == "sign-mnist":
-        text += ("\nSign Language MNIST needs a free Kaggle account: "
-                 "https://www.kaggle.com/datasets/datamunge/sign-language-mnist")
+        text += (
+            "\nSign Language MNIST needs a free Kaggle account: "
+            "https://www.kaggle.com/datasets/datamunge/sign-language-mnist"
+        )
     return text

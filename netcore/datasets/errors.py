@@ -3,6 +3,7 @@
 They derive from :class:`netcore.errors.NetcoreError` and from the matching built-in
 exception, so ``except ValueError`` / ``except FileNotFoundError`` keep working.
 """
+
 from __future__ import annotations
 
 from ..errors import NetcoreError

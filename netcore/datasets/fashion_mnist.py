@@ -13,17 +13,36 @@ Files are looked for in ``$NETCORE_DATA/fashion-mnist/``, ``$NETCORE_DATA/``,
 ``dataset-fashion-mnist`` package installs the four gzipped files there), then downloaded into
 the cache (see :mod:`netcore.datasets`). Pass ``path=`` to use (and download into) one folder only.
 """
+
 from __future__ import annotations
 
 from ._idx_dataset import IdxDataset, public_api
 
-__all__ = ["load_data", "load_test", "load_train", "find_files", "search_dirs",
-           "num_classes", "CLASS_NAMES", "NAME"]
+__all__ = [
+    "load_data",
+    "load_test",
+    "load_train",
+    "find_files",
+    "search_dirs",
+    "num_classes",
+    "CLASS_NAMES",
+    "NAME",
+]
 
 NAME = "fashion-mnist"
 num_classes = 10
-CLASS_NAMES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 _DATASET = IdxDataset(
     name=NAME,
@@ -36,14 +55,10 @@ _DATASET = IdxDataset(
     # SHA-256 of the canonical archives, as listed in tensorflow/datasets'
     # url_checksums/fashion_mnist.txt. Plain HTTP on the first mirror is safe because of them.
     archive_sha256={
-        "train-images-idx3-ubyte.gz":
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz":
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz":
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz":
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
     num_classes=num_classes,
     class_names=CLASS_NAMES,

@@ -4,6 +4,7 @@ An IDX file is a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then ``ndim`` 
 uint32 dimension sizes, then the data in C order (big-endian for multi-byte types).
 Files may be gzip-compressed; that is detected from the content, not the file name.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -86,8 +87,9 @@ def read_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> n
                 stream.close()
 
 
-def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bool,
-                 expect_magic: int | None) -> np.ndarray:
+def _read_stream(
+    stream: BinaryIO, path: Path, size_on_disk: int, compressed: bool, expect_magic: int | None
+) -> np.ndarray:
     head = _read_exact(stream, 4)
     if len(head) < 4:
         raise DataFileError(f"{path}: file too short to be an IDX file ({len(head)} bytes)")
@@ -95,7 +97,8 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
     if head[0:2] != b"\x00\x00" or head[2] not in _DTYPES:
         raise DataFileError(
             f"{path}: not an IDX file (magic number 0x{magic:08X}"
-            + (f", expected 0x{expect_magic:08X}" if expect_magic is not None else "") + ")"
+            + (f", expected 0x{expect_magic:08X}" if expect_magic is not None else "")
+            + ")"
         )
     if expect_magic is not None and magic != expect_magic:
         raise DataFileError(
@@ -134,7 +137,7 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
     while got < payload:
         # Bounded reads: gzip decompresses each request into a temporary bytes object, so
         # one request for the whole payload would hold the data twice at its peak.
-        n = stream.readinto(view[got:got + _CHUNK])  # type: ignore[attr-defined]
+        n = stream.readinto(view[got : got + _CHUNK])  # type: ignore[attr-defined]
         if not n:
             break
         got += n
@@ -158,4 +161,3 @@ def _read_stream(stream: BinaryIO, path: Path, size_on_disk: int, compressed: bo
 def _describe_magic(magic: int) -> str:
     names = {IMAGES_MAGIC: "uint8 images, 3 dimensions", LABELS_MAGIC: "uint8 labels, 1 dimension"}
     return names.get(magic, "IDX")
-

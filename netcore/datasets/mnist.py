@@ -19,6 +19,7 @@ CC BY-SA 3.0, see its README): :func:`load_bundled` and :func:`load_bundled_test
 no search and no download. :func:`load_data` never falls back to it: it means the full
 60,000/10,000 set, found or downloaded.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -29,9 +30,20 @@ import numpy as np
 from ._idx_dataset import SPLIT_FILES, IdxDataset, content_sha256, public_api
 from .errors import DataFileError
 
-__all__ = ["load_data", "load_test", "load_train", "load_bundled", "load_bundled_test",
-           "bundled_dir", "find_files", "search_dirs", "num_classes", "CLASS_NAMES", "NAME",
-           "BUNDLED_SHA256"]
+__all__ = [
+    "load_data",
+    "load_test",
+    "load_train",
+    "load_bundled",
+    "load_bundled_test",
+    "bundled_dir",
+    "find_files",
+    "search_dirs",
+    "num_classes",
+    "CLASS_NAMES",
+    "NAME",
+    "BUNDLED_SHA256",
+]
 
 NAME = "mnist"
 num_classes = 10
@@ -47,14 +59,10 @@ _DATASET = IdxDataset(
     # SHA-256 of the canonical archives, as listed in tensorflow/datasets'
     # url_checksums/mnist.txt (the same archives are served by both mirrors).
     archive_sha256={
-        "train-images-idx3-ubyte.gz":
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte.gz":
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte.gz":
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte.gz":
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
     num_classes=num_classes,
     class_names=CLASS_NAMES,
@@ -89,14 +97,18 @@ def load_bundled_test() -> tuple[np.ndarray, np.ndarray]:
     folder = bundled_dir()
     for stem in SPLIT_FILES["test"]:
         if not (folder / f"{stem}.gz").is_file():
-            raise DataFileError(f"the MNIST test set shipped with netcore is missing: "
-                                f"{folder / (stem + '.gz')} not found; reinstall netcore")
+            raise DataFileError(
+                f"the MNIST test set shipped with netcore is missing: "
+                f"{folder / (stem + '.gz')} not found; reinstall netcore"
+            )
     x, y = _DATASET.load_split("test", folder, download=False)
     for stem, array in zip(SPLIT_FILES["test"], (x, y)):
         if content_sha256(array) != BUNDLED_SHA256[stem]:
-            raise DataFileError(f"{folder / (stem + '.gz')}: content does not match its SHA-256 "
-                                f"{BUNDLED_SHA256[stem]}; the installation is damaged, "
-                                "reinstall netcore")
+            raise DataFileError(
+                f"{folder / (stem + '.gz')}: content does not match its SHA-256 "
+                f"{BUNDLED_SHA256[stem]}; the installation is damaged, "
+                "reinstall netcore"
+            )
     return x, y
 
 

@@ -11,6 +11,7 @@ The label space is 25 wide (0..24, A..Y) so :data:`num_classes` is 25, but only 
 classes occur: 9 (J) is never present, because J (like Z) needs motion to sign.
 The public CSVs have 27,455 training and 7,172 test rows.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,21 @@ import numpy as np
 from . import _locate
 from .errors import DataFileError, DatasetNotFoundError
 
-__all__ = ["load_data", "load_test", "load_train", "read_csv", "find_files", "search_dirs",
-           "label_to_letter",
-           "LETTERS", "ABSENT_LABELS", "PRESENT_LABELS", "num_classes", "NAME", "FILES"]
+__all__ = [
+    "load_data",
+    "load_test",
+    "load_train",
+    "read_csv",
+    "find_files",
+    "search_dirs",
+    "label_to_letter",
+    "LETTERS",
+    "ABSENT_LABELS",
+    "PRESENT_LABELS",
+    "num_classes",
+    "NAME",
+    "FILES",
+]
 
 NAME = "sign-mnist"
 FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
@@ -56,10 +69,12 @@ def label_to_letter(label: int) -> str:
 
 
 def _kaggle_hint(folder_text: str) -> str:
-    return ("Sign Language MNIST is on Kaggle and needs a (free) Kaggle account to download: "
-            "https://www.kaggle.com/datasets/datamunge/sign-language-mnist . Unzip it and "
-            f"put sign_mnist_train.csv and sign_mnist_test.csv in {folder_text}, "
-            "or pass load_data(path=<folder holding them>).")
+    return (
+        "Sign Language MNIST is on Kaggle and needs a (free) Kaggle account to download: "
+        "https://www.kaggle.com/datasets/datamunge/sign-language-mnist . Unzip it and "
+        f"put sign_mnist_train.csv and sign_mnist_test.csv in {folder_text}, "
+        "or pass load_data(path=<folder holding them>)."
+    )
 
 
 def _spellings(split: str) -> tuple[str, ...]:
@@ -68,8 +83,12 @@ def _spellings(split: str) -> tuple[str, ...]:
     return (name, f"{name.removesuffix('.csv')}/{name}")
 
 
-def find_files(split: str = "test", path: str | os.PathLike[str] | None = None,
-               download: bool = False, *legacy: Any) -> tuple[Path]:
+def find_files(
+    split: str = "test",
+    path: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    *legacy: Any,
+) -> tuple[Path]:
     """Locate the CSV file of ``split`` (``"train"`` or ``"test"``) as a 1-tuple.
 
     The same signature as ``mnist.find_files``; ``download`` is accepted for that reason, but
@@ -86,24 +105,35 @@ def find_files(split: str = "test", path: str | os.PathLike[str] | None = None,
     found = _locate.search(NAME, [_spellings(split)], path)
     if found.found is not None:
         return (found.found[0],)
-    where = (f"{Path(path).expanduser()}" if path is not None else
-             f"{_locate.cache_root() / NAME} (or $NETCORE_DATA/{NAME}/)")
-    raise DatasetNotFoundError(f"Sign Language MNIST {split} set not found: need "
-                               f"{FILES[split]}. Searched, in order:\n"
-                               + "\n".join(f"  {line}" for line in found.searched)
-                               + "\n" + _kaggle_hint(where))
+    where = (
+        f"{Path(path).expanduser()}"
+        if path is not None
+        else f"{_locate.cache_root() / NAME} (or $NETCORE_DATA/{NAME}/)"
+    )
+    raise DatasetNotFoundError(
+        f"Sign Language MNIST {split} set not found: need "
+        f"{FILES[split]}. Searched, in order:\n"
+        + "\n".join(f"  {line}" for line in found.searched)
+        + "\n"
+        + _kaggle_hint(where)
+    )
 
 
 def _find_files_legacy(path: Any, splits: Any = ("train", "test"), *_: Any) -> dict[str, Path]:
-    warnings.warn("sign_mnist.find_files(path, splits) is deprecated: call "
-                  "find_files(split, path) once per split (it returns a 1-tuple)",
-                  DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        "sign_mnist.find_files(path, splits) is deprecated: call "
+        "find_files(split, path) once per split (it returns a 1-tuple)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     if splits is None or isinstance(splits, bool):
         splits = ("train", "test")
     files = {sp: find_files(sp, path)[0] for sp in splits}
     if len({f.parent for f in files.values()}) > 1:
-        raise DatasetNotFoundError(f"Sign Language MNIST: {', '.join(map(str, files.values()))} "
-                                   "are in different folders; put them in one")
+        raise DatasetNotFoundError(
+            f"Sign Language MNIST: {', '.join(map(str, files.values()))} "
+            "are in different folders; put them in one"
+        )
     return files
 
 
@@ -119,15 +149,18 @@ def read_csv(file: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
         header = f.readline().decode("utf-8", "replace").lstrip("\ufeff").strip()
     if [h.strip() for h in header.split(",")] != _HEADER:
         shown = header if len(header) < 60 else header[:57] + "..."
-        raise DataFileError(f"{file}, line 1: expected the header 'label,pixel1,...,pixel784' "
-                            f"(785 columns), got {shown!r}")
+        raise DataFileError(
+            f"{file}, line 1: expected the header 'label,pixel1,...,pixel784' "
+            f"(785 columns), got {shown!r}"
+        )
     try:
         # numpy's C parser: 27k x 785 cells in about a second. Warnings become errors so that
         # nothing is silently coerced; any failure is re-diagnosed line by line below.
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            data = np.loadtxt(file, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2,
-                              comments=None)
+            data = np.loadtxt(
+                file, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2, comments=None
+            )
     except (ValueError, Warning) as exc:
         _diagnose(file, exc)
         raise  # _diagnose always raises; kept for type checkers
@@ -155,13 +188,16 @@ def _data_lines(file: Path) -> Iterator[tuple[int, bytes]]:
 def _check_structure(file: Path, lineno: int, line: bytes) -> list[bytes]:
     cells = line.split(b",")
     if len(cells) != len(_HEADER):
-        raise DataFileError(f"{file}, line {lineno}: {len(cells)} columns, expected "
-                            f"{len(_HEADER)} (label + 784 pixels)")
+        raise DataFileError(
+            f"{file}, line {lineno}: {len(cells)} columns, expected "
+            f"{len(_HEADER)} (label + 784 pixels)"
+        )
     if not _INT_ROW.fullmatch(line.rstrip(b"\r\n")):
         col = next(i for i, c in enumerate(cells) if not _INT_ROW.fullmatch(c.strip()))
         shown = cells[col].strip().decode(errors="replace")
-        raise DataFileError(f"{file}, line {lineno}, column {col + 1} ({_HEADER[col]}): "
-                            f"{shown!r} is not an integer")
+        raise DataFileError(
+            f"{file}, line {lineno}, column {col + 1} ({_HEADER[col]}): {shown!r} is not an integer"
+        )
     return cells
 
 
@@ -169,12 +205,16 @@ def _check_values(file: Path, lineno: int, cells: list[bytes]) -> None:
     values = [int(c) for c in cells]
     label = values[0]
     if not 0 <= label < num_classes or label in ABSENT_LABELS:
-        raise DataFileError(f"{file}, line {lineno}: label {label} outside 0..24 or "
-                            "equal to 9 (J, which the dataset never contains)")
+        raise DataFileError(
+            f"{file}, line {lineno}: label {label} outside 0..24 or "
+            "equal to 9 (J, which the dataset never contains)"
+        )
     for col, v in enumerate(values[1:], start=1):
         if not 0 <= v <= 255:
-            raise DataFileError(f"{file}, line {lineno}, column {col + 1} "
-                                f"({_HEADER[col]}): pixel {v} outside 0..255")
+            raise DataFileError(
+                f"{file}, line {lineno}, column {col + 1} "
+                f"({_HEADER[col]}): pixel {v} outside 0..255"
+            )
 
 
 def _diagnose(file: Path, cause: BaseException | None, bad_row: int | None = None) -> None:
@@ -199,14 +239,18 @@ def _diagnose(file: Path, cause: BaseException | None, bad_row: int | None = Non
     raise DataFileError(f"{file}: could not be parsed ({cause})") from cause
 
 
-def load_train(path: str | os.PathLike[str] | None = None, download: bool = True,
-               ) -> tuple[np.ndarray, np.ndarray]:
+def load_train(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Load ``sign_mnist_train.csv`` as ``(x_train, y_train)``; arguments as :func:`load_data`."""
     return read_csv(find_files("train", path, download)[0])
 
 
-def load_test(path: str | os.PathLike[str] | None = None, download: bool = True,
-              ) -> tuple[np.ndarray, np.ndarray]:
+def load_test(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Load ``sign_mnist_test.csv`` as ``(x_test, y_test)``; arguments as :func:`load_data`."""
     return read_csv(find_files("test", path, download)[0])
 
@@ -216,8 +260,10 @@ def search_dirs(path: str | os.PathLike[str] | None = None) -> list[Path]:
     return [folder for _, folder in _locate.search_dirs(NAME, path)]
 
 
-def load_data(path: str | os.PathLike[str] | None = None, download: bool = True,
-              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def load_data(
+    path: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Sign Language MNIST as ``(x_train, y_train), (x_test, y_test)``.
 
     Args:

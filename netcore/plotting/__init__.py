@@ -22,6 +22,7 @@ imports this module untouched. Each function writes one PNG and returns its
 >>> plot_samples(x_train, y_train, "samples.png")                   # doctest: +SKIP
 >>> plot_history(model.fit(x, y, validation_split=0.2), "curves.png")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
@@ -38,7 +39,20 @@ from .history import plot_history
 from .images import plot_predictions, plot_samples
 from .linear import plot_linear_fit, plot_loss_surface
 
-__all__ = ["PlottingUnavailableError", "INSTALL_HINT", "require_matplotlib", "plot_history",
-           "plot_loss_surface", "plot_linear_fit", "plot_activations", "SOFTMAX_EXAMPLE",
-           "plot_samples", "plot_predictions", "plot_overfitting", "overfitting_example",
-           "OverfittingExample", "Trendline", "plot_xent"]
+__all__ = [
+    "PlottingUnavailableError",
+    "INSTALL_HINT",
+    "require_matplotlib",
+    "plot_history",
+    "plot_loss_surface",
+    "plot_linear_fit",
+    "plot_activations",
+    "SOFTMAX_EXAMPLE",
+    "plot_samples",
+    "plot_predictions",
+    "plot_overfitting",
+    "overfitting_example",
+    "OverfittingExample",
+    "Trendline",
+    "plot_xent",
+]

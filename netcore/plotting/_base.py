@@ -1,4 +1,5 @@
 """What every picture shares: the matplotlib check, a pyplot-free figure, writing the PNG."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,8 @@ def require_matplotlib() -> None:
         from matplotlib.figure import Figure  # noqa: F401
     except ImportError as exc:
         raise PlottingUnavailableError(
-            f"plotting needs matplotlib, which is not installed ({exc}): {INSTALL_HINT}") from None
+            f"plotting needs matplotlib, which is not installed ({exc}): {INSTALL_HINT}"
+        ) from None
 
 
 def new_figure(width: float, height: float) -> Any:

@@ -1,5 +1,6 @@
 """Pictures of ideas rather than of a run: activation functions, cross-entropy against
 squared error, and a simple against an over-flexible trendline."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,11 @@ from ._base import new_figure, save_png
 SOFTMAX_EXAMPLE = (2.0, 1.0, 0.1)
 
 
-def plot_activations(path: str | os.PathLike[str], x_range: tuple[float, float] = (-6.0, 6.0),
-                     softmax_input: Sequence[float] = SOFTMAX_EXAMPLE) -> Path:
+def plot_activations(
+    path: str | os.PathLike[str],
+    x_range: tuple[float, float] = (-6.0, 6.0),
+    softmax_input: Sequence[float] = SOFTMAX_EXAMPLE,
+) -> Path:
     """Draw linear, ReLU and sigmoid, and the softmax of an example vector as a bar chart,
     side by side in one PNG. The curves come from :mod:`netcore.activations`, the same
     functions the layers apply.
@@ -30,8 +34,11 @@ def plot_activations(path: str | os.PathLike[str], x_range: tuple[float, float] 
     fig = new_figure(16.0, 3.9)
     axes = fig.subplots(1, 4)
     x = np.linspace(*x_range, 401)
-    curves = [("linear", "f(x) = x"), ("relu", "f(x) = max(0, x)"),
-              ("sigmoid", "f(x) = 1 / (1 + e^-x)")]
+    curves = [
+        ("linear", "f(x) = x"),
+        ("relu", "f(x) = max(0, x)"),
+        ("sigmoid", "f(x) = 1 / (1 + e^-x)"),
+    ]
     for ax, (name, formula) in zip(axes, curves):
         y = np.asarray(getattr(activations, name)(x), dtype=float)
         ax.plot(x, y, color="tab:blue", linewidth=2)
@@ -46,8 +53,13 @@ def plot_activations(path: str | os.PathLike[str], x_range: tuple[float, float] 
     ax = axes[3]
     bars = ax.bar(np.arange(z.size), p, color="tab:green")
     for bar, prob in zip(bars, p):
-        ax.annotate(f"{prob:.3f}", (bar.get_x() + bar.get_width() / 2, prob),
-                    ha="center", va="bottom", fontsize=9)
+        ax.annotate(
+            f"{prob:.3f}",
+            (bar.get_x() + bar.get_width() / 2, prob),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set_xticks(np.arange(z.size), [f"z={v:g}" for v in z])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("probability")
@@ -58,7 +70,7 @@ def plot_activations(path: str | os.PathLike[str], x_range: tuple[float, float] 
 
 
 def plot_xent(path: str | os.PathLike[str]) -> Path:
-    """"RMSE for probabilities?": the loss of one prediction whose true label is 1, as the
+    """ "RMSE for probabilities?": the loss of one prediction whose true label is 1, as the
     predicted probability ``p`` of that label goes from 1 to 0.
 
     Cross-entropy ``-ln p`` grows without bound as ``p -> 0``, so a confidently wrong
@@ -87,15 +99,21 @@ def plot_xent(path: str | os.PathLike[str]) -> Path:
     ax.plot(p, rmse, ":", color="tab:blue", label="RMSE  |1 - p|")
     for v in (0.5, 0.1, 0.01):
         ce = float(losses.categorical_crossentropy(target, [[v, 1 - v]]))
-        ax.annotate(f"p = {v:g}: -ln p = {ce:.2f}", (v, ce), xytext=(-8, 6),
-                    textcoords="offset points", fontsize=8, color="tab:red", ha="right")
+        ax.annotate(
+            f"p = {v:g}: -ln p = {ce:.2f}",
+            (v, ce),
+            xytext=(-8, 6),
+            textcoords="offset points",
+            fontsize=8,
+            color="tab:red",
+            ha="right",
+        )
         ax.plot([v], [ce], "o", color="tab:red", markersize=4)
     ax.set_xlim(1.0, 0.0)  # the prediction gets worse from left to right
     ax.set_ylim(0.0, float(xent.max()) * 1.05)
     ax.set_xlabel("predicted probability p of the true label (1 = right, 0 = wrong)")
     ax.set_ylabel("loss")
-    ax.set_title("RMSE for probabilities? The loss of one prediction, true label 1",
-                 fontsize=10)
+    ax.set_title("RMSE for probabilities? The loss of one prediction, true label 1", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
     return save_png(fig, path)
@@ -125,8 +143,9 @@ class OverfittingExample:
     flexible: Trendline
 
 
-def overfitting_example(seed: int = 0, n: int = 10, high_degree: int = 9,
-                        noise: float = 0.6) -> OverfittingExample:
+def overfitting_example(
+    seed: int = 0, n: int = 10, high_degree: int = 9, noise: float = 0.6
+) -> OverfittingExample:
     """The data and fits :func:`plot_overfitting` draws.
 
     ``n`` training points at roughly even ``x`` in [0, 3] (jittered), ``n - 1`` validation
@@ -146,14 +165,18 @@ def overfitting_example(seed: int = 0, n: int = 10, high_degree: int = 9,
 
     def fit(degree: int) -> Trendline:
         poly = Polynomial.fit(x_train, y_train, degree)
-        return Trendline(degree, poly, float(np.mean((poly(x_train) - y_train) ** 2)),
-                         float(np.mean((poly(x_valid) - y_valid) ** 2)))
+        return Trendline(
+            degree,
+            poly,
+            float(np.mean((poly(x_train) - y_train) ** 2)),
+            float(np.mean((poly(x_valid) - y_valid) ** 2)),
+        )
 
     return OverfittingExample(x_train, y_train, x_valid, y_valid, fit(1), fit(high_degree))
 
 
 def plot_overfitting(path: str | os.PathLike[str], seed: int = 0) -> Path:
-    """"Which trendline is better?": the points of :func:`overfitting_example`, a straight
+    """ "Which trendline is better?": the points of :func:`overfitting_example`, a straight
     line and a high-degree polynomial fitted to the training points, each with its training
     and validation mean squared error in the legend. The wiggly curve wins on the training
     points and loses on the validation points: it learned the noise (overfitting).
@@ -169,23 +192,37 @@ def plot_overfitting(path: str | os.PathLike[str], seed: int = 0) -> Path:
     ax = fig.add_subplot()
     every_x = np.concatenate([ex.x_train, ex.x_valid])
     xs = np.linspace(every_x.min(), every_x.max(), 600)
-    for line, style in ((ex.simple, dict(color="tab:green", linewidth=2)),
-                        (ex.flexible, dict(color="tab:red", linewidth=1.6))):
+    for line, style in (
+        (ex.simple, dict(color="tab:green", linewidth=2)),
+        (ex.flexible, dict(color="tab:red", linewidth=1.6)),
+    ):
         name = "straight line" if line.degree == 1 else f"degree-{line.degree} polynomial"
-        ax.plot(xs, line.polynomial(xs), **style,
-                label=f"{name}: training MSE {line.train_mse:.3f}, "
-                      f"validation MSE {line.valid_mse:.3f}")
+        ax.plot(
+            xs,
+            line.polynomial(xs),
+            **style,
+            label=f"{name}: training MSE {line.train_mse:.3f}, validation MSE {line.valid_mse:.3f}",
+        )
     ax.plot(ex.x_train, ex.y_train, "o", color="black", label="training points")
-    ax.plot(ex.x_valid, ex.y_valid, "s", color="tab:orange", markerfacecolor="none",
-            markeredgewidth=1.5, label="validation points")
+    ax.plot(
+        ex.x_valid,
+        ex.y_valid,
+        "s",
+        color="tab:orange",
+        markerfacecolor="none",
+        markeredgewidth=1.5,
+        label="validation points",
+    )
     # The window holds every point; the polynomial's swings may leave it between them.
     ys = np.concatenate([ex.y_train, ex.y_valid])
     pad = 0.35 * (ys.max() - ys.min())
     ax.set_ylim(ys.min() - pad, ys.max() + pad)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title("Which trendline is better? Both fit the training points; "
-                 "only one fits new points", fontsize=10)
+    ax.set_title(
+        "Which trendline is better? Both fit the training points; only one fits new points",
+        fontsize=10,
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=2)
     return save_png(fig, path)

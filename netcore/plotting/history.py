@@ -1,4 +1,5 @@
 """Training curves: one panel per metric, training against validation."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,12 @@ from ._base import new_figure, save_png
 _TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
 
 
-def plot_history(history: Mapping[str, Any] | Any, path: str | os.PathLike[str],
-                 metrics: Sequence[str] | None = None, title: str | None = None) -> Path:
+def plot_history(
+    history: Mapping[str, Any] | Any,
+    path: str | os.PathLike[str],
+    metrics: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
     """Plot per-epoch training (and validation) curves into one PNG, one panel per metric.
 
     Args:
@@ -36,8 +41,10 @@ def plot_history(history: Mapping[str, Any] | Any, path: str | os.PathLike[str],
     """
     if not isinstance(history, Mapping):
         if not isinstance(getattr(history, "history", None), Mapping):
-            raise TypeError("history must be a History (what fit returns) or its .history dict, "
-                            f"received {type(history).__name__}")
+            raise TypeError(
+                "history must be a History (what fit returns) or its .history dict, "
+                f"received {type(history).__name__}"
+            )
         history = history.history
     # The CLI's history.json wraps the Keras-style dict with run details.
     logs = history["history"] if isinstance(history.get("history"), Mapping) else history
@@ -63,7 +70,9 @@ def plot_history(history: Mapping[str, Any] | Any, path: str | os.PathLike[str],
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         # One panel: the caller's title replaces the generic one rather than stacking on it.
-        ax.set_title(title if title and len(metrics) == 1 else f"{_TITLES.get(name, name)} per epoch")
+        ax.set_title(
+            title if title and len(metrics) == 1 else f"{_TITLES.get(name, name)} per epoch"
+        )
         ax.set_xticks(epochs if epochs.size <= 20 else np.linspace(1, epochs.size, 10).round())
         ax.grid(True, alpha=0.3)
         ax.legend()

@@ -1,5 +1,6 @@
 """Grids of images: a data set's samples with their labels, a model's predictions with its
 mistakes marked."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ def _as_images(x: Any) -> np.ndarray:
     flattened square images ``(n, side * side)``."""
     imgs = _host(x)
     if not (np.issubdtype(imgs.dtype, np.number) or imgs.dtype == bool):
-        raise ValueError(f"x must be a batch of images with numeric pixels, received an array "
-                         f"of dtype {imgs.dtype}")
+        raise ValueError(
+            f"x must be a batch of images with numeric pixels, received an array "
+            f"of dtype {imgs.dtype}"
+        )
     if len(imgs) == 0:
         raise ValueError("x must hold at least one image, received an empty batch")
     if imgs.ndim == 2 and imgs.shape[1] > 0:
@@ -34,9 +37,11 @@ def _as_images(x: Any) -> np.ndarray:
         return imgs[..., 0]
     if imgs.ndim == 3 or (imgs.ndim == 4 and imgs.shape[-1] in (3, 4)):
         return imgs
-    raise ValueError("x must be a batch of images, (n, height, width), (n, height, width, "
-                     "channels) or flattened square images (n, side * side), received an array "
-                     f"of shape {imgs.shape}")
+    raise ValueError(
+        "x must be a batch of images, (n, height, width), (n, height, width, "
+        "channels) or flattened square images (n, side * side), received an array "
+        f"of shape {imgs.shape}"
+    )
 
 
 def _as_labels(y: Any, n: int, name: str) -> np.ndarray:
@@ -44,16 +49,20 @@ def _as_labels(y: Any, n: int, name: str) -> np.ndarray:
     (the arg-max), or one sigmoid probability per sample ``(n, 1)`` (1 where >= 0.5)."""
     arr = _host(y)
     if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be integer labels or rows of class scores, received an "
-                         f"array of dtype {arr.dtype}")
+        raise ValueError(
+            f"{name} must be integer labels or rows of class scores, received an "
+            f"array of dtype {arr.dtype}"
+        )
     if arr.ndim == 2 and arr.shape[1] == 1:
         col = arr[:, 0]
         arr = col if np.all(np.mod(col, 1) == 0) else (col >= 0.5).astype(int)
     elif arr.ndim == 2:
         arr = arr.argmax(axis=1)
     if arr.ndim != 1 or len(arr) != n:
-        raise ValueError(f"{name} must hold one label (or one row of class scores) per image: "
-                         f"{n} labels, received an array of shape {_host(y).shape}")
+        raise ValueError(
+            f"{name} must hold one label (or one row of class scores) per image: "
+            f"{n} labels, received an array of shape {_host(y).shape}"
+        )
     if not np.all(np.mod(arr, 1) == 0):
         raise ValueError(f"{name} must be integer labels, received values such as {arr[0]!r}")
     return arr.astype(np.int64)
@@ -63,8 +72,10 @@ def _label_text(label: int, class_names: Sequence[str] | None) -> str:
     if class_names is None:
         return str(label)
     if not 0 <= label < len(class_names):
-        raise ValueError(f"class_names must name every label: it has {len(class_names)} names, "
-                         f"received label {label}")
+        raise ValueError(
+            f"class_names must name every label: it has {len(class_names)} names, "
+            f"received label {label}"
+        )
     return str(class_names[label])
 
 
@@ -74,8 +85,7 @@ def _check_count(n: Any) -> int:
     return int(n)
 
 
-def _image_grid(images: np.ndarray, captions: list[str], wrong: list[bool],
-                title: str) -> Any:
+def _image_grid(images: np.ndarray, captions: list[str], wrong: list[bool], title: str) -> Any:
     """A near-square grid of images with a caption under each; ``wrong`` ones framed in red."""
     count = len(images)
     cols = int(np.ceil(np.sqrt(count)))
@@ -100,9 +110,14 @@ def _image_grid(images: np.ndarray, captions: list[str], wrong: list[bool],
     return fig
 
 
-def plot_samples(x: Any, y: Any, path: str | os.PathLike[str],
-                 class_names: Sequence[str] | None = None, n: int = 25,
-                 title: str | None = None) -> Path:
+def plot_samples(
+    x: Any,
+    y: Any,
+    path: str | os.PathLike[str],
+    class_names: Sequence[str] | None = None,
+    n: int = 25,
+    title: str | None = None,
+) -> Path:
     """Draw the first ``n`` images of a data set in a grid, each with its label under it.
 
     Args:
@@ -132,9 +147,15 @@ def plot_samples(x: Any, y: Any, path: str | os.PathLike[str],
     return save_png(_image_grid(images[:count], captions, [False] * count, title), path)
 
 
-def plot_predictions(x: Any, y_true: Any, y_pred: Any, path: str | os.PathLike[str],
-                     class_names: Sequence[str] | None = None, n: int = 25,
-                     title: str | None = None) -> Path:
+def plot_predictions(
+    x: Any,
+    y_true: Any,
+    y_pred: Any,
+    path: str | os.PathLike[str],
+    class_names: Sequence[str] | None = None,
+    n: int = 25,
+    title: str | None = None,
+) -> Path:
     """Draw the first ``n`` images with the predicted label under each; a mistake is framed
     and captioned in red with the true label beside the prediction (``"7 (true 2)"``).
 
@@ -162,9 +183,13 @@ def plot_predictions(x: Any, y_true: Any, y_pred: Any, path: str | os.PathLike[s
     pred = _as_labels(y_pred, len(images), "y_pred")
     count = min(count, len(images))
     wrong = [bool(t != p) for t, p in zip(truth[:count], pred[:count])]
-    captions = [_label_text(int(p), class_names)
-                + (f" (true {_label_text(int(t), class_names)})" if bad else "")
-                for t, p, bad in zip(truth[:count], pred[:count], wrong)]
-    title = title or (f"Predicted labels of {count} images: {sum(wrong)} wrong, "
-                      "framed in red with the true label in brackets")
+    captions = [
+        _label_text(int(p), class_names)
+        + (f" (true {_label_text(int(t), class_names)})" if bad else "")
+        for t, p, bad in zip(truth[:count], pred[:count], wrong)
+    ]
+    title = title or (
+        f"Predicted labels of {count} images: {sum(wrong)} wrong, "
+        "framed in red with the true label in brackets"
+    )
     return save_png(_image_grid(images[:count], captions, wrong, title), path)

@@ -1,4 +1,5 @@
 """The two-parameter model ``y-hat = m x + b``: its loss surface, and its line on the data."""
+
 from __future__ import annotations
 
 import os
@@ -24,13 +25,17 @@ def _levels(z: np.ndarray, n: int = 24) -> np.ndarray:
     return np.concatenate([[min(0.0, float(np.nanmin(z)))], np.geomspace(lo, hi, n - 1)])
 
 
-def plot_loss_surface(loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                      descent: Sequence[tuple[float, float]],
-                      surface_path: str | os.PathLike[str] | None,
-                      contour_path: str | os.PathLike[str] | None,
-                      m_range: tuple[float, float], b_range: tuple[float, float],
-                      minimum: tuple[float, float] | None = None,
-                      title: str = "MSE of y-hat = m x + b", resolution: int = 121) -> list[Path]:
+def plot_loss_surface(
+    loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    descent: Sequence[tuple[float, float]],
+    surface_path: str | os.PathLike[str] | None,
+    contour_path: str | os.PathLike[str] | None,
+    m_range: tuple[float, float],
+    b_range: tuple[float, float],
+    minimum: tuple[float, float] | None = None,
+    title: str = "MSE of y-hat = m x + b",
+    resolution: int = 121,
+) -> list[Path]:
     """Draw the loss of a two-parameter model as a 3D surface and as filled contours, with
     the gradient-descent path on both.
 
@@ -58,13 +63,20 @@ def plot_loss_surface(loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
     mm, bb = np.meshgrid(ms, bs)
     zz = np.asarray(loss(mm, bb), dtype=float)
     pts = np.asarray(descent, dtype=float).reshape(-1, 2)
-    inside = ((pts[:, 0] >= m_range[0]) & (pts[:, 0] <= m_range[1])
-              & (pts[:, 1] >= b_range[0]) & (pts[:, 1] <= b_range[1]) & np.isfinite(pts).all(axis=1))
+    inside = (
+        (pts[:, 0] >= m_range[0])
+        & (pts[:, 0] <= m_range[1])
+        & (pts[:, 1] >= b_range[0])
+        & (pts[:, 1] <= b_range[1])
+        & np.isfinite(pts).all(axis=1)
+    )
     # Keep the leading run of visible points: a line to a point off the plot would mislead.
     stop = int(np.argmin(inside)) if not inside.all() else len(pts)
     shown = pts[:stop]
     shown_z = np.asarray(loss(shown[:, 0], shown[:, 1]), dtype=float) if len(shown) else np.empty(0)
-    left_note = f" ({len(pts) - stop} later points fall outside the plot)" if stop < len(pts) else ""
+    left_note = (
+        f" ({len(pts) - stop} later points fall outside the plot)" if stop < len(pts) else ""
+    )
     levels = _levels(zz)
     written: list[Path] = []
 
@@ -72,17 +84,53 @@ def plot_loss_surface(loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
         fig = new_figure(7.0, 5.6)
         # computed_zorder=False: draw the path over the surface instead of depth-sorting it away.
         ax = fig.add_subplot(projection="3d", computed_zorder=False)
-        ax.plot_surface(mm, bb, zz, cmap="viridis", alpha=0.75, linewidth=0, antialiased=True,
-                        rcount=60, ccount=60, zorder=1)
+        ax.plot_surface(
+            mm,
+            bb,
+            zz,
+            cmap="viridis",
+            alpha=0.75,
+            linewidth=0,
+            antialiased=True,
+            rcount=60,
+            ccount=60,
+            zorder=1,
+        )
         if len(shown):
-            ax.plot(shown[:, 0], shown[:, 1], shown_z, "o-", color="red", markersize=4,
-                    linewidth=1.8, zorder=3, label="gradient descent")
-            ax.scatter([shown[0, 0]], [shown[0, 1]], [shown_z[0]], color="white",
-                       edgecolor="black", s=50, zorder=4, label="start")
+            ax.plot(
+                shown[:, 0],
+                shown[:, 1],
+                shown_z,
+                "o-",
+                color="red",
+                markersize=4,
+                linewidth=1.8,
+                zorder=3,
+                label="gradient descent",
+            )
+            ax.scatter(
+                [shown[0, 0]],
+                [shown[0, 1]],
+                [shown_z[0]],
+                color="white",
+                edgecolor="black",
+                s=50,
+                zorder=4,
+                label="start",
+            )
         if minimum is not None:
             mz = float(np.asarray(loss(np.array([minimum[0]]), np.array([minimum[1]])))[0])
-            ax.scatter([minimum[0]], [minimum[1]], [mz], marker="*", color="gold",
-                       edgecolor="black", s=160, zorder=4, label="minimum")
+            ax.scatter(
+                [minimum[0]],
+                [minimum[1]],
+                [mz],
+                marker="*",
+                color="gold",
+                edgecolor="black",
+                s=160,
+                zorder=4,
+                label="minimum",
+            )
         ax.set_xlabel("m (slope)")
         ax.set_ylabel("b (intercept)")
         ax.set_zlabel("loss")
@@ -99,13 +147,28 @@ def plot_loss_surface(loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
         ax.contour(mm, bb, zz, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.6)
         fig.colorbar(filled, ax=ax, label="loss", format="%.3g")
         if len(shown):
-            ax.plot(shown[:, 0], shown[:, 1], "o-", color="red", markersize=4, linewidth=1.8,
-                    label="gradient descent")
-            ax.plot(shown[0, 0], shown[0, 1], "o", color="white", markeredgecolor="black",
-                    markersize=9, label="start")
+            ax.plot(
+                shown[:, 0],
+                shown[:, 1],
+                "o-",
+                color="red",
+                markersize=4,
+                linewidth=1.8,
+                label="gradient descent",
+            )
+            ax.plot(
+                shown[0, 0],
+                shown[0, 1],
+                "o",
+                color="white",
+                markeredgecolor="black",
+                markersize=9,
+                label="start",
+            )
         if minimum is not None:
-            ax.plot(*minimum, "*", color="gold", markeredgecolor="black", markersize=15,
-                    label="minimum")
+            ax.plot(
+                *minimum, "*", color="gold", markeredgecolor="black", markersize=15, label="minimum"
+            )
         ax.set_xlim(*m_range)
         ax.set_ylim(*b_range)
         ax.set_xlabel("m (slope)")
@@ -148,13 +211,25 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
 
     ax_fit, ax_loss = fig.subplots(1, 2)
     xs = np.linspace(X.min() - 0.5, X.max() + 0.5, 50)
-    ax_fit.plot(xs, first.m * xs + first.b, "--", color="grey",
-                label=f"start: {_equation(first.m, first.b)}")
-    ax_fit.plot(xs, BEST[0] * xs + BEST[1], ":", color="tab:green",
-                label=f"best: {_equation(*BEST)}")
+    ax_fit.plot(
+        xs,
+        first.m * xs + first.b,
+        "--",
+        color="grey",
+        label=f"start: {_equation(first.m, first.b)}",
+    )
+    ax_fit.plot(
+        xs, BEST[0] * xs + BEST[1], ":", color="tab:green", label=f"best: {_equation(*BEST)}"
+    )
     if np.isfinite([last.m, last.b]).all():
-        ax_fit.plot(xs, last.m * xs + last.b, "-", color="tab:red", linewidth=2,
-                    label=f"after {last.index} steps: {_equation(last.m, last.b)}")
+        ax_fit.plot(
+            xs,
+            last.m * xs + last.b,
+            "-",
+            color="tab:red",
+            linewidth=2,
+            label=f"after {last.index} steps: {_equation(last.m, last.b)}",
+        )
     ax_fit.plot(X, Y, "o", color="black", markersize=8, label="data", zorder=3)
     # The window holds the data and the start line; a line that has blown up leaves it,
     # and its equation in the legend says where it went.
@@ -173,8 +248,10 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
     positive = mse[shown & (mse > 0)]
     # Log scale when the loss grows or spans more than three orders of magnitude (compared
     # as logarithms: the ratio of an overflowing loss to a tiny one is not a float).
-    log = bool(positive.size and (mse[shown].max() > mse[0]
-                                  or np.log10(positive.max()) - np.log10(positive.min()) > 3))
+    log = bool(
+        positive.size
+        and (mse[shown].max() > mse[0] or np.log10(positive.max()) - np.log10(positive.min()) > 3)
+    )
     if log:
         # log10 of the loss on a linear axis, ticks labelled 10^k: matplotlib's own log axis
         # computes ticks past the largest float when the loss spans hundreds of decades.
@@ -197,9 +274,16 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
     ax_loss.grid(True, alpha=0.3, which="both")
     overflowed = ~np.isfinite(mse)
     if overflowed.any():
-        ax_loss.annotate(f"the loss overflowed at step {int(steps[overflowed][0])}",
-                         (0.02, 0.95), xycoords="axes fraction", fontsize=8, va="top",
-                         color="tab:red")
-    fig.suptitle(f"Gradient descent on y-hat = m x + b, learning rate {walk.learning_rate:g}"
-                 + (" (the loss overflowed; the run stopped)" if walk.diverged else ""))
+        ax_loss.annotate(
+            f"the loss overflowed at step {int(steps[overflowed][0])}",
+            (0.02, 0.95),
+            xycoords="axes fraction",
+            fontsize=8,
+            va="top",
+            color="tab:red",
+        )
+    fig.suptitle(
+        f"Gradient descent on y-hat = m x + b, learning rate {walk.learning_rate:g}"
+        + (" (the loss overflowed; the run stopped)" if walk.diverged else "")
+    )
     return save_png(fig, path)
