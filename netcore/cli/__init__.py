@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import datasets as _datasets
-from . import optimizers as _optimizers
-from .course import build_mlp, overfitting_advice
-from .course.advice import OVERFIT_THRESHOLD
-from .course.linear import MAX_STEPS, ZIGZAG_LEARNING_RATE
+from .. import datasets as _datasets
+from .. import optimizers as _optimizers
+from ..course import build_mlp, overfitting_advice
+from ..course.advice import OVERFIT_THRESHOLD
+from ..course.linear import MAX_STEPS, ZIGZAG_LEARNING_RATE
 
 if TYPE_CHECKING:
-    from .datasets import TrainingData
+    from ..datasets import TrainingData
 
 __all__ = [
     "main",
@@ -131,7 +131,7 @@ _DATA_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``netcore`` command."""
-    from . import __version__
+    from .. import __version__
 
     # --debug is accepted before or after the subcommand; SUPPRESS keeps a subcommand's
     # default from overwriting a --debug given before it.
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _expected(exc: BaseException) -> bool:
     """Failures a user can cause and fix (bad data, missing backend, ...), as opposed to bugs."""
-    from .errors import NetcoreError
+    from ..errors import NetcoreError
 
     return isinstance(exc, (CLIError, NetcoreError, OSError, ValueError, ImportError))
 
@@ -409,7 +409,7 @@ def _error_text(exc: BaseException, hint: str = "") -> str:
 
 
 def _say(*parts: Any) -> None:
-    from .distribution import is_chief
+    from ..distribution import is_chief
 
     if is_chief():  # under mpiexec rank 0 alone talks
         print(*parts, flush=True)
@@ -417,7 +417,7 @@ def _say(*parts: Any) -> None:
 
 def _data_parallel_under_mpiexec() -> Any:
     """Under mpiexec: train data-parallel across the ranks (rank 0 prints and writes files)."""
-    from . import distribution
+    from .. import distribution
 
     if distribution.get_distribution() is None and distribution.launched_by_mpi():
         distribution.set_distribution(distribution.DataParallel())
@@ -426,7 +426,7 @@ def _data_parallel_under_mpiexec() -> Any:
 
 def _abort_other_ranks() -> None:
     """Under mpiexec the other ranks would wait for this one forever: end the whole job."""
-    from . import distribution
+    from .. import distribution
 
     dist = distribution.active()
     if dist is not None:
@@ -460,7 +460,7 @@ def _out_dir(path: str) -> Path:
 
 def _try_plots(draw: Callable[[], list[Path]]) -> list[Path]:
     """Draw, or warn that matplotlib is missing and carry on (the rest of the command stands)."""
-    from .plotting import PlottingUnavailableError
+    from ..plotting import PlottingUnavailableError
 
     try:
         return draw()
@@ -506,7 +506,7 @@ def _limited(
 
 def _prep(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """The course's preprocessing: pixels 0-255 -> 0-1, labels -> one-hot rows."""
-    from .utils import to_categorical
+    from ..utils import to_categorical
 
     return x.astype(np.float32) / np.float32(255.0), to_categorical(y, num_classes)
 
@@ -522,7 +522,7 @@ def _fmt_logs(logs: dict[str, float], prefix: str = "") -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``netcore train``: load, train with a progress bar, report, write model/history/plots."""
-    from . import callbacks, datasets, optimizers
+    from .. import callbacks, datasets, optimizers
 
     dist = _data_parallel_under_mpiexec()
     data = datasets.load(args.dataset, args.data, download=not args.no_download)
@@ -653,7 +653,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _history_plots(hist: dict[str, list[float]], out: Path, name: str) -> list[Path]:
-    from .plotting import plot_history
+    from ..plotting import plot_history
 
     return [
         plot_history(
@@ -671,7 +671,7 @@ def _history_plots(hist: dict[str, list[float]], out: Path, name: str) -> list[P
 # --------------------------------------------------------------------------- linear
 def cmd_linear(args: argparse.Namespace) -> int:
     """``netcore linear``: the y = m x + b walk-through, then its pictures."""
-    from .course import linear
+    from ..course import linear
 
     out = _out_dir(args.out)
     walk = linear.run_walkthrough(args.learning_rate, args.steps)
@@ -679,7 +679,7 @@ def cmd_linear(args: argparse.Namespace) -> int:
         _say(line)
 
     def draw() -> list[Path]:
-        from .plotting import plot_linear_fit, plot_loss_surface
+        from ..plotting import plot_linear_fit, plot_loss_surface
 
         m_range, b_range = linear.plot_window(walk)
         # A diverging run reaches losses near the float limit on purpose; drawing them on a
@@ -709,7 +709,7 @@ def cmd_linear(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- plot
 def _class_names(name: str) -> tuple[str, ...]:
-    from . import datasets
+    from .. import datasets
 
     mod = datasets.get(name)
     return tuple(getattr(mod, "CLASS_NAMES", None) or mod.LETTERS)
@@ -717,8 +717,8 @@ def _class_names(name: str) -> tuple[str, ...]:
 
 def cmd_plot_samples(args: argparse.Namespace) -> int:
     """``netcore plot samples``: the first images of a data set with their labels."""
-    from . import datasets
-    from .plotting import plot_samples
+    from .. import datasets
+    from ..plotting import plot_samples
 
     # Never a download just to draw a few images: local files, else the shipped MNIST.
     data = datasets.load(args.dataset, args.data, download=False)
@@ -743,7 +743,7 @@ def _validation_set(
     model_file: Path, data_path: str | None
 ) -> tuple[TrainingData, np.ndarray, np.ndarray]:
     """The data and validation images a ``netcore train`` run used, from its history.json."""
-    from . import datasets
+    from .. import datasets
 
     record_file = model_file.parent / HISTORY_FILE
     try:
@@ -770,8 +770,8 @@ def _validation_set(
 
 def cmd_plot_predictions(args: argparse.Namespace) -> int:
     """``netcore plot predictions``: a saved model's answers on its validation images."""
-    from .loading import load_model
-    from .plotting import plot_predictions
+    from ..loading import load_model
+    from ..plotting import plot_predictions
 
     model_file = Path(args.model).expanduser()
     if not model_file.is_file():
@@ -801,7 +801,7 @@ def cmd_plot_predictions(args: argparse.Namespace) -> int:
 
 def cmd_plot_overfitting(args: argparse.Namespace) -> int:
     """``netcore plot overfitting``: 'Which trendline is better?'."""
-    from .plotting import plot_overfitting
+    from ..plotting import plot_overfitting
 
     path = plot_overfitting(_out_dir(args.out) / "overfitting.png", seed=args.seed)
     _say(f"Wrote {path}")
@@ -810,7 +810,7 @@ def cmd_plot_overfitting(args: argparse.Namespace) -> int:
 
 def cmd_plot_xent(args: argparse.Namespace) -> int:
     """``netcore plot xent``: cross-entropy against squared error for one probability."""
-    from .plotting import plot_xent
+    from ..plotting import plot_xent
 
     path = plot_xent(_out_dir(args.out) / "xent.png")
     _say(f"Wrote {path}")
@@ -819,8 +819,8 @@ def cmd_plot_xent(args: argparse.Namespace) -> int:
 
 def cmd_plot_activations(args: argparse.Namespace) -> int:
     """``netcore plot activations``: one PNG; fails (status 1) without matplotlib."""
-    from . import activations
-    from .plotting import SOFTMAX_EXAMPLE, plot_activations
+    from .. import activations
+    from ..plotting import SOFTMAX_EXAMPLE, plot_activations
 
     z = np.asarray(SOFTMAX_EXAMPLE)
     probs = activations.softmax(z)
@@ -851,9 +851,9 @@ def info_lines() -> list[str]:
     """What ``netcore info`` prints."""
     import platform
 
-    from . import __version__, backend_status
-    from .backend.cuda import simulator_enabled
-    from .backend.report import CUPY_DISTRIBUTIONS, device_report
+    from .. import __version__, backend_status
+    from ..backend.cuda import simulator_enabled
+    from ..backend.report import CUPY_DISTRIBUTIONS, device_report
 
     lines = [
         f"netcore {__version__} (Python {platform.python_version()}, NumPy {np.__version__})",
@@ -894,7 +894,7 @@ def _load_training_data(name: str, data: str | None) -> TrainingData:
 
 
 def _gpu_lines() -> list[str]:
-    from .backend.report import device_report
+    from ..backend.report import device_report
 
     return device_report().lines()
 
