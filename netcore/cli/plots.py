@@ -1,0 +1,180 @@
+"""``netcore linear`` and ``netcore plot ...``: the course's pictures, drawn by netcore.plotting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._common import HISTORY_FILE, CLIError, _out_dir, _say, _try_plots
+from ._data import _limited, _prep, _split
+
+if TYPE_CHECKING:
+    from ..datasets import TrainingData
+
+
+def cmd_linear(args: argparse.Namespace) -> int:
+    """``netcore linear``: the y = m x + b walk-through, then its pictures."""
+    from ..course import linear
+
+    out = _out_dir(args.out)
+    walk = linear.run_walkthrough(args.learning_rate, args.steps)
+    for line in linear.report_lines(walk):
+        _say(line)
+
+    def draw() -> list[Path]:
+        from ..plotting import plot_linear_fit, plot_loss_surface
+
+        m_range, b_range = linear.plot_window(walk)
+        # A diverging run reaches losses near the float limit on purpose; drawing them on a
+        # log axis overflows inside matplotlib's tick arithmetic, which changes no pixel.
+        with np.errstate(over="ignore", invalid="ignore"):
+            fit = plot_linear_fit(walk, out / "linear_fit.png")
+        return [
+            fit,
+            *plot_loss_surface(
+                linear.mse_surface,
+                walk.path,
+                out / "loss_surface.png",
+                out / "loss_contour.png",
+                m_range,
+                b_range,
+                minimum=linear.BEST,
+                title=f"MSE of y-hat = m x + b, learning rate {args.learning_rate:g}",
+            ),
+        ]
+
+    written = _try_plots(draw)
+    if written:
+        _say("")
+        _say("Wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+# --------------------------------------------------------------------------- plot
+def _class_names(name: str) -> tuple[str, ...]:
+    from .. import datasets
+
+    mod = datasets.get(name)
+    return tuple(getattr(mod, "CLASS_NAMES", None) or mod.LETTERS)
+
+
+def cmd_plot_samples(args: argparse.Namespace) -> int:
+    """``netcore plot samples``: the first images of a data set with their labels."""
+    from .. import datasets
+    from ..plotting import plot_samples
+
+    # Never a download just to draw a few images: local files, else the shipped MNIST.
+    data = datasets.load(args.dataset, args.data, download=False)
+    out = _out_dir(args.out)
+    for note in data.notes:
+        _say(f"Note: {note}.")
+    path = plot_samples(
+        data.x_train,
+        data.y_train,
+        out / "samples.png",
+        class_names=_class_names(data.name),
+        n=args.n,
+        title=f"{data.title}: the first {min(args.n, len(data.x_train))} "
+        f"{'test-set' if data.from_test_set else 'training'} images "
+        "and their labels",
+    )
+    _say(f"Wrote {path}")
+    return 0
+
+
+def _validation_set(
+    model_file: Path, data_path: str | None
+) -> tuple[TrainingData, np.ndarray, np.ndarray]:
+    """The data and validation images a ``netcore train`` run used, from its history.json."""
+    from .. import datasets
+
+    record_file = model_file.parent / HISTORY_FILE
+    try:
+        record = json.loads(record_file.read_text())
+        info, config = record["data"], record["config"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CLIError(
+            f"cannot read {record_file} ({exc}): 'netcore plot predictions' needs "
+            "the history.json that 'netcore train' writes beside the model"
+        ) from exc
+    if info.get("origin") == "bundled" and data_path is None:
+        x, y = datasets.mnist.load_bundled_test()
+        data = datasets.TrainingData("mnist", 10, x, y, from_test_set=True, source="bundled")
+    else:
+        data = datasets.load(info["dataset"], data_path or info.get("source"))
+    x_pool, y_pool = _limited(data.x_train, data.y_train, config.get("limit"), config["seed"])
+    _, _, x_val, y_val = _split(x_pool, y_pool, config["validation_split"], config["seed"])
+    if x_val is None or y_val is None:  # trained without validation: show the test images
+        if data.x_test is None or data.y_test is None:
+            raise CLIError(f"the run in {model_file.parent} had no validation or test images")
+        return data, data.x_test, data.y_test
+    return data, x_val, y_val
+
+
+def cmd_plot_predictions(args: argparse.Namespace) -> int:
+    """``netcore plot predictions``: a saved model's answers on its validation images."""
+    from ..loading import load_model
+    from ..plotting import plot_predictions
+
+    model_file = Path(args.model).expanduser()
+    if not model_file.is_file():
+        raise CLIError(
+            f"model file {model_file} does not exist; train one with "
+            "'netcore train ... --out DIR' (it writes DIR/model.netcore)"
+        )
+    data, x, y = _validation_set(model_file, args.data)
+    out = _out_dir(args.out)
+    model = load_model(model_file)
+    x, y = x[: args.n], y[: args.n]
+    pred = np.argmax(np.asarray(model.predict(_prep(x, y, data.num_classes)[0])), axis=1)
+    wrong = int(np.sum(pred != y))
+    path = plot_predictions(
+        x,
+        y,
+        pred,
+        out / "predictions.png",
+        class_names=_class_names(data.name),
+        n=args.n,
+        title=f"{data.title}: {len(x)} validation images, {wrong} mistake(s) marked",
+    )
+    _say(f"{len(x) - wrong} of {len(x)} validation images predicted right.")
+    _say(f"Wrote {path}")
+    return 0
+
+
+def cmd_plot_overfitting(args: argparse.Namespace) -> int:
+    """``netcore plot overfitting``: 'Which trendline is better?'."""
+    from ..plotting import plot_overfitting
+
+    path = plot_overfitting(_out_dir(args.out) / "overfitting.png", seed=args.seed)
+    _say(f"Wrote {path}")
+    return 0
+
+
+def cmd_plot_xent(args: argparse.Namespace) -> int:
+    """``netcore plot xent``: cross-entropy against squared error for one probability."""
+    from ..plotting import plot_xent
+
+    path = plot_xent(_out_dir(args.out) / "xent.png")
+    _say(f"Wrote {path}")
+    return 0
+
+
+def cmd_plot_activations(args: argparse.Namespace) -> int:
+    """``netcore plot activations``: one PNG; fails (status 1) without matplotlib."""
+    from .. import activations
+    from ..plotting import SOFTMAX_EXAMPLE, plot_activations
+
+    z = np.asarray(SOFTMAX_EXAMPLE)
+    probs = activations.softmax(z)
+    _say(
+        f"softmax([{', '.join(f'{v:g}' for v in z)}]) = "
+        f"[{', '.join(f'{p:.3f}' for p in probs)}] (sums to {float(np.sum(probs)):.3f})"
+    )
+    path = plot_activations(_out_dir(args.out) / "activations.png")
+    _say(f"Wrote {path}")
+    return 0
