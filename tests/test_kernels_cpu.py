@@ -92,3 +92,25 @@ def test_unfused_cpu_backend_is_the_reference():
     b = CPUBackend(seed=0, fused=False)
     assert b.fused_ops == ()
     assert "reference" in b.describe()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_update_beyond_the_cheap_finiteness_bound_is_still_written_exactly(dtype):
+    """Weights near 2e37 fail the cheap sufficient test (|w| + alpha/eps |m| <= 1e37) yet the
+    update is finite: the exact test must then let it through, equal to the NumPy reference."""
+    from netcore.backend.cpu import CPUBackend
+
+    rng = np.random.default_rng(7)
+    n = 257
+    p = (rng.normal(size=n) * 2e37).astype(dtype)
+    g, m = rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)
+    v = np.abs(rng.normal(size=n)).astype(dtype)
+    want = [a.copy() for a in (p, g, m, v)]
+    fused, ref = CPUBackend(fused=True), CPUBackend(fused=False)
+    flags = [np.zeros(1, np.int32), np.zeros(1, np.int32)]
+    fused.adam_update(p, g, m, v, 1e-3, 0.9, 0.999, 1e-7, flags[0])
+    ref.adam_update(*want, 1e-3, 0.9, 0.999, 1e-7, flags[1])
+    assert flags[0][0] == flags[1][0] == 0
+    for got, exp in ((p, want[0]), (m, want[2]), (v, want[3])):
+        np.testing.assert_allclose(got, exp, rtol=2e-6 if dtype == np.float32 else 1e-12)
+    assert not np.array_equal(m, g)  # the update really ran

@@ -14,7 +14,9 @@ Each kernel first reads the ``flag`` (int32, one element) and does nothing when 
 (a non-finite loss this step: the weights of the last good step survive). Then two passes
 over the tensor, chosen by the bits of ``passes``: ``CHECK`` computes every new value
 (weights and state) without writing and, if any is NaN or inf, sets
-``flag[0] = NONFINITE_UPDATE`` and writes nothing; ``WRITE`` computes and stores them. The
+``flag[0] = NONFINITE_UPDATE`` and writes nothing (Adam first tries a cheaper sufficient
+bound, :func:`adam_surely_finite`, and computes the exact values only where it fails);
+``WRITE`` computes and stores them. The
 CPU runs both in one call; the GPU launches CHECK then WRITE (the second launch sees the
 flag the first one set: a grid-wide "nothing written" needs that barrier). The body is the
 same code on both targets: only :func:`thread_range` differs.
@@ -26,6 +28,8 @@ Scalars arrive in the arrays' dtype, with ``1 - b1`` etc. folded on the host. Ar
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ..backend.base import NONFINITE_UPDATE
 from ._common import CUDA_FLAVOUR, cuda, leaf
@@ -68,6 +72,32 @@ def adam_new(p, g, m, v, i, alpha, c1, c2, eps):
     vi = v[i]
     vi += (gi * gi - vi) * c2
     return p[i] - alpha * mi / (math.sqrt(vi) + eps), mi, vi
+
+
+#: A bound far inside float32's range (3.4e38): a value at most this large is finite in either
+#: dtype, with room for the rounding of the few operations that produce it.
+SURELY_FINITE = np.float32(1e37)
+
+
+@leaf
+def adam_surely_finite(p, g, m, v, start, step, alpha, c1, c2, eps):
+    """True when no new Adam value can be NaN or inf: a sufficient test without the square
+    root and division, so it costs a fraction of the exact one. The new ``v`` is never
+    negative (``v >= 0`` and ``0 <= 1 - b2 <= 1``), so ``|alpha m / (sqrt(v) + eps)| <=
+    |alpha m| / eps``; ``|w| + |alpha| / eps |m|`` and ``v`` within :data:`SURELY_FINITE`
+    bound every new value. NaN fails every comparison, so a NaN input fails the test."""
+    if not eps > 0:
+        return False
+    scale = abs(alpha) / eps
+    ok = True
+    for i in range(start, p.size, step):
+        gi = g[i]
+        mi = m[i]
+        mi += (gi - mi) * c1
+        vi = v[i]
+        vi += (gi * gi - vi) * c2
+        ok &= (abs(p[i]) + scale * abs(mi) <= SURELY_FINITE) & (vi <= SURELY_FINITE)
+    return ok
 
 
 @leaf
@@ -119,8 +149,8 @@ def _adam(flag, p, g, m, v, alpha, c1, c2, eps, passes):
     if flag[0] != 0:
         return
     start, step = thread_range()
-    if passes & CHECK:
-        ok = True
+    if passes & CHECK and not adam_surely_finite(p, g, m, v, start, step, alpha, c1, c2, eps):
+        ok = True  # the exact test, only where the cheap bound could not prove finiteness
         for i in range(start, p.size, step):
             w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
             ok &= math.isfinite(w) & math.isfinite(mi) & math.isfinite(vi)
