@@ -14,6 +14,10 @@ Conventions
   survive without a host synchronisation per step; an update that would write a NaN or inf
   writes nothing and sets it to ``NONFINITE_UPDATE``. The trainer reads the flag with the
   losses and names the cause.
+
+Why this module is a little over 400 lines: it is the NumPy reference of every op, the
+oracle the kernels are tested against; one contract reads best in one file (thinc's
+``Ops`` does the same).
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ neither of which this capture knows), with sample or class weights, or when the 
 on the host; a capture that fails warns once and the fit goes on eagerly. ``True`` raises
 where "auto" would fall back; ``False`` is always eager. Like Keras, the choice is a compile
 argument and is not saved with the model.
+
+Why this module is over 400 lines: the plan of an epoch (which steps replay), the fixed
+buffers and the CPU stand-in that tests the captured step are one mechanism; the CUDA
+runtime it drives lives apart, in :mod:`netcore.backend.graph`.
 """
 
 from __future__ import annotations
