@@ -109,7 +109,8 @@ def test_adam_update_beyond_the_cheap_finiteness_bound_is_still_written_exactly(
     fused, ref = CPUBackend(fused=True), CPUBackend(fused=False)
     flags = [np.zeros(1, np.int32), np.zeros(1, np.int32)]
     fused.adam_update(p, g, m, v, 1e-3, 0.9, 0.999, 1e-7, flags[0])
-    ref.adam_update(*want, 1e-3, 0.9, 0.999, 1e-7, flags[1])
+    p0, g0, m0, v0 = want
+    ref.adam_update(p0, g0, m0, v0, 1e-3, 0.9, 0.999, 1e-7, flags[1])
     assert flags[0][0] == flags[1][0] == 0
     for got, exp in ((p, want[0]), (m, want[2]), (v, want[3])):
         np.testing.assert_allclose(got, exp, rtol=2e-6 if dtype == np.float32 else 1e-12)
