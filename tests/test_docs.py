@@ -195,3 +195,39 @@ def test_api_page_lists_every_public_function_and_class(module):
     assert public, f"{module} exports nothing callable"
     missing = [name for name in public if id(getattr(mod, name)) not in documented]
     assert not missing, f"docs/api.md does not list {module}: {missing}"
+
+
+def _demo_train_argv(out: Path) -> list[str]:
+    """The arguments ``make demo`` gives ``netcore train``, read from the Makefile."""
+    makefile = (ROOT / "Makefile").read_text()
+    demo_train = re.search(r"^DEMO_TRAIN \?= (.+)$", makefile, re.M)
+    command = re.search(r"-m netcore train \$\(DEMO_TRAIN\) (.+)$", makefile, re.M)
+    assert demo_train and command, "the Makefile's demo no longer trains with $(DEMO_TRAIN)"
+    argv = ["train", *demo_train.group(1).split(), *command.group(1).split()]
+    return [*argv[: argv.index("--out")], "--out", str(out)]
+
+
+def test_readme_states_what_make_demo_prints(tmp_path, monkeypatch, capsys):
+    from netcore import cli
+    from netcore.datasets import _locate
+
+    # A fresh machine: no MNIST anywhere, no network, the CPU backend.
+    monkeypatch.delenv("NETCORE_DATA", raising=False)
+    monkeypatch.setenv("NETCORE_BACKEND", "cpu")
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_locate, "SYSTEM_DIRS", (tmp_path / "system",))
+
+    def no_network(url: str, out: Path, *, desc: str) -> None:
+        raise AssertionError(f"make demo must not download; it fetched {url}")
+
+    monkeypatch.setattr(_locate, "fetch", no_network)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```text\n", readme.index("trains for two epochs")) + len("```text\n")
+    stated = readme[start : readme.index("```\n", start)].splitlines()
+    assert cli.main(_demo_train_argv(tmp_path / "demo")) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for line in stated:
+        assert any(runner.outputs_match(line, p) for p in printed), (
+            f"README states {line!r}; make demo printed:\n" + "\n".join(printed[-12:])
+        )
