@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from . import bias_act, optimizers, sigmoid_bce, softmax_xent
-from ._common import cpu_kernel
+from ._common import compile_cpu
 from .spec import KernelSpec
 
 #: Every fused kernel, by name.
@@ -44,13 +44,7 @@ def cpu_kernels() -> dict[str, Any]:
     with _lock:
         if _cpu is None:
             t0 = time.perf_counter()
-            table: dict[str, Any] = {}
-            for name, spec in SPECS.items():
-                disp = cpu_kernel(spec.cpu)
-                for key in spec.keys():
-                    disp.compile(spec.signature("cpu", key))  # or load numba's cache file
-                disp.disable_compile()  # any other type is a bug: fail, don't compile
-                table[name] = disp
+            table = compile_cpu(SPECS.values())
             cpu_compile_seconds = time.perf_counter() - t0
             # Said out loud: a cold numba cache costs ~5-15 s here, once per machine.
             logging.getLogger("netcore").info(

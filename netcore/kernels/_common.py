@@ -18,11 +18,14 @@ from __future__ import annotations
 import math
 import threading
 import types
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
+
+if TYPE_CHECKING:
+    from .spec import KernelSpec
 
 #: Activation name -> integer code passed into the kernels (a runtime branch is cheaper
 #: than one compiled kernel per activation, and keeps compile time down).
@@ -98,6 +101,20 @@ def flavour(fn: Callable, target: str) -> Callable:
 def cpu_kernel(fn: Callable) -> Any:
     """The njit dispatcher of kernel body ``fn`` (compiled later, for explicit signatures)."""
     return numba.njit(**NJIT_OPTS)(_rebind(fn, "cpu"))
+
+
+def compile_cpu(specs: Iterable[KernelSpec]) -> dict[str, Any]:
+    """Name -> njit dispatcher of each spec's CPU flavour, compiled for every dtype key of
+    the spec (or loaded from numba's cache); any other argument type then fails instead of
+    compiling inside a training step."""
+    table: dict[str, Any] = {}
+    for spec in specs:
+        disp = cpu_kernel(spec.cpu)
+        for key in spec.keys():
+            disp.compile(spec.signature("cpu", key))
+        disp.disable_compile()
+        table[spec.name] = disp
+    return table
 
 
 def cuda_kernel(fn: Callable) -> Callable:
@@ -221,6 +238,7 @@ __all__ = [
     "leaf",
     "flavour",
     "cpu_kernel",
+    "compile_cpu",
     "cuda_kernel",
     "load_cuda",
     "numpy_compat_for_numba_cuda",

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CUDA_FLAVOUR, cpu_kernel, cuda, leaf
+from ._common import CUDA_FLAVOUR, compile_cpu, cuda, leaf
 from .optimizers import _adam, thread_range
 from .spec import INT, KernelSpec, arr, scalar
 
@@ -117,14 +117,7 @@ def cpu_step_kernels() -> dict[str, Any]:
     global _cpu
     with _lock:
         if _cpu is None:
-            table = {}
-            for spec in SPECS:
-                disp = cpu_kernel(spec.cpu)
-                for key in spec.keys():
-                    disp.compile(spec.signature("cpu", key))
-                disp.disable_compile()
-                table[spec.name] = disp
-            _cpu = table
+            _cpu = compile_cpu(SPECS)
         return _cpu
 
 
