@@ -27,7 +27,7 @@ import re
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -106,12 +106,20 @@ def launch_path(simulated: bool) -> str:
 
 
 class KernelSet:
-    """All fused CUDA kernels; ``get(name, *key)`` returns ``launch(grid, block, *args)``,
-    the arguments in the order of the kernel's :class:`~.spec.KernelSpec` (CUDA flavour)."""
+    """CUDA kernels by name (``specs``; default: every fused kernel, :data:`netcore.kernels.SPECS`);
+    ``get(name, *key)`` returns ``launch(grid, block, *args)``, the arguments in the order of
+    the kernel's :class:`~.spec.KernelSpec` (CUDA flavour)."""
 
-    def __init__(self, simulated: bool, path: str | None = None) -> None:
-        from . import SPECS
+    def __init__(
+        self,
+        simulated: bool,
+        path: str | None = None,
+        specs: Iterable[KernelSpec] | None = None,
+    ) -> None:
+        if specs is None:
+            from . import SPECS
 
+            specs = SPECS.values()
         self.simulated = simulated
         self.path = "sim" if simulated else (path or launch_path(False))
         self.cuda = _common.load_cuda()
@@ -121,7 +129,7 @@ class KernelSet:
             from ._sim_shared import make_shared_arrays_per_block
 
             make_shared_arrays_per_block()
-        self._specs: dict[str, KernelSpec] = dict(SPECS)
+        self._specs: dict[str, KernelSpec] = {s.name: s for s in specs}
         self._launchers: dict[tuple, Callable] = {}
         self._streams: dict[int, Any] = {}
         self._lock = threading.Lock()

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ._common import CUDA_FLAVOUR, compile_cpu, cuda, leaf
+from ._launch import KernelSet
 from .optimizers import _adam, thread_range
 from .spec import INT, KernelSpec, arr, scalar
 
@@ -121,16 +122,9 @@ def cpu_step_kernels() -> dict[str, Any]:
         return _cpu
 
 
-def cuda_step_kernels(simulated: bool) -> Any:
+def cuda_step_kernels(simulated: bool) -> KernelSet:
     """A :class:`~._launch.KernelSet` over these kernels (compiled on first launch)."""
-    from ._launch import KernelSet
-
-    class StepKernelSet(KernelSet):
-        def __init__(self) -> None:
-            super().__init__(simulated)
-            self._specs = {s.name: s for s in SPECS}
-
-    return StepKernelSet()
+    return KernelSet(simulated, specs=SPECS)
 
 
 # ---------------------------------------------------------------- NumPy references
