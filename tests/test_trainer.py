@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import netcore as nc
-from netcore.backend.base import Backend
+from netcore.backend.base import NONFINITE_UPDATE, Backend
 from netcore.backend.cpu import CPUBackend
 from netcore.layers import Activation, Dense, Dropout, Flatten, Layer
 from netcore.metrics import CategoricalAccuracy
@@ -123,6 +123,28 @@ def test_tracker_means_are_weighted_by_batch_size_and_inference_reports_nan():
     inference.record(np.float64(np.inf), [], 3)
     inference.sync()
     assert inference.logs() == {"loss": np.inf}
+
+
+@pytest.mark.parametrize("cheap", [True, False])
+def test_tracker_reads_the_same_totals_one_by_one_or_stacked(cheap):
+    """Host backends read each value; device backends stack them into one transfer."""
+    be = CPUBackend()
+    be.host_reads_are_cheap = cheap
+    acc = CategoricalAccuracy()
+    flag = np.zeros(1, dtype=np.int32)
+    t = EpochTracker(be, [acc], on_nonfinite=lambda k: None)
+    t.record(np.array(1.0, np.float32), [np.int64(3)], 4, flag.copy())
+    t.record(np.array(4.0, np.float32), [np.float32(1.5)], 2, flag.copy(), np.float32(2.5))
+    t.sync()
+    assert t.logs() == {
+        "loss": pytest.approx((4 * 1.0 + 2 * 4.0) / 6),
+        "accuracy": pytest.approx((3 + 1.5) / (4 + 2.5)),
+    }
+    flag[0] = NONFINITE_UPDATE
+    t.record(np.array(2.0, np.float32), [np.int64(0)], 4, flag.copy())
+    with pytest.raises(nc.NonFiniteLossError, match=r"step 3") as exc:
+        t.sync()
+    assert exc.value.cause == "update"
 
 
 def test_a_nonfinite_step_is_taken_back_from_the_optimizer_step_count():

@@ -63,10 +63,38 @@ class EpochTracker:
         """Read every pending step to the host in one transfer and add it to the totals."""
         if not self.pending:
             return
-        xp = self.backend.xp
         k = len(self.metrics)
+        host = self._read_pending().reshape(len(self.pending), k + 3)
+        for i, (_, _, count, _, weight) in enumerate(self.pending):
+            if self.on_nonfinite is not None and (not np.isfinite(host[i, 0]) or host[i, -2]):
+                self._fail(self.steps + i, float(host[i, 0]), int(host[i, -2]))
+            self.loss_sum += float(host[i, 0]) * count
+            for j in range(k):
+                self.metric_sums[j] += float(host[i, j + 1])
+            self.n += count
+            self.metric_n += count if weight is None else float(host[i, -1])
+        self.steps += len(self.pending)
+        self.pending.clear()
+
+    def _read_pending(self) -> np.ndarray:
+        """The pending steps as float64 host rows: loss, metric sums, flag, weight sum (0
+        where none was recorded)."""
+        if self.backend.host_reads_are_cheap:
+            # The values already live on the host (the CPU syncs every step): read them
+            # one by one rather than stacking them into a new array first.
+            return np.array(
+                [
+                    [
+                        *(float(v) for v in (loss, *sums)),
+                        0 if flag is None else flag.item(),  # a (1,) array
+                        0 if weight is None else float(weight),
+                    ]
+                    for loss, sums, _, flag, weight in self.pending
+                ],
+                dtype=np.float64,
+            )
+        xp = self.backend.xp
         zero = xp.zeros((), dtype=xp.float64)
-        # Each row: loss, metric sums, flag, weight sum (0 where none was recorded).
         flat = xp.stack(
             [
                 xp.asarray(v, dtype=xp.float64).reshape(())
@@ -79,17 +107,7 @@ class EpochTracker:
                 )
             ]
         )
-        host = self.backend.to_numpy(flat).reshape(len(self.pending), k + 3)
-        for i, (_, _, count, _, weight) in enumerate(self.pending):
-            if self.on_nonfinite is not None and (not np.isfinite(host[i, 0]) or host[i, -2]):
-                self._fail(self.steps + i, float(host[i, 0]), int(host[i, -2]))
-            self.loss_sum += float(host[i, 0]) * count
-            for j in range(k):
-                self.metric_sums[j] += float(host[i, j + 1])
-            self.n += count
-            self.metric_n += count if weight is None else float(host[i, -1])
-        self.steps += len(self.pending)
-        self.pending.clear()
+        return self.backend.to_numpy(flat)
 
     def _fail(self, step: int, value: float, flag: int) -> None:
         recorded = self.steps + len(self.pending)
