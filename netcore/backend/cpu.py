@@ -186,12 +186,13 @@ class CPUBackend(FusedBackend):
         flag = skip if direct else self._flag_scratch
         if not direct:
             flag[0] = 0 if skip is None else int(np.asarray(skip).reshape(-1)[0])
-        n_arrays = 1 + sum(1 for a in args if isinstance(a, np.ndarray))
         conv = self._scalar_types(name, p.dtype)
-        scalars = [t(v) for t, v in zip(conv, args[n_arrays - 1 :])]
+        # ``args``: the kernel's other arrays, then its scalars but ``passes`` (conv's last)
+        split = len(args) - (len(conv) - 1)
+        scalars = [t(v) for t, v in zip(conv, args[split:])]
         kernels = self._kernels
         assert kernels is not None  # _flat returned None without kernels: no call here
-        kernels[name](flag, p, *args[: n_arrays - 1], *scalars, CHECK | WRITE)
+        kernels[name](flag, p, *args[:split], *scalars, CHECK | WRITE)
         if not direct and skip is not None and flag[0] != 0:
             skip[...] = flag[0]
 
