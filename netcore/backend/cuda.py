@@ -145,8 +145,6 @@ class CudaBackend(FusedBackend):
 
     def to_numpy(self, x: Any) -> Any:
         if self.simulated:
-            import numpy as np
-
             return np.asarray(x)
         import cupy
 
