@@ -40,19 +40,15 @@ def check_positive_int(value: Any, name: str) -> int:
 
 
 def check_batch_size(batch_size: Any) -> int:
+    """``batch_size`` as a positive Python int; None is Keras' default, 32."""
     if batch_size is None:
         return 32
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size <= 0
-    ):
-        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
-    return int(batch_size)
+    return check_positive_int(batch_size, "batch_size")
 
 
 def check_nonneg_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    """``value`` as a Python int >= 0 (NumPy integers accepted)."""
+    if not is_integer(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, received {value!r}")
     return int(value)
 
