@@ -29,7 +29,7 @@ def _keras_cce(t: np.ndarray, z: np.ndarray) -> np.ndarray:
     return -(t * logp).sum(axis=1)
 
 
-# ---------------------------------------------------------------- issue 13 item 10
+# ---------------------------------------------------------------- targets that are not one-hot
 @pytest.mark.parametrize("be_name", sorted(BACKENDS))
 def test_softmax_xent_on_rows_not_summing_to_one_follows_keras(be_name):
     be = BACKENDS[be_name]
@@ -63,7 +63,7 @@ def test_categorical_crossentropy_from_logits_and_from_probabilities_agree_on_an
     np.testing.assert_allclose(losses.categorical_crossentropy(t, _softmax(z)), want, rtol=1e-9)
 
 
-# ---------------------------------------------------------------- issue 13 item 15
+# ---------------------------------------------------------------- per-sample weights
 def _weighted_cases(
     rng: np.random.Generator,
 ) -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
@@ -163,7 +163,7 @@ def test_loss_call_on_host_arrays_takes_sample_weight_and_checks_its_length():
         losses.categorical_crossentropy(t, p, sample_weight=[1.0, 2.0, 3.0])
 
 
-# ---------------------------------------------------------------- issue 13 item 3
+# ---------------------------------------------------------------- updates that would write NaN/inf
 @pytest.mark.parametrize("be_name", sorted(BACKENDS))
 def test_sgd_1e30_step_that_overflows_writes_nothing_and_flags_the_update(be_name):
     be = BACKENDS[be_name]
