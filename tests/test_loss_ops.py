@@ -201,3 +201,46 @@ def test_finite_update_without_a_flag_still_writes(be_name):
     p = np.ones(10, np.float32)
     be.sgd_update(p, np.ones(10, np.float32), None, 0.5, 0.0, False)
     np.testing.assert_array_equal(p, np.full(10, 0.5, np.float32))
+
+
+# ---------------------------------------------------------------- deprecated names
+def test_deprecated_fused_head_and_fused_warn_and_give_logits_head_and_from_logits():
+    loss = losses.CategoricalCrossentropy()
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(4, 3))
+    t = np.eye(3)[rng.integers(0, 3, 4)]
+    with pytest.warns(DeprecationWarning, match="use Loss.logits_head"):
+        assert loss.fused_head == "softmax"
+    with pytest.warns(DeprecationWarning, match="use Loss.from_logits"):
+        old = loss.fused(REF, z.copy(), t)
+    new = loss.from_logits(REF, z.copy(), t)
+    np.testing.assert_allclose(float(old[0]), _keras_cce(t, z).mean(), rtol=1e-12)
+    np.testing.assert_array_equal(old[1], new[1])
+
+
+def test_subclass_written_against_the_deprecated_names_still_takes_logits():
+    calls = []
+
+    with pytest.warns(DeprecationWarning) as record:
+
+        class LegacyBCE(losses.Loss):
+            fused_head = "sigmoid"
+
+            def fused(self, be, logits, y_true, grad_out=None):
+                calls.append(logits.shape)
+                return be.sigmoid_bce(logits, y_true, grad_out=grad_out)
+
+    messages = sorted(str(w.message) for w in record)
+    assert messages == [
+        "LegacyBCE.fused is deprecated; implement from_logits",
+        "LegacyBCE.fused_head is deprecated; set logits_head",
+    ]
+    assert LegacyBCE.logits_head == "sigmoid"
+    rng = np.random.default_rng(6)
+    z, t = rng.normal(size=(5, 2)), rng.random((5, 2))
+    loss, _ = LegacyBCE().from_logits(REF, z, t)
+    want = (np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))).mean()
+    np.testing.assert_allclose(float(loss), want, rtol=1e-12)
+    assert calls == [(5, 2)]
+    with pytest.raises(TypeError, match="LegacyBCE.fused takes no sample_weight"):
+        LegacyBCE().from_logits(REF, z, t, sample_weight=np.ones(5))
