@@ -131,6 +131,21 @@ def test_build_mlp_without_hidden_layers_is_softmax_regression():
     assert sum(w.size for w in model.get_weights()) == 784 * 10 + 10
 
 
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"hidden": 512}, r"hidden must be a sequence of layer sizes .*, received 512"),
+        ({"hidden": "512"}, r"hidden must be a sequence of layer sizes .*, received '512'"),
+        ({"dropout": -0.2}, r"dropout must be a number in \[0, 1\), received -0.2"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), received 1.0"),
+        ({"dropout": "0.2"}, r"dropout must be a number in \[0, 1\), received '0.2'"),
+    ],
+)
+def test_build_mlp_rejects_bad_hidden_and_dropout_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_mlp(10, backend="cpu", **kwargs)
+
+
 # -- the walk-through's old import path ----------------------------------------------------------
 
 

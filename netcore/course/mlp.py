@@ -26,9 +26,21 @@ def build_mlp(
 
     ``backend`` None: ``$NETCORE_BACKEND``, else "auto". ``seed`` fixes the initial weights
     and the dropout masks.
+
+    Raises:
+        ValueError: ``hidden`` is not a sequence of layer sizes, or ``dropout`` is not a rate
+            in [0, 1) (a negative rate would otherwise mean no Dropout, silently).
     """
     from .. import Sequential
     from ..layers import Dense, Dropout, Flatten
+    from ..validation import is_real_number
+
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise ValueError(
+            f"hidden must be a sequence of layer sizes such as (512, 512), received {hidden!r}"
+        )
+    if not is_real_number(dropout) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), received {dropout!r}")
 
     layers: list[Any] = [Flatten(input_shape=IMAGE_SHAPE)]
     for units in hidden:
