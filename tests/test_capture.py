@@ -576,3 +576,47 @@ def test_each_backend_keeps_one_graph_runtime_for_its_life() -> None:
     del be, other
     gc.collect()
     assert len(graph._RUNTIMES) == n - 2  # the runtime (and its pool) goes with its backend
+
+
+class _FakeLaunchers:
+    """A CUDA launcher set that records which kernels were compiled (requested)."""
+
+    def __init__(self) -> None:
+        self.compiled: list[tuple[str, str]] = []
+
+    def get(self, name: str, key: str) -> Callable[..., None]:
+        self.compiled.append((name, key))
+        return lambda *args: None
+
+
+class _FakeCudaBackend:
+    name, simulated = "cuda", True
+
+
+def test_step_kernels_compile_once_per_backend_and_adam_only_for_adam(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    made: list[_FakeLaunchers] = []
+
+    def make(simulated: bool) -> _FakeLaunchers:
+        made.append(_FakeLaunchers())
+        return made[-1]
+
+    monkeypatch.setattr(step_kernels, "cuda_step_kernels", make)
+    be, other = _FakeCudaBackend(), _FakeCudaBackend()
+    first = capture.StepKernels(be)
+    first.prepare(np.float32, adam=False)
+    assert made[0].compiled == [
+        ("gather_rows", step_kernels.UNTYPED_KEY),
+        ("record_step", step_kernels.UNTYPED_KEY),
+    ]
+    capture.StepKernels(be).prepare(np.float64, adam=True)
+    assert len(made) == 1 and made[0].compiled[-1] == ("adam_update_at", "float64")
+    capture.StepKernels(other)
+    assert len(made) == 2
+    n = len(capture._CUDA_SETS)
+    del be, other, first
+    gc.collect()
+    assert len(capture._CUDA_SETS) == n - 2  # the launchers go with their backend

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -155,24 +156,34 @@ def adam_rates(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarr
 
 
 # ---------------------------------------------------------------- kernels on either backend
+#: Each CUDA backend's launcher set of the step kernels: compiled once per backend, not
+#: once per ``fit`` (a weak key: the set holds no reference back to its backend).
+_CUDA_SETS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 class StepKernels:
     """Launches the step kernels on the model's backend: the CPU flavours called directly,
-    the CUDA ones through a launcher set (numba's simulator included)."""
+    the CUDA ones through the backend's launcher set (numba's simulator included)."""
 
     def __init__(self, backend: Any) -> None:
         self.be = backend
         self.cuda = backend.name == "cuda"
         if self.cuda:
-            self._set = step_kernels.cuda_step_kernels(backend.simulated)
+            launchers = _CUDA_SETS.get(backend)
+            if launchers is None:
+                launchers = _CUDA_SETS[backend] = step_kernels.cuda_step_kernels(backend.simulated)
+            self._set = launchers
         else:
             self._cpu = step_kernels.cpu_step_kernels()
 
-    def prepare(self, dtype: Any) -> None:
-        """Compile the CUDA launchers now: nothing may compile while a graph is captured."""
+    def prepare(self, dtype: Any, adam: bool) -> None:
+        """Compile the CUDA launchers the step uses now: nothing may compile while a graph
+        is captured."""
         if self.cuda:
             self._set.get("gather_rows", step_kernels.UNTYPED_KEY)
             self._set.get("record_step", step_kernels.UNTYPED_KEY)
-            self._set.get("adam_update_at", np.dtype(dtype).name)
+            if adam:
+                self._set.get("adam_update_at", np.dtype(dtype).name)
 
     def gather(self, counter: Any, order: Any, src: Any, dst: Any) -> None:
         s, d = step_kernels.word_rows(src), step_kernels.word_rows(dst)
@@ -307,7 +318,7 @@ class CapturedFit:
     def _capture(self, order: Any, first_t: int) -> Any:
         """The graph of one step, for this epoch's order, counter starting at step 1."""
         m, be, b = self.model, self.model.backend, self.buf
-        self.kernels.prepare(m.dtype)
+        self.kernels.prepare(m.dtype, self.adam)
         b["counter"][...] = 1
         b["log"][...] = 0
         if self.adam:
