@@ -101,6 +101,13 @@ def test_graph_support_names_the_simulator() -> None:
     assert not ok and "simulator" in reason
 
 
+def test_graph_support_refuses_an_object_without_a_backend_name_without_raising() -> None:
+    assert graph_support(object()) == (
+        False,
+        "jit_compile=True needs the cuda backend; received backend None",
+    )
+
+
 def test_auto_trains_eagerly_on_the_cpu_and_the_choice_is_not_saved(tmp_path: Any) -> None:
     m = _model()
     assert m.jit_compile == "auto"

@@ -43,8 +43,9 @@ _OP_N, _OP_T = 0, 1
 
 def graph_support(backend: Any) -> tuple[bool, str]:
     """Can ``backend`` capture CUDA graphs? ``(ok, reason)``; never raises."""
-    if getattr(backend, "name", None) != "cuda":
-        return False, f"jit_compile=True needs the cuda backend; received backend {backend.name}"
+    name = getattr(backend, "name", None)
+    if name != "cuda":
+        return False, f"jit_compile=True needs the cuda backend; received backend {name}"
     if backend.simulated:
         return False, (
             "jit_compile=True needs a real GPU; the cuda backend runs in numba's "
