@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any
 
-from . import optimizers
+from . import optimizers, validation
 from .backend import BACKEND_NAMES
 from .backend.base import Backend
 from .model_file import ModelFile
@@ -37,8 +37,7 @@ def load_model(
         or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)
     ):
         raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
-    if not isinstance(allow_nonfinite, bool):
-        raise ValueError(f"allow_nonfinite must be True or False, received {allow_nonfinite!r}")
+    validation.check_bool(allow_nonfinite, "allow_nonfinite")
     with ModelFile(path) as f:
         held = sum(math.prod(s) for s in f.weight_shapes())
         with f.checking("the architecture"):

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, validation
 
 try:  # POSIX advisory locks tell a live save's temporary file from a killed one's
     import fcntl
@@ -77,8 +77,7 @@ def write_model_file(
     The target must be a regular file or a new name; a symlink is followed and the file it
     points to is replaced. A new file gets the mode the umask gives; a replaced file keeps its mode.
     """
-    if not isinstance(allow_nonfinite, bool):
-        raise ValueError(f"allow_nonfinite must be True or False, received {allow_nonfinite!r}")
+    validation.check_bool(allow_nonfinite, "allow_nonfinite")
     names = (
         list(weight_names)
         if weight_names is not None

@@ -61,6 +61,13 @@ def check_verbose(verbose: Any) -> int:
     return int(verbose)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` when it is ``True`` or ``False`` (a truthy 1 or "no" is refused, not guessed)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, received {value!r}")
+    return value
+
+
 def check_split(split: Any) -> float:
     if not is_real_number(split) or not 0 <= split < 1:
         raise ValueError(f"validation_split must be a number in [0, 1), received {split!r}")

@@ -155,3 +155,22 @@ def test_env_backend_name_is_checked(monkeypatch):
     monkeypatch.setenv("NETCORE_BACKEND", "quantum")
     with pytest.raises(ValueError, match="NETCORE_BACKEND.*'quantum'"):
         Sequential()
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda m, p: m.fit(X, Y, shuffle=1, verbose=0), "shuffle"),
+        (lambda m, p: m.evaluate(X, Y, return_dict="yes"), "return_dict"),
+        (lambda m, p: nc.optimizers.SGD(momentum=0.9, nesterov=1), "nesterov"),  # type: ignore[arg-type]
+        (lambda m, p: m.save(p, allow_nonfinite="no"), "allow_nonfinite"),
+        (lambda m, p: nc.load_model(p, allow_nonfinite=0), "allow_nonfinite"),  # type: ignore[arg-type]
+    ],
+)
+def test_flags_take_true_or_false_only(tmp_path, call, name):
+    """A truthy 1 or "no" is refused by name rather than read as True."""
+    m = model()
+    path = tmp_path / "m.netcore"
+    m.save(path)
+    with pytest.raises(ValueError, match=rf"^{name} must be True or False, received "):
+        call(m, path)

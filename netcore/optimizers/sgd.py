@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import validation
 from .base import Optimizer, _check_float
 
 
@@ -21,9 +22,7 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(learning_rate)
         self.momentum = _check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)
-        if not isinstance(nesterov, bool):
-            raise ValueError(f"nesterov must be True or False, received {nesterov!r}")
-        self.nesterov = nesterov
+        self.nesterov = validation.check_bool(nesterov, "nesterov")
 
     def active_slots(self):
         return self.slots if self.momentum > 0 else ()

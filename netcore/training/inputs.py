@@ -77,8 +77,7 @@ def check_fit_arguments(
         initial_epoch = validation.check_nonneg_int(initial_epoch, "initial_epoch")
     verbose = validation.check_verbose(verbose)
     validation_split = validation.check_split(validation_split)
-    if not isinstance(shuffle, bool):
-        raise ValueError(f"shuffle must be True or False, received {shuffle!r}")
+    validation.check_bool(shuffle, "shuffle")
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):

@@ -508,8 +508,7 @@ class Trainer:
         """
         self._require_compiled("evaluate")
         batch_size = validation.check_batch_size(batch_size)
-        if not isinstance(return_dict, bool):
-            raise ValueError(f"return_dict must be True or False, received {return_dict!r}")
+        validation.check_bool(return_dict, "return_dict")
         logs = self._evaluate_feed(
             self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
         )
