@@ -35,24 +35,23 @@ _nonneg_int = _int_in(0, None, "a non-negative integer")
 _steps = _int_in(0, MAX_STEPS, f"a whole number of steps from 0 to {MAX_STEPS}")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _float_where(accept: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: a number that ``accept`` takes, with an error naming ``what``."""
+
+    def parse(text: str) -> float:
+        try:
+            value: float | None = float(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_float = _float_where(lambda v: math.isfinite(v) and v > 0, "a positive number")
+_fraction = _float_where(lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _hidden(text: str) -> tuple[int, ...]:
