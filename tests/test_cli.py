@@ -594,6 +594,37 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage: netcore" in err and "error:" in err
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (
+            ["linear", "--learning-rate", "-1"],
+            "--learning-rate: expected a positive number, got '-1'",
+        ),
+        (
+            ["linear", "--learning-rate", "inf"],
+            "--learning-rate: expected a positive number, got 'inf'",
+        ),
+        (
+            ["linear", "--learning-rate", "fast"],
+            "--learning-rate: expected a positive number, got 'fast'",
+        ),
+        (
+            ["train", "--validation-split", "1"],
+            "--validation-split: expected a number in [0, 1), got '1'",
+        ),
+        (
+            ["train", "--validation-split", "nan"],
+            "--validation-split: expected a number in [0, 1), got 'nan'",
+        ),
+    ],
+)
+def test_float_options_name_the_range_and_the_value_received(argv, message, capsys):
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2
+    assert f"argument {message}" in err
+
+
 def test_help_and_version_exit_0(capsys):
     rc, out, _ = run(capsys, "--help")
     assert rc == 0 and "train" in out and "linear" in out and "info" in out
