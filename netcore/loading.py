@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from . import optimizers, validation
-from .backend import BACKEND_NAMES
+from .backend import _check_name as check_backend_name
 from .backend.base import Backend
 from .model_file import ModelFile
 from .models import Sequential
@@ -31,12 +31,8 @@ def load_model(
     :class:`netcore.ModelFileError` naming the file and what is wrong. NaN or inf in the file is
     refused unless ``allow_nonfinite=True``.
     """
-    if not (
-        backend is None
-        or isinstance(backend, Backend)
-        or (isinstance(backend, str) and backend.lower() in BACKEND_NAMES)
-    ):
-        raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, received {backend!r}")
+    if backend is not None and not isinstance(backend, Backend):
+        check_backend_name(backend)  # before the file is read
     validation.check_bool(allow_nonfinite, "allow_nonfinite")
     with ModelFile(path) as f:
         held = sum(math.prod(s) for s in f.weight_shapes())
