@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .backend.base import Backend
+from .validation import to_host
 
 
 class DataFeed:
@@ -110,13 +111,7 @@ class DataFeed:
 def _nonfinite_message(name: str, given: Any, dtype: Any) -> str:
     """Why ``name`` holds NaN/inf once cast to ``dtype``: in the data, or finite values beyond
     the dtype's range (a float64 1e39 in a float32 model)."""
-    host = None
-    if given is not None:
-        host = np.asarray(
-            given.get()
-            if hasattr(given, "__cuda_array_interface__") and not isinstance(given, np.ndarray)
-            else given
-        )
+    host = None if given is None else to_host(given)
     if host is not None and host.dtype.kind in "biuf" and bool(np.isfinite(host).all()):
         limit = np.finfo(dtype).max
         return (

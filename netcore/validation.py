@@ -78,6 +78,11 @@ def _is_device_array(a: Any) -> bool:
     return hasattr(a, "__cuda_array_interface__") and not isinstance(a, np.ndarray)
 
 
+def to_host(a: Any) -> np.ndarray:
+    """``a`` as a NumPy array (a CuPy array is copied from its device)."""
+    return np.asarray(a.get() if _is_device_array(a) else a)
+
+
 def as_array(a: Any, name: str) -> Any:
     """An ndarray (NumPy, or CuPy left on its device) from array-likes."""
     if a is None:
@@ -165,7 +170,7 @@ def check_y(y: Any, n: int, model: Any) -> Any:
 def check_labels(labels: Any, units: int, name: str = "y") -> np.ndarray:
     """Integer class labels in ``[0, units)`` as a host int64 array: floats must be whole
     numbers (0.7 is refused, not truncated), negatives are refused (-1 would wrap around)."""
-    host = np.asarray(labels.get() if _is_device_array(labels) else labels)
+    host = to_host(labels)
     if host.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold integer class labels, received dtype {host.dtype}")
     if host.dtype.kind == "f":
@@ -201,7 +206,7 @@ def check_weights(
     arrays = []
     for i, (w, (name, shape)) in enumerate(zip(weights, expected)):
         try:
-            a = np.asarray(w.get() if _is_device_array(w) else w)
+            a = to_host(w)
         except Exception as exc:  # ragged lists and the like
             raise ValueError(
                 f"set_weights: weight {i} ({name}) must be a rectangular real array: {exc}"
@@ -232,7 +237,7 @@ def check_weights(
 def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight") -> np.ndarray:
     """Per-sample weights as a host float64 array of shape (N,): finite and >= 0."""
     w = as_array(sample_weight, name)
-    w = np.asarray(w.get() if _is_device_array(w) else w)
+    w = to_host(w)
     if w.shape != (n,):
         raise ValueError(
             f"{name} must have one weight per sample of x, shape ({n},), received shape {w.shape}"
@@ -267,7 +272,7 @@ def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
                 f"class_weight values must be finite numbers >= 0, received {v!r} for class {k}"
             )
         table[int(k)] = float(v)
-    host = np.asarray(y.get() if _is_device_array(y) else y)
+    host = to_host(y)
     if host.ndim == 2 and host.shape[1] > 1:
         classes = host.argmax(axis=1)
     else:
