@@ -65,7 +65,7 @@ $(LINT_STAMP): pyproject.toml | $(PY)
 
 # ruff's rules, ruff's formatter (check only: `ruff format PATH` rewrites) and mypy, all
 # configured in pyproject.toml, over the whole tree (narrow it with LINT_PATHS=...).
-LINT_PATHS ?= netcore tests benchmarks
+LINT_PATHS ?= netcore tests benchmarks docs/conf.py docs/make_figures.py
 
 lint: $(STAMP) $(LINT_STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)

@@ -1,4 +1,5 @@
 """Sphinx configuration: Markdown pages through MyST, API reference from the docstrings."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,13 @@ import netcore  # noqa: E402
 project = "netcore"
 author = "the netcore developers"
 release = version = netcore.__version__
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax",
-              "sphinx.ext.viewcode"]
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
 source_suffix = {".md": "markdown"}
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3

@@ -21,6 +21,7 @@ Usage::
     python docs/make_figures.py --update-outputs  # also rewrite the stated outputs of every page
     python docs/make_figures.py --update-outputs docs/quickstart.md   # of one page
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ PICTURES = HERE / "_static" / "tutorial"
 _BLOCK = re.compile(
     r"(?:<!--\s*(?P<tag>needs|no-exec):\s*(?P<arg>[^>]*?)\s*-->\s*\n)?"
     r"```python\n(?P<code>.*?)```[ \t]*\n"
-    r"(?:[ \t]*\n)?(?:```text\n(?P<out>.*?)```)?", re.S)
+    r"(?:[ \t]*\n)?(?:```text\n(?P<out>.*?)```)?",
+    re.S,
+)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf")
 
 
@@ -54,9 +57,9 @@ class Block:
     """One Python example of a page, with its marker and its stated output (None: none)."""
 
     page: Path
-    number: int               # 1-based, in page order
+    number: int  # 1-based, in page order
     code: str
-    tag: str | None           # "needs", "no-exec" or None
+    tag: str | None  # "needs", "no-exec" or None
     arg: str | None
     output: str | None
     output_span: tuple[int, int] | None  # where the stated output sits in the page text
@@ -69,9 +72,18 @@ class Block:
 def blocks(page: Path) -> list[Block]:
     """The Python examples of ``page``, in order."""
     text = page.read_text()
-    return [Block(page, i + 1, m.group("code"), m.group("tag"), m.group("arg"), m.group("out"),
-                  m.span("out") if m.group("out") is not None else None)
-            for i, m in enumerate(_BLOCK.finditer(text))]
+    return [
+        Block(
+            page,
+            i + 1,
+            m.group("code"),
+            m.group("tag"),
+            m.group("arg"),
+            m.group("out"),
+            m.span("out") if m.group("out") is not None else None,
+        )
+        for i, m in enumerate(_BLOCK.finditer(text))
+    ]
 
 
 def _found(load: object) -> bool:
@@ -92,12 +104,16 @@ def missing(block: Block) -> str | None:
         return None
     from netcore.datasets import fashion_mnist, mnist, sign_mnist
 
-    finders = {"mnist-full": lambda: mnist.find_files("train", download=False),
-               "fashion-mnist": lambda: fashion_mnist.find_files("train", download=False),
-               "sign-mnist": lambda: sign_mnist.find_files("train")}
+    finders = {
+        "mnist-full": lambda: mnist.find_files("train", download=False),
+        "fashion-mnist": lambda: fashion_mnist.find_files("train", download=False),
+        "sign-mnist": lambda: sign_mnist.find_files("train"),
+    }
     if block.arg not in finders:
-        raise ValueError(f"{block.name}: unknown data set in its needs marker, "
-                         f"received {block.arg!r}; known: {sorted(finders)}")
+        raise ValueError(
+            f"{block.name}: unknown data set in its needs marker, "
+            f"received {block.arg!r}; known: {sorted(finders)}"
+        )
     return None if _found(finders[block.arg]) else f"{block.arg} is not installed here"
 
 
@@ -130,6 +146,7 @@ def outputs_match(stated: str, printed: str, rel: float = 0.02, abs_: float = 0.
     """True when ``printed`` says what ``stated`` says: the same words, and numbers that
     agree within ``rel`` (relative) or ``abs_`` (absolute), so that the last digit of a
     trained model's accuracy may differ between machines."""
+
     def split(text: str) -> tuple[list[str], list[str]]:
         words = [" ".join(part.split()) for part in _NUMBER.split(text)]
         return words, _NUMBER.findall(text)
@@ -172,8 +189,9 @@ def _shrink(src: Path, dst: Path) -> None:
     from PIL import Image
 
     with Image.open(src) as image:
-        palette = image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE,
-                                                dither=Image.Dither.NONE)
+        palette = image.convert("RGB").quantize(
+            256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+        )
     palette.save(dst, optimize=True)
 
 
@@ -192,8 +210,10 @@ def copy_pictures(workdir: Path, skipped: list[str], out: Path = PICTURES) -> li
             _shrink(workdir / name, out / name)
             copied.append(out / name)
         elif not skipped or not (out / name).is_file():
-            raise RuntimeError(f"tutorial.md links _static/tutorial/{name} but no block wrote "
-                               f"{name}" + (f"; not run here: {', '.join(skipped)}" if skipped else ""))
+            raise RuntimeError(
+                f"tutorial.md links _static/tutorial/{name} but no block wrote "
+                f"{name}" + (f"; not run here: {', '.join(skipped)}" if skipped else "")
+            )
     return copied
 
 
@@ -201,19 +221,29 @@ def main(argv: list[str] | None = None) -> None:
     """Make the tutorial's pictures; with ``--update-outputs``, refresh the stated outputs of
     the pages too (and the pictures, when the tutorial is among them)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--update-outputs", action="store_true",
-                        help="rewrite the outputs the pages state with what their code prints")
-    parser.add_argument("pages", nargs="*", type=lambda p: Path(p).resolve(), default=PAGES,
-                        help="with --update-outputs: only these pages (default: every page)")
+    parser.add_argument(
+        "--update-outputs",
+        action="store_true",
+        help="rewrite the outputs the pages state with what their code prints",
+    )
+    parser.add_argument(
+        "pages",
+        nargs="*",
+        type=lambda p: Path(p).resolve(),
+        default=PAGES,
+        help="with --update-outputs: only these pages (default: every page)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.update_outputs:
-            skipped = [f"{block.name} ({reason})"
-                       for block, reason, _ in run_page(TUTORIAL, work / TUTORIAL.stem)
-                       if reason is not None]
+            skipped = [
+                f"{block.name} ({reason})"
+                for block, reason, _ in run_page(TUTORIAL, work / TUTORIAL.stem)
+                if reason is not None
+            ]
             copy_pictures(work / TUTORIAL.stem, skipped)
             return
         for page in args.pages:
@@ -221,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{page.name}: {changed} output(s) updated")
             if page == TUTORIAL:
                 copy_pictures(work / TUTORIAL.stem, skipped)
+
 
 if __name__ == "__main__":
     main()
