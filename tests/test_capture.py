@@ -627,3 +627,38 @@ def test_step_kernels_compile_once_per_backend_and_adam_only_for_adam(
     del be, other, first
     gc.collect()
     assert len(capture._CUDA_SETS) == n - 2  # the launchers go with their backend
+
+
+def test_capture_gemm_sets_its_workspace_after_its_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cublasSetStream resets a handle to cuBLAS' default workspace pool, so the workspace
+    the capture relies on must be set after the stream (cuBLAS' documented behaviour)."""
+    import sys
+
+    from netcore.backend import graph
+
+    calls: list[str] = []
+
+    class _Fn:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __call__(self, *args: Any) -> int:
+            calls.append(self.name)
+            return 0
+
+    class _Lib:
+        def __getattr__(self, name: str) -> _Fn:
+            fn = _Fn(name)
+            setattr(self, name, fn)
+            return fn
+
+    fake_cupy = types.SimpleNamespace(
+        empty=lambda n, dtype: types.SimpleNamespace(data=types.SimpleNamespace(ptr=4096))
+    )
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setattr(graph, "_find_libcublas", lambda: "libcublas.so.12")
+    monkeypatch.setattr(graph.ctypes, "CDLL", lambda path: _Lib())
+    gemm = graph.CaptureGemm(stream_ptr=1234)
+    assert calls == ["cublasCreate_v2", "cublasSetStream_v2", "cublasSetWorkspace_v2"]
+    gemm.close()
+    assert calls[-1] == "cublasDestroy_v2"

@@ -129,12 +129,14 @@ class CaptureGemm:
         self._check("cublasCreate_v2", lib.cublasCreate_v2(ctypes.byref(handle)))
         self.handle = handle
         self._finalizer = weakref.finalize(self, lib.cublasDestroy_v2, handle)
+        # The stream first: cublasSetStream puts the handle back on cuBLAS' own workspace
+        # pool, and cublasSetWorkspace applies to the stream set at the time.
+        self._check("cublasSetStream_v2", lib.cublasSetStream_v2(handle, vp(stream_ptr)))
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=np.uint8)
         self._check(
             "cublasSetWorkspace_v2",
             lib.cublasSetWorkspace_v2(handle, vp(self.workspace.data.ptr), WORKSPACE_BYTES),
         )
-        self._check("cublasSetStream_v2", lib.cublasSetStream_v2(handle, vp(stream_ptr)))
         self._scalars = {dt: (np.ones(1, dt), np.zeros(1, dt)) for dt in (np.float32, np.float64)}
 
     @staticmethod
