@@ -16,7 +16,7 @@ def verdict(lines: list[str]) -> str:
     return lines[0].split(":")[0]
 
 
-# -- the two runs the issue reproduced ---------------------------------------------------------
+# -- two real runs whose verdict is easy to get wrong ------------------------------------------
 
 
 def test_validation_far_above_training_after_one_epoch_is_a_mismatch_not_no_sign():
