@@ -159,12 +159,12 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_weights():
     calls = {"n": 0}
     real = m._train_step
 
-    def step(xb, yb):
+    def step(xb, yb, sample_weight=None):
         calls["n"] += 1
         if calls["n"] == 2:
             xb = xb.copy()
             xb[0, 0] = np.inf
-        return real(xb, yb)
+        return real(xb, yb, sample_weight)
 
     m._train_step = step
     with pytest.raises(nc.NonFiniteLossError, match=r"epoch 2, step 2") as exc:

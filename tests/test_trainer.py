@@ -153,10 +153,10 @@ def test_a_nonfinite_step_is_taken_back_from_the_optimizer_step_count():
     m.train_on_batch(X, Y)
     real = m._train_step
 
-    def poisoned(xb, yb):
+    def poisoned(xb, yb, sample_weight=None):
         xb = xb.copy()
         xb[0, 0] = np.inf
-        return real(xb, yb)
+        return real(xb, yb, sample_weight)
 
     m._train_step = poisoned
     with pytest.raises(nc.NonFiniteLossError):

@@ -457,9 +457,7 @@ class Trainer:
                 if dist is not None:
                     loss, sums = dist.train_step(self, xb, yb, e - s)
                 else:
-                    loss, sums = (
-                        self._train_step(xb, yb) if wb is None else self._train_step(xb, yb, wb)
-                    )
+                    loss, sums = self._train_step(xb, yb, wb)
             tracker.record(loss, sums, e - s, self._step_flag(), None if wb is None else wb.sum())
             if sync_every_step or progress.wants_update:
                 tracker.sync()
@@ -481,8 +479,6 @@ class Trainer:
             with self._lock:
                 if dist is not None:
                     loss, sums = dist.train_step(self, *feed.batch(*dist.shard(0, feed.n)), feed.n)
-                elif wb is None:
-                    loss, sums = self._train_step(*feed.batch(0, feed.n))
                 else:
                     loss, sums = self._train_step(*feed.batch(0, feed.n), wb)
             tracker.record(loss, sums, feed.n, self._step_flag(), None if wb is None else wb.sum())
