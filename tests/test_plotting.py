@@ -253,6 +253,36 @@ def test_overfitting_example_high_degree_fit_wins_on_training_and_loses_on_valid
     assert ex.flexible.valid_mse > 1.5 * ex.simple.valid_mse  # and worse on new points
 
 
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"n": 1}, r"n must be an integer of at least 2, received 1"),
+        ({"n": 2.5}, r"n must be an integer of at least 2, received 2.5"),
+        (
+            {"high_degree": 10},
+            r"high_degree must be an integer in \[1, n - 1\] = \[1, 9\], received 10",
+        ),
+        (
+            {"high_degree": 0},
+            r"high_degree must be an integer in \[1, n - 1\] = \[1, 9\], received 0",
+        ),
+        ({"noise": -0.1}, r"noise must be a finite number of at least 0, received -0.1"),
+        ({"noise": float("nan")}, r"noise must be a finite number of at least 0, received nan"),
+    ],
+)
+def test_overfitting_example_refuses_bad_sizes_and_noise_by_name(kwargs, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before NumPy could warn about the fit
+        with pytest.raises(ValueError, match=message):
+            plotting.overfitting_example(**kwargs)
+
+
+def test_overfitting_example_accepts_the_edges_of_its_ranges():
+    ex = plotting.overfitting_example(n=2, high_degree=1, noise=0)
+    np.testing.assert_allclose(ex.y_train, 1 + 2 * ex.x_train)  # no noise: on the line
+    assert ex.flexible.degree == 1
+
+
 def test_plot_overfitting_states_both_errors_of_both_fits(tmp_path, saved):
     path = plotting.plot_overfitting(tmp_path / "o.png", seed=0)
     assert path.stat().st_size > 10_000

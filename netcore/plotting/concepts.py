@@ -154,7 +154,22 @@ def overfitting_example(
     least-squares fits to the training points only. With ``high_degree = n - 1`` the
     polynomial passes through every training point (training error 0) and swings between
     them (a larger validation error than the line's).
+
+    Raises:
+        ValueError: ``n`` is not an integer of at least 2, ``high_degree`` not an integer in
+            ``[1, n - 1]`` (a higher degree than the points can fix is ill-conditioned), or
+            ``noise`` not a finite number of at least 0.
     """
+    from ..validation import is_integer, is_real_number
+
+    if not is_integer(n) or n < 2:
+        raise ValueError(f"n must be an integer of at least 2, received {n!r}")
+    if not is_integer(high_degree) or not 1 <= high_degree <= n - 1:
+        raise ValueError(
+            f"high_degree must be an integer in [1, n - 1] = [1, {n - 1}], received {high_degree!r}"
+        )
+    if not is_real_number(noise) or not 0 <= noise < np.inf:
+        raise ValueError(f"noise must be a finite number of at least 0, received {noise!r}")
     rng = np.random.default_rng(seed)
     grid = np.linspace(0.1, 2.9, n)
     jitter = 0.3 * (grid[1] - grid[0])
