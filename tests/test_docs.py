@@ -13,9 +13,11 @@ on a small stand-in of the same CSV format.
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -231,3 +233,66 @@ def test_readme_states_what_make_demo_prints(tmp_path, monkeypatch, capsys):
         assert any(runner.outputs_match(line, p) for p in printed), (
             f"README states {line!r}; make demo printed:\n" + "\n".join(printed[-12:])
         )
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+#: The result file behind each device's rows of the docs' benchmark tables.
+RESULT_FILES = {"cpu": "compare_cpu.json", "cuda": "compare_gpu_h100.json"}
+
+
+def _results(device: str) -> dict[int, dict[str, Any]]:
+    import json
+
+    rows = json.loads((RESULTS / RESULT_FILES[device]).read_text())["results"]
+    return {row["batch_size"]: row for row in rows}
+
+
+def _states(cell: str, value: float) -> bool:
+    """``cell`` is ``value`` written with the digits it shows (``1.46``, ``39,358``,
+    ``1.8e-07``): within half a unit of its last digit."""
+    text = cell.replace(",", "")
+    if "e" in text:
+        mantissa = text.split("e")[0]
+        digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        return math.isclose(float(text), value, rel_tol=0.5 * 10**-digits * 1.01)
+    digits = len(text.split(".")[1]) if "." in text else 0
+    return abs(float(text) - value) <= 0.5 * 10**-digits + 1e-12
+
+
+def test_benchmark_tables_state_what_the_result_files_hold():
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    rows = re.findall(r"^\| (cpu|cuda) \| (\d+) \|(.+)\|$", text, re.M)
+    assert len(rows) == 8, "expected the CPU and the H100 table, four batch sizes each"
+    for device, batch, rest in rows:
+        r = _results(device)[int(batch)]
+        cells = [c.strip() for c in rest.split("|")]
+        med = r["median_s"]
+        expected = [
+            med["netcore"],
+            med["torch"],
+            med["gemm"],
+            r["ratio_netcore_over_torch"],
+            r["ratio_netcore_over_gemm"],
+            r["netcore_samples_per_s"],
+        ]
+        for cell, value in zip(cells, expected):
+            assert _states(cell, value), f"{device} b={batch}: {cell} but the file has {value}"
+        if device == "cpu":
+            ours, theirs = cells[6].split(" / ")
+            first = r["loss_first_epoch"]
+            assert _states(ours, first["netcore"]) and _states(theirs, first["torch"])
+            assert _states(cells[7], r["lockstep"]["max_rel_loss_diff"])
+
+
+def test_distributed_step_times_are_the_fastest_epochs_of_the_result_files():
+    text = (ROOT / "docs" / "distributed.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| ([\d.]+) ms \| ([\d.]+) ms \|$", text, re.M)
+    assert [int(b) for b, _, _ in rows] == [128, 1024, 8192]
+    for batch, cpu, gpu in rows:
+        steps = math.ceil(60_000 / int(batch))
+        for cell, device in ((cpu, "cpu"), (gpu, "cuda")):
+            fastest = _results(device)[int(batch)]["min_s"]["netcore"]
+            assert math.isclose(float(cell), 1000 * fastest / steps, rel_tol=0.05), (
+                f"distributed.md: b={batch} {device} {cell} ms, the file: "
+                f"{1000 * fastest / steps:.3f} ms"
+            )
