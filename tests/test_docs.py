@@ -296,3 +296,53 @@ def test_distributed_step_times_are_the_fastest_epochs_of_the_result_files():
                 f"distributed.md: b={batch} {device} {cell} ms, the file: "
                 f"{1000 * fastest / steps:.3f} ms"
             )
+
+
+#: The ops of benchmarks.md's H100 kernel table, as device_check names them.
+KERNEL_ROWS = {
+    "bias + relu forward": ["bias+relu fwd"],
+    "bias + sigmoid forward": ["bias+sigmoid fwd"],
+    "relu backward + db": ["relu bwd + db"],
+    "sigmoid backward + db": ["sigmoid bwd + db"],
+    "softmax + cross-entropy, one-hot": ["softmax+xent one-hot"],
+    "softmax + cross-entropy, labels": ["softmax+xent labels"],
+    "sigmoid + binary cross-entropy": ["sigmoid+bce"],
+    "Adam / SGD / RMSprop / Adagrad": ["adam", "sgd momentum", "rmsprop", "adagrad"],
+}
+
+
+def test_h100_kernel_table_states_what_the_device_check_files_hold():
+    import json
+
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((RESULTS / name).read_text())
+
+    first, v3 = load("device_check_h100.json"), load("device_check_h100_v3.json")
+
+    def pct(run: dict[str, Any], op: str) -> float:
+        (row,) = [
+            k
+            for k in run["kernels"]
+            if k["op"] == op and k["shape"] == "8192x4096" and k["path"] == "raw"
+        ]
+        return float(row["pct_copy"])
+
+    def host_us(op: str) -> float:
+        (row,) = [
+            r for r in v3["launch"] if r["what"] == f"backend op: {op}" and r["path"] == "raw"
+        ]
+        return float(row["host_us"])
+
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    for label, ops in KERNEL_ROWS.items():
+        line = re.search(rf"^\| {re.escape(label)} \|(.+)\|$", text, re.M)
+        assert line, f"benchmarks.md has no kernel row {label!r}"
+        columns = [[v.strip() for v in c.split("/")] for c in line.group(1).split("|")]
+        expected = [
+            [pct(first, op) for op in ops],
+            [pct(v3, op) for op in ops],
+            list(map(host_us, ops)),
+        ]
+        for cells, values in zip(columns, expected, strict=True):
+            for cell, value in zip(cells, values, strict=True):
+                assert _states(cell, value), f"{label}: {cell} but the file has {value}"
