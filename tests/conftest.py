@@ -1,4 +1,10 @@
+import os
+
 import pytest
+
+# tests/sim runs under numba's CUDA simulator, which must be on before numba.cuda is imported:
+# tests/test_simulator_suite.py starts it in interpreters of its own.
+collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") else ["sim"]
 
 
 def pytest_collection_modifyitems(config, items):
