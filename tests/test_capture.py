@@ -462,7 +462,9 @@ def test_wrong_replay_raises_under_jit_compile_true(
 ) -> None:
     _stale_input(monkeypatch)
     x, y = _data()
-    with pytest.raises(RuntimeError, match=r"jit_compile=True: the replayed step differs.*largest difference"):
+    with pytest.raises(
+        RuntimeError, match=r"jit_compile=True: the replayed step differs.*largest difference"
+    ):
         m = _model()
         m.jit_compile = True  # compile() refuses True on the CPU; the stand-in captures
         m.fit(x, y, batch_size=16, verbose=0)

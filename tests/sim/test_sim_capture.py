@@ -62,7 +62,9 @@ def test_sim_record_writes_the_row_and_moves_the_counter(kernels: Any) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sim_adam_update_at_matches_the_reference_update_at_the_tables_rate(kernels: Any, dtype: Any) -> None:
+def test_sim_adam_update_at_matches_the_reference_update_at_the_tables_rate(
+    kernels: Any, dtype: Any
+) -> None:
     from netcore.backend.base import Backend
 
     rng = np.random.default_rng(5)
