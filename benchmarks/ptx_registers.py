@@ -174,7 +174,7 @@ def provenance() -> dict[str, Any]:
     return {
         "commit": git("rev-parse", "HEAD"),
         "tree_clean": git("status", "--porcelain", "--untracked-files=no") == "",
-        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, no GPU needed)",
+        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs)",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

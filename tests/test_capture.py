@@ -142,6 +142,69 @@ def test_fit_that_cannot_be_captured_is_eager_under_auto_and_refused_under_true(
                 capture.for_fit(m, feed, 16, **args)
 
 
+@pytest.mark.parametrize(
+    "env, arg, want",
+    [
+        (None, "auto", "auto"),
+        ("", True, True),
+        ("auto", False, False),
+        ("0", "auto", False),
+        ("0", True, False),  # the operator's switch turns every capture off
+        ("1", "auto", True),  # "auto" becomes capture-or-raise
+        ("1", False, False),  # an explicit False in the code stays eager
+        (" 1 ", "auto", True),
+    ],
+)
+def test_netcore_jit_environment_variable_over_the_compile_argument(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, arg: Any, want: Any
+) -> None:
+    if env is None:
+        monkeypatch.delenv(capture.JIT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(capture.JIT_ENV, env)
+    assert capture.effective_jit(arg) == want
+
+
+def test_netcore_jit_refuses_other_values_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(capture.JIT_ENV, "yes")
+    with pytest.raises(ValueError, match="NETCORE_JIT must be 0, 1 or auto, received 'yes'"):
+        _model().fit(*_data(), batch_size=16, verbose=0)
+
+
+def test_netcore_jit_0_trains_eagerly_where_auto_would_capture(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(capture.JIT_ENV, "0")
+    _model().fit(*_data(), batch_size=16, verbose=0)
+    assert runtime.captures == runtime.replays == 0
+
+
+def test_cli_jit_switches_reach_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcore.cli import train as cli_train
+    from netcore.cli.parser import build_parser
+
+    parser = build_parser()
+    base = ["train", "--dataset", "mnist"]
+    assert parser.parse_args(base).jit is None
+    assert parser.parse_args([*base, "--jit"]).jit is True
+    assert parser.parse_args([*base, "--no-jit"]).jit is False
+    seen: list[Any] = []
+
+    class Stop(Exception):
+        pass
+
+    def spy(self: Any, *args: Any, **kw: Any) -> None:
+        seen.append(kw.get("jit_compile"))
+        raise Stop
+
+    monkeypatch.setattr(netcore.Sequential, "compile", spy)
+    for argv, want in ((["--no-jit"], False), (["--jit"], True), ([], "auto")):
+        args = parser.parse_args([*base, "--no-download", "--limit", "40", *argv])
+        with pytest.raises(Stop):
+            cli_train.cmd_train(args)
+        assert seen[-1] == want
+
+
 # ---------------------------------------------------------------- plan and buffers
 @pytest.mark.parametrize(
     "n, b, modes",

@@ -301,23 +301,20 @@ class CapturedFit:
         compared (:mod:`.capture_check`); the eager step's result is kept and recorded.
         Returns ``graph``, or None (and trains eagerly from now on) on a mismatch."""
         m = self.model
-        to_host = m.backend.to_numpy
         s, e = self.plan.rows(step)
         snap = capture_check.snapshot(m)
         self.runtime.replay(graph)
-        row = to_host(self.buf["log"][step])
-        replayed = {name: to_host(a).copy() for name, a in capture_check.arrays(m).items()}
+        replayed = {name: a.copy() for name, a in capture_check.arrays(m).items()}
+        row = self.buf["log"][step].copy()
         capture_check.restore(m, snap)
         loss, sums = m._train_step(*self.feed.batch(s, e, order))
-        flag = m._step_flag()
-        tracker.record(loss, sums, e - s, flag)
-        eager = {name: to_host(a) for name, a in capture_check.arrays(m).items()}
+        tracker.record(loss, sums, e - s, m._step_flag())
+        eager = capture_check.arrays(m)
         names = ["loss"] + [f"metric {getattr(x, 'name', j)}" for j, x in enumerate(m.metrics)]
         for j, name in enumerate(names):
             replayed[name] = row[j]
-            eager[name] = to_host(loss if j == 0 else sums[j - 1])
-        before = {name: to_host(a) for name, a in snap.arrays.items()}
-        verdict = capture_check.compare(before, replayed, eager, m.dtype)
+            eager[name] = loss if j == 0 else sums[j - 1]
+        verdict = capture_check.compare(snap.arrays, replayed, eager, m.dtype, m.backend.xp)
         if verdict.ok:
             capture_check.mark_checked(m, self.plan.batch_size)
             return graph

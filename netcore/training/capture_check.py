@@ -122,47 +122,44 @@ class Verdict:
 
 
 def compare(
-    before: dict[str, np.ndarray],
-    replayed: dict[str, np.ndarray],
-    eager: dict[str, np.ndarray],
+    before: dict[str, Any],
+    replayed: dict[str, Any],
+    eager: dict[str, Any],
     dtype: Any,
+    xp: Any = np,
 ) -> Verdict:
-    """The replayed and eager steps, host arrays by name (:func:`arrays`'s names, plus
-    "loss" and "metric <name>" 0-d values), against the module's tolerances."""
+    """The replayed and eager steps, arrays by name (:func:`arrays`'s names, plus "loss" and
+    "metric <name>" 0-d values), against the module's tolerances. ``xp``: the arrays' module
+    (NumPy or CuPy): the comparison runs where they are; only scalars reach the host."""
     dt = np.dtype(dtype)
     eps = float(np.finfo(dt).eps)
     worst: Verdict | None = None
     worst_ratio = 0.0
     for name, e in eager.items():
-        r = np.asarray(replayed[name], dtype=np.float64)
-        e = np.asarray(e, dtype=np.float64)
-        diff = np.abs(r - e)
+        # In the arrays' own dtype (a float64 copy of every weight would cost more than a step)
+        e = xp.asarray(e)
+        r = xp.asarray(replayed[name], dtype=e.dtype)
+        if not e.size:
+            continue
+        diff = xp.abs(r - e).reshape(-1)
         if name == "skip flag":
             tol = 0.0
         elif name in before:
-            change = np.abs(e - np.asarray(before[name], dtype=np.float64))
-            top = float(np.max(np.abs(e))) if e.size else 0.0
-            tol = RTOL[dt] * (float(np.max(change)) if e.size else 0.0) + 8 * eps * top
+            change = float(xp.max(xp.abs(e - xp.asarray(before[name], dtype=e.dtype))))
+            tol = RTOL[dt] * change + 8 * eps * float(xp.max(xp.abs(e)))
         else:  # the loss, a metric sum
-            tol = RTOL_SCALAR[dt] * max(float(np.max(np.abs(e))), 1.0)
-        if not diff.size:
+            tol = RTOL_SCALAR[dt] * max(float(xp.max(xp.abs(e))), 1.0)
+        bad = ~(diff <= tol)  # NaN compares False: a NaN on either side fails
+        if not bool(bad.any()):
             continue
-        i = int(np.argmax(np.where(np.isnan(diff), np.inf, diff)))
-        d = float(diff.reshape(-1)[i]) if not np.isnan(diff.reshape(-1)[i]) else np.inf
-        if d <= tol:
-            continue
+        i = int(xp.argmax(xp.where(bad, xp.nan_to_num(diff, nan=np.inf), -1)))
+        d = float(diff[i])
+        d = np.inf if np.isnan(d) else d
         ratio = np.inf if tol == 0 else d / tol
         if worst is None or ratio > worst_ratio:
-            where = name if e.ndim == 0 else f"{name}[{i}]"
             worst_ratio = ratio
-            worst = Verdict(
-                False,
-                where,
-                float(r.reshape(-1)[i]),
-                float(e.reshape(-1)[i]),
-                d,
-                tol,
-            )
+            where = name if e.ndim == 0 else f"{name}[{i}]"
+            worst = Verdict(False, where, float(r.reshape(-1)[i]), float(e.reshape(-1)[i]), d, tol)
     return worst if worst is not None else Verdict(True)
 
 
