@@ -18,5 +18,5 @@ def pytest_collection_modifyitems(config, items):
         "the CUDA simulator is on" if simulator_enabled() else reason
     )
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu") is not None:  # not keywords: a folder named gpu
             item.add_marker(pytest.mark.skip(reason=why))
