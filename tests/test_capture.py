@@ -602,9 +602,27 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
 
 
 @pytest.mark.gpu
-def test_gpu_captured_and_eager_steps_agree() -> None:
+@pytest.mark.parametrize(
+    "optimizer, dropout",
+    [
+        ("adam", False),
+        ("adam", True),
+        ("rmsprop", False),
+        (lambda: netcore.optimizers.SGD(0.05, momentum=0.9), False),
+        ("rmsprop", True),
+    ],
+    ids=["adam", "adam-dropout", "rmsprop", "sgd-momentum", "rmsprop-dropout"],
+)
+def test_gpu_captured_and_eager_steps_agree(optimizer: Any, dropout: bool) -> None:
+    """Every step of a captured epoch (its self-check included) against the eager epoch:
+    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers."""
     x, y = _data(51 * 32)
-    cap, eager = _model(backend="cuda", jit_compile=True), _model(backend="cuda", jit_compile=False)
+
+    def make(jit: Any) -> netcore.Sequential:
+        opt = optimizer() if callable(optimizer) else optimizer
+        return _model(opt, backend="cuda", jit_compile=jit, dropout=dropout)
+
+    cap, eager = make(True), make(False)
     lc, le = _step_losses(cap, x, y, 32), _step_losses(eager, x, y, 32)
     assert len(lc) == len(le) == 51
     np.testing.assert_allclose(lc, le, rtol=1e-6)
