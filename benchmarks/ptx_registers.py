@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -192,15 +193,13 @@ def markdown(table: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    import numba_cuda
-
     ptxas = find_ptxas()
     if ptxas is None:
         raise SystemExit("no ptxas: pip install 'netcore[cuda-build]' (nvidia-cuda-nvcc)")
     table = {
         **provenance(),
         "ptxas": ptxas_version(ptxas),
-        "numba_cuda": numba_cuda.__version__,
+        "numba_cuda": importlib.metadata.version("numba-cuda"),
         "kernels": build(ptxas),
     }
     RESULT.write_text(json.dumps(table, indent=1) + "\n")

@@ -1,11 +1,13 @@
-"""``jit_compile``: the captured training step (netcore/training/capture.py).
+"""``jit_compile``: the captured training step (netcore/training/capture*.py).
 
-On the CPU: the argument and its resolution per backend, the step plan, the buffer layout,
-the device-counter kernels against their NumPy references, the GEMM operand mapping, and the
+On the CPU: the argument, ``NETCORE_JIT`` and ``--jit``, the resolution per backend, the step
+plan, the buffer layout, the device-counter kernels against their NumPy references, the
+per-step Adam kernel derived from ``adam_update``'s spec, the GEMM operand mapping, and the
 whole captured epoch loop driven by a CPU stand-in for the graph runtime (``capture`` keeps
 the step function, ``replay`` calls it): that runs exactly the code a CUDA graph would hold,
-so captured and eager training must agree bit for bit. The ``gpu`` tests repeat the three
-end-to-end checks with real CUDA graphs.
+so captured and eager training must agree bit for bit. Wrong replays injected into the
+stand-in (a frozen rate, a stale input buffer) must be caught by the self-check. The ``gpu``
+tests repeat the end-to-end checks with real CUDA graphs.
 """
 
 from __future__ import annotations
