@@ -64,7 +64,7 @@ def _rng_state(rng: Any) -> Any:
     CuPy's bit generator (its draws read and advance that buffer)."""
     bits = rng.bit_generator
     device = getattr(bits, "_state", None)
-    if device is not None and hasattr(device, "copy"):
+    if device is not None and hasattr(device, "shape"):  # CuPy: cupy.zeros(bytes, int8)
         return ("device", device.copy())
     return ("host", bits.state)
 
