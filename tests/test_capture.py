@@ -432,6 +432,21 @@ def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
     assert cap.optimizer.iterations == eager.optimizer.iterations == 2
 
 
+def test_nonfinite_loss_in_the_checked_step_is_agreement_not_a_mismatch(
+    runtime: ReplayingRuntime,
+) -> None:
+    x, y = _data(80)
+    x[20] = 3e38  # step 1 (rows 16..31): the self-checked replay
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = _model("sgd")
+        with pytest.raises(NonFiniteLossError) as err:
+            m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert not [w for w in rec if "differs" in str(w.message)]
+    assert (err.value.step, err.value.cause) == (2, "loss")  # 1-based, as eagerly
+    assert not capture_check.needs_check(m, 16)
+
+
 def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
     runtime: ReplayingRuntime, tmp_path: Any
 ) -> None:
@@ -568,6 +583,11 @@ def test_compare_names_the_largest_difference_relative_to_the_steps_change() -> 
     assert "weights[2]" in v.message()
     nan = capture_check.compare(before, {**eager, "loss": np.float32("nan")}, eager, np.float32)
     assert not nan.ok and nan.where == "loss"
+    both = {**eager, "loss": np.float32("nan")}
+    assert capture_check.compare(before, both, dict(both), np.float32).ok  # both steps NaN
+    flag = {"skip flag": np.array([0], np.int32)}
+    skipped = capture_check.compare(flag, {"skip flag": np.array([1], np.int32)}, flag, np.float32)
+    assert not skipped.ok and skipped.where == "skip flag[0]"
 
 
 # ---------------------------------------------------------------- real CUDA graphs
