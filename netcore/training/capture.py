@@ -1,7 +1,7 @@
 """``jit_compile``: the training step captured once per epoch as a CUDA graph and replayed.
 
-At MNIST sizes a GPU step is almost all host time (~15 launches, each with its Python and
-launch overhead). A CUDA graph replays the whole step with one launch. What has to be true
+At MNIST sizes a GPU step is almost all host time (one launch per kernel, each with its
+Python and launch overhead). A CUDA graph replays the whole step with one launch. What has to be true
 for a replay to be the same step as an eager one:
 
 * **Inputs from fixed buffers.** The graph's first kernels gather the step's rows,
