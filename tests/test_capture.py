@@ -535,6 +535,10 @@ def test_wrong_replay_is_caught_warned_once_and_trained_eagerly_under_auto(
     assert hc.history == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history
     for a, b in zip(cap.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a later fit of the model: eager, and no new warning
+        cap.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert (runtime.captures, runtime.replays) == (1, 1)
 
 
 def test_wrong_replay_raises_under_jit_compile_true(

@@ -34,18 +34,31 @@ RTOL = {np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-9}
 #: Relative tolerance of the loss and the metric sums, by dtype.
 RTOL_SCALAR = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
-#: The (batch size, optimizer name) pairs checked so far, per model (weakly: a model that is
-#: gone needs no entry).
-_CHECKED: weakref.WeakKeyDictionary[Any, set[tuple[int, str]]] = weakref.WeakKeyDictionary()
+#: Per model (weakly: a model that is gone needs no entry), the verdict of each checked
+#: (batch size, optimizer name): True passed, else the mismatch's message.
+_CHECKED: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], bool | str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _key(model: Any, batch_size: int) -> tuple[int, str]:
+    return (batch_size, model.optimizer.name)
 
 
 def needs_check(model: Any, batch_size: int) -> bool:
     """Is this the first capture in this process for ``model``, batch size and optimizer?"""
-    return (batch_size, model.optimizer.name) not in _CHECKED.get(model, set())
+    return _key(model, batch_size) not in _CHECKED.get(model, {})
 
 
-def mark_checked(model: Any, batch_size: int) -> None:
-    _CHECKED.setdefault(model, set()).add((batch_size, model.optimizer.name))
+def failed_check(model: Any, batch_size: int) -> str | None:
+    """The mismatch found by an earlier check of this model, batch size and optimizer (its
+    later fits train eagerly without capturing again), or None."""
+    verdict = _CHECKED.get(model, {}).get(_key(model, batch_size))
+    return verdict if isinstance(verdict, str) else None
+
+
+def mark_checked(model: Any, batch_size: int, verdict: bool | str = True) -> None:
+    _CHECKED.setdefault(model, {})[_key(model, batch_size)] = verdict
 
 
 # ---------------------------------------------------------------- the state of a step
@@ -174,6 +187,7 @@ __all__ = [
     "Verdict",
     "arrays",
     "compare",
+    "failed_check",
     "mark_checked",
     "needs_check",
     "restore",
