@@ -257,9 +257,11 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["failures"] == []
     assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
-        ["device", "kernels", "launch", "capture", "compare"], "ok"
+        ["device", "kernels", "launch", "capture", "selfcheck", "compare"], "ok"
     )
     assert res["meta"]["simulated"] is True
+    assert res["meta"]["commit"] and res["meta"]["date"] and "tree_clean" in res["meta"]
+    assert "replayed step differs" in res["selfcheck"]["frozen_rate_caught"]
     timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
     assert timed and timed == {r["op"] for r in res["targets"]}
     assert res["compare"]["rc"] == 0
