@@ -65,7 +65,7 @@ def stand_in() -> Iterator[None]:
     rt = StandIn()
     with (
         _patched(capture, "backend_can_capture", lambda be: (True, "stand-in")),
-        _patched(capture, "runtime_for", lambda be: rt),
+        _patched(capture, "runtime_of", lambda be: rt),
     ):
         yield
 

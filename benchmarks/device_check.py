@@ -186,12 +186,12 @@ def s_capture(ctx: Ctx) -> None:
     if not ok:
         print(f"  SKIP captured epochs: {why}")
     modes = (False, True) if ok else (False,)
-    make_runtime = capture.runtime_for
+    make_runtime = capture.runtime_of
 
     def timed_runtime(backend: Any) -> Any:
         return runtime_of(backend, TimedRuntime)
 
-    capture.runtime_for = timed_runtime
+    capture.runtime_of = timed_runtime
     try:
         for b in sizes:
             row: dict[str, Any] = {"batch_size": b, "samples": n, "steps": -(-n // b)}
@@ -226,7 +226,7 @@ def s_capture(ctx: Ctx) -> None:
             RESULTS["capture"].append(row)
             print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
     finally:
-        capture.runtime_for = make_runtime
+        capture.runtime_of = make_runtime
 
 
 # ---------------------------------------------------------------- 6. selfcheck

@@ -59,7 +59,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> ReplayingRuntime:
     """Make every backend capture, through a :class:`ReplayingRuntime`."""
     rt = ReplayingRuntime()
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     return rt
 
 
@@ -469,7 +469,7 @@ def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
 ) -> None:
     rt = ReplayingRuntime(fail=True)
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     x, y = _data()
     with pytest.warns(RuntimeWarning, match="could not be captured") as rec:
         h = _model().fit(x, y, batch_size=16, epochs=2, verbose=0)
@@ -486,7 +486,7 @@ def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
         raise OSError("libcublas not found")
 
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", broken)
+    monkeypatch.setattr(capture, "runtime_of", broken)
     x, y = _data()
     with pytest.warns(RuntimeWarning, match="libcublas not found"):
         h = _model().fit(x, y, batch_size=16, verbose=0)
@@ -497,7 +497,7 @@ def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
 
 def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: ReplayingRuntime(fail=True))
+    monkeypatch.setattr(capture, "runtime_of", lambda be: ReplayingRuntime(fail=True))
     x, y = _data()
     with pytest.raises(RuntimeError, match="jit_compile=True: capturing the training step failed"):
         _model(jit_compile=True).fit(x, y, batch_size=16, verbose=0)

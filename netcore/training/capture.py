@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend.graph import runtime_of
 from . import capture_check
 from .capture_kernels import StepKernels, routed_updates
 
@@ -350,13 +351,6 @@ class CapturedFit:
             return None
 
 
-def runtime_for(backend: Any) -> Any:
-    """The graph runtime of ``backend`` (a GPU one; tests substitute a CPU double)."""
-    from ..backend.graph import runtime_of
-
-    return runtime_of(backend)
-
-
 def for_fit(
     model: Any, feed: Any, batch_size: int, data_parallel: bool, weighted: bool
 ) -> CapturedFit | None:
@@ -372,7 +366,7 @@ def for_fit(
     if feed.y is None:
         return None
     try:
-        runtime = runtime_for(model.backend)
+        runtime = runtime_of(model.backend)
     except Exception as exc:  # no libcublas to call, no stream: the step cannot be captured
         if mode is True:
             raise RuntimeError(f"jit_compile=True: the graph runtime failed: {exc!r}") from exc
@@ -398,5 +392,4 @@ __all__ = [
     "for_fit",
     "effective_jit",
     "JIT_ENV",
-    "runtime_for",
 ]
