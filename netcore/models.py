@@ -9,6 +9,7 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 from __future__ import annotations
 
 import os
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
@@ -57,6 +58,11 @@ class Sequential(Trainer):
         self._declared_input: tuple[int, ...] | None = None
         #: where each (layer, weight name) sits in the flat parameter buffer
         self._slices: dict[tuple[int, str], slice] = {}
+        #: where the trainable weights start in the flat buffer (frozen ones come first)
+        self._trainable_offset = 0
+        self._laid_out_frozen: frozenset[int] = frozenset()
+        self._trainable = True
+        self._warned_frozen: frozenset[int] | None = None
         super().__init__()
         for layer in layers or ():
             self.add(layer)
@@ -175,31 +181,59 @@ class Sequential(Trainer):
         self.input_shape = tuple(first)
         self.output_shape = shape
         self._refs = [(layer, k) for layer in self.layers for k in layer.params]
+        old_offset = self._trainable_offset
         self._flatten_parameters()
-        trainable = [i for i, layer in enumerate(self.layers) if layer.params]
-        self._first_trainable = trainable[0] if trainable else len(self.layers)
         self.built = True
-        carried = [
-            (old_slices[(id(layer), k)], self._slices[(id(layer), k)])
-            for layer in kept
-            for k in layer.params
-            if (id(layer), k) in old_slices
-        ]
-        self._on_build(carried)
+        self._on_build(self._carried(kept, old_slices, old_offset))
+
+    def _carried(
+        self, kept: Sequence[Layer], old_slices: dict[tuple[int, str], slice], old_offset: int
+    ) -> list[tuple[slice, slice]]:
+        """``(old, new)`` slices, relative to the trainable part of the buffer (what the
+        optimizer's state covers), of the weights trainable in both layouts."""
+        carried = []
+        for layer in kept:
+            for k in layer.params:
+                old = old_slices.get((id(layer), k))
+                new = self._slices[(id(layer), k)]
+                if (
+                    old is not None
+                    and old.start >= old_offset
+                    and new.start >= self._trainable_offset
+                ):
+                    carried.append(
+                        (
+                            slice(old.start - old_offset, old.stop - old_offset),
+                            slice(
+                                new.start - self._trainable_offset,
+                                new.stop - self._trainable_offset,
+                            ),
+                        )
+                    )
+        return carried
 
     def _flatten_parameters(self) -> None:
         """Put every weight (and every gradient) into one contiguous 1-D buffer; the layers
         keep views of it. The optimizer then updates all parameters with ONE fused op per
         step instead of one per tensor (on a GPU each launch costs tens of microseconds of
         host time, more than the update itself at MNIST sizes). Elementwise rules make this
-        exactly the per-tensor update."""
+        exactly the per-tensor update.
+
+        Frozen layers' weights (``trainable = False``) come first, the trainable ones after
+        them, each group in layer order: the optimizer's one op and its state cover the
+        trainable tail ``[_trainable_offset:]`` alone. Freezing the first layers of a model
+        (the usual fine-tuning) keeps layer order. The layout follows the layers'
+        ``trainable`` flags when it is made: at build and at ``compile``, as in Keras."""
         xp = self.backend.xp
-        sizes = [int(np.prod(layer.params[k].shape)) for layer, k in self._refs]
+        refs = [r for r in self._refs if not r[0].trainable]
+        refs += [r for r in self._refs if r[0].trainable]
+        sizes = [int(np.prod(layer.params[k].shape)) for layer, k in refs]
         self._flat_params = xp.empty(sum(sizes), dtype=self.dtype)
         self._flat_grads = xp.zeros(sum(sizes), dtype=self.dtype)
         self._slices = {}
+        self._trainable_offset = 0
         offset = 0
-        for (layer, k), size in zip(self._refs, sizes):
+        for (layer, k), size in zip(refs, sizes):
             shape = layer.params[k].shape
             view = self._flat_params[offset : offset + size].reshape(shape)
             view[...] = layer.params[k]
@@ -207,6 +241,53 @@ class Sequential(Trainer):
             layer.grads[k] = self._flat_grads[offset : offset + size].reshape(shape)
             self._slices[(id(layer), k)] = slice(offset, offset + size)
             offset += size
+            if not layer.trainable:
+                self._trainable_offset = offset
+        self._laid_out_frozen = self._frozen_layers()
+        trainable = [i for i, layer in enumerate(self.layers) if layer.params and layer.trainable]
+        self._first_trainable = trainable[0] if trainable else len(self.layers)
+
+    def _frozen_layers(self) -> frozenset[int]:
+        return frozenset(id(layer) for layer in self.layers if layer.params and not layer.trainable)
+
+    def _relayout(self) -> None:
+        """Lay the buffer out again when ``trainable`` flags changed (``compile`` calls it)."""
+        if self.built and self._frozen_layers() != self._laid_out_frozen:
+            self._flatten_parameters()
+
+    def _trainable_buffers(self) -> tuple[Any, Any]:
+        """The trainable tail of the parameter and gradient buffers (views)."""
+        return (
+            self._flat_params[self._trainable_offset :],
+            self._flat_grads[self._trainable_offset :],
+        )
+
+    @property
+    def trainable(self) -> bool:
+        """Keras' ``model.trainable``: setting it sets every layer's ``trainable`` (takes
+        effect at the next ``compile``)."""
+        return all(layer.trainable for layer in self.layers) if self.layers else self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = V.check_bool(value, "trainable")
+        for layer in self.layers:
+            layer.trainable = value
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every weight, layer by layer, as read-only host arrays (``get_weights`` order)."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights of the trainable layers (read-only host arrays)."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weights of the frozen layers (read-only host arrays)."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def _params(self) -> list[Any]:
         return [layer.params[k] for layer, k in self._refs]
@@ -240,7 +321,10 @@ class Sequential(Trainer):
             if i == 0:
                 print_fn("=" * sum(widths))
         print_fn(line)
+        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
         print_fn(f"Total params: {self.count_params():,}")
+        print_fn(f"Trainable params: {self.count_params() - frozen:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: Any, training: bool, logits: bool = False) -> Any:
@@ -318,7 +402,11 @@ class Sequential(Trainer):
                     f"config layers must be {{'class': one of {sorted(LAYER_CLASSES)}, "
                     f"'config': {{...}}}}, received {spec!r:.200}"
                 )
-            layers.append(LAYER_CLASSES[kind](**spec["config"]))
+            layer_config = dict(spec["config"])
+            trainable = layer_config.pop("trainable", True)
+            layer = LAYER_CLASSES[kind](**layer_config)
+            layer.trainable = trainable
+            layers.append(layer)
         return cls(
             layers,
             backend=backend,
@@ -328,6 +416,20 @@ class Sequential(Trainer):
         )
 
     # ------------------------------------------------------------------ checks
+    def _require_compiled(self, what: str) -> None:
+        super()._require_compiled(what)
+        if what in ("fit", "train_on_batch") and self.built:
+            frozen = self._frozen_layers()
+            if frozen != self._laid_out_frozen and frozen != self._warned_frozen:
+                self._warned_frozen = frozen
+                warnings.warn(
+                    f"model {self.name!r}: a layer's trainable flag changed after compile; "
+                    "the change takes effect at the next model.compile(...) (as in Keras), "
+                    f"so {what} trains the layers compile saw as trainable",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise RuntimeError(

@@ -46,6 +46,21 @@ class Layer:
         self.output_shape: tuple[int, ...] | None = None
         self._buffers: dict[tuple, Any] = {}
         self._backend: Backend | None = None
+        self._trainable = True
+
+    @property
+    def trainable(self) -> bool:
+        """Does training update this layer's weights? (Keras' ``layer.trainable``.)
+
+        Setting it to False freezes the layer: ``fit`` and ``train_on_batch`` leave its
+        weights (and their optimizer slots) unchanged. As in Keras, the change takes effect
+        at the model's next ``compile``; it is saved with the model.
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = validation.check_bool(value, "trainable")
 
     @property
     def backend(self) -> Backend:
@@ -109,18 +124,50 @@ class Layer:
         for v, a in zip(self.params.values(), arrays):
             v[...] = self.backend.asarray(a)
 
+    # -- weights as arrays to read (Keras' variables; assign with set_weights)
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every weight of the layer as a read-only host array, in ``get_weights`` order."""
+        return [_readable(self.backend, v) for v in self.params.values()] if self.built else []
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """``weights`` when the layer is trainable, else ``[]``."""
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """``weights`` when the layer is frozen, else ``[]``."""
+        return [] if self.trainable else self.weights
+
+    def _weight(self, key: str) -> np.ndarray:
+        if not self.built or key not in self.params:
+            state = "is not built yet" if not self.built else f"has no {key}"
+            raise AttributeError(
+                f"layer {self.name!r} ({type(self).__name__}) {state}; its weights are "
+                f"{list(self.params)}"
+            )
+        return _readable(self.backend, self.params[key])
+
     # -- description
     def count_params(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
     def get_config(self) -> dict:
-        cfg: dict[str, Any] = {"name": self.name}
+        cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             cfg["input_shape"] = list(self.input_shape)
         return cfg
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _readable(be: Backend, v: Any) -> np.ndarray:
+    """A read-only host copy: writing to it raises instead of silently missing the model."""
+    a = np.array(be.to_numpy(v), copy=True)
+    a.flags.writeable = False
+    return a
 
 
 def _check_input_shape(shape: Any, name: str = "input_shape") -> tuple[int, ...]:

@@ -84,6 +84,16 @@ class Dense(Layer):
             dz, self.params["kernel"], transpose_b=True, out=self.buffer("dx", self._x.shape)
         )
 
+    @property
+    def kernel(self) -> Any:
+        """The kernel ``(in, out)`` as a read-only host array (``set_weights`` assigns)."""
+        return self._weight("kernel")
+
+    @property
+    def bias(self) -> Any:
+        """The bias ``(out,)`` as a read-only host array; AttributeError when ``use_bias=False``."""
+        return self._weight("bias")
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),

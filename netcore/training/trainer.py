@@ -100,11 +100,17 @@ class Trainer:
     def _require_built(self, what: str) -> None:
         raise NotImplementedError
 
+    def _trainable_buffers(self) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _relayout(self) -> None:
+        raise NotImplementedError
+
     def _on_build(self, carried: Sequence[tuple[slice, slice]] = ()) -> None:
         """Called by the model after (re)building its parameter buffers; ``carried`` lists
         ``(old, new)`` slices of the flat buffer whose optimizer state stays."""
         if self.optimizer is not None:
-            self.optimizer.build(self.backend, [self._flat_params], carried)
+            self.optimizer.build(self.backend, [self._trainable_buffers()[0]], carried)
         if self._nonfinite is None:
             self._nonfinite = NonFiniteFlag(self.backend)
         self._grad_buffers = {}
@@ -142,7 +148,8 @@ class Trainer:
             )
         self.metrics = [metrics_mod.get(m, self.loss.name) for m in metrics]
         if self.built:
-            self.optimizer.build(self.backend, [self._flat_params])
+            self._relayout()  # trainable flags changed since the last layout take effect here
+            self.optimizer.build(self.backend, [self._trainable_buffers()[0]])
         self.jit_compile = jit_compile
 
     @property
@@ -223,10 +230,12 @@ class Trainer:
         return loss, sums
 
     def _apply_gradients(self) -> None:
-        """The gradients are in ``_flat_grads``: one optimizer update over ``_flat_params``."""
+        """The gradients are in ``_flat_grads``: one optimizer update over the trainable tail
+        of ``_flat_params`` (frozen layers' weights sit before it)."""
         assert self.optimizer is not None and self._nonfinite is not None
-        if self._flat_params.size:
-            self.optimizer.apply([self._flat_params], [self._flat_grads], self._nonfinite.array)
+        params, grads = self._trainable_buffers()
+        if params.size:
+            self.optimizer.apply([params], [grads], self._nonfinite.array)
 
     def _step_flag(self) -> Any:
         """A device copy of the skip flag after this step's update (no host read): the
