@@ -8,8 +8,8 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 
 from __future__ import annotations
 
+import json
 import os
-import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
@@ -21,11 +21,14 @@ from .backend import get_backend
 from .backend.base import Backend
 from .layers import Input, Layer
 from .layers.base import BuildContext
+from .saving import weights as weights_file
 from .saving.writer import save_model
+from .trainable import TrainableFlags
 from .training import Trainer
+from .training.shortcuts import Shortcuts
 
 
-class Sequential(Trainer):
+class Sequential(Trainer, Shortcuts, TrainableFlags):
     """A linear stack of layers.
 
     ``Sequential(layers=None, backend=None, seed=None, dtype="float32")``: ``backend`` is
@@ -114,6 +117,19 @@ class Sequential(Trainer):
             if self.layers:
                 self._rebuild()
             raise
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it (Keras' ``pop``): the other layers keep their
+        weights and optimizer state."""
+        if not self.layers:
+            raise ValueError("pop: the model has no layers to remove")
+        layer = self.layers.pop()
+        layer._owner = None
+        if self.layers and self.built:
+            self._rebuild()
+        elif not self.layers:
+            self.built = False
+        return layer
 
     def _add_input(self, spec: Input) -> None:
         if self.layers or self._declared_input is not None:
@@ -247,9 +263,6 @@ class Sequential(Trainer):
         trainable = [i for i, layer in enumerate(self.layers) if layer.params and layer.trainable]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
 
-    def _frozen_layers(self) -> frozenset[int]:
-        return frozenset(id(layer) for layer in self.layers if layer.params and not layer.trainable)
-
     def _relayout(self) -> None:
         """Lay the buffer out again when ``trainable`` flags changed (``compile`` calls it)."""
         if self.built and self._frozen_layers() != self._laid_out_frozen:
@@ -261,33 +274,6 @@ class Sequential(Trainer):
             self._flat_params[self._trainable_offset :],
             self._flat_grads[self._trainable_offset :],
         )
-
-    @property
-    def trainable(self) -> bool:
-        """Keras' ``model.trainable``: setting it sets every layer's ``trainable`` (takes
-        effect at the next ``compile``)."""
-        return all(layer.trainable for layer in self.layers) if self.layers else self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = V.check_bool(value, "trainable")
-        for layer in self.layers:
-            layer.trainable = value
-
-    @property
-    def weights(self) -> list[np.ndarray]:
-        """Every weight, layer by layer, as read-only host arrays (``get_weights`` order)."""
-        return [w for layer in self.layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list[np.ndarray]:
-        """The weights of the trainable layers (read-only host arrays)."""
-        return [w for layer in self.layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[np.ndarray]:
-        """The weights of the frozen layers (read-only host arrays)."""
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def _params(self) -> list[Any]:
         return [layer.params[k] for layer, k in self._refs]
@@ -368,8 +354,27 @@ class Sequential(Trainer):
         optimizer slot raises ValueError naming it, unless ``allow_nonfinite=True``."""
         from .distribution import is_chief
 
+        weights_file.check_netcore_name(path)  # not under a Keras name (.h5, .keras)
         if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
             save_model(self, path, allow_nonfinite=allow_nonfinite)
+
+    def save_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
+        """Write the weights alone to ``filepath``, named ``*.weights.netcore``, atomically
+        (:mod:`netcore.saving.weights`)."""
+        from .distribution import is_chief
+
+        if is_chief():
+            weights_file.save_weights(self, filepath, allow_nonfinite)
+
+    def load_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
+        """Load weights written by ``save_weights`` (or ``save``) into this model; another
+        architecture raises ``ValueError`` naming the first difference."""
+        weights_file.load_weights(self, filepath, allow_nonfinite)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (``json.dumps`` keyword arguments accepted), for
+        :func:`model_from_json`."""
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""
@@ -418,17 +423,7 @@ class Sequential(Trainer):
     # ------------------------------------------------------------------ checks
     def _require_compiled(self, what: str) -> None:
         super()._require_compiled(what)
-        if what in ("fit", "train_on_batch") and self.built:
-            frozen = self._frozen_layers()
-            if frozen != self._laid_out_frozen and frozen != self._warned_frozen:
-                self._warned_frozen = frozen
-                warnings.warn(
-                    f"model {self.name!r}: a layer's trainable flag changed after compile; "
-                    "the change takes effect at the next model.compile(...) (as in Keras), "
-                    f"so {what} trains the layers compile saw as trainable",
-                    UserWarning,
-                    stacklevel=3,
-                )
+        self._check_layout_is_current(what)
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -436,3 +431,19 @@ class Sequential(Trainer):
                 f"{what}() needs a built model: give the first layer input_shape=..., "
                 "call model.build(input_shape), or fit/predict on data first"
             )
+
+
+def model_from_json(json_string: str, backend: str | Backend | None = None) -> Sequential:
+    """A new model (fresh weights) from :meth:`Sequential.to_json`'s output."""
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"model_from_json: not JSON ({exc}). Received: {json_string!r:.200}"
+        ) from None
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise ValueError(
+            "model_from_json expects what Sequential.to_json() writes, "
+            f'{{"class_name": "Sequential", "config": ...}}. Received: {json_string!r:.200}'
+        )
+    return Sequential.from_config(cast(dict, spec.get("config")), backend=backend)

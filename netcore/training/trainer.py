@@ -30,7 +30,7 @@ for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,8 @@ class Trainer:
     output_shape: tuple[int, ...]
     _flat_params: Any
     _flat_grads: Any
+    _trainable_buffers: Callable[[], tuple[Any, Any]]  # the trainable tail of both buffers
+    _relayout: Callable[[], None]  # lay the buffers out for the current trainable flags
 
     def __init__(self) -> None:
         self.optimizer: optimizers_mod.Optimizer | None = None
@@ -98,12 +100,6 @@ class Trainer:
         raise NotImplementedError
 
     def _require_built(self, what: str) -> None:
-        raise NotImplementedError
-
-    def _trainable_buffers(self) -> tuple[Any, Any]:
-        raise NotImplementedError
-
-    def _relayout(self) -> None:
         raise NotImplementedError
 
     def _on_build(self, carried: Sequence[tuple[slice, slice]] = ()) -> None:
