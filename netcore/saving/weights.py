@@ -18,7 +18,13 @@ from typing import Any
 from .reader import ModelFile
 from .writer import write_model_file
 
-__all__ = ["WEIGHTS_SUFFIX", "check_netcore_name", "save_weights", "load_weights"]
+__all__ = [
+    "WEIGHTS_SUFFIX",
+    "check_netcore_name",
+    "save_weights",
+    "load_weights",
+    "restore_training_state",
+]
 
 WEIGHTS_SUFFIX = ".weights.netcore"
 _KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
@@ -66,34 +72,63 @@ def save_weights(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fa
     )
 
 
+def _require_same_architecture(model: Any, f: ModelFile, what: str) -> list[tuple[int, ...]]:
+    """The model's weight shapes, after checking that the file holds the same architecture
+    (``ValueError`` naming the first difference otherwise)."""
+    if not model.built:
+        model.build(f.input_shape)
+    ours = [(f"{layer.name}.{k}", tuple(layer.params[k].shape)) for layer, k in model._refs]
+    theirs = f.weight_shapes()
+    problem = None
+    if _layer_table(f.config) != _layer_table(model.get_config()):
+        problem = (
+            f"the file's layers are {_layer_table(f.config)}, the model's "
+            f"{_layer_table(model.get_config())}"
+        )
+    elif tuple(f.input_shape) != tuple(model.input_shape):
+        problem = f"the file's input shape is {f.input_shape}, the model's {model.input_shape}"
+    elif len(theirs) != len(ours):
+        problem = f"the file holds {len(theirs)} weight arrays, the model {len(ours)}"
+    else:
+        for (name, shape), found in zip(ours, theirs):
+            if tuple(found) != shape:
+                problem = f"{name} has shape {shape} in the model, {tuple(found)} in the file"
+                break
+    if problem is not None:
+        raise ValueError(f"{what}: {str(f.path)!r} was saved from another architecture: {problem}")
+    return [s for _, s in ours]
+
+
 def load_weights(model: Any, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
     """Put the weights of ``path`` into ``model``, whose architecture must be the file's:
     the same layer classes, input shape and weight shapes (else ``ValueError`` naming the
     first difference). The model's optimizer state is left as it is."""
     _check_weights_name(path, "load_weights")
     with ModelFile(path) as f:
-        if not model.built:
-            model.build(f.input_shape)
-        ours = [(f"{layer.name}.{k}", tuple(layer.params[k].shape)) for layer, k in model._refs]
-        theirs = f.weight_shapes()
-        problem = None
-        if _layer_table(f.config) != _layer_table(model.get_config()):
-            problem = (
-                f"the file's layers are {_layer_table(f.config)}, the model's "
-                f"{_layer_table(model.get_config())}"
-            )
-        elif tuple(f.input_shape) != tuple(model.input_shape):
-            problem = f"the file's input shape is {f.input_shape}, the model's {model.input_shape}"
-        elif len(theirs) != len(ours):
-            problem = f"the file holds {len(theirs)} weight arrays, the model {len(ours)}"
-        else:
-            for (name, shape), found in zip(ours, theirs):
-                if tuple(found) != shape:
-                    problem = f"{name} has shape {shape} in the model, {tuple(found)} in the file"
-                    break
-        if problem is not None:
-            raise ValueError(
-                f"load_weights: {os.fspath(path)!r} was saved from another architecture: {problem}"
-            )
-        arrays = f.read_weights([s for _, s in ours], model.dtype, allow_nonfinite)
+        shapes = _require_same_architecture(model, f, "load_weights")
+        arrays = f.read_weights(shapes, model.dtype, allow_nonfinite)
     model.set_weights(arrays)
+
+
+def restore_training_state(model: Any, path: str | os.PathLike) -> None:
+    """Put a ``model.save`` file's weights, optimizer state and step count into the compiled
+    ``model`` of the same architecture (``BackupAndRestore`` resuming a fit)."""
+    with ModelFile(path) as f:
+        shapes = _require_same_architecture(model, f, "BackupAndRestore")
+        arrays = f.read_weights(shapes, model.dtype)
+        opt, comp = model.optimizer, f.compile_config
+        if comp is None or comp["optimizer"].get("name") != opt.name:
+            raise ValueError(
+                f"BackupAndRestore: {str(f.path)!r} holds no {opt.name} optimizer state; "
+                "delete the backup folder to start afresh"
+            )
+        state = f.read_optimizer_state(
+            [{s: tuple(a.shape) for s, a in slots.items()} for slots in opt.state],
+            model.dtype,
+            opt.nonnegative_slots,
+        )
+    model.set_weights(arrays)
+    for slots, loaded in zip(opt.state, state):
+        for s, arr in loaded.items():
+            slots[s][...] = model.backend.asarray(arr)
+    opt.iterations = comp["iterations"]
