@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any
 
-from .. import optimizers, validation
+from .. import losses, optimizers, validation
 from ..backend import _check_name as check_backend_name
 from ..backend.base import Backend
 from ..models import Sequential
@@ -56,7 +56,9 @@ def load_model(
             with f.checking("the compile settings"):
                 model.compile(
                     optimizer=optimizers.from_config(comp["optimizer"]),
-                    loss=comp["loss"],
+                    loss=losses.from_config(comp["loss_config"])
+                    if "loss_config" in comp
+                    else comp["loss"],
                     metrics=comp["metrics"],
                 )
             opt = model.optimizer

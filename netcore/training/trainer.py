@@ -142,7 +142,7 @@ class Trainer:
             raise ValueError(
                 f"metrics must be a list of names, e.g. ['accuracy'], received {metrics!r}"
             )
-        self.metrics = [metrics_mod.get(m, self.loss.name) for m in metrics]
+        self.metrics = [metrics_mod.get(m, self.loss) for m in metrics]
         if self.built:
             self._relayout()  # trainable flags changed since the last layout take effect here
             self.optimizer.build(self.backend, [self._trainable_buffers()[0]])
@@ -182,7 +182,7 @@ class Trainer:
         gbuf = self._grad_buffer(out.shape)
         weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
         if takes_logits:
-            loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf, **weighted)
+            loss, grad = self.loss.logits_loss(self.backend, out, yb, grad_out=gbuf, **weighted)
         else:
             loss, grad = self.loss.forward_backward(
                 self.backend, out, yb, grad_out=gbuf, **weighted
