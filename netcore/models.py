@@ -186,11 +186,12 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         ctx = BuildContext(self.backend, self.dtype, rng)
         kept: list[Layer] = []
         for layer in self.layers:
-            previous = dict(layer.params) if layer.built and layer.input_shape == shape else None
+            previous = layer.weight_dict() if layer.built and layer.input_shape == shape else None
             shape = layer.build(shape, ctx)
             if previous is not None:
+                every = layer.weight_dict()
                 for k, v in previous.items():
-                    layer.params[k][...] = v
+                    every[k][...] = v
                 kept.append(layer)
         first = self.layers[0].input_shape
         assert first is not None  # set by its build
@@ -207,25 +208,12 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
     ) -> list[tuple[slice, slice]]:
         """``(old, new)`` slices, relative to the trainable part of the buffer (what the
         optimizer's state covers), of the weights trainable in both layouts."""
-        carried = []
+        new_offset, carried = self._trainable_offset, []
         for layer in kept:
             for k in layer.params:
-                old = old_slices.get((id(layer), k))
-                new = self._slices[(id(layer), k)]
-                if (
-                    old is not None
-                    and old.start >= old_offset
-                    and new.start >= self._trainable_offset
-                ):
-                    carried.append(
-                        (
-                            slice(old.start - old_offset, old.stop - old_offset),
-                            slice(
-                                new.start - self._trainable_offset,
-                                new.stop - self._trainable_offset,
-                            ),
-                        )
-                    )
+                old, new = old_slices.get((id(layer), k)), self._slices[(id(layer), k)]
+                if old is not None and old.start >= old_offset and new.start >= new_offset:
+                    carried.append((_shift(old, old_offset), _shift(new, new_offset)))
         return carried
 
     def _flatten_parameters(self) -> None:
@@ -263,20 +251,17 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         trainable = [i for i, layer in enumerate(self.layers) if layer.params and layer.trainable]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
 
-    def _relayout(self) -> None:
-        """Lay the buffer out again when ``trainable`` flags changed (``compile`` calls it)."""
-        if self.built and self._frozen_layers() != self._laid_out_frozen:
-            self._flatten_parameters()
-
-    def _trainable_buffers(self) -> tuple[Any, Any]:
-        """The trainable tail of the parameter and gradient buffers (views)."""
-        return (
-            self._flat_params[self._trainable_offset :],
-            self._flat_grads[self._trainable_offset :],
-        )
-
     def _params(self) -> list[Any]:
         return [layer.params[k] for layer, k in self._refs]
+
+    def _weight_items(self) -> list[tuple[str, Any]]:
+        """``("layer.name", array)`` of every weight, trainable or not, in ``get_weights``
+        order: layer by layer, each layer's params then its state (Keras' order)."""
+        return [
+            (f"{layer.name}.{k}", v)
+            for layer in self.layers
+            for k, v in layer.weight_dict().items()
+        ]
 
     def count_params(self) -> int:
         self._require_built("count_params")
@@ -307,10 +292,11 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
             if i == 0:
                 print_fn("=" * sum(widths))
         print_fn(line)
-        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
-        print_fn(f"Total params: {self.count_params():,}")
-        print_fn(f"Trainable params: {self.count_params() - frozen:,}")
-        print_fn(f"Non-trainable params: {frozen:,}")
+        total = self.count_params()
+        trainable = sum(layer.count_trainable() for layer in self.layers)
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: Any, training: bool, logits: bool = False) -> Any:
@@ -334,17 +320,17 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
 
     # ------------------------------------------------------------------ weights and files
     def get_weights(self) -> list[np.ndarray]:
-        """Host copies of every weight: per Dense its kernel (in, out), then its bias (out,)."""
+        """Host copies of every weight: per Dense its kernel (in, out), then its bias (out,);
+        per BatchNormalization gamma, beta, then the non-trainable moving mean and variance."""
         self._require_built("get_weights")
-        return [np.array(self.backend.to_numpy(p), copy=True) for p in self._params()]
+        return [np.array(self.backend.to_numpy(p), copy=True) for _, p in self._weight_items()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace every weight (same order and shapes as ``get_weights``)."""
         self._require_built("set_weights")
-        params = self._params()
-        expected = [
-            (f"{layer.name}.{key}", tuple(p.shape)) for p, (layer, key) in zip(params, self._refs)
-        ]
+        items = self._weight_items()
+        expected = [(name, tuple(p.shape)) for name, p in items]
+        params = [p for _, p in items]
         for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
             p[...] = self.backend.asarray(a)
 
@@ -431,6 +417,10 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
                 f"{what}() needs a built model: give the first layer input_shape=..., "
                 "call model.build(input_shape), or fit/predict on data first"
             )
+
+
+def _shift(where: slice, by: int) -> slice:
+    return slice(where.start - by, where.stop - by)
 
 
 def model_from_json(json_string: str, backend: str | Backend | None = None) -> Sequential:

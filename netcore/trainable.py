@@ -22,9 +22,25 @@ class TrainableFlags:
     _trainable: bool
     _laid_out_frozen: frozenset[int]
     _warned_frozen: frozenset[int] | None
+    _flat_params: Any
+    _flat_grads: Any
+    _trainable_offset: int
+    _flatten_parameters: Any
 
     def _frozen_layers(self) -> frozenset[int]:
         return frozenset(id(layer) for layer in self.layers if layer.params and not layer.trainable)
+
+    def _relayout(self) -> None:
+        """Lay the buffer out again when ``trainable`` flags changed (``compile`` calls it)."""
+        if self.built and self._frozen_layers() != self._laid_out_frozen:
+            self._flatten_parameters()
+
+    def _trainable_buffers(self) -> tuple[Any, Any]:
+        """The trainable tail of the parameter and gradient buffers (views)."""
+        return (
+            self._flat_params[self._trainable_offset :],
+            self._flat_grads[self._trainable_offset :],
+        )
 
     @property
     def trainable(self) -> bool:

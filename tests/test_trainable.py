@@ -161,3 +161,37 @@ def test_weights_kernel_and_bias_are_read_only_arrays_equal_to_get_weights():
 def test_trainable_must_be_a_bool():
     with pytest.raises(ValueError, match="trainable"):
         Dense(2).trainable = "no"
+
+
+def test_a_frozen_batch_normalization_runs_in_inference_mode_and_its_gradient_is_exact():
+    from helpers import numeric_grad
+
+    from netcore.layers import BatchNormalization
+
+    m = Sequential(
+        [Dense(4, input_shape=(3,)), BatchNormalization(), Dense(2, activation="softmax")],
+        backend="cpu",
+        seed=2,
+        dtype="float64",
+    )
+    bn = m.layers[1]
+    bn.set_weights([np.full(4, 1.5), np.full(4, 0.1), np.full(4, 0.2), np.full(4, 2.0)])
+    bn.trainable = False
+    m.compile(optimizer="sgd", loss="categorical_crossentropy")
+    m.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    for a, b in zip(bn.get_weights(), [1.5, 0.1, 0.2, 2.0]):
+        np.testing.assert_array_equal(a, np.full(4, b))  # gamma, beta and moving stats kept
+    # training mode now normalizes with the moving statistics: the same output as inference
+    be = m.backend
+    np.testing.assert_allclose(m._forward(be.asarray(X), training=True), m.predict(X))
+    kernel = m.layers[0].params["kernel"]
+
+    def loss():
+        out = m._forward(X, training=True)
+        return -np.mean(np.log((out * Y).sum(1)))
+
+    _, grad, _ = m._loss_and_metrics(X, Y, training=True)
+    m._backward(grad)
+    np.testing.assert_allclose(
+        m.layers[0].grads["kernel"], numeric_grad(loss, kernel), rtol=1e-6, atol=1e-9
+    )

@@ -28,6 +28,11 @@ class Layer:
     ``forward`` keeps what ``backward`` needs; ``backward(dy, need_dx)`` fills ``self.grads``
     (same keys as ``self.params``) and returns ``dx`` (``None`` when not needed: the first
     layer never needs it). Work buffers are reused between steps of equal batch size.
+
+    ``self.params`` are the trainable weights (views of the model's flat buffer, updated by
+    the optimizer); ``self.state`` the non-trainable ones (BatchNormalization's moving
+    statistics: the layer updates them itself, the optimizer never sees them). Both are
+    weights: ``get_weights`` returns the params, then the state, and both are saved.
     """
 
     #: Can ``forward(x, training, logits=True)`` stop before a softmax/sigmoid so that the
@@ -41,6 +46,7 @@ class Layer:
         self.input_shape = _check_input_shape(input_shape) if input_shape is not None else None
         self.name = name or type(self).__name__.lower()
         self.params: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.built = False
         self.output_shape: tuple[int, ...] | None = None
@@ -83,14 +89,16 @@ class Layer:
     def _build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
         return input_shape
 
-    def buffer(self, tag: str, shape: tuple[int, ...]) -> Any:
-        """A work array reused across calls with the same shape (no per-step allocation)."""
+    def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        """A work array reused across calls with the same shape (no per-step allocation),
+        in the layer's dtype unless ``dtype`` says otherwise (max pooling's int32 argmax)."""
         key = (tag, shape)
         buf = self._buffers.get(key)
         if buf is None:
-            if len(self._buffers) > 16:  # many distinct batch sizes: don't hoard memory
+            if len(self._buffers) > 24:  # many distinct batch sizes: don't hoard memory
                 self._buffers.clear()
-            buf = self._buffers[key] = self.backend.xp.empty(shape, dtype=self.dtype)
+            dt = self.dtype if dtype is None else dtype
+            buf = self._buffers[key] = self.backend.xp.empty(shape, dtype=dt)
         return buf
 
     # -- computation
@@ -101,12 +109,15 @@ class Layer:
         raise NotImplementedError
 
     # -- weights
+    def weight_dict(self) -> dict[str, Any]:
+        """Every weight by name (device arrays): the params, then the state."""
+        return {**self.params, **self.state}
+
     def get_weights(self) -> list[np.ndarray]:
         """Host copies of this layer's weights, in Keras' order (Dense: kernel ``(in, out)``,
-        then bias ``(out,)``); ``[]`` before the layer is built or when it has none."""
-        if not self.params:
-            return []
-        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.params.values()]
+        then bias ``(out,)``; BatchNormalization: gamma, beta, moving_mean, moving_variance);
+        ``[]`` before the layer is built or when it has none."""
+        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.weight_dict().values()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace this layer's weights (same order and shapes as ``get_weights()``), in place:
@@ -119,38 +130,50 @@ class Layer:
                     "weights to set; add it to a model whose input shape is known"
                 )
             return
-        expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in self.params.items()]
+        every = self.weight_dict()
+        expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in every.items()]
         arrays = validation.check_weights(weights, expected, self.dtype)
-        for v, a in zip(self.params.values(), arrays):
+        for v, a in zip(every.values(), arrays):
             v[...] = self.backend.asarray(a)
 
     # -- weights as arrays to read (Keras' variables; assign with set_weights)
+    # Two notions of "not trained" coexist, as in Keras: ``state`` (BatchNormalization's
+    # moving statistics) is never trained; ``params`` are trained while ``trainable``.
     @property
     def weights(self) -> list[np.ndarray]:
         """Every weight of the layer as a read-only host array, in ``get_weights`` order."""
-        return [_readable(self.backend, v) for v in self.params.values()] if self.built else []
+        return [_readable(self.backend, v) for v in self.weight_dict().values()]
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
-        """``weights`` when the layer is trainable, else ``[]``."""
-        return self.weights if self.trainable else []
+        """The params while the layer is trainable, else ``[]``."""
+        return [_readable(self.backend, v) for v in self.params.values()] if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        """``weights`` when the layer is frozen, else ``[]``."""
-        return [] if self.trainable else self.weights
+        """The state, after the params when the layer is frozen."""
+        frozen = {} if self.trainable else self.params
+        return [_readable(self.backend, v) for v in {**frozen, **self.state}.values()]
 
     def _weight(self, key: str) -> np.ndarray:
-        if not self.built or key not in self.params:
+        every = self.weight_dict()
+        if not self.built or key not in every:
             state = "is not built yet" if not self.built else f"has no {key}"
             raise AttributeError(
                 f"layer {self.name!r} ({type(self).__name__}) {state}; its weights are "
-                f"{list(self.params)}"
+                f"{list(every)}"
             )
-        return _readable(self.backend, self.params[key])
+        return _readable(self.backend, every[key])
 
     # -- description
     def count_params(self) -> int:
+        """Every weight, trainable or not (as Keras)."""
+        return int(sum(int(np.prod(v.shape)) for v in self.weight_dict().values()))
+
+    def count_trainable(self) -> int:
+        """The params while the layer is trainable (0 when frozen)."""
+        if not self.trainable:
+            return 0
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
     def get_config(self) -> dict:

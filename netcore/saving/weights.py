@@ -59,7 +59,7 @@ def save_weights(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fa
     """Write the weights of a built model to ``path`` (``*.weights.netcore``), atomically."""
     _check_weights_name(path, "save_weights")
     model._require_built("save_weights")
-    names = [f"{layer.name}.{k}" for layer in model.layers for k in layer.params]
+    names = [name for name, _ in model._weight_items()]
     write_model_file(
         path,
         model.get_config(),
@@ -77,7 +77,7 @@ def _require_same_architecture(model: Any, f: ModelFile, what: str) -> list[tupl
     (``ValueError`` naming the first difference otherwise)."""
     if not model.built:
         model.build(f.input_shape)
-    ours = [(f"{layer.name}.{k}", tuple(layer.params[k].shape)) for layer, k in model._refs]
+    ours = [(name, tuple(w.shape)) for name, w in model._weight_items()]
     theirs = f.weight_shapes()
     problem = None
     if _layer_table(f.config) != _layer_table(model.get_config()):
