@@ -510,3 +510,10 @@ def test_accuracy_resolves_as_keras(loss, units, y, kind):
     assert got == pytest.approx(want)
     if units == 1:
         assert 0 < got < 1  # the categorical reading (argmax of one column) was always 1.0
+
+
+def test_from_logits_after_a_softmax_layer_warns_once():
+    m = Sequential([Dense(3, activation="softmax", input_shape=(4,))], backend="cpu")
+    m.compile(loss=L.CategoricalCrossentropy(from_logits=True))
+    with pytest.warns(UserWarning, match="from_logits=True, but the last layer"):
+        m.fit(X, to_categorical(LABELS, 3), epochs=1, verbose=0)

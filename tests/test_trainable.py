@@ -176,7 +176,15 @@ def test_a_frozen_batch_normalization_runs_in_inference_mode_and_its_gradient_is
     )
     bn = m.layers[1]
     bn.set_weights([np.full(4, 1.5), np.full(4, 0.1), np.full(4, 0.2), np.full(4, 2.0)])
+    # the moving statistics are non-trainable weights whatever the flag
+    assert len(bn.weights) == 4 and len(bn.trainable_weights) == 2
+    np.testing.assert_array_equal(bn.non_trainable_weights[1], np.full(4, 2.0))
+    lines = []
+    m.summary(print_fn=lines.append)
+    assert "Total params: 42" in lines and "Non-trainable params: 8" in lines
     bn.trainable = False
+    assert len(bn.non_trainable_weights) == 4 and bn.trainable_weights == []
+    assert len(m.trainable_weights) == 4 and len(m.non_trainable_weights) == 4
     m.compile(optimizer="sgd", loss="categorical_crossentropy")
     m.fit(X, Y, batch_size=8, epochs=1, verbose=0)
     for a, b in zip(bn.get_weights(), [1.5, 0.1, 0.2, 2.0]):

@@ -56,9 +56,7 @@ def load_model(
             with f.checking("the compile settings"):
                 model.compile(
                     optimizer=optimizers.from_config(comp["optimizer"]),
-                    loss=losses.from_config(comp["loss_config"])
-                    if "loss_config" in comp
-                    else comp["loss"],
+                    loss=_loss(comp),
                     metrics=comp["metrics"],
                 )
             opt = model.optimizer
@@ -74,6 +72,17 @@ def load_model(
                     slots[s][...] = model.backend.asarray(arr)
             opt.iterations = comp["iterations"]
     return model
+
+
+def _loss(comp: dict[str, Any]) -> Any:
+    """The saved loss: its name, with its arguments when the file holds them (which must
+    describe that same loss)."""
+    config = comp.get("loss_config")
+    if config is None:
+        return comp["loss"]
+    if not isinstance(config, dict) or config.get("name") != losses.get(comp["loss"]).name:
+        raise ValueError(f"loss_config {config!r:.100} does not describe loss {comp['loss']!r}")
+    return losses.from_config(config)
 
 
 def _unshaped(config: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str, Any]:
