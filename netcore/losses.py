@@ -11,13 +11,12 @@ which may be a scalar, one weight per sample, or one per timestep (it is broadca
 (``"sum_over_batch_size"``), ``sum(w l)`` (``"sum"``), or returned whole (None). It computes
 in ``y_pred``'s float dtype (float32 inputs give Keras' float32 values, clip included).
 
-In training (``compile(loss=...)``) the loss works on the model's ``(N, C)`` output on the
-device and returns the batch loss and its gradient (``forward_backward``). Softmax + categorical
-cross-entropy and sigmoid + binary cross-entropy take the **logits**: the model hands them over
-when its last layer has that activation (``logits_loss``, the fused path), and a loss built with
-``from_logits=True`` treats the output of a last layer without activation as logits through the
-same backend op (``Backend.softmax_xent`` / ``Backend.sigmoid_bce``): the loss from
-log-sum-exp, the gradient ``T softmax(z) - t`` or ``sigmoid(z) - t``; no log(0), no NaN.
+In training the loss takes the model's ``(N, C)`` output on the device and returns the
+batch loss and its gradient (``forward_backward``). The cross-entropies take **logits**
+through one backend op (``Backend.softmax_xent`` / ``sigmoid_bce``: log-sum-exp, gradient
+``T softmax(z) - t`` or ``sigmoid(z) - t``, no log(0)): from a softmax/sigmoid last layer,
+which then stops before its activation (``logits_loss``), or, with ``from_logits=True``,
+from a last layer without activation.
 """
 
 from __future__ import annotations
