@@ -417,9 +417,8 @@ sparse_categorical_crossentropy = SparseCategoricalCrossentropy()
 
 
 def get(identifier: Any) -> Loss:
-    """A loss for ``compile`` from its name or instance; unknown names list the valid ones.
-    Training needs one number per batch over the model's last axis: ``reduction=None`` and
-    another ``axis`` are refused here."""
+    """A loss for ``compile`` from its name or instance (unknown names list the valid ones);
+    training needs one number per batch: ``reduction=None`` and ``axis != -1`` are refused."""
     if isinstance(identifier, str) and identifier.lower() in _LOSSES:
         return _LOSSES[identifier.lower()]()
     if not isinstance(identifier, Loss):
