@@ -17,6 +17,7 @@ RESULTS: dict[str, Any] = {
     "meta": {},
     "sections": {},
     "kernels": [],
+    "conv_kernels": [],
     "copy": {},
     "launch": [],
     "capture": [],

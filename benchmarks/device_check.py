@@ -15,7 +15,9 @@ exit code is 1 if any check failed):
 3. kernels -- per fused op at 128x512, 1024x512, 8192x4096 float32: device time (CUDA events
               around back-to-back launches queued behind a ~ms matmul, so host launch cost is
               hidden; median of many), the unfused CuPy sequence it replaces (the base-class
-              reference on CuPy), achieved bandwidth against a measured D2D copy.
+              reference on CuPy), achieved bandwidth against a measured D2D copy; and the
+              convolution, pooling and batch-norm kernels at the course CNN's shapes (batch 32
+              and 128), each also checked against its reference (max relative difference).
 4. launch  -- host-side cost per call (host clock, N back-to-back calls on tiny arrays) for:
               the backend op via each launch path, a bare launch of each path, numba's plain
               dispatch of CuPy arrays, a CuPy ElementwiseKernel, the unfused CuPy ops.

@@ -147,6 +147,7 @@ API_MODULES = [
     "netcore",
     "netcore.layers",
     "netcore.optimizers",
+    "netcore.optimizers.schedules",
     "netcore.utils",
     "netcore.callbacks",
     "netcore.datasets",

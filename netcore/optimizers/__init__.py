@@ -5,13 +5,14 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .base import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "get", "from_config"]
+__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "get", "from_config", "schedules"]
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adagrad": Adagrad, "rmsprop": RMSprop}
 OPTIMIZER_NAMES = tuple(_OPTIMIZERS)
