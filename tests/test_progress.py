@@ -157,6 +157,13 @@ class Clock:
         return self.t
 
 
+def steps_done(line: str) -> int:
+    """The steps done that a log line reports (``Epoch 1/2 - 30/100 steps - ...``)."""
+    found = re.search(r" (\d+)/\d+ steps", line)
+    assert found, line
+    return int(found.group(1))
+
+
 def test_a_log_gets_a_running_line_at_most_every_log_interval_then_the_summary(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(progress, "_now", clock)
@@ -173,9 +180,7 @@ def test_a_log_gets_a_running_line_at_most_every_log_interval_then_the_summary(m
     assert "\r" not in out.getvalue()
     # one running line per 10 s (steps 10, 20, ..., 100), then the epoch's summary line
     assert sum(due) == 10 and len(lines) == 11
-    assert [int(re.search(r" (\d+)/100 steps", line).group(1)) for line in lines[:-1]] == list(
-        range(10, 101, 10)
-    )
+    assert [steps_done(line) for line in lines[:-1]] == list(range(10, 101, 10))
     assert "loss: 0.1000" in lines[0] and lines[-1].endswith("loss: 0.0100")
 
 
@@ -232,11 +237,7 @@ def test_fit_piped_prints_running_lines_and_every_epochs_summary():
     assert "\r" not in text and "\x1b" not in text  # no bar, no terminal codes in a log
     lines = [line for line in text.splitlines() if line.startswith("Epoch ")]
     for epoch in (1, 2):
-        steps = [
-            int(re.search(r" (\d+)/8 steps", line).group(1))
-            for line in lines
-            if line.startswith(f"Epoch {epoch}/2 ")
-        ]
+        steps = [steps_done(line) for line in lines if line.startswith(f"Epoch {epoch}/2 ")]
         # running lines for steps 1..8, then the summary line at 8/8 with accuracy
         assert steps == [*range(1, 9), 8], lines
     assert "accuracy: " in lines[-1]
