@@ -425,6 +425,7 @@ def _every_picture_without_a_path():
 def test_every_plot_without_a_file_name_returns_the_figure_a_notebook_draws(
     name, tmp_path, monkeypatch
 ):
+    from IPython.core.formatters import DisplayFormatter
     from matplotlib.figure import Figure
 
     from netcore import plotting
@@ -435,7 +436,8 @@ def test_every_plot_without_a_file_name_returns_the_figure_a_notebook_draws(
     assert len(figures) == (2 if name == "plot_loss_surface" else 1)
     for fig in figures:
         assert isinstance(fig, Figure) and fig.axes
-        png = fig._repr_png_()  # what IPython shows for a cell's value
+        data, _ = DisplayFormatter().format(fig)  # what IPython shows for a cell's value
+        png = data["image/png"]
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
     assert list(tmp_path.iterdir()) == []  # nothing written
     # every plot_* of the package is covered here
