@@ -13,9 +13,10 @@ no log(0), no inf, no NaN.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .backend.base import Backend
+from .keras_support import raise_missing
 
 
 class Loss:
@@ -168,3 +169,11 @@ def get(identifier: Any) -> Loss:
     raise ValueError(
         f"loss must be one of {list(LOSS_NAMES)} or a netcore.losses.Loss, received {identifier!r}"
     )
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -149,6 +149,7 @@ API_MODULES = [
     "netcore.optimizers",
     "netcore.utils",
     "netcore.callbacks",
+    "netcore.keras_support",
     "netcore.datasets",
     "netcore.datasets.mnist",
     "netcore.datasets.fashion_mnist",

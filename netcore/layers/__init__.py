@@ -1,5 +1,8 @@
 """Layers: ``from netcore.layers import Input, Dense, Activation, Flatten, Dropout``."""
 
+from typing import TYPE_CHECKING, NoReturn
+
+from ..keras_support import raise_missing
 from .activation import Activation
 from .base import Layer
 from .dense import Dense
@@ -10,3 +13,11 @@ from .input import Input
 __all__ = ["Layer", "Input", "Dense", "Activation", "Flatten", "Dropout"]
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Flatten, Dropout)}
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)
