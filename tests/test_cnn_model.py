@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from netcore import load_model
 from netcore.layers import (
     BatchNormalization,
     Conv2D,
@@ -15,7 +16,6 @@ from netcore.layers import (
     MaxPool2D,
     MaxPooling2D,
 )
-from netcore.loading import load_model
 from netcore.models import Sequential
 
 
