@@ -29,9 +29,19 @@ KERNEL_NAME = "netcore-python"
 CELL_TIMEOUT = 300
 
 
+def _matplotlib_folder() -> str:
+    """matplotlib's folder of this user, its font cache built here first: built in a kernel,
+    it could take long enough for matplotlib to warn on the cell's stderr."""
+    import matplotlib
+    import matplotlib.font_manager  # noqa: F401  (builds the font cache when there is none)
+
+    return os.environ.get("MPLCONFIGDIR") or matplotlib.get_cachedir()
+
+
 def kernel_env(home: Path) -> dict[str, str]:
     """The kernel's environment: this checkout first on the path, a private HOME and
-    Jupyter/IPython folders, and matplotlib left to choose the notebook's inline backend."""
+    Jupyter/IPython folders, matplotlib's font cache shared with this process, and
+    matplotlib left to choose the notebook's inline backend."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     paths = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
     env.update(
@@ -41,7 +51,7 @@ def kernel_env(home: Path) -> dict[str, str]:
         JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
         JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        MPLCONFIGDIR=str(home / ".matplotlib"),
+        MPLCONFIGDIR=_matplotlib_folder(),
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # the debugger's note about frozen modules
     )
     return env
