@@ -21,12 +21,13 @@ from a last layer without activation.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from . import validation
 from .backend.base import Backend
+from .keras_support import raise_missing
 
 _EPS = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", None)
@@ -448,3 +449,11 @@ def from_config(config: Any) -> Loss:
         )
     args = dict(config)
     return get(_LOSSES[args.pop("name")](**args))
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

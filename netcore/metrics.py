@@ -9,9 +9,10 @@ denominator ``sum_i w_i`` (the trainer keeps it); without weights, ``w_i = 1``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .backend.base import Backend
+from .keras_support import raise_missing
 
 
 class Metric:
@@ -168,3 +169,11 @@ def get(identifier: Any, loss: Any = None) -> Metric:
     if name in ("mae", "mean_absolute_error"):
         return MeanAbsoluteError()
     raise ValueError(f"metrics must be names from {list(METRIC_NAMES)}, received {identifier!r}")
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -150,6 +150,7 @@ API_MODULES = [
     "netcore.optimizers.schedules",
     "netcore.utils",
     "netcore.callbacks",
+    "netcore.keras_support",
     "netcore.datasets",
     "netcore.datasets.mnist",
     "netcore.datasets.fashion_mnist",

@@ -6,6 +6,9 @@ LambdaCallback and TerminateOnNaN (:mod:`.logs`); ModelCheckpoint and BackupAndR
 (:mod:`.checkpoints`).
 """
 
+from typing import TYPE_CHECKING, NoReturn
+
+from ..keras_support import raise_missing
 from .base import Callback, History
 from .checkpoints import BackupAndRestore, ModelCheckpoint
 from .early_stopping import EarlyStopping
@@ -24,3 +27,11 @@ __all__ = [
     "LambdaCallback",
     "TerminateOnNaN",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -1,5 +1,8 @@
 """Layers: ``from netcore.layers import Input, Dense, Conv2D, MaxPooling2D, ...``."""
 
+from typing import TYPE_CHECKING, NoReturn
+
+from ..keras_support import raise_missing
 from .activation import Activation
 from .base import Layer
 from .batchnorm import BatchNormalization
@@ -49,3 +52,11 @@ LAYER_CLASSES = {
         Reshape,
     )
 }
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..keras_support import raise_missing
 from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
@@ -50,3 +51,11 @@ def from_config(config: dict) -> Optimizer:
     """The optimizer ``get_config()`` describes: ``{"name": ..., <its arguments>}``."""
     cfg = dict(config)
     return get(cfg.pop("name"), **cfg)
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)
