@@ -122,7 +122,7 @@ METRIC_NAMES = (
 )
 
 
-class Accuracy(Metric):
+class _AccuracyByShape(Metric):
     """``metrics=["accuracy"]``, resolved per batch from the shapes as Keras 3 does: binary
     accuracy (threshold 0.5, or logit 0 when the loss takes logits) for a one-unit output or
     a binary loss, sparse categorical for integer labels ``(N,)``, categorical for one-hot
@@ -152,13 +152,14 @@ class Accuracy(Metric):
 
 def get(identifier: Any, loss: Any = None) -> Metric:
     """A metric by name; ``accuracy`` resolves from the output and label shapes and the
-    ``loss`` (a netcore Loss, or its name) as Keras 3 does (:class:`Accuracy`)."""
+    ``loss`` (a netcore Loss, or its name) as Keras 3 does (:class:`_AccuracyByShape`;
+    Keras' ``Accuracy`` class, exact equality, is another metric that netcore lacks)."""
     if isinstance(identifier, Metric):
         return identifier
     name = identifier.lower() if isinstance(identifier, str) else None
     if name in ("accuracy", "acc"):
         loss_name = getattr(loss, "name", loss)
-        return Accuracy(
+        return _AccuracyByShape(
             binary_loss=loss_name == "binary_crossentropy",
             from_logits=bool(getattr(loss, "from_logits", False)),
         )
