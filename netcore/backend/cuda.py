@@ -115,9 +115,9 @@ class CudaBackend(ConvKernels):
         if self.simulated:  # the simulator runs one Python thread per CUDA thread
             import sys
 
-            # Its block manager polls those threads while they wait at barriers; with the
-            # default 5 ms GIL switch interval every syncthreads() costs ~ms. 0.1 ms: ~15x
-            # faster kernels (simulation is a test-only mode, so the global tweak is fine).
+            # Its block manager polls those threads while they wait at barriers, and each
+            # syncthreads() waits for a GIL switch: a 0.1 ms interval instead of the default
+            # 5 ms keeps simulated kernels fast (a test-only mode, so the global tweak is fine).
             sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
             self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 32, 4, (8, 4), 4
             self._tile_block = (8, 4)

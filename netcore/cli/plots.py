@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..saving.loader import load_model
 from ._common import HISTORY_FILE, CLIError, _out_dir, _say, _try_plots
 from ._data import _limited, _prep, _split
 
@@ -117,7 +118,6 @@ def _validation_set(
 
 def cmd_plot_predictions(args: argparse.Namespace) -> int:
     """``netcore plot predictions``: a saved model's answers on its validation images."""
-    from ..loading import load_model
     from ..plotting import plot_predictions
 
     model_file = Path(args.model).expanduser()

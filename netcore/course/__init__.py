@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from . import linear
-from .advice import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
 from .mlp import IMAGE_SHAPE, build_mlp
+from .overfitting import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
 
 __all__ = [
     "linear",
