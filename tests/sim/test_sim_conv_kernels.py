@@ -14,7 +14,7 @@ from netcore.backend.cuda import simulator_enabled
 
 pytestmark = pytest.mark.skipif(
     not simulator_enabled(),
-    reason="simulator tests: run in a subprocess by tests/sim/test_sim_kernels.py",
+    reason="simulator tests: run with NUMBA_ENABLE_CUDASIM=1 (tests/test_simulator_suite.py)",
 )
 
 
