@@ -57,6 +57,13 @@ LAUNCH_THREADS = {
     "gather_rows": 256,
     "adam_update_at": 256,
     "record_step": captured.RECORD_THREADS,
+    # convolution, pooling, batch norm: ``_grid1`` (256) but the per-channel sums, which take
+    # the ``_grid_cols`` block of 32 x 16
+    **dict.fromkeys(
+        ("im2col", "col2im", "max_pool_fwd", "max_pool_bwd", "avg_pool_fwd", "avg_pool_bwd"), 256
+    ),
+    **dict.fromkeys(("bn_apply", "bn_grad_apply"), 256),
+    **dict.fromkeys(("bn_stats", "bn_grad_stats"), 32 * 16),
 }
 MAX_BLOCK = 1024
 RESULT = Path(__file__).parent / "results" / "ptx_registers.json"

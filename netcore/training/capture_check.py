@@ -64,11 +64,15 @@ def mark_checked(model: Any, batch_size: int, verdict: bool | str = True) -> Non
 # ---------------------------------------------------------------- the state of a step
 def arrays(model: Any) -> dict[str, Any]:
     """Name -> device array of everything a training step writes: the weights, each
-    optimizer slot and the skip flag."""
+    optimizer slot, the skip flag and the layers' non-trainable state (BatchNormalization's
+    moving statistics: the step updates them too)."""
     out = {"weights": model._flat_params, "skip flag": model._nonfinite.array}
     for i, slots in enumerate(model.optimizer.state):
         for name, a in slots.items():
             out[f"optimizer slot {name!r}" + (f" of buffer {i}" if i else "")] = a
+    for layer in model.layers:
+        for name, a in layer.state.items():
+            out[f"{layer.name}.{name}"] = a
     return out
 
 
