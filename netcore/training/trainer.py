@@ -346,9 +346,9 @@ class Trainer:
     def _advise(self, feed: DataFeed) -> None:
         assert self.loss is not None
         self._advisor.warn(
-            "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=3
+            "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=5
         )
-        self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=3)
+        self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=5)
 
     def train_on_batch(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None
