@@ -286,7 +286,8 @@ def predict_source(model: Any, source: BatchSource) -> np.ndarray:
     _refuse_distribution()
     outs = []
     for step, batch in enumerate(source.epoch()):
-        xb = source.feed(model, batch, step, None, targets=False).batch(0, None)[0]
+        feed = source.feed(model, batch, step, None, targets=False)
+        xb = feed.batch(0, feed.n)[0]
         with model._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             outs.append(model.backend.to_numpy(model._forward(xb, training=False)).copy())
     if source.exhausted:

@@ -99,7 +99,7 @@ def array_plan(
     model._advise(feed)
     dist = distribution.active()
     if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
-        plan = {"batch_size": batch_size, "epochs": epochs, "shuffle": shuffle}
+        plan: dict[str, Any] = {"batch_size": batch_size, "epochs": epochs, "shuffle": shuffle}
         plan.update(initial_epoch=initial_epoch, validation=None if val is None else val.n)
         dist.begin_fit(model, feed, plan)
         verbose = verbose if dist.is_chief else 0
