@@ -18,6 +18,7 @@ import numpy as np
 from . import validation as V
 from .backend import get_backend
 from .backend.base import Backend
+from .export import export_model
 from .layers import Input, Layer
 from .layers.base import BuildContext
 from .saving.writer import save_model
@@ -286,6 +287,13 @@ class Sequential(Trainer):
 
         if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
             save_model(self, path, allow_nonfinite=allow_nonfinite)
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx") -> None:
+        """Write the model for inference without netcore, atomically: ``format="onnx"`` (the
+        ``onnx`` extra), a graph that computes :meth:`predict` with a dynamic batch axis
+        (:mod:`netcore.export.onnx_graph`: opset, names, layers). A layer with no ONNX form,
+        or another format, raises ``ValueError`` naming it."""
+        export_model(self, filepath, format)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""

@@ -157,6 +157,8 @@ API_MODULES = [
     "netcore.course",
     "netcore.course.linear",
     "netcore.distribution",
+    "netcore.export",
+    "netcore.preprocessing.image",
 ]
 
 
