@@ -180,7 +180,7 @@ def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) ->
     write_atomically(path, write)
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """``write(fh)`` into a locked temporary file beside ``path``, fsync, rename over ``path``
     (a reader sees the old file or the whole new one); errors name ``path``. Model files and
     exported models (:mod:`netcore.export`) are written this way."""
