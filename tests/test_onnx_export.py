@@ -12,7 +12,19 @@ ort = pytest.importorskip("onnxruntime")
 from netcore import Sequential  # noqa: E402
 from netcore.course import build_mlp  # noqa: E402
 from netcore.export import OPSET  # noqa: E402
-from netcore.layers import Activation, Dense, Dropout, Flatten, Layer  # noqa: E402
+from netcore.layers import (  # noqa: E402
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    Layer,
+    MaxPooling2D,
+    Reshape,
+)
 
 RNG = np.random.default_rng(11)
 IMAGES = RNG.random((9, 28, 28), dtype=np.float32)
@@ -55,6 +67,44 @@ def test_each_activation_runs_in_onnxruntime_as_predict(tmp_path, activation):
         seed=4,
     )
     assert_runtime_matches_predict(model, x, tmp_path / f"{activation}.onnx")
+
+
+def test_the_image_layers_run_in_onnxruntime_as_predict_after_training(tmp_path):
+    # odd sizes, both paddings, strides, a non-square kernel, batch norm on the last axis and
+    # on the height axis, its moving statistics moved away from (0, 1) by training
+    model = Sequential(
+        [
+            Reshape((9, 11, 1), input_shape=(99,)),
+            Conv2D(4, 3, padding="same", activation="relu"),
+            BatchNormalization(momentum=0.5),
+            MaxPooling2D(2, padding="same"),
+            Conv2D(5, (2, 3), strides=2, activation="tanh"),
+            BatchNormalization(axis=1, momentum=0.5),
+            AveragePooling2D(2, strides=1, padding="same"),
+            Conv2D(3, 1, activation="sigmoid"),
+            GlobalAveragePooling2D(),
+            Dropout(0.3),
+            Dense(3, activation="softmax"),
+        ],
+        seed=5,
+    )
+    model.compile("adam", "categorical_crossentropy")
+    x = RNG.normal(1.0, 2.0, (12, 99)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[RNG.integers(0, 3, 12)]
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    moving = model.layers[2].state["moving_mean"]
+    assert np.abs(np.asarray(moving)).max() > 0.01  # the export must use these, not zeros
+    assert_runtime_matches_predict(model, x, tmp_path / "cnn.onnx")
+
+
+def test_the_course_cnn_runs_in_onnxruntime_as_predict(tmp_path):
+    course_cnn = pytest.importorskip("netcore.course.cnn", reason="the course CNN has not landed")
+    model = course_cnn.build_cnn(24, seed=0)
+    model.compile("rmsprop", "categorical_crossentropy")
+    x = RNG.random((8, 28, 28, 1), dtype=np.float32)
+    model.fit(x, np.eye(24, dtype=np.float32)[:8], epochs=1, batch_size=8, verbose=0)
+    diff = assert_runtime_matches_predict(model, x, tmp_path / "course_cnn.onnx")
+    print(f"course CNN: max |onnxruntime - predict| = {diff:.2e}")
 
 
 def test_a_float64_model_exports_a_double_graph(tmp_path):

@@ -11,10 +11,15 @@ here has had its current meaning since opset 13 or earlier, and 17 is old enough
 runtimes deployed today. One converter per layer class (:data:`CONVERTERS`); a layer without
 one is refused by name before anything is written.
 
-Per layer: ``Flatten`` -> ``Flatten(axis=1)``; ``Dense`` -> ``Gemm(x, kernel, bias)``
-(``y = x W + b``) then its activation; ``Activation`` -> the activation alone, where
-relu -> ``Relu``, sigmoid -> ``Sigmoid``, tanh -> ``Tanh``, softmax -> ``Softmax(axis=-1)``,
-linear -> nothing.
+Per layer: ``Flatten`` -> ``Flatten(axis=1)``; ``Reshape`` -> ``Reshape(-1, *shape)``;
+``Dense`` -> ``Gemm(x, kernel, bias)`` (``y = x W + b``) then its activation;
+``Activation`` -> the activation alone, where relu -> ``Relu``, sigmoid -> ``Sigmoid``,
+tanh -> ``Tanh``, softmax -> ``Softmax(axis=-1)``, linear -> nothing. The image layers keep
+netcore's channels-last tensors: ``Conv2D``, ``MaxPooling2D`` and ``AveragePooling2D`` run
+ONNX's ``Conv``/``MaxPool``/``AveragePool`` (channels first) between two ``Transpose`` nodes,
+with explicit ``pads`` for "same"; ``GlobalAveragePooling2D`` -> ``ReduceMean`` over height
+and width; ``BatchNormalization`` -> ``Mul`` and ``Add`` with its moving statistics folded
+in (inference semantics).
 """
 
 from __future__ import annotations
@@ -25,7 +30,17 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..layers import Activation, Dense, Flatten
+from ..layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+    Reshape,
+)
 
 #: the ONNX opset the exported graphs import (default domain)
 OPSET = 17
@@ -54,9 +69,10 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
 
-    def const(self, name: str, value: Any) -> str:
-        """A weight (or other constant) as an initializer named ``name``."""
-        array = np.ascontiguousarray(value, dtype=self.dtype)
+    def const(self, name: str, value: Any, dtype: Any = None) -> str:
+        """A weight (or other constant) as an initializer named ``name``, in the model's dtype
+        unless ``dtype`` is given (shapes are int64)."""
+        array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -96,11 +112,86 @@ def _identity(layer: Any, x: str, g: GraphBuilder) -> str:
     return x
 
 
+def _reshape(layer: Any, x: str, g: GraphBuilder) -> str:
+    shape = g.const(f"{layer.name}/shape", [-1, *layer.output_shape], dtype=np.int64)
+    return g.node("Reshape", [x, shape], f"{layer.name}/reshape")
+
+
+def _window_attributes(layer: Any, size: tuple[int, int]) -> dict[str, Any]:
+    """ONNX ``kernel_shape``, ``strides`` and ``pads`` (top, left, bottom, right) of the
+    layer's window: Keras' "same" puts the odd padding pixel bottom/right."""
+    win = layer.win
+    h, w = layer.input_shape[0], layer.input_shape[1]
+    pb = max((win.ho - 1) * win.sh + win.kh - h, 0) - win.pt
+    pr = max((win.wo - 1) * win.sw + win.kw - w, 0) - win.pl
+    return {
+        "kernel_shape": list(size),
+        "strides": [win.sh, win.sw],
+        "pads": [win.pt, win.pl, max(pb, 0), max(pr, 0)],
+    }
+
+
+def _channels_first(
+    layer: Any, x: str, g: GraphBuilder, op: str, inputs: list[str], **at: Any
+) -> str:
+    """``op`` on NCHW (ONNX's layout) between two transposes: netcore's tensors stay NHWC."""
+    nchw = g.node("Transpose", [x], f"{layer.name}/to_nchw", perm=[0, 3, 1, 2])
+    y = g.node(op, [nchw, *inputs], f"{layer.name}/{op.lower()}", **at)
+    return g.node("Transpose", [y], f"{layer.name}/to_nhwc", perm=[0, 2, 3, 1])
+
+
+def _conv2d(layer: Any, x: str, g: GraphBuilder) -> str:
+    # netcore's kernel (kh, kw, C_in, F) is ONNX's weight (F, C_in, kh, kw)
+    inputs = [g.const(f"{layer.name}/kernel", _host(layer, "kernel").transpose(3, 2, 0, 1))]
+    if layer.use_bias:
+        inputs.append(g.const(f"{layer.name}/bias", _host(layer, "bias")))
+    at = _window_attributes(layer, layer.kernel_size)
+    y = _channels_first(layer, x, g, "Conv", inputs, **at)
+    return g.activation(layer.activation, y, layer.name)
+
+
+def _max_pool(layer: Any, x: str, g: GraphBuilder) -> str:
+    # ONNX pads MaxPool with -inf: padding never wins, as in netcore
+    return _channels_first(layer, x, g, "MaxPool", [], **_window_attributes(layer, layer.pool_size))
+
+
+def _average_pool(layer: Any, x: str, g: GraphBuilder) -> str:
+    at = _window_attributes(layer, layer.pool_size)
+    # count_include_pad=0: the mean of the real inputs of each window, as netcore and Keras
+    return _channels_first(layer, x, g, "AveragePool", [], count_include_pad=0, **at)
+
+
+def _global_average_pool(layer: Any, x: str, g: GraphBuilder) -> str:
+    return g.node("ReduceMean", [x], f"{layer.name}/mean", axes=[1, 2], keepdims=0)
+
+
+def _batch_norm(layer: Any, x: str, g: GraphBuilder) -> str:
+    """Inference: ``y = x * s + t`` with ``s = gamma / sqrt(moving_var + eps)`` and ``t = beta -
+    moving_mean * s`` (folded in float64), broadcast along the layer's axis."""
+    be = layer.backend
+    mean = np.asarray(be.to_numpy(layer.state["moving_mean"]), dtype=np.float64)
+    var = np.asarray(be.to_numpy(layer.state["moving_variance"]), dtype=np.float64)
+    gamma = _host(layer, "gamma").astype(np.float64) if layer.scale else 1.0
+    beta = _host(layer, "beta").astype(np.float64) if layer.center else 0.0
+    scale = gamma / np.sqrt(var + layer.epsilon)
+    shift = beta - mean * scale
+    trailing = (1,) * (len(layer.input_shape) - layer._ax)  # axes after the channel axis
+    s = g.const(f"{layer.name}/scale", scale.reshape(-1, *trailing))
+    t = g.const(f"{layer.name}/shift", shift.reshape(-1, *trailing))
+    return g.node("Add", [g.node("Mul", [x, s], f"{layer.name}/mul"), t], f"{layer.name}/add")
+
+
 #: how each layer class becomes ONNX nodes: ``(layer, input name, builder) -> output name``
 CONVERTERS: dict[type, Callable[[Any, str, GraphBuilder], str]] = {
     Dense: _dense,
     Flatten: _flatten,
     Activation: _activation,
+    Reshape: _reshape,
+    Conv2D: _conv2d,
+    MaxPooling2D: _max_pool,
+    AveragePooling2D: _average_pool,
+    GlobalAveragePooling2D: _global_average_pool,
+    BatchNormalization: _batch_norm,
 }
 
 
