@@ -93,6 +93,15 @@ def test_class_names_come_from_the_training_record_beside_the_model(tmp_path, ca
     assert ": 9 (probability " in out
 
 
+def test_sign_language_letters_follow_the_models_numbering():
+    from netcore.cli.predict import dataset_class_names
+
+    kaggle, course = dataset_class_names("sign-mnist", 25), dataset_class_names("sign-mnist", 24)
+    assert (kaggle[9], kaggle[24], len(kaggle)) == ("J", "Y", 25)  # J keeps its unused slot
+    assert (course[8], course[9], course[23], len(course)) == ("I", "K", "Y", 24)
+    assert dataset_class_names("mnist", 10) == [str(d) for d in range(10)]
+
+
 def test_a_file_that_is_not_an_image_is_a_clear_error(files, capsys):
     folder, model_file = files
     code, out, err = run(

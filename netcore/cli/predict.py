@@ -5,7 +5,8 @@ Each image is read as the model's input needs it: grayscale for an input ``(h, w
 (nearest neighbour, as ``load_img`` does by default) and scaled to 0-1 as the course scales its
 pixels. The class names come from ``--classes`` (a data set's name, or the names separated by
 commas), else from the ``history.json`` that ``netcore train`` wrote beside the model, else
-the class numbers are printed.
+the class numbers are printed (:func:`dataset_class_names`). The model file itself holds no
+class names: a model saved from Python is used with ``--classes``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 from ..preprocessing.image import img_to_array, load_img
 from ..saving.loader import load_model
 from ._common import DATASETS, HISTORY_FILE, CLIError, _say
-from .plots import _class_names
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -63,11 +63,26 @@ def image_input(path: str, input_shape: tuple[int, ...]) -> np.ndarray:
     return (img_to_array(img) / np.float32(255.0)).reshape(shape)
 
 
+def dataset_class_names(name: str, units: int) -> list[str]:
+    """The class names of data set ``name`` for a model of ``units`` classes: the digits, the
+    clothing names, or the letters. Sign-Language-MNIST has two numberings: Kaggle's, A-Y as
+    0-24 (J = 9 never occurs: 25 classes), and the course's, the 24 letters that occur as 0-23
+    (no J, no Z); a 24-class model gets the course's."""
+    from .. import datasets
+
+    module = datasets.get(name)
+    names = list(getattr(module, "CLASS_NAMES", None) or module.LETTERS)
+    if units == len(names) - 1 and "J" in names:
+        names.remove("J")
+    return names
+
+
 def class_names(model_file: Path, classes: str | None, units: int) -> list[str]:
     """The name of each of the model's ``units`` classes (see the module's doc)."""
     names: list[str] | None = None
     if classes is not None:
-        names = list(_class_names(classes)) if classes in DATASETS else classes.split(",")
+        given = classes.split(",")
+        names = dataset_class_names(classes, units) if classes in DATASETS else given
         names = [n.strip() for n in names]
         if len(names) != units:
             raise CLIError(
@@ -77,7 +92,7 @@ def class_names(model_file: Path, classes: str | None, units: int) -> list[str]:
         return names
     try:
         dataset = json.loads((model_file.parent / HISTORY_FILE).read_text())["data"]["dataset"]
-        names = list(_class_names(dataset))
+        names = dataset_class_names(dataset, units)
     except (OSError, ValueError, KeyError, TypeError):
         names = None
     if names is None or len(names) != units:
