@@ -2,6 +2,7 @@
 passes onnx.checker, the batch axis is dynamic, and what cannot be exported is refused by name."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,14 @@ def test_without_the_onnx_package_the_error_says_what_to_install(tmp_path, monke
     model = Sequential([Dense(2, input_shape=(3,))], seed=0)
     with pytest.raises(ImportError, match=r"netcore\[onnx\]"):
         model.export(tmp_path / "m.onnx")
+
+
+def test_the_parity_script_reports_every_network_within_the_tolerance(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import onnx_parity
+
+    record = onnx_parity.main(["--smoke", "--out", str(tmp_path / "parity.json")])
+    names = set(record["networks"])
+    assert {"course_mlp", "image_layers", "dense_relu", "dense_softmax"} <= names
+    assert all(row["max_abs"] <= 1e-5 for row in record["networks"].values())
+    assert record["provenance"]["commit"] and record["provenance"]["onnxruntime"]
