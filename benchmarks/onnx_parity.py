@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import compare  # noqa: E402
 from netcore import Sequential  # noqa: E402
 from netcore.course import build_mlp  # noqa: E402
 from netcore.datasets import mnist  # noqa: E402
@@ -130,7 +131,7 @@ def provenance() -> dict[str, Any]:
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": compare._cpu_name(),  # the CPU's model name, as compare.py records it
         "cores": os.cpu_count(),
         "numpy": np.__version__,
         "onnx": onnx.__version__,
