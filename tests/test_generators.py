@@ -201,3 +201,20 @@ def test_steps_options_are_refused_with_arrays():
 def test_evaluate_on_an_empty_generator_is_an_error():
     with pytest.raises(ValueError, match="yielded no batches"):
         model().evaluate(iter([]))
+
+
+def test_a_pydataset_epoch_shorter_than_a_pass_continues_where_the_last_one_stopped():
+    ds = Batches()
+    with pytest.warns(UserWarning, match=r"after 2 batch\(es\) in epoch 2"):
+        h = model().fit(ds, epochs=3, steps_per_epoch=3, verbose=0)
+    # Keras 3's order: the pass ends inside epoch 2 (a warning), epoch 3 starts over at 0
+    assert ds.read == [0, 1, 2, 3, 4, 0, 1, 2] and ds.ends == 1
+    assert len(h.history["loss"]) == 3
+
+
+def test_class_weight_applies_to_generator_batches_as_to_arrays():
+    weights = {0: 1.0, 1: 3.0, 2: 0.5}
+    ref, gen = model(), model()
+    ref.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, class_weight=weights, verbose=0)
+    gen.fit(batches(), epochs=2, steps_per_epoch=5, class_weight=weights, verbose=0)
+    weights_equal(ref, gen)
