@@ -115,7 +115,7 @@ class BatchSource:
 
     def epoch(self) -> Iterator[Any]:
         """The raw batches of one epoch; afterwards ``exhausted`` tells whether the source ran
-        out before ``steps`` batches (only counted when ``steps`` was given)."""
+        out before ``steps`` batches (when ``steps`` was given) or yielded nothing at all."""
         self.exhausted = False
         if self.is_dataset:
             yield from self._dataset_epoch()

@@ -20,8 +20,9 @@ refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights
 another thread runs the model are not supported.
 
 Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation
-loops (``epochs``), the guards (``guards``), the logs (``tracker``), the learner warnings
-(``hints``), the display (``progress``) and the captured epoch (``capture``). The loop's seams,
+loops (``epochs``), generator and PyDataset input (``batches``), the guards (``guards``), the
+logs (``tracker``), the learner warnings (``hints``), the display (``progress``) and the
+captured epoch (``capture``). The loop's seams,
 for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
 ``_apply_gradients`` (gradients ready -> optimizer), ``EpochTracker.sync`` (reduce the logs),
 ``EpochProgress`` (display), the callbacks and ``capture.CapturedFit.run_epoch``.
