@@ -1,6 +1,8 @@
 """The epoch loop of ``fit`` and the batch loop of ``evaluate``, over a model's trainer.
 
-``fit_epochs`` runs the callbacks around each epoch, ``run_epoch`` one epoch's steps (each
+``fit_epochs`` runs the callbacks around each epoch of a train-epoch function (for arrays
+:func:`array_plan` makes it from the feeds; for generators, :mod:`.batches`), ``run_epoch``
+one epoch's steps on arrays (each
 batch gathered from the feed in the epoch's shuffle order, one ``_train_step``, the logs
 recorded on the device and read when the display refreshes), and ``evaluate_feed`` the
 inference loop that validation and ``evaluate`` share. Shuffles and dropout masks derive from
@@ -53,9 +55,9 @@ def fit_epochs(
         for cb in cbs:
             cb.on_epoch_begin(epoch)
         ran = train_epoch(epoch, epoch + offset)
-        model._next_epoch = epoch + offset + 1
-        if ran is None:
+        if ran is None:  # no data left: the epoch did not happen
             break
+        model._next_epoch = epoch + offset + 1
         logs, progress = ran
         if validate is not None:
             logs.update({f"val_{k}": v for k, v in validate().items()})
