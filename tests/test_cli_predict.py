@@ -189,3 +189,26 @@ def test_bad_arguments_are_refused_by_name(tmp_path, call, message):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "i.png")
     with pytest.raises(ValueError, match=message):
         call(tmp_path / "i.png")
+
+
+@pytest.mark.parametrize(
+    "shape, mode",
+    [((28, 28), "L"), ((28, 28, 1), "L"), ((784,), "L"), ((12, 10, 3), "RGB")],
+)
+def test_each_image_input_shape_gets_the_file_converted_and_resized(tmp_path, shape, mode):
+    from netcore.cli.predict import image_input
+
+    rgb = np.random.default_rng(4).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    h, w = (28, 28) if len(shape) < 3 else shape[:2]
+    resized = Image.fromarray(rgb).convert(mode).resize((w, h), Image.Resampling.NEAREST)
+    expected = np.asarray(resized, dtype=np.float32).reshape(shape) / 255
+    np.testing.assert_array_equal(image_input(str(tmp_path / "c.png"), shape), expected)
+
+
+def test_a_model_whose_input_is_not_an_image_is_refused(tmp_path):
+    from netcore.cli import CLIError
+    from netcore.cli.predict import image_input
+
+    with pytest.raises(CLIError, match=r"input shape \(10,\) is not an image"):
+        image_input(str(tmp_path / "any.png"), (10,))
