@@ -228,7 +228,7 @@ def train_epoch_fn(
     def run(epoch: int, seeding: int) -> tuple[dict[str, float], EpochProgress] | None:
         be = model.backend
         seed_epoch(model, seeding)
-        progress = EpochProgress(epoch, epochs, source.steps_hint or 0, verbose)
+        progress = EpochProgress(epoch, epochs, source.steps_hint, verbose)
         tracker = model._tracker(epoch)
         done = 0
         for step, batch in enumerate(source.epoch()):
@@ -246,10 +246,14 @@ def train_epoch_fn(
                 progress.update(done, tracker.logs())
         if source.exhausted or done == 0:
             _ran_out(source, done, epoch, 5)
+        progress.steps = done  # the bar's total, now known
+        if progress.bar is not None:
+            progress.bar.total = done
         if done == 0:
-            progress.steps = 0
+            if progress.bar is not None:
+                progress.bar.leave = False
+                progress.bar.close()
             return None
-        progress.steps = done
         tracker.sync()
         return tracker.logs(), progress
 

@@ -41,7 +41,10 @@ class EpochProgress:
     #: seconds between bar refreshes (each refresh reads the running loss from the device)
     interval = 0.25
 
-    def __init__(self, epoch: int, epochs: int, steps: int, verbose: int, file: Any = None) -> None:
+    def __init__(
+        self, epoch: int, epochs: int, steps: int | None, verbose: int, file: Any = None
+    ) -> None:
+        # steps None: not known yet (a generator's first pass); the caller sets it at the end
         self.epoch, self.epochs, self.steps, self.verbose = epoch, epochs, steps, verbose
         self.file = file or sys.stdout
         self.t0 = time.perf_counter()
@@ -83,7 +86,7 @@ class EpochProgress:
     def summary(self, logs: dict[str, float]) -> str:
         """The epoch's plain summary line (no bar), with every metric in ``logs``."""
         elapsed = time.perf_counter() - self.t0
-        ms = 1000 * elapsed / max(self.steps, 1)
+        ms = 1000 * elapsed / max(self.steps or 0, 1)
         return (
             f"Epoch {self.epoch + 1}/{self.epochs} - {self.steps}/{self.steps} steps - "
             f"{elapsed:.1f}s ({ms:.1f}ms/step) - {_fmt(logs)}"
@@ -92,7 +95,7 @@ class EpochProgress:
     def close(self, logs: dict[str, float]) -> None:
         """End the epoch: show the final ``logs`` (validation metrics included), every one."""
         if self.bar is not None:
-            self.update(self.steps, logs)
+            self.update(self.steps or self.done, logs)
             fits = _fmt(logs) in str(self.bar)  # what tqdm draws at the current width
             if not fits:
                 self.bar.leave = False  # clear the cut bar; the plain line replaces it
