@@ -1,6 +1,7 @@
 """fit/evaluate/predict on a generator or a PyDataset: the same training as on the arrays the
 batches come from, Keras 3's epoch lengths, warnings when the data runs out, refusals by name."""
 
+import io
 import math
 import warnings
 
@@ -218,3 +219,19 @@ def test_class_weight_applies_to_generator_batches_as_to_arrays():
     ref.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, class_weight=weights, verbose=0)
     gen.fit(batches(), epochs=2, steps_per_epoch=5, class_weight=weights, verbose=0)
     weights_equal(ref, gen)
+
+
+def test_the_bar_of_a_generator_of_unknown_length_ends_with_the_steps_it_ran(monkeypatch):
+    from netcore.training import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    monkeypatch.setattr(progress, "terminal_columns", lambda file: 160)
+    monkeypatch.setattr(progress.sys, "stdout", out)
+    with pytest.warns(UserWarning, match="epoch 2"):
+        model().fit(batches(repeat=False), epochs=2, verbose=1)
+    last = out.getvalue().split("\n")[0].split("\r")[-1]  # the first epoch's final bar
+    assert "Epoch 1/2" in last and "5/5" in last and "100%" in last
