@@ -19,6 +19,7 @@ import numpy as np
 from . import validation as V
 from .backend import get_backend
 from .backend.base import Backend
+from .export import export_model
 from .layers import Input, Layer
 from .layers.base import BuildContext
 from .saving import weights as weights_file
@@ -361,6 +362,13 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         """The architecture as JSON (``json.dumps`` keyword arguments accepted), for
         :func:`model_from_json`."""
         return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+
+    def export(self, filepath: str | os.PathLike, format: str = "onnx") -> None:
+        """Write the model for inference without netcore, atomically: ``format="onnx"`` (the
+        ``onnx`` extra), a graph that computes :meth:`predict` with a dynamic batch axis
+        (:mod:`netcore.export.onnx_graph`: opset, names, layers). A layer with no ONNX form,
+        or another format, raises ``ValueError`` naming it."""
+        export_model(self, filepath, format)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""

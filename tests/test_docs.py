@@ -159,6 +159,8 @@ API_MODULES = [
     "netcore.course",
     "netcore.course.linear",
     "netcore.distribution",
+    "netcore.export",
+    "netcore.preprocessing.image",
 ]
 
 

@@ -3,11 +3,13 @@
     netcore train --dataset mnist [--data PATH] [--epochs 5] ... [--out DIR]
     netcore linear [--learning-rate 0.1] [--steps 20] [--out DIR]
     netcore plot samples|predictions|overfitting|xent|activations [--out DIR]
+    netcore predict IMAGE... --model FILE [--classes NAMES]
+    netcore export --model FILE --out FILE.onnx
     netcore info
 
 This package is the parser and one ``cmd_*`` function per command, and :func:`main` here:
 :mod:`.parser` (the options), :mod:`.train`, :mod:`.plots` (``linear`` and ``plot ...``),
-:mod:`.info`, and what they share in :mod:`._common` and :mod:`._data`. The work is
+:mod:`.info`, :mod:`.predict`, :mod:`.export`, and what they share in :mod:`._common` and :mod:`._data`. The work is
 elsewhere: the data sets and their fallbacks in :mod:`netcore.datasets` (``datasets.load``),
 the course model, walk-through and overfitting advice in :mod:`netcore.course`, the GPU
 description in :mod:`netcore.backend.report`, the pictures in :mod:`netcore.plotting`.
@@ -32,6 +34,7 @@ from ._common import HISTORY_FILE as HISTORY_FILE
 from ._common import MODEL_FILE as MODEL_FILE
 from ._common import OPTIMIZERS as OPTIMIZERS
 from ._common import PROG, CLIError
+from .export import cmd_export as cmd_export
 from .info import cmd_info as cmd_info
 from .info import info_lines
 from .parser import build_parser
@@ -41,6 +44,7 @@ from .plots import cmd_plot_overfitting as cmd_plot_overfitting
 from .plots import cmd_plot_predictions as cmd_plot_predictions
 from .plots import cmd_plot_samples as cmd_plot_samples
 from .plots import cmd_plot_xent as cmd_plot_xent
+from .predict import cmd_predict as cmd_predict
 from .train import cmd_train as cmd_train
 
 __all__ = [

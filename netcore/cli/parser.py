@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..course.linear import MAX_STEPS, ZIGZAG_LEARNING_RATE
+from . import export, predict
 from ._common import DATASETS, OPTIMIZERS, PROG
 
 
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub, common)
     _add_linear(sub, common)
     _add_plot(sub, common)
+    predict.add_parser(sub, common)
+    export.add_parser(sub, common)
     info = sub.add_parser(
         "info", parents=[common], help="version, backends, GPU, CuPy/numba versions, CUDA simulator"
     )

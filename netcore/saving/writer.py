@@ -30,9 +30,9 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -172,6 +172,20 @@ def _named(exc: OSError, path: str | os.PathLike) -> OSError:
 
 
 def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) -> None:
+    def write(fh: BinaryIO) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(JSON_MEMBER, payload)
+            for name, arr in arrays.items():
+                zf.writestr(name, _npy_bytes(arr))
+
+    write_atomically(path, write)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """``write(fh)`` into a locked temporary file beside ``path``, fsync, rename over ``path``
+    (a reader sees the old file or the whole new one); errors name ``path``. Model files and
+    exported models (:mod:`netcore.export`) are written this way."""
+    path = Path(os.fspath(path))
     target = _resolve_target(path)
     _remove_stale_temporaries(target)
     try:
@@ -181,10 +195,7 @@ def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) ->
     try:
         with os.fdopen(fd, "wb") as fh:
             _set_mode(fh.fileno(), target)
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(JSON_MEMBER, payload)
-                for name, arr in arrays.items():
-                    zf.writestr(name, _npy_bytes(arr))
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
             if fcntl is not None:

@@ -1,0 +1,1 @@
+"""Preprocessing with Keras' import paths: :mod:`netcore.preprocessing.image` (image files)."""
