@@ -19,13 +19,11 @@ serialised batch by batch and each gets exactly its single-threaded result. ``fi
 refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
 another thread runs the model are not supported.
 
-Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation
-loops (``epochs``), generator and PyDataset input (``batches``), the guards (``guards``), the
-logs (``tracker``), the learner warnings (``hints``), the display (``progress``) and the
-captured epoch (``capture``). The loop's seams,
-for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
-``_apply_gradients`` (gradients ready -> optimizer), ``EpochTracker.sync`` (reduce the logs),
-``EpochProgress`` (display), the callbacks and ``capture.CapturedFit.run_epoch``.
+Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation loops
+(``epochs``), generators and PyDatasets (``batches``), the guards, the logs (``tracker``), the
+learner warnings (``hints``), the display (``progress``) and the captured epoch (``capture``).
+The loop's seams: ``feed.batch``, ``_train_step``, ``_apply_gradients`` (gradients ready ->
+optimizer), ``EpochTracker.sync``, ``EpochProgress``, the callbacks, ``CapturedFit.run_epoch``.
 """
 
 from __future__ import annotations
