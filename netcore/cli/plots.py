@@ -55,13 +55,6 @@ def cmd_linear(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- plot
-def _class_names(name: str) -> tuple[str, ...]:
-    from .. import datasets
-
-    mod = datasets.get(name)
-    return tuple(getattr(mod, "CLASS_NAMES", None) or mod.LETTERS)
-
-
 def cmd_plot_samples(args: argparse.Namespace) -> int:
     """``netcore plot samples``: the first images of a data set with their labels."""
     from .. import datasets
@@ -76,7 +69,7 @@ def cmd_plot_samples(args: argparse.Namespace) -> int:
         data.x_train,
         data.y_train,
         out / "samples.png",
-        class_names=_class_names(data.name),
+        class_names=data.class_names,
         n=args.n,
         title=f"{data.title}: the first {min(args.n, len(data.x_train))} "
         f"{'test-set' if data.from_test_set else 'training'} images "
@@ -137,7 +130,7 @@ def cmd_plot_predictions(args: argparse.Namespace) -> int:
         y,
         pred,
         out / "predictions.png",
-        class_names=_class_names(data.name),
+        class_names=data.class_names,
         n=args.n,
         title=f"{data.title}: {len(x)} validation images, {wrong} mistake(s) marked",
     )
