@@ -5,7 +5,7 @@ Needs matplotlib (``pip install 'netcore[plot]'``). Figures are drawn on
 ``matplotlib.figure.Figure`` objects and written straight to PNG, never through ``pyplot``:
 that needs no display, and it leaves the matplotlib backend of a notebook or script that
 imports this module untouched. Each function writes one PNG and returns its
-:class:`~pathlib.Path`; each picture has a title and labelled axes, so it reads on its own.
+:class:`~pathlib.Path` (the CNN pictures return the Figure when given no file name); each picture has a title and labelled axes, so it reads on its own.
 
 ===============================  ==========================================================
 :func:`plot_samples`             a grid of images with their labels
@@ -16,6 +16,8 @@ imports this module untouched. Each function writes one PNG and returns its
 :func:`plot_activations`         linear, ReLU, sigmoid and softmax
 :func:`plot_xent`                cross-entropy against squared error for one probability
 :func:`plot_overfitting`         "Which trendline is better?": a simple and a wiggly fit
+:func:`plot_filters`             a Conv2D layer's filters as small images
+:func:`plot_feature_maps`        one image through a CNN's convolution and pooling layers
 ===============================  ==========================================================
 
 >>> from netcore.plotting import plot_history, plot_samples          # doctest: +SKIP
@@ -26,6 +28,7 @@ imports this module untouched. Each function writes one PNG and returns its
 from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
+from .cnn import feature_maps, plot_feature_maps, plot_filters
 from .concepts import (
     SOFTMAX_EXAMPLE,
     OverfittingExample,
@@ -55,4 +58,7 @@ __all__ = [
     "OverfittingExample",
     "Trendline",
     "plot_xent",
+    "plot_filters",
+    "plot_feature_maps",
+    "feature_maps",
 ]
