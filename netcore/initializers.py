@@ -16,9 +16,19 @@ def canonical(name: Any, argument: str) -> str:
     raise ValueError(f"{argument} must be one of {list(INITIALIZER_NAMES)}, received {name!r}")
 
 
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape`` (Keras' ``compute_fans``)."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
 def initialize(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Draw an array of ``shape``; fan_in/fan_out are shape[0]/shape[-1] (Dense kernel (in, out))."""
-    fan_in, fan_out = shape[0], shape[-1]
+    """Draw an array of ``shape``. Fans as Keras: a Dense kernel ``(in, out)`` has fan_in
+    ``in`` and fan_out ``out``; a convolution kernel ``(kh, kw, c_in, c_out)`` has fan_in
+    ``kh kw c_in`` and fan_out ``kh kw c_out`` (the receptive field times the channels)."""
+    fan_in, fan_out = fans(shape)
     if name == "zeros":
         return np.zeros(shape)
     if name == "ones":

@@ -47,7 +47,7 @@ def load_model(
         with f.checking("the architecture"):
             model = Sequential.from_config(config, backend=backend)
             model.build(f.input_shape)
-        params = model._params()
+        params = [p for _, p in model._weight_items()]  # trainable and non-trainable
         weights = f.read_weights([tuple(p.shape) for p in params], model.dtype, allow_nonfinite)
         for p, w in zip(params, weights):
             p[...] = model.backend.asarray(w)
@@ -91,18 +91,33 @@ def _unshaped(config: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str,
     return {**config, "layers": layers}
 
 
+#: Layers whose output size the config alone does not bound from below (conv: filters x a
+#: spatial size the input decides).
+_RESIZING = frozenset(("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"))
+
+
 def _fewest_parameters(config: dict[str, Any], input_shape: tuple[int, ...]) -> int:
     """The fewest parameters building ``config`` can create, from the numbers in the config
-    alone: a layer with ``units`` maps ``width`` features to ``units`` through a ``(width,
-    units)`` kernel (plus at most ``units`` biases, so the build allocates at most twice this);
-    the other layers keep the element count and hold none. A file whose weights hold fewer
-    parameters is refused before the build could allocate what the file cannot fill."""
-    width, total = math.prod(input_shape), 0
+    alone. ``width`` bounds the element count per sample from below, ``last`` the size of the
+    last axis: a layer with ``units`` (Dense, on the last axis) maps ``last`` features to
+    ``units`` through a ``(last, units)`` kernel (plus at most ``units`` biases, so the build
+    allocates at most twice this); Flatten makes the last axis the whole sample; Reshape
+    leaves the last axis unknown (1); after convolution and pooling both count as 1; the
+    other layers keep both. A file whose weights hold fewer parameters is refused before the
+    build could allocate what the file cannot fill."""
+    width, last, total = math.prod(input_shape), input_shape[-1], 0
     for spec in config["layers"]:
+        kind = spec.get("class")
+        if kind in _RESIZING:
+            width = last = 1
+        elif kind == "Flatten":
+            last = width
+        elif kind == "Reshape":
+            last = 1
         units = spec["config"].get("units")
         if units is not None:
             if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
                 raise ValueError(f"units must be a positive integer, received {units!r}")
-            total += width * units
-            width = units
+            total += last * units
+            width = last = units
     return total

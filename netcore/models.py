@@ -164,11 +164,12 @@ class Sequential(Trainer):
         ctx = BuildContext(self.backend, self.dtype, rng)
         kept: list[Layer] = []
         for layer in self.layers:
-            previous = dict(layer.params) if layer.built and layer.input_shape == shape else None
+            previous = layer.weights() if layer.built and layer.input_shape == shape else None
             shape = layer.build(shape, ctx)
             if previous is not None:
+                every = layer.weights()
                 for k, v in previous.items():
-                    layer.params[k][...] = v
+                    every[k][...] = v
                 kept.append(layer)
         first = self.layers[0].input_shape
         assert first is not None  # set by its build
@@ -211,6 +212,13 @@ class Sequential(Trainer):
     def _params(self) -> list[Any]:
         return [layer.params[k] for layer, k in self._refs]
 
+    def _weight_items(self) -> list[tuple[str, Any]]:
+        """``("layer.name", array)`` of every weight, trainable or not, in ``get_weights``
+        order: layer by layer, each layer's params then its state (Keras' order)."""
+        return [
+            (f"{layer.name}.{k}", v) for layer in self.layers for k, v in layer.weights().items()
+        ]
+
     def count_params(self) -> int:
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self.layers)
@@ -240,7 +248,11 @@ class Sequential(Trainer):
             if i == 0:
                 print_fn("=" * sum(widths))
         print_fn(line)
-        print_fn(f"Total params: {self.count_params():,}")
+        total = self.count_params()
+        trainable = sum(layer.count_trainable() for layer in self.layers)
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
 
     # ------------------------------------------------------------------ passes
     def _forward(self, x: Any, training: bool, logits: bool = False) -> Any:
@@ -264,17 +276,17 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------------ weights and files
     def get_weights(self) -> list[np.ndarray]:
-        """Host copies of every weight: per Dense its kernel (in, out), then its bias (out,)."""
+        """Host copies of every weight: per Dense its kernel (in, out), then its bias (out,);
+        per BatchNormalization gamma, beta, then the non-trainable moving mean and variance."""
         self._require_built("get_weights")
-        return [np.array(self.backend.to_numpy(p), copy=True) for p in self._params()]
+        return [np.array(self.backend.to_numpy(p), copy=True) for _, p in self._weight_items()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace every weight (same order and shapes as ``get_weights``)."""
         self._require_built("set_weights")
-        params = self._params()
-        expected = [
-            (f"{layer.name}.{key}", tuple(p.shape)) for p, (layer, key) in zip(params, self._refs)
-        ]
+        items = self._weight_items()
+        expected = [(name, tuple(p.shape)) for name, p in items]
+        params = [p for _, p in items]
         for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
             p[...] = self.backend.asarray(a)
 

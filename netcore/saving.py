@@ -310,7 +310,7 @@ def save_model(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fals
             "iterations": opt.iterations,
         }
         state = [{s: model.backend.to_numpy(a) for s, a in slots.items()} for slots in opt.state]
-    names = [f"{layer.name}.{k}" for layer in model.layers for k in layer.params]
+    names = [name for name, _ in model._weight_items()]  # trainable and non-trainable
     write_model_file(
         path,
         model.get_config(),

@@ -125,6 +125,12 @@ def check_x_shape(x: Any, model: Any, name: str = "x") -> None:
             f"shape {expected}, without a batch axis. Pass a batch of samples, "
             f"e.g. {example} (shape {(1, *expected)}) for one sample"
         )
+    if len(expected) == 3 and expected[2] == 1 and got == expected[:2]:
+        raise ValueError(
+            f"{name} has per-sample shape {got}: images without their channel axis, but the "
+            f"model's first layer expects {expected} (height, width, channels). Add the "
+            f"channel axis, e.g. x[..., None] (shape {(x.shape[0], *expected)})"
+        )
     what = "features" if len(expected) == 1 else "per-sample shape"
     raise ValueError(
         f"{name} has {got[0] if len(got) == 1 else got} {what} per sample but the "

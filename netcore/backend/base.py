@@ -26,6 +26,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from .conv_ops import ConvOps
+
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 _EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
 #: Values of the one-element ``skip`` flag (int32). 0: this step may update the weights.
@@ -47,8 +49,9 @@ def _quiet(fn: Callable) -> Callable:
     return wrapper
 
 
-class Backend:
-    """Base backend: array moves, RNG, and the reference implementation of every op."""
+class Backend(ConvOps):
+    """Base backend: array moves, RNG, and the reference implementation of every op (the
+    convolutional layers' ops in :class:`~netcore.backend.conv_ops.ConvOps`)."""
 
     name: str = "base"
     simulated: bool = False

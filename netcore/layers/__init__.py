@@ -1,12 +1,51 @@
-"""Layers: ``from netcore.layers import Input, Dense, Activation, Flatten, Dropout``."""
+"""Layers: ``from netcore.layers import Input, Dense, Conv2D, MaxPooling2D, ...``."""
 
 from .activation import Activation
 from .base import Layer
+from .batchnorm import BatchNormalization
+from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
 from .input import Input
+from .pooling import (
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    MaxPool2D,
+    MaxPooling2D,
+)
+from .reshape import Reshape
 
-__all__ = ["Layer", "Input", "Dense", "Activation", "Flatten", "Dropout"]
+__all__ = [
+    "Layer",
+    "Input",
+    "Dense",
+    "Activation",
+    "Flatten",
+    "Dropout",
+    "Conv2D",
+    "MaxPooling2D",
+    "MaxPool2D",
+    "AveragePooling2D",
+    "AvgPool2D",
+    "GlobalAveragePooling2D",
+    "BatchNormalization",
+    "Reshape",
+]
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Flatten, Dropout)}
+LAYER_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        Dense,
+        Activation,
+        Flatten,
+        Dropout,
+        Conv2D,
+        MaxPooling2D,
+        AveragePooling2D,
+        GlobalAveragePooling2D,
+        BatchNormalization,
+        Reshape,
+    )
+}

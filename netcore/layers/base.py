@@ -28,6 +28,11 @@ class Layer:
     ``forward`` keeps what ``backward`` needs; ``backward(dy, need_dx)`` fills ``self.grads``
     (same keys as ``self.params``) and returns ``dx`` (``None`` when not needed: the first
     layer never needs it). Work buffers are reused between steps of equal batch size.
+
+    ``self.params`` are the trainable weights (views of the model's flat buffer, updated by
+    the optimizer); ``self.state`` the non-trainable ones (BatchNormalization's moving
+    statistics: the layer updates them itself, the optimizer never sees them). Both are
+    weights: ``get_weights`` returns the params, then the state, and both are saved.
     """
 
     #: Can ``forward(x, training, logits=True)`` stop before a softmax/sigmoid so that the
@@ -41,6 +46,7 @@ class Layer:
         self.input_shape = _check_input_shape(input_shape) if input_shape is not None else None
         self.name = name or type(self).__name__.lower()
         self.params: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.built = False
         self.output_shape: tuple[int, ...] | None = None
@@ -68,14 +74,16 @@ class Layer:
     def _build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
         return input_shape
 
-    def buffer(self, tag: str, shape: tuple[int, ...]) -> Any:
-        """A work array reused across calls with the same shape (no per-step allocation)."""
+    def buffer(self, tag: str, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        """A work array reused across calls with the same shape (no per-step allocation),
+        in the layer's dtype unless ``dtype`` says otherwise (max pooling's int32 argmax)."""
         key = (tag, shape)
         buf = self._buffers.get(key)
         if buf is None:
-            if len(self._buffers) > 16:  # many distinct batch sizes: don't hoard memory
+            if len(self._buffers) > 24:  # many distinct batch sizes: don't hoard memory
                 self._buffers.clear()
-            buf = self._buffers[key] = self.backend.xp.empty(shape, dtype=self.dtype)
+            dt = self.dtype if dtype is None else dtype
+            buf = self._buffers[key] = self.backend.xp.empty(shape, dtype=dt)
         return buf
 
     # -- computation
@@ -86,12 +94,15 @@ class Layer:
         raise NotImplementedError
 
     # -- weights
+    def weights(self) -> dict[str, Any]:
+        """Every weight by name: the trainable params, then the non-trainable state."""
+        return {**self.params, **self.state}
+
     def get_weights(self) -> list[np.ndarray]:
         """Host copies of this layer's weights, in Keras' order (Dense: kernel ``(in, out)``,
-        then bias ``(out,)``); ``[]`` before the layer is built or when it has none."""
-        if not self.params:
-            return []
-        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.params.values()]
+        then bias ``(out,)``; BatchNormalization: gamma, beta, moving_mean, moving_variance);
+        ``[]`` before the layer is built or when it has none."""
+        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.weights().values()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace this layer's weights (same order and shapes as ``get_weights()``), in place:
@@ -104,13 +115,18 @@ class Layer:
                     "weights to set; add it to a model whose input shape is known"
                 )
             return
-        expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in self.params.items()]
+        every = self.weights()
+        expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in every.items()]
         arrays = validation.check_weights(weights, expected, self.dtype)
-        for v, a in zip(self.params.values(), arrays):
+        for v, a in zip(every.values(), arrays):
             v[...] = self.backend.asarray(a)
 
     # -- description
     def count_params(self) -> int:
+        """Every weight, trainable or not (as Keras)."""
+        return int(sum(int(np.prod(v.shape)) for v in self.weights().values()))
+
+    def count_trainable(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
     def get_config(self) -> dict:

@@ -15,6 +15,9 @@ class Dense(Layer):
     Forward: ``z = x W`` (BLAS), then one fused op ``y = act(z + b)`` in place.
     Backward: ``dz = dy * act'(y)`` and ``db = sum_rows dz`` (one fused op),
     ``dW = x^T dz``, ``dx = dz W^T`` (skipped for the first layer).
+
+    On inputs of more than one axis ``(..., features)`` it acts on the last axis, as Keras:
+    the kernel is ``(features, units)`` and the output ``(..., units)``.
     """
 
     can_emit_logits = True
@@ -49,30 +52,29 @@ class Dense(Layer):
         self.bias_initializer = initializers.canonical(bias_initializer, "bias_initializer")
 
     def _build(self, input_shape: tuple[int, ...], ctx: BuildContext) -> tuple[int, ...]:
-        if len(input_shape) != 1:
-            raise ValueError(
-                f"Dense expects flat input (features,), received input shape "
-                f"{input_shape}; add Flatten() before it"
-            )
         be, dt = ctx.backend, ctx.dtype
-        w = initializers.initialize(self.kernel_initializer, (input_shape[0], self.units), ctx.rng)
+        w = initializers.initialize(self.kernel_initializer, (input_shape[-1], self.units), ctx.rng)
         self.params = {"kernel": be.asarray(w.astype(dt))}
         if self.use_bias:
             b = initializers.initialize(self.bias_initializer, (self.units,), ctx.rng)
             self.params["bias"] = be.asarray(b.astype(dt))
-        return (self.units,)
+        return (*input_shape[:-1], self.units)
 
     def forward(self, x: Any, training: bool = False, logits: bool = False) -> Any:
         """``logits=True`` stops before softmax/sigmoid (the loss fuses them)."""
         be = self.backend
+        self._shape = x.shape
+        if x.ndim != 2:  # acts on the last axis: rows of every other axis
+            x = be.xp.ascontiguousarray(x).reshape(-1, x.shape[-1])
         z = be.matmul(x, self.params["kernel"], out=self.buffer("z", (x.shape[0], self.units)))
         self._x = x
         self._logits = logits
         self._y = activation_forward(be, z, self.params.get("bias"), self.activation, logits, out=z)
-        return self._y
+        return self._y if len(self._shape) == 2 else self._y.reshape(*self._shape[:-1], self.units)
 
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
         be = self.backend
+        dy = dy.reshape(self._y.shape)
         act = "linear" if self._logits else self.activation
         dz, db = activation_backward(
             be, dy, self._y, act, need_db=self.use_bias, db_out=self.grads.get("bias")
@@ -80,9 +82,10 @@ class Dense(Layer):
         be.matmul(self._x, dz, out=self.grads["kernel"], transpose_a=True)
         if not need_dx:
             return None
-        return be.matmul(
+        dx = be.matmul(
             dz, self.params["kernel"], transpose_b=True, out=self.buffer("dx", self._x.shape)
         )
+        return dx.reshape(self._shape)
 
     def get_config(self) -> dict:
         return {
