@@ -121,7 +121,7 @@ def train(run: str, epochs: int, batch_size: int, out: Path, limit: int | None) 
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             seconds = time.perf_counter() - self.start  # training only: evaluation follows
-            ev = model.evaluate(xh, yh, batch_size=256, return_dict=True, verbose=0)
+            ev: Any = model.evaluate(xh, yh, batch_size=256, return_dict=True, verbose=0)
             per = record["per_epoch"]
             per["loss"].append(float((logs or {})["loss"]))
             per["accuracy"].append(float((logs or {})["accuracy"]))
