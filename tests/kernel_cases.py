@@ -320,6 +320,161 @@ def _check_update(method: str) -> Callable:
     return functools.update_wrapper(check, check_optimizers)
 
 
+# ---------------------------------------------------------------- convolution, pooling, batch norm
+#: (h, w, kernel, strides, padding): "same" with an odd pixel, overlapping windows, strides
+#: larger than the kernel, non-square everything.
+GEOMS = [
+    (5, 6, (3, 3), (1, 1), "same"),
+    (7, 7, (2, 2), (2, 2), "same"),
+    (6, 5, (3, 2), (2, 1), "valid"),
+    (4, 5, (2, 2), (3, 2), "same"),
+]
+#: (batch, channels) per geometry: one pixel-run of one channel, odd channel counts.
+CONV_SHAPES = [(1, 1), (2, 3), (3, 17)]
+
+
+def _windows(shapes):
+    from netcore.backend.conv_ops import make_window
+
+    for n, c in shapes:
+        for h, w, k, st, pad in GEOMS:
+            yield (n, h, w, c), make_window(h, w, k, st, pad)
+
+
+def check_im2col(be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES) -> None:
+    for shape, win in _windows(shapes):
+        x = rng.normal(size=shape).astype(dtype)
+        want = REF.im2col(x, win)
+        out = _poison(be, want.shape, dtype)
+        got = be.im2col(_dev(be, x), win, out=out)
+        close(be.to_numpy(got), want, dtype, f"im2col {shape} {win}")
+        close(be.to_numpy(out), want, dtype, f"im2col {shape} {win} (out array)")
+
+
+def check_col2im(be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES) -> None:
+    for shape, win in _windows(shapes):
+        cols = rng.normal(size=(shape[0] * win.ho * win.wo, win.kh * win.kw * shape[3]))
+        cols = cols.astype(dtype)
+        want = REF.col2im(cols, shape, win)
+        out = _poison(be, shape, dtype)
+        got = be.col2im(_dev(be, cols), shape, win, out=out)
+        close(be.to_numpy(got), want, dtype, f"col2im {shape} {win}")
+        close(be.to_numpy(out), want, dtype, f"col2im {shape} {win} (out array)")
+
+
+def _pool_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, k: int) -> np.ndarray:
+    """Every other case small integers: ties inside windows (after ReLU they are common)."""
+    if k % 2:
+        return rng.integers(-1, 2, size=shape).astype(dtype)
+    return rng.normal(size=shape).astype(dtype)
+
+
+def check_max_pool(be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES) -> None:
+    for k, (shape, win) in enumerate(_windows(shapes)):
+        x = _pool_input(rng, shape, dtype, k)
+        want_y, want_i = REF.max_pool(x, win)
+        y = _poison(be, want_y.shape, dtype)
+        idx = be.asarray(np.full(want_y.shape, -1, np.int32))
+        got_y, got_i = be.max_pool(_dev(be, x), win, out=y, idx_out=idx)
+        close(be.to_numpy(got_y), want_y, dtype, f"max_pool {shape} {win}")
+        np.testing.assert_array_equal(be.to_numpy(idx), want_i, err_msg=f"max_pool idx {win}")
+
+
+def check_max_pool_grad(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES
+) -> None:
+    for k, (shape, win) in enumerate(_windows(shapes)):
+        _, idx = REF.max_pool(_pool_input(rng, shape, dtype, k), win)
+        dy = rng.normal(size=idx.shape).astype(dtype)
+        want = REF.max_pool_grad(dy, idx, shape, win)
+        out = _poison(be, shape, dtype)
+        got = be.max_pool_grad(_dev(be, dy), be.asarray(idx.copy()), shape, win, out=out)
+        close(be.to_numpy(got), want, dtype, f"max_pool_grad {shape} {win}")
+        close(be.to_numpy(out), want, dtype, f"max_pool_grad {shape} {win} (out array)")
+
+
+def check_avg_pool(be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES) -> None:
+    for shape, win in _windows(shapes):
+        x = rng.normal(size=shape).astype(dtype)
+        want = REF.avg_pool(x, win)
+        out = _poison(be, want.shape, dtype)
+        got = be.avg_pool(_dev(be, x), win, out=out)
+        close(be.to_numpy(got), want, dtype, f"avg_pool {shape} {win}")
+        close(be.to_numpy(out), want, dtype, f"avg_pool {shape} {win} (out array)")
+
+
+def check_avg_pool_grad(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES
+) -> None:
+    for shape, win in _windows(shapes):
+        dy = rng.normal(size=(shape[0], win.ho, win.wo, shape[3])).astype(dtype)
+        want = REF.avg_pool_grad(dy, shape, win)
+        out = _poison(be, shape, dtype)
+        got = be.avg_pool_grad(_dev(be, dy), shape, win, out=out)
+        close(be.to_numpy(got), want, dtype, f"avg_pool_grad {shape} {win}")
+        close(be.to_numpy(out), want, dtype, f"avg_pool_grad {shape} {win} (out array)")
+
+
+def _bn_inputs(rng: np.random.Generator, shape: tuple[int, int], dtype: Any) -> list[np.ndarray]:
+    m, c = shape
+    x = rng.normal(1.5, 2.0, size=shape)
+    gamma, beta, mm = rng.normal(size=(3, c))
+    mv = rng.random(c) + 0.5
+    return [a.astype(dtype) for a in (x, gamma, beta, mm, mv)]
+
+
+def check_batch_norm(be: Backend, rng: np.random.Generator, dtype: Any, shapes=SHAPES) -> None:
+    for shape in shapes:
+        for training in (True, False):
+            x, gamma, beta, mm, mv = _bn_inputs(rng, shape, dtype)
+            w_mm, w_mv = mm.copy(), mv.copy()
+            w_mean, w_inv = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+            want = REF.batch_norm(
+                x, gamma, beta, w_mm, w_mv, 0.9, 1e-3, training, None, w_mean, w_inv
+            )
+            d_mm, d_mv = _dev(be, mm), _dev(be, mv)
+            mean, inv = _poison(be, (shape[1],), dtype), _poison(be, (shape[1],), dtype)
+            out = _poison(be, shape, dtype)
+            got = be.batch_norm(
+                _dev(be, x),
+                _dev(be, gamma),
+                _dev(be, beta),
+                d_mm,
+                d_mv,
+                0.9,
+                1e-3,
+                training,
+                out=out,
+                mean_out=mean,
+                inv_std_out=inv,
+            )
+            what = f"batch_norm training={training} {shape} {np.dtype(dtype)}"
+            close(be.to_numpy(got), want, dtype, what)
+            close(be.to_numpy(out), want, dtype, what + " (out array)")
+            close(be.to_numpy(mean), w_mean, dtype, what + " mean")
+            close(be.to_numpy(inv), w_inv, dtype, what + " inv_std")
+            close(be.to_numpy(d_mm), w_mm, dtype, what + " moving mean")
+            close(be.to_numpy(d_mv), w_mv, dtype, what + " moving variance")
+
+
+def check_batch_norm_grad(be: Backend, rng: np.random.Generator, dtype: Any, shapes=SHAPES) -> None:
+    for shape in shapes:
+        x, gamma, beta, mm, mv = _bn_inputs(rng, shape, dtype)
+        mean, inv = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+        REF.batch_norm(x, gamma, beta, mm, mv, 0.9, 1e-3, True, None, mean, inv)
+        dy = rng.normal(size=shape).astype(dtype)
+        want = REF.batch_norm_grad(dy, x, mean, inv, gamma)
+        outs = [_poison(be, shape, dtype), _poison(be, (shape[1],), dtype)]
+        outs.append(_poison(be, (shape[1],), dtype))
+        got = be.batch_norm_grad(
+            _dev(be, dy), _dev(be, x), _dev(be, mean), _dev(be, inv), _dev(be, gamma), *outs
+        )
+        for name, g, o, w in zip(("dx", "dgamma", "dbeta"), got, outs, want):
+            what = f"batch_norm_grad {name} {shape} {np.dtype(dtype)}"
+            close(be.to_numpy(g), w, dtype, what)
+            close(be.to_numpy(o), w, dtype, what + " (out array)")
+
+
 _CASES: dict[str, Callable] = {
     "bias_act_fwd": check_bias_act,
     "bias_act_bwd": check_bias_act_grad,
@@ -329,6 +484,16 @@ _CASES: dict[str, Callable] = {
         m: _check_update(m)
         for m in ("sgd_update", "adam_update", "rmsprop_update", "adagrad_update")
     },
+    "im2col": check_im2col,
+    "col2im": check_col2im,
+    "max_pool_fwd": check_max_pool,
+    "max_pool_bwd": check_max_pool_grad,
+    "avg_pool_fwd": check_avg_pool,
+    "avg_pool_bwd": check_avg_pool_grad,
+    "bn_stats": check_batch_norm,
+    "bn_apply": check_batch_norm,
+    "bn_grad_stats": check_batch_norm_grad,
+    "bn_grad_apply": check_batch_norm_grad,
 }
 #: kernel name -> its check, for every kernel the registry declares.
 ALL_CHECKS: dict[str, Callable] = {name: _CASES[name] for name in SPECS}

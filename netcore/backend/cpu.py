@@ -28,12 +28,13 @@ from ..kernels import SPECS
 from ..kernels._common import ACT_CODES
 from ..kernels.optimizers import CHECK, WRITE
 from .base import Backend
-from .fused import FusedBackend, weights_or_placeholder
+from .conv_fused import ConvKernels
+from .fused import weights_or_placeholder
 
 _NO_LABELS = np.zeros(1, np.int64)  # placeholder label array for dense targets
 
 
-class CPUBackend(FusedBackend):
+class CPUBackend(ConvKernels):
     """NumPy on the host. Fused CPU kernels (``netcore.kernels``) override ops here."""
 
     name = "cpu"
@@ -61,6 +62,14 @@ class CPUBackend(FusedBackend):
 
     def to_numpy(self, x: Any) -> Any:
         return np.asarray(x)
+
+    # ------------------------------------------------------------------ conv, pool, batch norm
+    def _conv_kernels_on(self) -> bool:
+        return self._kernels is not None
+
+    def _launch(self, name: str, units: int, *args: Any) -> None:
+        assert self._kernels is not None  # _conv_kernels_on() said so
+        self._kernels[name](*args)
 
     # ------------------------------------------------------------------ activations
     def bias_act(self, z: Any, b: Any, activation: str, out: Any = None) -> Any:

@@ -41,7 +41,8 @@ from ..kernels._common import ACT_CODES, MAX_BLOCKS, MAX_ROW_BLOCKS, MAX_TPB, po
 from ..kernels.optimizers import CHECK, WRITE
 from ..kernels.spec import FLOATS, LABEL_DTYPES
 from .base import _flag_raised
-from .fused import FusedBackend, weights_or_placeholder
+from .conv_fused import ConvKernels
+from .fused import weights_or_placeholder
 from .report import device_name
 
 
@@ -91,7 +92,7 @@ def probe() -> tuple[bool, str]:
     return True, name
 
 
-class CudaBackend(FusedBackend):
+class CudaBackend(ConvKernels):
     """CuPy + numba.cuda. Create through :func:`netcore.get_backend` ("cuda")."""
 
     name = "cuda"
@@ -166,6 +167,11 @@ class CudaBackend(FusedBackend):
         free, _ = cupy.cuda.Device().mem_info
         pool = cupy.get_default_memory_pool()
         return nbytes <= 0.5 * (free + pool.free_bytes())
+
+    def _launch(self, name: str, units: int, *args: Any) -> None:
+        """Conv/pool/batch-norm kernels: one thread per work unit, grid-stride."""
+        grid, block = self._grid1(units)
+        self.kernels.get(name, args[0].dtype.name)(grid, block, *args)
 
     # ------------------------------------------------------------------ launch configurations
     def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:

@@ -4,6 +4,9 @@
 * :mod:`.softmax_xent` -- softmax + categorical cross-entropy from logits (targets or labels).
 * :mod:`.sigmoid_bce` -- sigmoid + binary cross-entropy from logits.
 * :mod:`.optimizers` -- SGD (momentum, Nesterov), Adam, RMSprop (momentum), Adagrad.
+* :mod:`.conv` -- im2col / col2im (a convolution is then one GEMM).
+* :mod:`.pool` -- max and average pooling, forward and backward.
+* :mod:`.batchnorm` -- batch normalization statistics, normalization and backward.
 
 The math of each family is written once as plain-Python leaf helpers compiled for both
 targets (see :mod:`._common`); the NumPy oracle stays in :class:`netcore.backend.base.Backend`.
@@ -21,13 +24,15 @@ import threading
 import time
 from typing import Any
 
-from . import bias_act, optimizers, sigmoid_bce, softmax_xent
+from . import batchnorm, bias_act, conv, optimizers, pool, sigmoid_bce, softmax_xent
 from ._common import compile_cpu
 from .spec import KernelSpec
 
 #: Every fused kernel, by name.
 SPECS: dict[str, KernelSpec] = {
-    s.name: s for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers) for s in mod.SPECS
+    s.name: s
+    for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers, conv, pool, batchnorm)
+    for s in mod.SPECS
 }
 #: The :class:`~netcore.backend.base.Backend` ops the kernels fuse, in declaration order.
 FUSED_OPS: tuple[str, ...] = tuple(dict.fromkeys(s.op for s in SPECS.values()))
