@@ -29,6 +29,10 @@ share of a step and where the rest goes (per layer; the remainder is the loss, t
 and the trainer's own work).
 
     PYTHONPATH=. python benchmarks/compare_cnn.py --json benchmarks/results/compare_cnn_cpu.json
+    PYTHONPATH=. python benchmarks/compare_cnn.py --device cuda --json out/compare_cnn_gpu.json
+
+On the GPU (``--device cuda``: netcore's CUDA backend, eager step, against PyTorch CUDA eager
+with cuDNN) there is no per-layer profile: host clocks around queued launches time nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import _common as common  # noqa: E402
 from benchmarks import compare  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +73,13 @@ def make_data(n: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndar
     return x, labels, np.eye(NUM_CLASSES, dtype=np.float32)[labels]
 
 
-def netcore_cnn(dropout: bool = True) -> Any:
-    """The course CNN on the CPU, compiled as timed (``dropout=False``: for the lockstep)."""
+def netcore_cnn(dropout: bool = True, device: str = "cpu") -> Any:
+    """The course CNN, compiled as timed (eager step; ``dropout=False``: for the lockstep)."""
     from netcore import optimizers
     from netcore.course import build_cnn
     from netcore.layers import Dropout
 
-    model = build_cnn(NUM_CLASSES, seed=SEED, backend="cpu")
+    model = build_cnn(NUM_CLASSES, seed=SEED, backend=device)
     model.build()
     if not dropout:
         for layer in model.layers:
@@ -139,9 +144,11 @@ def torch_cnn(torch: Any, weights: Sequence[np.ndarray], dropout: bool) -> Any:
 class TorchCNN:
     """PyTorch's training loop for the course CNN with Keras' RMSprop (see the module doc)."""
 
-    def __init__(self, torch: Any, weights: Sequence[np.ndarray], dropout: bool) -> None:
+    def __init__(
+        self, torch: Any, weights: Sequence[np.ndarray], dropout: bool, device: str = "cpu"
+    ) -> None:
         self.torch = torch
-        self.model = torch_cnn(torch, weights, dropout)
+        self.model = torch_cnn(torch, weights, dropout).to(device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.velocity = [torch.zeros_like(p) for p in self.params]
 
@@ -168,7 +175,7 @@ class TorchCNN:
         return [float(v) for v in self.torch.stack(losses).tolist()]
 
 
-def _worker_main(conn: Any, threads: int) -> None:
+def _worker_main(conn: Any, threads: int, device: str) -> None:
     """``info``, ``setup(weights, n, batch)``, ``lockstep(steps)``, ``epoch``, ``stop``."""
     import traceback
 
@@ -192,20 +199,21 @@ def _worker_main(conn: Any, threads: int) -> None:
             elif cmd == "setup":
                 weights, n, batch_size = args
                 x, labels, _ = make_data(n)
-                state.update(
-                    weights=weights, b=batch_size, x=torch.from_numpy(x), y=torch.from_numpy(labels)
-                )
-                state["trainer"] = TorchCNN(torch, weights, dropout=True)
+                tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device)
+                state.update(weights=weights, b=batch_size, x=tx, y=ty)
+                state["trainer"] = TorchCNN(torch, weights, True, device)
                 k = min(n, 2 * batch_size)
-                TorchCNN(torch, weights, True).epoch(state["x"][:k], state["y"][:k], batch_size)
+                TorchCNN(torch, weights, True, device).epoch(tx[:k], ty[:k], batch_size)
             elif cmd == "lockstep":
                 (steps,) = args
                 k = steps * state["b"]
-                tt = TorchCNN(torch, state["weights"], dropout=False)
+                tt = TorchCNN(torch, state["weights"], False, device)
                 value = tt.epoch(state["x"][:k], state["y"][:k], state["b"])
             elif cmd == "epoch":
                 t0 = time.perf_counter()
                 losses = state["trainer"].epoch(state["x"], state["y"], state["b"])
+                if device == "cuda":
+                    torch.cuda.synchronize()
                 value = (time.perf_counter() - t0, float(np.mean(losses)))
             else:
                 raise ValueError(f"unknown command {cmd!r}")
@@ -215,10 +223,10 @@ def _worker_main(conn: Any, threads: int) -> None:
 
 
 class Worker:
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, device: str = "cpu") -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker_main, args=(child, threads), daemon=True)
+        self._proc = ctx.Process(target=_worker_main, args=(child, threads, device), daemon=True)
         self._proc.start()
         child.close()
 
@@ -284,17 +292,30 @@ def profile_epoch(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> 
 
 # ---------------------------------------------------------------------------- one batch size
 def run_batch(
-    worker: Worker | None, batch_size: int, n: int, repeats: int, steps: int, rtol: float
+    worker: Worker | None,
+    batch_size: int,
+    n: int,
+    repeats: int,
+    steps: int,
+    rtol: float,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    x, _, y = make_data(n)
-    model = netcore_cnn()
+    """Lockstep, then ``repeats`` alternating timed epochs of each side, then (CPU) the
+    instrumented netcore epoch."""
+    x_host, _, y_host = make_data(n)
+    x, y = common.to_backend(device, x_host, y_host)
+    model = netcore_cnn(device=device)
     weights = model.get_weights()
     k = min(n, 2 * batch_size)
-    netcore_cnn().fit(x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    res: dict[str, Any] = {"batch_size": batch_size, "samples": n, "repeats": repeats}
+    netcore_cnn(device=device).fit(
+        x[:k], y[:k], batch_size=batch_size, epochs=1, shuffle=False, verbose=0
+    )
+    res: dict[str, Any] = {
+        "device": device, "batch_size": batch_size, "samples": n, "repeats": repeats
+    }  # fmt: skip
     if worker is not None:
         worker.call("setup", weights, n, batch_size)
-        lock = netcore_cnn(dropout=False)
+        lock = netcore_cnn(dropout=False, device=device)
         nc = [
             float(lock.train_on_batch(x[s : s + batch_size], y[s : s + batch_size])["loss"])
             for s in range(0, steps * batch_size, batch_size)
@@ -314,6 +335,7 @@ def run_batch(
             if who == "netcore":
                 t0 = time.perf_counter()
                 hist = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+                common.synchronize(device)
                 times["netcore"].append(time.perf_counter() - t0)
                 losses["netcore"].append(float(hist.history["loss"][-1]))
             elif worker is not None:
@@ -335,8 +357,10 @@ def run_batch(
         ratio_netcore_over_torch=(
             best["netcore"] / best["torch"] if best["netcore"] and best["torch"] else None
         ),
-        netcore_profile=profile_epoch(netcore_cnn(), x, y, batch_size),
     )
+    # Per-call clocks on the host time a GPU's queued launches, not its work: CPU only.
+    if device == "cpu":
+        res["netcore_profile"] = profile_epoch(netcore_cnn(), x, y, batch_size)
     return res
 
 
@@ -351,6 +375,7 @@ def git_state() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--batch-sizes", default="32,128")
     p.add_argument("--samples", type=int, default=1024, help="images per epoch (default 1024)")
     p.add_argument("--repeats", type=int, default=3, help="epochs per side (default 3)")
@@ -361,15 +386,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     have_torch, note = (False, "--no-torch given") if args.no_torch else compare.torch_status()
-    worker = Worker(args.torch_threads) if have_torch else None
+    worker = Worker(args.torch_threads, args.device) if have_torch else None
     try:
-        info = compare.machine_info(["cpu"], None)
+        info = compare.machine_info([args.device], None)
         if worker is not None:
             info.update(worker.call("info"))
         print(f"machine: {info['cpu']}, {info['cores']} cores; torch {info.get('torch', note)}")
         results = [
             run_batch(
-                worker, int(b), args.samples, args.repeats, args.lockstep_steps, args.lockstep_rtol
+                worker,
+                int(b),
+                args.samples,
+                args.repeats,
+                args.lockstep_steps,
+                args.lockstep_rtol,
+                args.device,
             )
             for b in args.batch_sizes.split(",")
         ]
@@ -378,12 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker.close()
     failed = [r for r in results if not r.get("lockstep", {"match": True})["match"]]
     for r in results:
-        prof = r["netcore_profile"]
+        prof = r.get("netcore_profile")
         ratio = r["ratio_netcore_over_torch"]
         print(
-            f"b={r['batch_size']}: netcore {r['step_ms']['netcore']:.1f} ms/step"
+            f"{args.device} b={r['batch_size']}: netcore {r['step_ms']['netcore']:.1f} ms/step"
             + (f", torch {r['step_ms']['torch']:.1f} ms/step, ratio {ratio:.2f}" if ratio else "")
-            + f"; GEMM share of a netcore step {100 * prof['gemm_share']:.0f}%"
+            + (f"; GEMM share of a netcore step {100 * prof['gemm_share']:.0f}%" if prof else "")
         )
     if args.json:
         out = {
@@ -392,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": info,
             "torch": note,
             "settings": {
+                "device": args.device,
                 "model": "netcore.course.build_cnn(24), categorical cross-entropy, no metrics",
                 "rmsprop": RMSPROP,
                 "shuffle": False,
