@@ -385,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
+    state = git_state()  # the code that runs: read now, before any later commit
     have_torch, note = (False, "--no-torch given") if args.no_torch else compare.torch_status()
     worker = Worker(args.torch_threads, args.device) if have_torch else None
     try:
@@ -418,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.json:
         out = {
-            **git_state(),
+            **state,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": info,
             "torch": note,
