@@ -93,6 +93,20 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
             f"{r.get('pct_copy', '')} |"
             for r in results["kernels"]
         ]
+    if results.get("conv_kernels"):
+        md += [
+            "",
+            "## Convolution, pooling, batch-norm kernels (course CNN shapes, float32)",
+            "",
+            "| op | shape | fused us | unfused CuPy us | speedup | GB/s | % of copy | max rel diff |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {r['op']} | {r['shape']} | {r.get('fused_us', 'ERR')} | "
+            f"{r.get('unfused_us', '')} | {r.get('speedup', '')} | {r.get('GBps', '')} | "
+            f"{r.get('pct_copy', '')} | {r.get('max_rel_diff', '')} |"
+            for r in results["conv_kernels"]
+        ]
     if results["launch"]:
         md += [
             "",

@@ -15,7 +15,9 @@ exit code is 1 if any check failed):
 3. kernels -- per fused op at 128x512, 1024x512, 8192x4096 float32: device time (CUDA events
               around back-to-back launches queued behind a ~ms matmul, so host launch cost is
               hidden; median of many), the unfused CuPy sequence it replaces (the base-class
-              reference on CuPy), achieved bandwidth against a measured D2D copy.
+              reference on CuPy), achieved bandwidth against a measured D2D copy; and the
+              convolution, pooling and batch-norm kernels at the course CNN's shapes (batch 32
+              and 128), each also checked against its reference (max relative difference).
 4. launch  -- host-side cost per call (host clock, N back-to-back calls on tiny arrays) for:
               the backend op via each launch path, a bare launch of each path, numba's plain
               dispatch of CuPy arrays, a CuPy ElementwiseKernel, the unfused CuPy ops.
@@ -59,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import _device_check_conv as conv  # noqa: E402
 from benchmarks import _device_check_report as report  # noqa: E402
 from benchmarks import compare, compare_cnn  # noqa: E402
 
@@ -66,6 +69,7 @@ RESULTS: dict[str, Any] = {
     "meta": {},
     "sections": {},
     "kernels": [],
+    "conv_kernels": [],
     "copy": {},
     "launch": [],
     "capture": [],
@@ -429,6 +433,34 @@ def s_kernels(ctx: Ctx) -> None:
                 row["error"] = f"{type(exc).__name__}: {exc}"
                 fail(f"kernels {name} {n}x{c}: {type(exc).__name__}: {exc}")
             RESULTS["kernels"].append(row)
+        ctx.sync()
+    # the convolutional layers' kernels at the course network's shapes, with parity
+    for n in [2] if ctx.smoke else [32, 128]:
+        for name, shape, fused, unfused, nbytes in conv.conv_ops(xp, be, n, ctx.smoke):
+            row = {"op": name, "shape": shape, "path": be.launch_path}
+            try:
+                row["max_rel_diff"] = conv.parity(xp, fused, unfused)
+                tf = ctx.device_time(fused, k, trials)
+                tu = ctx.device_time(unfused, k, trials)
+                bw = nbytes / tf / 1e9
+                row.update(
+                    fused_us=round(tf * 1e6, 2),
+                    unfused_us=round(tu * 1e6, 2),
+                    speedup=round(tu / tf, 2),
+                    GBps=round(bw, 1),
+                    pct_copy=round(100 * bw / copy_bw, 1),
+                )
+                print(
+                    f"  {name:22s} {shape}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
+                    f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy)"
+                    f"  parity {row['max_rel_diff']:.1e}"
+                )
+                if not row["max_rel_diff"] < 1e-4:
+                    fail(f"kernels {name} {shape}: max relative difference {row['max_rel_diff']}")
+            except Exception as exc:
+                row["error"] = f"{type(exc).__name__}: {exc}"
+                fail(f"kernels {name} {shape}: {type(exc).__name__}: {exc}")
+            RESULTS["conv_kernels"].append(row)  # apart: the targets table reads "kernels"
         ctx.sync()
 
 

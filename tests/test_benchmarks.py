@@ -262,6 +262,9 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     assert res["meta"]["simulated"] is True
     timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
     assert timed and timed == {r["op"] for r in res["targets"]}
+    conv = res["conv_kernels"]  # every convolutional kernel timed, each matching its reference
+    assert {r["op"] for r in conv if "fused_us" in r} == set(bench_ops.ConvLayerOps.OP_NAMES)
+    assert all(r["max_rel_diff"] < 1e-4 for r in conv)
     assert res["compare"]["rc"] == 0
     assert any(line.startswith("cpu") for line in res["compare"]["table"])
     cmp = json.loads((tmp_path / "compare.json").read_text())
