@@ -19,6 +19,7 @@ def build_cnn(
     input_shape: tuple[int, int, int] = CNN_INPUT_SHAPE,
     seed: int = 0,
     backend: str | None = None,
+    dtype: str = "float32",
 ) -> Sequential:
     """The course CNN, layer for layer as the course writes it in Keras::
 
@@ -43,7 +44,7 @@ def build_cnn(
 
     ``input_shape``: ``(height, width, channels)``; feed images as ``x[..., None]`` when they
     are ``(N, 28, 28)``. ``seed`` fixes the initial weights and the dropout masks; ``backend``
-    None: ``$NETCORE_BACKEND``, else "auto".
+    None: ``$NETCORE_BACKEND``, else "auto"; ``dtype``: of the weights and activations.
 
     Raises:
         ValueError: ``num_classes`` is not an integer of at least 2, or ``input_shape`` is not
@@ -85,4 +86,4 @@ def build_cnn(
         Dropout(0.3),
         Dense(num_classes, activation="softmax"),
     ]
-    return Sequential(layers, backend=backend, seed=seed)
+    return Sequential(layers, backend=backend, seed=seed, dtype=dtype)
