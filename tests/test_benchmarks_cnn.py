@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def test_compare_cnn_lockstep_and_profile(tmp_path, capsys):
 
 def test_cnn_accuracy_records_each_run_beside_the_others(tmp_path):
     out = tmp_path / "acc.json"
-    rec = {
+    rec: dict[str, Any] = {
         "held_out": "test",
         "data": {"train": 10, "test": 5},
         "epochs": 2,
