@@ -222,23 +222,17 @@ def copy_pictures(workdir: Path, skipped: list[str], out: Path = PICTURES) -> li
 CNN_PICTURES = HERE / "_static" / "cnn"
 
 
-def cnn_figures(out: Path = CNN_PICTURES) -> list[Path]:
-    """The pictures of docs/cnn.md, drawn by netcore from the bundled MNIST set: a 3x3 edge
-    filter slid over a digit ("same" and "valid" padding, strides 1 and 2), then the course
-    CNN (10 classes) trained for one epoch on the 8,000 bundled training images: its first
-    layer's filters and one validation digit through its layers. About a minute of CPU."""
+def convolution_figure(out: Path = CNN_PICTURES) -> Path:
+    """docs/cnn.md's first picture: a 3x3 vertical-edge filter slid over a bundled MNIST digit
+    with "same" and "valid" padding, strides 1 and 2 (netcore Conv2D layers, weights set)."""
     import numpy as np
 
     from netcore import Sequential
-    from netcore.course import build_cnn
     from netcore.datasets import mnist
     from netcore.layers import Conv2D
-    from netcore.plotting import plot_feature_maps, plot_filters
     from netcore.plotting._base import new_figure, save_png
-    from netcore.utils import to_categorical
 
-    (x, y), (xv, _) = mnist.load_bundled()
-    x = x.astype(np.float32)[..., None] / np.float32(255.0)
+    _, (xv, _) = mnist.load_bundled()
     digit = xv[:1].astype(np.float32)[..., None] / np.float32(255.0)
     # A vertical-edge filter: bright on the left of a stroke minus bright on its right.
     edge = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
@@ -259,8 +253,25 @@ def cnn_figures(out: Path = CNN_PICTURES) -> list[Path]:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle("One filter slid over an image: each output pixel is a 3x3 weighted sum")
-    written = [save_png(fig, out / "convolution.png")]
+    return save_png(fig, out / "convolution.png")
 
+
+def cnn_figures(out: Path = CNN_PICTURES) -> list[Path]:
+    """The pictures of docs/cnn.md, drawn by netcore from the bundled MNIST set: the
+    convolution picture (:func:`convolution_figure`), then the course CNN (10 classes) trained
+    for one epoch on the 8,000 bundled training images: its first layer's filters and one
+    validation digit through its layers. About two minutes of one CPU core."""
+    import numpy as np
+
+    from netcore.course import build_cnn
+    from netcore.datasets import mnist
+    from netcore.plotting import plot_feature_maps, plot_filters
+    from netcore.utils import to_categorical
+
+    written = [convolution_figure(out)]
+    (x, y), (xv, _) = mnist.load_bundled()
+    x = x.astype(np.float32)[..., None] / np.float32(255.0)
+    digit = xv[:1].astype(np.float32)[..., None] / np.float32(255.0)
     model = build_cnn(num_classes=10, seed=0, backend="cpu")
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, to_categorical(y, 10), batch_size=32, epochs=1, verbose=0)
