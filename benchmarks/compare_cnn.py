@@ -324,6 +324,7 @@ def run_batch(
     }  # fmt: skip
     if worker is not None:
         worker.call("setup", weights, n, batch_size)
+        steps = max(1, min(steps, n // batch_size))  # full batches of the epoch's data only
         lock = netcore_cnn(dropout=False, device=device, dtype="float64")
         lock.set_weights([w.astype(np.float64) for w in weights])  # PyTorch's copy, exactly
         x64, y64 = common.to_backend(device, x_host.astype(np.float64), y_host.astype(np.float64))
