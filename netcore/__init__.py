@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import activations, callbacks, layers, losses, metrics, optimizers, utils
+from ._version import __version__
 from .backend import available_backends, backend_status, get_backend, set_backend, use_backend
 from .errors import BackendUnavailableError, ModelFileError, NetcoreError, NonFiniteLossError
-from .loading import load_model
 from .models import Sequential
+from .saving.loader import load_model
 
 __all__ = [
     "Sequential",

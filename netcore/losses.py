@@ -13,7 +13,6 @@ no log(0), no inf, no NaN.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from .backend.base import Backend
@@ -31,41 +30,6 @@ class Loss:
     #: "onehot" (N, C) float targets, "sparse" (N,) integer labels, "dense" (N, C) values
     target_kind = "dense"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # Subclasses written against the deprecated names keep working.
-        if "fused_head" in vars(cls):
-            warnings.warn(
-                f"{cls.__name__}.fused_head is deprecated; set logits_head",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            cls.logits_head = vars(cls)["fused_head"]
-            delattr(cls, "fused_head")
-        if "fused" in vars(cls) and "from_logits" not in vars(cls):
-            warnings.warn(
-                f"{cls.__name__}.fused is deprecated; implement from_logits",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            legacy = vars(cls)["fused"]
-
-            def from_logits(
-                self: Loss,
-                be: Backend,
-                logits: Any,
-                y_true: Any,
-                grad_out: Any = None,
-                sample_weight: Any = None,
-            ) -> tuple[Any, Any]:
-                if sample_weight is not None:
-                    raise TypeError(
-                        f"{type(self).__name__}.fused takes no sample_weight; implement from_logits"
-                    )
-                return legacy(self, be, logits, y_true, grad_out)
-
-            cls.from_logits = from_logits  # type: ignore[method-assign]
-
     def forward_backward(
         self, be: Backend, y_pred: Any, y_true: Any, grad_out: Any = None, sample_weight: Any = None
     ) -> tuple[Any, Any]:
@@ -76,21 +40,6 @@ class Loss:
     ) -> tuple[Any, Any]:
         """Loss and gradient with respect to the logits of the ``logits_head`` activation."""
         raise NotImplementedError(f"{type(self).__name__} takes no logits (logits_head is None)")
-
-    @property
-    def fused_head(self) -> str | None:
-        """Deprecated name of :attr:`logits_head`."""
-        warnings.warn(
-            "Loss.fused_head is deprecated; use Loss.logits_head", DeprecationWarning, stacklevel=2
-        )
-        return self.logits_head
-
-    def fused(self, be: Backend, logits: Any, y_true: Any, grad_out: Any = None) -> tuple[Any, Any]:
-        """Deprecated name of :meth:`from_logits`."""
-        warnings.warn(
-            "Loss.fused is deprecated; use Loss.from_logits", DeprecationWarning, stacklevel=2
-        )
-        return self.from_logits(be, logits, y_true, grad_out)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
         """Evaluate on host arrays (probabilities, as Keras): ``loss(y_true, y_pred)``."""

@@ -15,12 +15,12 @@ from typing import Any, cast
 
 import numpy as np
 
-from . import saving
 from . import validation as V
 from .backend import get_backend
 from .backend.base import Backend
 from .layers import Input, Layer
 from .layers.base import BuildContext
+from .saving.writer import save_model
 from .training import Trainer
 
 
@@ -292,12 +292,12 @@ class Sequential(Trainer):
 
     def save(self, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
         """Write architecture, weights, optimizer state and step count to one file, atomically
-        (format and file-system rules: :mod:`netcore.saving`). NaN or inf in any weight or
+        (format and file-system rules: :mod:`netcore.saving.writer`). NaN or inf in any weight or
         optimizer slot raises ValueError naming it, unless ``allow_nonfinite=True``."""
         from .distribution import is_chief
 
         if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
-            saving.save_model(self, path, allow_nonfinite=allow_nonfinite)
+            save_model(self, path, allow_nonfinite=allow_nonfinite)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""

@@ -295,22 +295,3 @@ def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
         if k < lookup.size:
             lookup[k] = v
     return lookup[classes]
-
-
-def split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, tuple[Any, Any]]:
-    """Keras' validation_split: the *last* fraction of the samples, taken before shuffling."""
-    x = as_array(x, "x")
-    y = as_array(y, "y")
-    n = x.shape[0] if x.ndim else 0
-    if y.ndim == 0 or y.shape[0] != n:
-        raise ValueError(
-            f"x and y must have the same number of rows (samples): x has {n}, "
-            f"y has {y.shape[0] if y.ndim else 'none'}"
-        )
-    k = int(n * (1 - split))
-    if k == 0 or k == n:
-        raise ValueError(
-            f"validation_split={split} leaves {k} of {n} samples for training; "
-            "choose a split that leaves samples on both sides"
-        )
-    return x[:k], y[:k], (x[k:], y[k:])

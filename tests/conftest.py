@@ -1,4 +1,10 @@
+import os
+
 import pytest
+
+# tests/sim runs under numba's CUDA simulator, which must be on before numba.cuda is imported:
+# tests/test_simulator_suite.py starts it in interpreters of its own.
+collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") else ["sim"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -12,5 +18,5 @@ def pytest_collection_modifyitems(config, items):
         "the CUDA simulator is on" if simulator_enabled() else reason
     )
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu") is not None:  # not keywords: a folder named gpu
             item.add_marker(pytest.mark.skip(reason=why))

@@ -23,9 +23,9 @@ import pytest
 import netcore
 from netcore.backend.graph import gemm_operands, graph_support
 from netcore.errors import NonFiniteLossError
-from netcore.kernels import step as step_kernels
+from netcore.kernels import captured as step_kernels
 from netcore.kernels.optimizers import CHECK, WRITE
-from netcore.training import capture
+from netcore.training import capture, capture_check, capture_kernels
 
 
 class ReplayingRuntime:
@@ -142,6 +142,69 @@ def test_fit_that_cannot_be_captured_is_eager_under_auto_and_refused_under_true(
                 capture.for_fit(m, feed, 16, **args)
 
 
+@pytest.mark.parametrize(
+    "env, arg, want",
+    [
+        (None, "auto", "auto"),
+        ("", True, True),
+        ("auto", False, False),
+        ("0", "auto", False),
+        ("0", True, False),  # the operator's switch turns every capture off
+        ("1", "auto", True),  # "auto" becomes capture-or-raise
+        ("1", False, False),  # an explicit False in the code stays eager
+        (" 1 ", "auto", True),
+    ],
+)
+def test_netcore_jit_environment_variable_over_the_compile_argument(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, arg: Any, want: Any
+) -> None:
+    if env is None:
+        monkeypatch.delenv(capture.JIT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(capture.JIT_ENV, env)
+    assert capture.effective_jit(arg) == want
+
+
+def test_netcore_jit_refuses_other_values_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(capture.JIT_ENV, "yes")
+    with pytest.raises(ValueError, match="NETCORE_JIT must be 0, 1 or auto, received 'yes'"):
+        _model().fit(*_data(), batch_size=16, verbose=0)
+
+
+def test_netcore_jit_0_trains_eagerly_where_auto_would_capture(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(capture.JIT_ENV, "0")
+    _model().fit(*_data(), batch_size=16, verbose=0)
+    assert runtime.captures == runtime.replays == 0
+
+
+def test_cli_jit_switches_reach_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcore.cli import train as cli_train
+    from netcore.cli.parser import build_parser
+
+    parser = build_parser()
+    base = ["train", "--dataset", "mnist"]
+    assert parser.parse_args(base).jit is None
+    assert parser.parse_args([*base, "--jit"]).jit is True
+    assert parser.parse_args([*base, "--no-jit"]).jit is False
+    seen: list[Any] = []
+
+    class Stop(Exception):
+        pass
+
+    def spy(self: Any, *args: Any, **kw: Any) -> None:
+        seen.append(kw.get("jit_compile"))
+        raise Stop
+
+    monkeypatch.setattr(netcore.Sequential, "compile", spy)
+    for argv, want in ((["--no-jit"], False), (["--jit"], True), ([], "auto")):
+        args = parser.parse_args([*base, "--no-download", "--limit", "40", *argv])
+        with pytest.raises(Stop):
+            cli_train.cmd_train(args)
+        assert seen[-1] == want
+
+
 # ---------------------------------------------------------------- plan and buffers
 @pytest.mark.parametrize(
     "n, b, modes",
@@ -247,6 +310,37 @@ def test_adam_at_kernel_is_the_adam_update_with_the_tables_rate(dtype: Any) -> N
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
     assert flag[0] == flag_ref[0] == 0
+
+
+def test_per_step_kernel_is_derived_from_the_ops_spec() -> None:
+    """adam_update_at takes adam_update's parameters with alpha replaced by the table and
+    the counter: nothing of Adam's parameter list is written twice."""
+    from netcore.kernels import SPECS
+
+    base = [(p.name, p.type, p.ndim) for p in SPECS["adam_update"].params]
+    at = [(p.name, p.type, p.ndim) for p in step_kernels.PER_STEP_SPECS["adam_update"].params]
+    i = [n for n, _, _ in base].index("alpha")
+    assert at == base[:i] + [("alphas", "float", 1), ("counter", "int32", 1)] + base[i + 1 :]
+    assert step_kernels.PER_STEP_SPECS["adam_update"].name == "adam_update_at"
+
+
+def test_routed_update_reads_the_rate_at_the_counter_and_leaves_other_ops_alone() -> None:
+    be = netcore.get_backend("cpu")
+    kernels = capture_kernels.StepKernels(be)
+    rng = np.random.default_rng(7)
+    p, g, m, v = (rng.random(11).astype(np.float32) for _ in range(4))
+    table, counter = np.array([1e-2, 3e-2], np.float32), np.array([1], np.int32)
+    got, want = [a.copy() for a in (p, g, m, v)], [a.copy() for a in (p, g, m, v)]
+    flag = np.zeros(1, np.int32)
+    with capture_kernels.routed_updates(be, kernels, {"adam_update": table}, counter):
+        be.adam_update(*got, 123.0, 0.9, 0.999, 1e-7, flag)  # the host's alpha is not used
+        sgd_p = p.copy()
+        be.sgd_update(sgd_p, g, None, 0.5, 0.0, False, flag)
+    be.adam_update(*want, float(table[1]), 0.9, 0.999, 1e-7, np.zeros(1, np.int32))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sgd_p, p - np.float32(0.5) * g)
+    assert "_update" not in vars(be)
 
 
 # ---------------------------------------------------------------- the GEMM mapping
@@ -390,6 +484,88 @@ def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.Monkey
     x, y = _data()
     with pytest.raises(RuntimeError, match="jit_compile=True: capturing the training step failed"):
         _model(jit_compile=True).fit(x, y, batch_size=16, verbose=0)
+
+
+# ---------------------------------------------------------------- the self-check
+def _frozen_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong replay: the graph's Adam rate frozen at the warm-up step's value."""
+    real = capture.adam_rates
+
+    def frozen(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarray:
+        return np.full_like(real(optimizer, first_t, steps, dtype), optimizer.rate_at(first_t))
+
+    monkeypatch.setattr(capture, "adam_rates", frozen)
+
+
+def _stale_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong replay: the graph no longer refills its input buffer."""
+    monkeypatch.setattr(capture_kernels.StepKernels, "gather", lambda self, *args: None)
+
+
+@pytest.mark.parametrize("inject", [_frozen_rate, _stale_input], ids=["frozen-rate", "stale-x"])
+def test_wrong_replay_is_caught_warned_once_and_trained_eagerly_under_auto(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch, inject: Callable[..., None]
+) -> None:
+    inject(monkeypatch)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning, match="replayed step differs") as rec:
+        cap = _model()
+        hc = cap.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert len([w for w in rec if "differs" in str(w.message)]) == 1
+    assert "largest difference" in str(rec[0].message) and "tolerance" in str(rec[0].message)
+    assert (runtime.captures, runtime.replays) == (1, 1)  # the checked replay, then eager
+    eager = _model(jit_compile=False)
+    assert hc.history == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history
+    for a, b in zip(cap.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_wrong_replay_raises_under_jit_compile_true(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stale_input(monkeypatch)
+    x, y = _data()
+    with pytest.raises(
+        RuntimeError, match=r"jit_compile=True: the replayed step differs.*largest difference"
+    ):
+        m = _model()
+        m.jit_compile = True  # compile() refuses True on the CPU; the stand-in captures
+        m.fit(x, y, batch_size=16, verbose=0)
+
+
+def test_self_check_runs_once_per_model_batch_size_and_optimizer(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[int] = []
+    real = capture_check.snapshot
+
+    def counted(model: Any) -> Any:
+        checks.append(1)
+        return real(model)
+
+    monkeypatch.setattr(capture_check, "snapshot", counted)
+    x, y = _data()
+    m = _model()
+    m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert len(checks) == 1
+    m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert len(checks) == 2
+
+
+def test_compare_names_the_largest_difference_relative_to_the_steps_change() -> None:
+    before = {"weights": np.array([1.0, 2.0, 3.0], np.float32)}
+    eager = {"weights": np.array([1.1, 2.0, 3.0], np.float32), "loss": np.float32(0.5)}
+    same = capture_check.compare(before, dict(eager), eager, np.float32)
+    assert same.ok
+    close = {**eager, "weights": eager["weights"] + np.float32(1e-5)}  # 1e-4 of the change
+    assert capture_check.compare(before, close, eager, np.float32).ok
+    off = {**eager, "weights": np.array([1.1, 2.0, 3.01], np.float32)}
+    v = capture_check.compare(before, off, eager, np.float32)
+    assert not v.ok and v.where == "weights[2]" and v.difference == pytest.approx(0.01, rel=1e-3)
+    assert "weights[2]" in v.message()
+    nan = capture_check.compare(before, {**eager, "loss": np.float32("nan")}, eager, np.float32)
+    assert not nan.ok and nan.where == "loss"
 
 
 # ---------------------------------------------------------------- real CUDA graphs
@@ -613,20 +789,20 @@ def test_step_kernels_compile_once_per_backend_and_adam_only_for_adam(
 
     monkeypatch.setattr(step_kernels, "cuda_step_kernels", make)
     be, other = _FakeCudaBackend(), _FakeCudaBackend()
-    first = capture.StepKernels(be)
+    first = capture_kernels.StepKernels(be)
     first.prepare(np.float32, adam=False)
     assert made[0].compiled == [
         ("gather_rows", step_kernels.UNTYPED_KEY),
         ("record_step", step_kernels.UNTYPED_KEY),
     ]
-    capture.StepKernels(be).prepare(np.float64, adam=True)
+    capture_kernels.StepKernels(be).prepare(np.float64, adam=True)
     assert len(made) == 1 and made[0].compiled[-1] == ("adam_update_at", "float64")
-    capture.StepKernels(other)
+    capture_kernels.StepKernels(other)
     assert len(made) == 2
-    n = len(capture._CUDA_SETS)
+    n = len(capture_kernels._CUDA_SETS)
     del be, other, first
     gc.collect()
-    assert len(capture._CUDA_SETS) == n - 2  # the launchers go with their backend
+    assert len(capture_kernels._CUDA_SETS) == n - 2  # the launchers go with their backend
 
 
 def test_capture_gemm_sets_its_workspace_after_its_stream(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -245,7 +245,7 @@ def test_train_says_overfitting_plainly(tmp_path, capsys):
 
 
 def test_overfitting_advice_threshold():
-    # The CLI's names for the course's advice (netcore.course.advice has the branch tests).
+    # The CLI's names for the course's advice (netcore.course.overfitting has the branch tests).
     assert cli.overfitting_advice(0.99, 0.95)[0].startswith("OVERFITTING")
     assert cli.overfitting_advice(0.99, 0.97)[0].startswith("No sign of overfitting")
     rising = cli.overfitting_advice(0.99, 0.98, [0.5, 0.3, 0.4])
@@ -962,21 +962,6 @@ def test_info(capsys, monkeypatch):
     rc, out, _ = run(capsys, "info")
     assert "Default backend: cuda (from NETCORE_BACKEND)" in out
     assert rc == 0 and "CUDA simulator: ON (NUMBA_ENABLE_CUDASIM=1)" in out
-
-
-def test_names_moved_out_of_the_cli_still_work_and_warn(tmp_path):
-    from netcore import datasets
-
-    data = make_idx_folder(tmp_path / "mnist", n_test=10)
-    with pytest.warns(DeprecationWarning, match="use netcore.datasets.load"):
-        loaded = cli.load_training_data("mnist", str(data))
-    assert isinstance(loaded, datasets.TrainingData) and loaded.from_test_set
-    with pytest.warns(DeprecationWarning, match="netcore.datasets.TrainingData"):
-        assert cli.TrainingData is datasets.TrainingData
-    with pytest.warns(DeprecationWarning, match="device_report"):
-        assert cli.gpu_lines()[0].startswith("GPU")
-    with pytest.raises(AttributeError):
-        cli.no_such_name  # noqa: B018
 
 
 # --------------------------------------------------------------------------- no matplotlib

@@ -15,8 +15,8 @@ from netcore.layers import (
     MaxPool2D,
     MaxPooling2D,
 )
-from netcore.loading import load_model
 from netcore.models import Sequential
+from netcore.saving.loader import load_model
 
 
 def course_network(classes=24, **kw):

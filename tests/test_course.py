@@ -3,9 +3,6 @@ walk-through's old import path."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import numpy as np
 import pytest
 
@@ -144,19 +141,6 @@ def test_build_mlp_without_hidden_layers_is_softmax_regression():
 def test_build_mlp_rejects_bad_hidden_and_dropout_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_mlp(10, backend="cpu", **kwargs)
-
-
-# -- the walk-through's old import path ----------------------------------------------------------
-
-
-def test_old_linear_walkthrough_import_still_works_and_warns(monkeypatch):
-    from netcore.course import linear
-
-    monkeypatch.delitem(sys.modules, "netcore.linear_walkthrough", raising=False)
-    with pytest.warns(DeprecationWarning, match="import netcore.course.linear"):
-        old = importlib.import_module("netcore.linear_walkthrough")
-    assert old.run_walkthrough is linear.run_walkthrough and old.BEST == (2.0, 1.0)
-    assert set(linear.__all__) <= set(dir(old))
 
 
 def test_walkthrough_refuses_more_steps_than_it_needs():

@@ -90,16 +90,6 @@ def test_sign_mnist_find_files_takes_a_split_like_the_idx_loaders(tmp_path):
         sign_mnist.find_files(3)  # type: ignore[arg-type]
 
 
-def test_sign_mnist_old_find_files_form_still_works_and_warns(tmp_path):
-    write_sign_csv(tmp_path / "sign_mnist_train.csv", [1])
-    write_sign_csv(tmp_path / "sign_mnist_test.csv", [2])
-    with pytest.warns(DeprecationWarning, match="find_files"):
-        files = sign_mnist.find_files(tmp_path, ("test",))  # type: ignore[arg-type]
-    assert files == {"test": tmp_path / "sign_mnist_test.csv"}
-    with pytest.warns(DeprecationWarning):
-        assert set(sign_mnist.find_files(tmp_path)) == {"train", "test"}
-
-
 def test_get_maps_names_to_loader_modules():
     assert datasets.get("mnist") is mnist
     assert datasets.get("fashion_mnist") is datasets.get("Fashion-MNIST") is fashion_mnist

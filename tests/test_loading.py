@@ -14,7 +14,6 @@ import pytest
 from zipedit import data_span, members, npy, npy_header_only, set_field, write_members
 
 import netcore as nc
-from netcore import saving
 from netcore.layers import Dense
 from netcore.models import Sequential
 
@@ -188,10 +187,6 @@ def test_uncompiled_model_round_trips_without_optimizer(tmp_path):
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
     assert not back.compiled
     np.testing.assert_array_equal(back.get_weights()[0], m.get_weights()[0])
-
-
-def test_netcore_saving_load_model_is_the_same_loader():
-    assert saving.load_model is nc.load_model
 
 
 # ------------------------------------------------------------------ memory bounded by the architecture

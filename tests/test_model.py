@@ -282,7 +282,7 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
     before = path.read_bytes()
     m.fit(x, y, verbose=0)
 
-    import netcore.saving as saving
+    import netcore.saving.writer as saving
 
     def boom(a):
         raise KeyboardInterrupt("power cut")

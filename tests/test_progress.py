@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from netcore import progress
+from netcore.training import progress
 
 LOGS = {"loss": 0.15301, "accuracy": 0.95512, "val_loss": 0.20117, "val_accuracy": 0.94331}
 SHOWN = ["loss: 0.1530", "accuracy: 0.9551", "val_loss: 0.2012", "val_accuracy: 0.9433"]

@@ -11,10 +11,10 @@ import pytest
 import netcore as nc
 from netcore.backend.cpu import CPUBackend
 from netcore.callbacks import EarlyStopping
-from netcore.feed import DataFeed
 from netcore.layers import Dense, Dropout
 from netcore.models import Sequential
 from netcore.optimizers import SGD, Adagrad, Adam, RMSprop
+from netcore.training.feed import DataFeed
 from netcore.utils import to_categorical
 
 RNG = np.random.default_rng(5)

@@ -11,10 +11,10 @@ import pytest
 
 from netcore.backend.base import Backend
 from netcore.backend.cpu import CPUBackend
-from netcore.feed import DataFeed
 from netcore.layers import Dense, Dropout, Layer
 from netcore.models import Sequential
 from netcore.optimizers import SGD
+from netcore.training.feed import DataFeed
 from netcore.utils import to_categorical
 
 RNG = np.random.default_rng(11)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import netcore as nc
-from netcore import saving
 from netcore.layers import Dense
 from netcore.models import Sequential
+from netcore.saving import writer as saving
 
 
 def trained(seed=0, optimizer="adam", width=8):

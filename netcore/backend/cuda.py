@@ -115,9 +115,9 @@ class CudaBackend(ConvKernels):
         if self.simulated:  # the simulator runs one Python thread per CUDA thread
             import sys
 
-            # Its block manager polls those threads while they wait at barriers; with the
-            # default 5 ms GIL switch interval every syncthreads() costs ~ms. 0.1 ms: ~15x
-            # faster kernels (simulation is a test-only mode, so the global tweak is fine).
+            # Its block manager polls those threads while they wait at barriers, and each
+            # syncthreads() waits for a GIL switch: a 0.1 ms interval instead of the default
+            # 5 ms keeps simulated kernels fast (a test-only mode, so the global tweak is fine).
             sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
             self._tpb, self._max_grid, self._bwd_block, self._red_tpb = 32, 4, (8, 4), 4
             self._tile_block = (8, 4)
@@ -172,6 +172,13 @@ class CudaBackend(ConvKernels):
         """Conv/pool/batch-norm kernels: one thread per work unit, grid-stride."""
         grid, block = self._grid1(units)
         self.kernels.get(name, args[0].dtype.name)(grid, block, *args)
+
+    def _launch_columns(self, name: str, m: int, c: int, *args: Any) -> None:
+        """Per-channel sums: channel tiles x row chunks, their partials and tickets."""
+        grid, block = self._grid_cols(m, c)
+        part = self._scratch("col_sums", (2 * self._max_row_chunks, c), np.float64)
+        tickets = self._scratch("col_tickets", (grid[0],), np.int32)
+        self.kernels.get(name, args[0].dtype.name)(grid, block, *args, part, tickets)
 
     # ------------------------------------------------------------------ launch configurations
     def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
-from .. import datasets as _datasets
 from ..course import build_mlp, overfitting_advice
-from ..course.advice import OVERFIT_THRESHOLD
 from ..course.linear import MAX_STEPS as MAX_STEPS
 from ..course.linear import ZIGZAG_LEARNING_RATE as ZIGZAG_LEARNING_RATE
+from ..course.overfitting import OVERFIT_THRESHOLD
 from ._common import DATASETS as DATASETS
 from ._common import HISTORY_FILE as HISTORY_FILE
 from ._common import MODEL_FILE as MODEL_FILE
@@ -46,9 +44,6 @@ from .plots import cmd_plot_predictions as cmd_plot_predictions
 from .plots import cmd_plot_samples as cmd_plot_samples
 from .plots import cmd_plot_xent as cmd_plot_xent
 from .train import cmd_train as cmd_train
-
-if TYPE_CHECKING:
-    from ..datasets import TrainingData
 
 __all__ = [
     "main",
@@ -113,34 +108,3 @@ def _abort_other_ranks() -> None:
     dist = distribution.active()
     if dist is not None:
         dist.abort(f"{PROG} failed")
-
-
-# --------------------------------------------------------------------------- old names
-def _load_training_data(name: str, data: str | None) -> TrainingData:
-    return _datasets.load(name, data)
-
-
-def _gpu_lines() -> list[str]:
-    from ..backend.report import device_report
-
-    return device_report().lines()
-
-
-_DEPRECATED: dict[str, tuple[str, Callable[[], Any]]] = {
-    "load_training_data": ("netcore.datasets.load", lambda: _load_training_data),
-    "TrainingData": ("netcore.datasets.TrainingData", lambda: _datasets.TrainingData),
-    "gpu_lines": ("netcore.backend.report.device_report().lines()", lambda: _gpu_lines),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Names this module used to define, still served with a DeprecationWarning."""
-    if name in _DEPRECATED:
-        import warnings
-
-        replacement, get = _DEPRECATED[name]
-        warnings.warn(
-            f"netcore.cli.{name} is deprecated: use {replacement}", DeprecationWarning, stacklevel=2
-        )
-        return get()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -153,6 +153,14 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
         help="where to train (default: $NETCORE_BACKEND, else auto: CUDA when usable)",
     )
     t.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="capture each training step as a CUDA graph and replay it (jit_compile=True; "
+        "refused off CUDA); --no-jit: always eager. Default: auto (capture on CUDA, checked "
+        "against an eager step first; NETCORE_JIT=0|1|auto overrides)",
+    )
+    t.add_argument(
         "--epochs", type=_positive_int, default=5, help="passes over the data (default 5)"
     )
     t.add_argument(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..saving.loader import load_model
 from ._common import HISTORY_FILE, CLIError, _out_dir, _say, _try_plots
 from ._data import _limited, _prep, _split
 
@@ -121,7 +122,6 @@ def _saved_model_file(path: str, cnn: bool = False) -> Path:
 
 def cmd_plot_predictions(args: argparse.Namespace) -> int:
     """``netcore plot predictions``: a saved model's answers on its validation images."""
-    from ..loading import load_model
     from ..plotting import plot_predictions
 
     model_file = _saved_model_file(args.model)

@@ -90,7 +90,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, settings = _build(args, data.num_classes)
     kwargs = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
     optimizer = optimizers.get(args.optimizer, **kwargs)
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    jit = "auto" if args.jit is None else args.jit
+    model.compile(
+        optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit
+    )
     model.summary(print_fn=_say)
     cbs = []
     early = None

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 from . import linear
-from .advice import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
 from .cnn import CNN_INPUT_SHAPE, build_cnn
 from .mlp import IMAGE_SHAPE, build_mlp
+from .overfitting import OVERFIT_THRESHOLD, RISING_EPOCHS, overfitting_advice
 
 __all__ = [
     "linear",

@@ -165,20 +165,14 @@ def find_files(
     split: str = "test",
     path: str | os.PathLike[str] | None = None,
     download: bool = False,
-    *legacy: Any,
 ) -> tuple[Path]:
     """Locate the CSV file of ``split`` (``"train"`` or ``"test"``) as a 1-tuple.
 
     The same signature as ``mnist.find_files``; ``download`` is accepted for that reason, but
     the data needs a Kaggle account, so nothing is ever downloaded. Raises
     DatasetNotFoundError naming the folders searched and how to get the data.
-
-    The older form ``find_files(path, splits)`` (a dict of paths) still works and warns.
     """
     if split not in FILES:
-        if isinstance(split, (str, os.PathLike)) or split is None:
-            # The deprecated form returns its old dict.
-            return _find_files_legacy(split, path, download, *legacy)  # type: ignore[return-value]
         raise ValueError(f"split must be 'train' or 'test', received {split!r}")
     found = _locate.search(NAME, [_spellings(split)], path)
     if found.found is not None:
@@ -195,24 +189,6 @@ def find_files(
         + "\n"
         + _kaggle_hint(where)
     )
-
-
-def _find_files_legacy(path: Any, splits: Any = ("train", "test"), *_: Any) -> dict[str, Path]:
-    warnings.warn(
-        "sign_mnist.find_files(path, splits) is deprecated: call "
-        "find_files(split, path) once per split (it returns a 1-tuple)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if splits is None or isinstance(splits, bool):
-        splits = ("train", "test")
-    files = {sp: find_files(sp, path)[0] for sp in splits}
-    if len({f.parent for f in files.values()}) > 1:
-        raise DatasetNotFoundError(
-            f"Sign Language MNIST: {', '.join(map(str, files.values()))} "
-            "are in different folders; put them in one"
-        )
-    return files
 
 
 def read_csv(

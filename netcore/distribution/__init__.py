@@ -16,6 +16,7 @@ process alone and mpi4py is not needed. See ``docs/distributed.md``.
 from __future__ import annotations
 
 from ._comm import LocalComm, MPIComm, launched_by_mpi
+from ._current import active, distribution, get_distribution, is_chief, set_current
 from ._data_parallel import DataParallel, DistributionMismatchError, plan_buckets
 from ._shard import shard_bounds, shard_counts, shard_weight
 
@@ -36,35 +37,11 @@ __all__ = [
     "plan_buckets",
 ]
 
-_current: DataParallel | None = None
-
 
 def set_distribution(value: DataParallel | None) -> None:
     """Make ``value`` the distribution ``fit``/``evaluate``/``predict`` use (None: one process)."""
-    global _current
     if value is not None and not isinstance(value, DataParallel):
         raise TypeError(
             f"distribution must be a netcore.distribution.DataParallel or None, received {value!r}"
         )
-    _current = value
-
-
-def get_distribution() -> DataParallel | None:
-    """The current distribution, or None (training in this process alone)."""
-    return _current
-
-
-def distribution() -> DataParallel | None:
-    """Keras 3's name for :func:`get_distribution`."""
-    return _current
-
-
-def active() -> DataParallel | None:
-    """The current distribution when it spans more than one process, else None: the
-    trainer's one test for taking the data-parallel path."""
-    return _current if _current is not None and _current.world_size > 1 else None
-
-
-def is_chief() -> bool:
-    """True on rank 0 and outside any distribution: the process that prints and writes."""
-    return _current is None or _current.is_chief
+    set_current(value)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import NetcoreError
 from ._comm import LocalComm, MPIComm, world_communicator
+from ._current import get_distribution, set_current
 from ._faults import announce_and_abort, install_abort_on_error
 from ._shard import shard_bounds, shard_counts
 
@@ -149,14 +150,12 @@ class DataParallel:
     @contextlib.contextmanager
     def scope(self) -> Iterator[DataParallel]:
         """``with dist.scope():`` makes this the current distribution inside the block."""
-        from . import get_distribution, set_distribution
-
         previous = get_distribution()
-        set_distribution(self)
+        set_current(self)
         try:
             yield self
         finally:
-            set_distribution(previous)
+            set_current(previous)
 
     def barrier(self) -> None:
         """Wait until every rank gets here (e.g. before reading a file rank 0 just saved)."""

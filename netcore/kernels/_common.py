@@ -15,10 +15,11 @@ numba-cuda is not installed, and nothing may compile for CUDA at import.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numba
@@ -121,6 +122,39 @@ def cuda_kernel(fn: Callable) -> Callable:
     """Kernel body ``fn`` bound for ``numba.cuda.jit`` / ``compile_ptx`` (not compiled yet)."""
     with _lock:
         return _rebind(fn, "cuda")
+
+
+@contextlib.contextmanager
+def device_functions_for(cc: tuple[int, int]) -> Iterator[None]:
+    """Within this block, numba-cuda compiles device functions for compute capability ``cc``.
+
+    numba-cuda compiles a device function (a leaf's CUDA flavour) the first time a kernel
+    being compiled calls it, for the compute capability of the *current device*
+    (``CUDADispatcher.compile_device`` asks the driver). Without a GPU that fails with "CUDA
+    driver library cannot be found", although compiling needs no GPU; with a GPU it would
+    give the device's cc to a kernel compiled for another. Here the question gets ``cc``.
+    The device function keeps its LLVM IR per argument types, linked into each kernel and
+    turned into PTX for the kernel's own ``cc``.
+    """
+    from numba.cuda import dispatcher
+
+    fake = types.SimpleNamespace(compute_capability=tuple(cc))
+    with _lock:  # one compile at a time changes the module's name
+        asked = dispatcher.get_current_device
+        dispatcher.get_current_device = lambda: fake
+        try:
+            yield
+        finally:
+            dispatcher.get_current_device = asked
+
+
+def compile_ptx(spec: KernelSpec, key: tuple[str, ...], cc: tuple[int, int]) -> str:
+    """PTX of ``spec``'s CUDA flavour for dtype ``key`` and compute capability ``cc``: the
+    raw launcher's compile (numba-cuda's NVVM, explicit signature), which needs no GPU."""
+    cuda_mod = load_cuda()
+    with device_functions_for(cc):
+        ptx, _ = cuda_mod.compile_ptx(cuda_kernel(spec.cuda), spec.signature("cuda", key), cc=cc)
+    return ptx
 
 
 def numpy_compat_for_numba_cuda() -> None:
@@ -240,6 +274,8 @@ __all__ = [
     "cpu_kernel",
     "compile_cpu",
     "cuda_kernel",
+    "compile_ptx",
+    "device_functions_for",
     "load_cuda",
     "numpy_compat_for_numba_cuda",
     "sigmoid_and_exp",

@@ -3,12 +3,12 @@
 Paths (``NETCORE_CUDA_LAUNCH`` env var, else :data:`DEFAULT_PATH`):
 
 * ``"raw"`` -- numba compiles the kernel to PTX (``numba.cuda.compile_ptx``, explicit
-  signature, the device's compute capability); CuPy loads it (``cupy.RawModule``) and
+  signature, the device's compute capability, :func:`._common.compile_ptx`); CuPy loads it (``cupy.RawModule``) and
   launches it on CuPy's current stream. We pass numba's flattened argument ABI ourselves:
   each array is ``meminfo, parent, nitems, itemsize, data, shape[ndim], strides[ndim]``
   (the same sequence numba's own ``_Kernel._prepare_args`` builds), scalars by value. No
   numba dispatcher, no DeviceNDArray wrapping, no stream object: just CuPy's own launch
-  (~10 us on the host instead of ~90 us for numba's dispatch of CuPy arguments).
+  (less host work per launch than numba's dispatch of CuPy arguments).
 * ``"numba"`` -- numba's own path: ``cuda.jit(sig)`` compiled once, arguments converted with
   ``cuda.as_cuda_array(x, sync=False)`` (no host synchronisation per launch), launched on
   ``cuda.external_stream(<CuPy's current stream>)``. The fallback if the raw path fails.
@@ -160,7 +160,7 @@ class KernelSet:
             return self._build_sim(pyfunc, sig, params)
         if self.path == "raw":
             try:
-                return self._build_raw(pyfunc, sig, params)
+                return self._build_raw(spec, key)
             except Exception as exc:  # no NVVM/PTX JIT for this card, ...: stay correct
                 warnings.warn(
                     f"netcore: raw launch of {name}{key} unavailable ({exc!r}); "
@@ -217,16 +217,15 @@ class KernelSet:
 
         return launch
 
-    def _build_raw(
-        self, pyfunc: Callable, sig: Any, params: list[tuple[np.dtype, int]]
-    ) -> Callable:
+    def _build_raw(self, spec: KernelSpec, key: tuple[str, ...]) -> Callable:
         import cupy
 
         cc = cupy.cuda.Device().compute_capability  # e.g. "90"
-        ptx, _ = self.cuda.compile_ptx(pyfunc, sig, cc=(int(cc[:-1]), int(cc[-1])))
+        ptx = _common.compile_ptx(spec, key, (int(cc[:-1]), int(cc[-1])))
         entry = re.search(r"\.entry\s+([\w$]+)\s*\(", ptx)
         if entry is None:
             raise RuntimeError("no .entry in the PTX numba produced")
+        params = spec.params_for("cuda", key)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "kernel.ptx")
             with open(path, "w") as fh:

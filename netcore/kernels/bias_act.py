@@ -21,10 +21,10 @@ from .spec import INT, KernelSpec, arr, scalar
 
 
 # ---------------------------------------------------------------- the math, written once
-# Constants are F0/F1 (float32 0 and 1), not the literals 0.0/1.0: numba types a Python float
-# literal as float64, which turned every float32 kernel into float64 arithmetic (float64 exp
-# and division in sigmoid). A float32 constant keeps float32 math in float32 kernels and
-# promotes exactly (0 and 1 are exact) in float64 ones.
+# Constants are F0/F1 (float32 0 and 1), never the literals 0.0/1.0: numba types a Python
+# float literal as float64, which would promote a float32 kernel's arithmetic (exp, division)
+# to float64. A float32 constant keeps float32 math in float32 kernels and promotes exactly
+# (0 and 1 are exact) in float64 ones.
 @leaf
 def act_fwd(x, code):
     """``act(x)`` for activation ``code`` (see ``ACT_CODES``); NaN propagates like NumPy."""

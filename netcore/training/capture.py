@@ -6,11 +6,13 @@ for a replay to be the same step as an eager one:
 
 * **Inputs from fixed buffers.** The graph's first kernels gather the step's rows,
   ``x[order[c * B:(c + 1) * B]]`` and the same rows of ``y``, into fixed ``(B, ...)``
-  buffers, where ``c`` is a device-side int32 step counter (:mod:`netcore.kernels.step`).
+  buffers, where ``c`` is a device-side int32 step counter (:mod:`netcore.kernels.captured`).
 * **Nothing step-dependent frozen in.** Adam's rate ``alpha_t = lr sqrt(1 - beta_2^t) /
-  (1 - beta_1^t)`` changes every step: while capturing, the backend's ``adam_update`` is routed
-  to a kernel reading ``alpha`` from a per-epoch table at ``counter`` (same values, same
-  dtype as the eager path). SGD, RMSprop and Adagrad take only constants.
+  (1 - beta_1^t)`` changes every step: while capturing, the backend's optimizer kernel call
+  (``_update``) for an op with a per-step scalar is routed to that kernel's ``_at`` form,
+  which reads the scalar from a per-epoch table at ``counter`` (same values, same dtype as
+  the eager path; :mod:`netcore.kernels.captured`). SGD, RMSprop and Adagrad take only
+  constants.
 * **Results stay on the device.** The graph's last kernel writes the step's loss, metric
   sums and skip flag to row ``c`` of a per-epoch log and moves the counter on; the epoch
   tracker reads those rows only when the progress display does (one transfer), exactly as it
@@ -23,6 +25,11 @@ for a replay to be the same step as an eager one:
   eagerly. The capture is redone each epoch: dropout's generator is reseeded and the shuffle
   order is new every epoch, and a callback may have changed the learning rate. Capturing runs
   the step's host code once, without its device work.
+* **Checked before it is trusted.** The first capture in a process for a given model, batch
+  size and optimizer replays step 1 on a snapshot of the state and compares it with the same
+  step run eagerly (:mod:`netcore.training.capture_check`, which states the tolerance); a
+  mismatch warns once with the largest difference and trains eagerly ("auto") or raises
+  (``True``).
 
 ``jit_compile="auto"`` (the default, Keras' name) captures on the CUDA backend and is eager
 elsewhere: on the CPU (no kernel launches to save), in the simulator (no graphs), under data
@@ -30,11 +37,14 @@ parallelism (the allreduce between backward and update goes through NCCL or host
 neither of which this capture knows), with sample or class weights, or when the data stays
 on the host; a capture that fails warns once and the fit goes on eagerly. ``True`` raises
 where "auto" would fall back; ``False`` is always eager. Like Keras, the choice is a compile
-argument and is not saved with the model.
+argument and is not saved with the model. The environment variable ``NETCORE_JIT`` is the
+operator's switch over the code's choice (as tinygrad's ``JIT=0`` or PyTorch's
+``TORCH_COMPILE_DISABLE``): ``0`` makes every fit eager whatever ``compile`` said, ``1`` makes
+"auto" mean True (capture or raise), ``auto`` or unset leaves the argument as it is.
 
-Why this module is over 400 lines: the plan of an epoch (which steps replay), the fixed
-buffers and the CPU stand-in that tests the captured step are one mechanism; the CUDA
-runtime it drives lives apart, in :mod:`netcore.backend.graph`.
+The plan of an epoch (which steps replay) and the fixed buffers are this module; the kernels'
+launches and the optimizer route are :mod:`.capture_kernels`, the self-check
+:mod:`.capture_check`, and the CUDA runtime :mod:`netcore.backend.graph`.
 """
 
 from __future__ import annotations
@@ -42,17 +52,18 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..kernels import step as step_kernels
-from ..kernels.optimizers import CHECK, WRITE
+from . import capture_check
+from .capture_kernels import StepKernels, routed_updates
 
 JIT_CHOICES = (True, False, "auto")
+#: Environment variable: ``0``, ``1`` or ``auto`` (see the module docstring).
+JIT_ENV = "NETCORE_JIT"
 
 
 def check_jit_compile(value: Any) -> bool | str:
@@ -60,6 +71,22 @@ def check_jit_compile(value: Any) -> bool | str:
     if isinstance(value, bool) or value == "auto":
         return value
     raise ValueError(f"jit_compile must be True, False or 'auto', received {value!r}")
+
+
+def effective_jit(value: bool | str, env: Any = None) -> bool | str:
+    """The ``jit_compile`` a fit uses: ``value`` (compile's argument) under ``NETCORE_JIT``
+    (``env``: that variable's value, read from the environment when None)."""
+    import os
+
+    raw = os.environ.get(JIT_ENV, "") if env is None else env
+    setting = str(raw).strip().lower()
+    if setting in ("", "auto"):
+        return value
+    if setting == "0":
+        return False
+    if setting == "1":
+        return True if value == "auto" else value
+    raise ValueError(f"{JIT_ENV} must be 0, 1 or auto, received {raw!r}")
 
 
 def backend_can_capture(backend: Any) -> tuple[bool, str]:
@@ -155,108 +182,6 @@ def adam_rates(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarr
     return np.array([optimizer.rate_at(first_t + c) for c in range(steps)], dtype=dtype)
 
 
-# ---------------------------------------------------------------- kernels on either backend
-#: Each CUDA backend's launcher set of the step kernels: compiled once per backend, not
-#: once per ``fit`` (a weak key: the set holds no reference back to its backend).
-_CUDA_SETS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-class StepKernels:
-    """Launches the step kernels on the model's backend: the CPU flavours called directly,
-    the CUDA ones through the backend's launcher set (numba's simulator included)."""
-
-    def __init__(self, backend: Any) -> None:
-        self.be = backend
-        self.cuda = backend.name == "cuda"
-        if self.cuda:
-            launchers = _CUDA_SETS.get(backend)
-            if launchers is None:
-                launchers = _CUDA_SETS[backend] = step_kernels.cuda_step_kernels(backend.simulated)
-            self._set = launchers
-        else:
-            self._cpu = step_kernels.cpu_step_kernels()
-
-    def prepare(self, dtype: Any, adam: bool) -> None:
-        """Compile the CUDA launchers the step uses now: nothing may compile while a graph
-        is captured."""
-        if self.cuda:
-            self._set.get("gather_rows", step_kernels.UNTYPED_KEY)
-            self._set.get("record_step", step_kernels.UNTYPED_KEY)
-            if adam:
-                self._set.get("adam_update_at", np.dtype(dtype).name)
-
-    def gather(self, counter: Any, order: Any, src: Any, dst: Any) -> None:
-        s, d = step_kernels.word_rows(src), step_kernels.word_rows(dst)
-        if self.cuda:
-            grid, block = self.be._grid1(d.size)
-            self._set.get("gather_rows", step_kernels.UNTYPED_KEY)(
-                grid, block, counter, order, s, d
-            )
-        else:
-            self._cpu["gather_rows"](counter, order, s, d)
-
-    def record(self, counter: Any, row: Any, log: Any) -> None:
-        if self.cuda:
-            launch = self._set.get("record_step", step_kernels.UNTYPED_KEY)
-            launch((1,), (step_kernels.RECORD_THREADS,), counter, row, log)
-        else:
-            self._cpu["record_step"](counter, row, log)
-
-    def adam_at(
-        self,
-        flag: Any,
-        p: Any,
-        g: Any,
-        m: Any,
-        v: Any,
-        alphas: Any,
-        counter: Any,
-        c1: float,
-        c2: float,
-        eps: float,
-    ) -> None:
-        if self.cuda:
-            launch = self._set.get("adam_update_at", p.dtype.name)
-            grid, block = self.be._grid1(p.size)
-            launch(grid, block, flag, p, g, m, v, alphas, counter, c1, c2, eps, CHECK)
-            launch(grid, block, flag, p, g, m, v, alphas, counter, c1, c2, eps, WRITE)
-        else:
-            dt = p.dtype.type
-            self._cpu["adam_update_at"](
-                flag, p, g, m, v, alphas, counter, dt(c1), dt(c2), dt(eps), CHECK | WRITE
-            )
-
-
-@contextlib.contextmanager
-def routed_adam(backend: Any, kernels: StepKernels, alphas: Any, counter: Any) -> Iterator[None]:
-    """While capturing, ``backend.adam_update`` reads its rate from ``alphas[counter]``
-    (an instance attribute over the class's op, removed on exit)."""
-
-    def adam_update(
-        param: Any,
-        grad: Any,
-        m: Any,
-        v: Any,
-        alpha: float,
-        beta_1: float,
-        beta_2: float,
-        epsilon: float,
-        skip: Any = None,
-    ) -> None:
-        flat = [a for a in (param, grad, m, v) if a.ndim == 1 and a.flags.c_contiguous]
-        if len(flat) != 4 or skip is None or len({a.dtype for a in flat}) != 1:
-            raise RuntimeError(
-                "a captured Adam step needs the flat parameter buffers and the skip flag"
-            )
-        kernels.adam_at(skip, param, grad, m, v, alphas, counter, 1 - beta_1, 1 - beta_2, epsilon)
-
-    backend.adam_update = adam_update
-    try:
-        yield
-    finally:
-        del backend.adam_update
-
-
 # ---------------------------------------------------------------- one captured fit
 class CapturedFit:
     """The captured epochs of one ``fit``: buffers, runtime and the per-epoch graph.
@@ -331,8 +256,11 @@ class CapturedFit:
         """The ops whose eager form takes a per-step host value, read on the device instead."""
         if not self.adam:
             return contextlib.nullcontext()
-        return routed_adam(
-            self.model.backend, self.kernels, self.buf["alphas"], self.buf["counter"]
+        return routed_updates(
+            self.model.backend,
+            self.kernels,
+            {"adam_update": self.buf["alphas"]},
+            self.buf["counter"],
         )
 
     def run_epoch(self, order: Any, tracker: Any, progress: Any, sync_every_step: bool) -> None:
@@ -348,7 +276,9 @@ class CapturedFit:
                     if mode == "replay" and graph is None:
                         graph = self._try_capture(order, first_t)
                         mode = "replay" if graph is not None else "eager"
-                    if mode == "replay":
+                    if mode == "replay" and capture_check.needs_check(m, plan.batch_size):
+                        graph = self._checked(graph, order, step, tracker)
+                    elif mode == "replay":
                         self.runtime.replay(graph)
                         m.optimizer.iterations += 1
                         r = b["log"][step]
@@ -365,6 +295,39 @@ class CapturedFit:
                 if sync_every_step or progress.wants_update:
                     tracker.sync()
                     progress.update(step + 1, tracker.logs())
+
+    def _checked(self, graph: Any, order: Any, step: int, tracker: Any) -> Any:
+        """Step ``step`` replayed on a snapshot, then run eagerly from the snapshot and
+        compared (:mod:`.capture_check`); the eager step's result is kept and recorded.
+        Returns ``graph``, or None (and trains eagerly from now on) on a mismatch."""
+        m = self.model
+        s, e = self.plan.rows(step)
+        snap = capture_check.snapshot(m)
+        self.runtime.replay(graph)
+        replayed = {name: a.copy() for name, a in capture_check.arrays(m).items()}
+        row = self.buf["log"][step].copy()
+        capture_check.restore(m, snap)
+        loss, sums = m._train_step(*self.feed.batch(s, e, order))
+        tracker.record(loss, sums, e - s, m._step_flag())
+        eager = capture_check.arrays(m)
+        names = ["loss"] + [f"metric {getattr(x, 'name', j)}" for j, x in enumerate(m.metrics)]
+        for j, name in enumerate(names):
+            replayed[name] = row[j]
+            eager[name] = loss if j == 0 else sums[j - 1]
+        verdict = capture_check.compare(snap.arrays, replayed, eager, m.dtype, m.backend.xp)
+        if verdict.ok:
+            capture_check.mark_checked(m, self.plan.batch_size)
+            return graph
+        if self.strict:
+            raise RuntimeError(f"jit_compile=True: {verdict.message()}")
+        self.failed = verdict.message()
+        warnings.warn(
+            f"netcore: {verdict.message()}; training eagerly (compile with "
+            "jit_compile=False or set NETCORE_JIT=0 to skip the capture)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return None
 
     def _try_capture(self, order: Any, first_t: int) -> Any:
         try:
@@ -395,7 +358,7 @@ def for_fit(
     model: Any, feed: Any, batch_size: int, data_parallel: bool, weighted: bool
 ) -> CapturedFit | None:
     """The captured epochs of this ``fit``, or None to train eagerly (see the module doc)."""
-    mode = model.jit_compile
+    mode = effective_jit(model.jit_compile)
     if mode is False:
         return None
     ok, reason = fit_can_capture(model.backend, data_parallel, weighted, feed.on_device)
@@ -424,13 +387,13 @@ __all__ = [
     "JIT_CHOICES",
     "StepPlan",
     "CapturedFit",
-    "StepKernels",
     "adam_rates",
     "backend_can_capture",
     "buffer_layout",
     "check_jit_compile",
     "fit_can_capture",
     "for_fit",
-    "routed_adam",
+    "effective_jit",
+    "JIT_ENV",
     "runtime_for",
 ]

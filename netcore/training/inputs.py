@@ -1,5 +1,5 @@
 """What ``fit``/``evaluate``/``predict``/``train_on_batch`` receive, checked and turned into a
-:class:`~netcore.feed.DataFeed` (validated on the host, moved to the device once, cast once
+:class:`~netcore.training.feed.DataFeed` (validated on the host, moved to the device once, cast once
 to the model dtype)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import distribution, validation
 from ..callbacks import Callback
-from ..feed import DataFeed
+from .feed import DataFeed
 
 
 def prepare_feed(
@@ -98,11 +98,24 @@ def check_fit_arguments(
 def split_off_validation(
     x: Any, y: Any, sample_weight: Any, split: float
 ) -> tuple[Any, Any, Any, tuple[Any, ...]]:
-    """Keras' ``validation_split``: the last fraction of ``x``, ``y`` (and ``sample_weight``)
-    validates -> ``(x, y, sample_weight, validation_data)``."""
-    x, y, (x_val, y_val) = validation.split_validation(x, y, split)
+    """Keras' ``validation_split``: the *last* fraction of ``x``, ``y`` (and ``sample_weight``),
+    taken before shuffling, validates -> ``(x, y, sample_weight, validation_data)``."""
+    x = validation.as_array(x, "x")
+    y = validation.as_array(y, "y")
+    n = x.shape[0] if x.ndim else 0
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(
+            f"x and y must have the same number of rows (samples): x has {n}, "
+            f"y has {y.shape[0] if y.ndim else 'none'}"
+        )
+    k = int(n * (1 - split))
+    if k == 0 or k == n:
+        raise ValueError(
+            f"validation_split={split} leaves {k} of {n} samples for training; "
+            "choose a split that leaves samples on both sides"
+        )
+    x, y, x_val, y_val = x[:k], y[:k], x[k:], y[k:]
     if sample_weight is None:
         return x, y, None, (x_val, y_val)
-    k = len(x)
-    w = validation.check_sample_weight(sample_weight, k + len(x_val))
+    w = validation.check_sample_weight(sample_weight, n)
     return x, y, w[:k], (x_val, y_val, w[k:])

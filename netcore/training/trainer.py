@@ -19,22 +19,16 @@ serialised batch by batch and each gets exactly its single-threaded result. ``fi
 refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
 another thread runs the model are not supported.
 
-Why this module is over 400 lines: compile, the step, the epoch loop and inference share the
-step's pieces (``_loss_and_metrics``, the lock, the tracker, the flag), and Keras 3 keeps them
-in one trainer too; everything that stands alone lives beside it: argument checks and the
-feed (``inputs``), the guards (``guards``), the logs (``tracker``), the learner warnings
-(``advice``) and the captured epoch (``capture``).
-
-The epoch loop's seams, for code that extends it: ``feed.batch`` (gather),
-``_train_step`` (one step), ``_apply_gradients`` (gradients ready -> optimizer),
-``EpochTracker.sync`` (reduce the logs), ``EpochProgress`` (display), the callbacks
-(saving) and ``capture.CapturedFit.run_epoch`` (``jit_compile``: the same loop with its full
-batches replayed as one CUDA graph).
+Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation
+loops (``epochs``), the guards (``guards``), the logs (``tracker``), the learner warnings
+(``hints``), the display (``progress``) and the captured epoch (``capture``). The loop's seams,
+for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
+``_apply_gradients`` (gradients ready -> optimizer), ``EpochTracker.sync`` (reduce the logs),
+``EpochProgress`` (display), the callbacks and ``capture.CapturedFit.run_epoch``.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -47,11 +41,11 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..backend.base import Backend
 from ..callbacks import Callback, History
-from ..feed import DataFeed
-from ..progress import EpochProgress
 from . import capture
-from .advice import Advisor, input_scale_message, probability_loss_message
+from . import epochs as epochs_mod
+from .feed import DataFeed
 from .guards import NonFiniteFlag, TrainingGuard
+from .hints import Advisor, input_scale_message, probability_loss_message
 from .inputs import check_fit_arguments, prepare_feed, split_off_validation
 from .tracker import EpochTracker
 
@@ -351,7 +345,8 @@ class Trainer:
                 self, feed, batch_size, dist is not None, feed.w is not None
             )
             try:
-                return self._fit_loop(
+                return epochs_mod.fit_epochs(
+                    self,
                     feed,
                     val,
                     batch_size,
@@ -371,99 +366,6 @@ class Trainer:
             "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=3
         )
         self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=3)
-
-    def _fit_loop(
-        self,
-        feed: DataFeed,
-        val: DataFeed | None,
-        batch_size: int,
-        first: int,
-        epochs: int,
-        offset: int,
-        shuffle: bool,
-        verbose: int,
-        callbacks: list[Callback],
-    ) -> History:
-        history = History()
-        history.params = {
-            "epochs": epochs,
-            "steps": math.ceil(feed.n / batch_size),
-            "verbose": verbose,
-        }
-        self.history = history
-        cbs: list[Callback] = [history, *callbacks]
-        for cb in cbs:
-            cb.set_model(self)
-        self.stop_training = False
-        for cb in cbs:
-            cb.on_train_begin()
-        for epoch in range(first, epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            logs, progress = self._run_epoch(
-                feed, batch_size, epoch, epochs, epoch + offset, shuffle, verbose
-            )
-            self._next_epoch = epoch + offset + 1
-            if val is not None:
-                vlogs = self._evaluate_feed(val, batch_size)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            progress.close(logs)
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
-        return history
-
-    def _epoch_seed(self, seed_epoch: int) -> list[int]:
-        # Shuffles and dropout masks derive from (seed, epoch): a resumed run repeats them.
-        return [self.seed, seed_epoch]
-
-    def _run_epoch(
-        self,
-        feed: DataFeed,
-        batch_size: int,
-        epoch: int,
-        epochs: int,
-        seed_epoch: int,
-        shuffle: bool,
-        verbose: int,
-    ) -> tuple[dict[str, float], EpochProgress]:
-        be, n = self.backend, feed.n
-        steps = math.ceil(n / batch_size)
-        be.seed(int(np.random.SeedSequence(self._epoch_seed(seed_epoch)).generate_state(1)[0]))
-        dist = distribution.active()
-        if dist is not None:
-            dist.reseed_dropout(be, self._epoch_seed(seed_epoch))
-        perm = (
-            np.random.default_rng(self._epoch_seed(seed_epoch)).permutation(n) if shuffle else None
-        )
-        order = feed.order(perm)
-        progress = EpochProgress(epoch, epochs, steps, verbose)
-        tracker = self._tracker(epoch)
-        # Where reading the loss is free, check it every step; on a device, only when shown.
-        sync_every_step = be.host_reads_are_cheap
-        if self._captured is not None:  # jit_compile: the full batches replay one CUDA graph
-            self._captured.run_epoch(order, tracker, progress, sync_every_step)
-            tracker.sync()
-            return tracker.logs(), progress
-        for step in range(steps):
-            s, e = step * batch_size, min(n, (step + 1) * batch_size)
-            # data parallel: this rank's rows of the global batch, gradients summed over ranks
-            xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
-            wb = feed.weights(s, e, order)
-            with self._lock:
-                if dist is not None:
-                    loss, sums = dist.train_step(self, xb, yb, e - s)
-                else:
-                    loss, sums = self._train_step(xb, yb, wb)
-            tracker.record(loss, sums, e - s, self._step_flag(), None if wb is None else wb.sum())
-            if sync_every_step or progress.wants_update:
-                tracker.sync()
-                progress.update(step + 1, tracker.logs())
-        tracker.sync()
-        return tracker.logs(), progress
 
     def train_on_batch(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None
@@ -505,8 +407,8 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = validation.check_batch_size(batch_size)
         validation.check_bool(return_dict, "return_dict")
-        logs = self._evaluate_feed(
-            self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
+        logs = epochs_mod.evaluate_feed(
+            self, self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
         )
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -514,23 +416,6 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
-
-    def _evaluate_feed(self, feed: DataFeed, batch_size: int) -> dict[str, float]:
-        tracker = self._tracker(training=False)
-        dist = distribution.active()
-        for s in range(0, feed.n, batch_size):
-            e = min(feed.n, s + batch_size)
-            xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)))
-            wb = feed.weights(s, e)
-            # An overflow shows as an inf/NaN loss or metric (as Keras), not as RuntimeWarnings.
-            with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                if dist is None:
-                    loss, _, sums = self._loss_and_metrics(xb, yb, training=False, sample_weight=wb)
-                else:  # this rank's rows; the batch's loss and metric sums reduced over ranks
-                    loss, sums = dist.eval_step(self, xb, yb, e - s)
-            tracker.record(loss, sums, e - s, weight=None if wb is None else wb.sum())
-        tracker.sync()
-        return tracker.logs()
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array.

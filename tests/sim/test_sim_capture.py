@@ -1,4 +1,4 @@
-"""The captured step's kernels (netcore/kernels/step.py) in numba's CUDA simulator.
+"""The captured step's kernels (netcore/kernels/captured.py) in numba's CUDA simulator.
 
 The gather, the step recorder and Adam's table-driven update launched through the CUDA
 launcher (grids from the backend, as on a GPU) against their NumPy references; then one
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def kernels() -> Any:
     from netcore.backend.cuda import CudaBackend
-    from netcore.training.capture import StepKernels
+    from netcore.training.capture_kernels import StepKernels
 
     return StepKernels(CudaBackend(seed=0))
 
@@ -40,7 +40,7 @@ def kernels() -> Any:
     ids=["f32", "f64", "i64-labels"],
 )
 def test_sim_gather_takes_the_counters_rows(kernels: Any, src: np.ndarray) -> None:
-    from netcore.kernels.step import gather_rows_reference
+    from netcore.kernels.captured import gather_rows_reference
 
     order = np.random.default_rng(4).permutation(40).astype(np.int64)
     for c in (0, 3):
@@ -62,7 +62,9 @@ def test_sim_record_writes_the_row_and_moves_the_counter(kernels: Any) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sim_adam_at_matches_the_reference_update(kernels: Any, dtype: Any) -> None:
+def test_sim_adam_update_at_matches_the_reference_update_at_the_tables_rate(
+    kernels: Any, dtype: Any
+) -> None:
     from netcore.backend.base import Backend
 
     rng = np.random.default_rng(5)
@@ -72,7 +74,9 @@ def test_sim_adam_at_matches_the_reference_update(kernels: Any, dtype: Any) -> N
     got = [a.copy() for a in (p, g, m, v)]
     want = [a.copy() for a in (p, g, m, v)]
     flag = np.zeros(1, np.int32)
-    kernels.adam_at(flag, *got, alphas, np.array([1], np.int32), 1 - 0.9, 1 - 0.999, 1e-7)
+    p_, g_, m_, v_ = got
+    counter = np.array([1], np.int32)
+    kernels.update_at("adam_update", flag, p_, g_, m_, v_, alphas, counter, 0.1, 0.001, 1e-7)
     Backend(np).adam_update(*want, float(alphas[1]), 0.9, 0.999, 1e-7, np.zeros(1, np.int32))
     tol = 1e-6 if dtype == np.float32 else 1e-13
     for a, b in zip(got, want):

@@ -1,17 +1,12 @@
 """Every fused CUDA kernel against the NumPy reference, in numba's CUDA simulator.
 
 The simulator must be switched on (NUMBA_ENABLE_CUDASIM=1) before numba.cuda is first
-imported, which a normal test process has already done without it. So in a normal run,
-:func:`test_simulator_suite_passes` starts tests/sim in a fresh interpreter with the
-variable set (any failure there fails it, with the subprocess's report), and every other
-test here runs only inside that interpreter.
+imported, so these tests run in their own interpreter: ``tests/test_simulator_suite.py``
+starts one per file of tests/sim with the variable set.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import kernel_cases
@@ -24,33 +19,8 @@ from netcore.kernels import FUSED_OPS, SPECS
 ROOT = Path(__file__).resolve().parents[2]
 needs_sim = pytest.mark.skipif(
     not simulator_enabled(),
-    reason="simulator tests: run in a subprocess by test_simulator_suite_passes",
+    reason="simulator tests: run with NUMBA_ENABLE_CUDASIM=1 (tests/test_simulator_suite.py)",
 )
-
-
-@pytest.mark.skipif(simulator_enabled(), reason="already under the simulator")
-def test_simulator_suite_passes():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rfE",
-            str(ROOT / "tests" / "sim"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    report = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"simulator tests failed (rc={proc.returncode}):\n{report}"
-    assert " passed" in proc.stdout, report
 
 
 @pytest.fixture(scope="module")

@@ -8,22 +8,23 @@ step in the epoch) drives it:
   copied into a fixed buffer (``B`` = the buffer's rows). Rows are moved as int32 words, so one
   kernel serves float32/float64 inputs, one-hot targets and int32/int64 labels (viewed as
   ``(N, row_bytes / 4)`` int32 arrays).
-* ``adam_update_at`` -- Adam's update with its step-dependent rate
-  ``alpha_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)`` read from ``alphas[counter]`` (a table
-  filled on the host once per epoch) instead of a kernel argument frozen into the graph. The
-  update itself is :mod:`netcore.kernels.optimizers`' Adam kernel body, called as a function:
-  the rule is written once.
+* ``<op>_at`` -- a backend op's kernel whose host passes a scalar that changes every step
+  (:data:`PER_STEP_SCALARS`: Adam's ``alpha_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``)
+  with that scalar read from ``<scalar>s[counter]`` (a table filled on the host once per
+  epoch) instead of a kernel argument frozen into the graph. It is derived from the op's
+  :class:`~.spec.KernelSpec` by :func:`per_step_spec`: the same parameters with the scalar
+  replaced by the table and the counter, a body that calls the op's own kernel body. The
+  rule and its parameter list are written once, in :mod:`.optimizers`.
 * ``record_step`` -- ``log[counter] = row; counter += 1``: the step's loss, metric sums and
   flag (gathered into ``row`` by the graph) kept on the device for the epoch tracker's next
   read, and the counter moved on. It is the graph's last kernel: every kernel before it reads
   the same counter.
 
-These kernels serve no :class:`~netcore.backend.base.Backend` op, so they are declared with
-:class:`~.spec.KernelSpec` in this module's own ``SPECS`` (not in :data:`netcore.kernels.SPECS`,
-which lists the fused backend ops): :func:`cpu_step_kernels` compiles their CPU flavours and
-:func:`cuda_step_kernels` gives a launcher set for the CUDA ones. Their NumPy references are
-:func:`gather_rows_reference` and :func:`record_step_reference`; Adam's is the backend's
-``adam_update``.
+These kernels serve no :class:`~netcore.backend.base.Backend` op, so they are declared in this
+module's own ``SPECS`` (not in :data:`netcore.kernels.SPECS`, which lists the fused backend
+ops): :func:`cpu_step_kernels` compiles their CPU flavours and :func:`cuda_step_kernels` gives
+a launcher set for the CUDA ones. Their NumPy references are :func:`gather_rows_reference`,
+:func:`record_step_reference` and, for ``<op>_at``, the backend's op at the table's value.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from typing import Any
 
 import numpy as np
 
+from . import SPECS as FUSED_SPECS
 from ._common import CUDA_FLAVOUR, compile_cpu, cuda, leaf
 from ._launch import KernelSet
-from .optimizers import _adam, thread_range
-from .spec import INT, KernelSpec, arr, scalar
+from .optimizers import thread_range
+from .spec import KernelSpec, Param, arr
 
-# Adam's kernel body becomes shared math here: its CPU/CUDA flavour is called below.
-leaf(_adam)
+#: Backend ops whose kernel takes a scalar that the host computes anew every step: the
+#: scalar's name. A captured step reads it from a per-epoch table at the step counter.
+PER_STEP_SCALARS: dict[str, str] = {"adam_update": "alpha"}
 
 
 # ---------------------------------------------------------------- kernel bodies (both targets)
@@ -53,10 +56,6 @@ def _gather_rows(counter, order, src, dst):
         dst[r, i - r * width] = src[order[base + r], i - r * width]
 
 
-def _adam_update_at(flag, p, g, m, v, alphas, counter, c1, c2, eps, passes):
-    _adam(flag, p, g, m, v, alphas[counter[0]], c1, c2, eps, passes)
-
-
 def _record_step(counter, row, log):
     c = counter[0]
     start, step = thread_range()
@@ -68,7 +67,52 @@ def _record_step(counter, row, log):
         counter[0] = c + 1
 
 
+def _table_name(scalar: str) -> str:
+    return scalar + "s"
+
+
+def _params_at(params: tuple[Param, ...], scalar: str) -> tuple[Param, ...]:
+    """``params`` with scalar ``scalar`` replaced by its table and the step counter."""
+    i = [p.name for p in params].index(scalar)
+    table = Param(_table_name(scalar), params[i].type, 1, params[i].cuda_only)
+    return params[:i] + (table, _COUNTER) + params[i + 1 :]
+
+
+def _body_at(body: Any, params: tuple[Param, ...], scalar: str, name: str) -> Any:
+    """A kernel body taking :func:`_params_at`'s parameters that calls ``body`` with
+    ``table[counter[0]]`` in place of ``scalar``. Generated from the parameter names (a
+    plain function of fixed arity, which both numba targets compile); ``body`` is marked a
+    leaf so each target calls its own flavour."""
+    leaf(body)
+    names = [p.name for p in params]
+    i = names.index(scalar)
+    outer = [*names[:i], _table_name(scalar), _COUNTER.name, *names[i + 1 :]]
+    inner = [*names[:i], f"{_table_name(scalar)}[{_COUNTER.name}[0]]", *names[i + 1 :]]
+    src = f"def {name}({', '.join(outer)}):\n    body({', '.join(inner)})\n"
+    # Compiled as if written in this file: numba's on-disk cache locates a function by it.
+    namespace: dict[str, Any] = {"body": body, "__name__": __name__}
+    exec(compile(src, __file__, "exec"), namespace)
+    return namespace[name]
+
+
+def per_step_spec(spec: KernelSpec, scalar: str) -> KernelSpec:
+    """``spec``'s kernel with scalar ``scalar`` read from a table at the step counter."""
+    name = spec.name + "_at"
+    cpu_params = tuple(p for p in spec.params if not p.cuda_only)
+    return KernelSpec(
+        name,
+        "",
+        _params_at(spec.params, scalar),
+        cpu=_body_at(spec.cpu, cpu_params, scalar, name),
+        cuda=_body_at(spec.cuda, spec.params, scalar, name),
+    )
+
+
 _COUNTER = arr("counter", type="int32")
+#: ``<op>_at`` for each op of :data:`PER_STEP_SCALARS`, by op name.
+PER_STEP_SPECS: dict[str, KernelSpec] = {
+    op: per_step_spec(FUSED_SPECS[op], scalar) for op, scalar in PER_STEP_SCALARS.items()
+}
 SPECS = (
     KernelSpec(
         "gather_rows",
@@ -77,25 +121,7 @@ SPECS = (
         cpu=_gather_rows,
         cuda=_gather_rows,
     ),
-    KernelSpec(
-        "adam_update_at",
-        "",
-        (
-            arr("flag", type="int32"),
-            arr("p"),
-            arr("g"),
-            arr("m"),
-            arr("v"),
-            arr("alphas"),
-            _COUNTER,
-            scalar("one_minus_beta_1"),
-            scalar("one_minus_beta_2"),
-            scalar("epsilon"),
-            scalar("passes", INT),
-        ),
-        cpu=_adam_update_at,
-        cuda=_adam_update_at,
-    ),
+    *PER_STEP_SPECS.values(),
     KernelSpec(
         "record_step",
         "",
@@ -160,6 +186,9 @@ def record_step_reference(counter: np.ndarray, row: np.ndarray, log: np.ndarray)
 
 __all__ = [
     "SPECS",
+    "PER_STEP_SCALARS",
+    "PER_STEP_SPECS",
+    "per_step_spec",
     "UNTYPED_KEY",
     "RECORD_THREADS",
     "cpu_step_kernels",

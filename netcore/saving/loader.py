@@ -1,4 +1,4 @@
-"""``load_model``: a model rebuilt from its file (the model side of :mod:`netcore.model_file`).
+"""``load_model``: a model rebuilt from its file (the model side of :mod:`netcore.saving.reader`).
 
 The order bounds memory by what the file really holds: the weight headers are read first (their
 sizes are backed by the archive's bytes); the architecture's parameter count is checked against
@@ -12,11 +12,11 @@ import math
 import os
 from typing import Any
 
-from . import optimizers, validation
-from .backend import _check_name as check_backend_name
-from .backend.base import Backend
-from .model_file import ModelFile
-from .models import Sequential
+from .. import optimizers, validation
+from ..backend import _check_name as check_backend_name
+from ..backend.base import Backend
+from ..models import Sequential
+from .reader import ModelFile
 
 __all__ = ["load_model"]
 

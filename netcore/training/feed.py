@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend.base import Backend
-from .validation import to_host
+from ..backend.base import Backend
+from ..validation import to_host
 
 
 class DataFeed:

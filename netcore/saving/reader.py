@@ -1,11 +1,11 @@
-"""Reading a model file (layout: :mod:`netcore.saving`) with memory bounded by the architecture.
+"""Reading a model file (layout: :mod:`netcore.saving.writer`) with memory bounded by the architecture.
 
 :class:`ModelFile` opens only the members the format defines: ``netcore.json`` is checked on
 open (size, JSON without NaN/Infinity, every field's type and range); each ``.npy`` member's
 header (dtype, shape, declared size) is checked against what the caller expects before any of
 its data is read, and its declared size against the bytes the archive really holds. Every
 failure is a :class:`ModelFileError` naming the file and what is wrong. Rebuilding the model
-from what is read is the model side's job (``netcore.loading``).
+from what is read is the model side's job (:mod:`netcore.saving.loader`).
 
 Why this module is over 400 lines: each check of an untrusted file (zip directory, JSON
 fields, ``.npy`` headers, sizes) is short, but they all guard one reader and read best
@@ -29,8 +29,8 @@ from typing import IO, Any, TypeGuard
 
 import numpy as np
 
-from .errors import ModelFileError
-from .saving import FORMAT, FORMAT_VERSION, JSON_MEMBER, slot_member, weight_member
+from ..errors import ModelFileError
+from .format import FORMAT, FORMAT_VERSION, JSON_MEMBER, slot_member, weight_member
 
 __all__ = ["ModelFile", "MAX_JSON_BYTES", "MAX_NPY_HEADER"]
 

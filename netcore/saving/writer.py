@@ -1,4 +1,4 @@
-"""The one-file model format, and writing it: nothing about layers or training.
+"""Writing the one-file model format: nothing about layers or training.
 
 A model file is a zip archive (members stored, uncompressed) holding exactly:
 
@@ -13,9 +13,9 @@ an interrupted save leaves the previous file untouched, and the next save of the
 removes the temporaries that killed saves left behind. The target must be a regular file or a
 new name (a symlink is followed); a replaced file keeps its mode, a new one gets the umask's.
 
-Reading is :class:`netcore.model_file.ModelFile` (checks every member against the architecture
-before reading it); rebuilding the model is ``netcore.loading.load_model``. This module imports
-neither.
+Reading is :class:`netcore.saving.reader.ModelFile` (checks every member against the
+architecture before reading it); rebuilding the model is :func:`netcore.saving.loader.load_model`.
+This module imports neither.
 """
 
 from __future__ import annotations
@@ -35,26 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, validation
+from .. import validation
+from .._version import __version__
+from .format import FORMAT, FORMAT_VERSION, JSON_MEMBER, slot_member, weight_member
 
 try:  # POSIX advisory locks tell a live save's temporary file from a killed one's
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "write_model_file", "check_save_target", "save_model"]
-
-FORMAT = "netcore-model"
-FORMAT_VERSION = 1
-JSON_MEMBER = "netcore.json"
-
-
-def weight_member(i: int) -> str:
-    return f"weights/{i}.npy"
-
-
-def slot_member(i: int, slot: str) -> str:
-    return f"optimizer/{i}/{slot}.npy"
+__all__ = ["write_model_file", "check_save_target", "save_model"]
 
 
 # ---------------------------------------------------------------------------- writing
@@ -321,13 +311,3 @@ def save_model(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fals
         names,
         allow_nonfinite=allow_nonfinite,
     )
-
-
-def __getattr__(name: str) -> Any:
-    # ``netcore.saving.load_model`` is the model side's loader (``netcore.loading``), which imports
-    # this module; resolving it on first use keeps the imports one-way.
-    if name == "load_model":
-        from .loading import load_model
-
-        return load_model
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,3 @@
+"""The package version, in one place (read by the model writer and by packaging)."""
+
+__version__ = "0.1.0"
