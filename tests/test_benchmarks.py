@@ -257,7 +257,7 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["failures"] == []
     assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
-        ["device", "kernels", "launch", "capture", "selfcheck", "compare"], "ok"
+        ["device", "kernels", "launch", "capture", "selfcheck", "compare", "compare_cnn"], "ok"
     )
     assert res["meta"]["simulated"] is True
     assert res["meta"]["commit"] and res["meta"]["date"] and "tree_clean" in res["meta"]
@@ -272,6 +272,8 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     cmp = json.loads((tmp_path / "compare.json").read_text())
     assert [r["batch_size"] for r in cmp["results"]] == [64]
     assert "## One epoch of the course MLP" in (tmp_path / "device_check.md").read_text()
+    assert res["compare_cnn"]["rc"] == 0 and set(res["compare_cnn"]["step_ms"]) == {"8"}
+    assert "## One training step of the course CNN" in (tmp_path / "device_check.md").read_text()
     assert [r["batch_size"] for r in res["capture"]] == [64] and res["capture"][0]["eager_s"] > 0
 
 

@@ -1,8 +1,8 @@
 """The ``netcore`` command line: the course's exercises from one command.
 
-    netcore train --dataset mnist [--data PATH] [--epochs 5] ... [--out DIR]
+    netcore train --dataset mnist [--model mlp|cnn] [--data PATH] [--epochs 5] ... [--out DIR]
     netcore linear [--learning-rate 0.1] [--steps 20] [--out DIR]
-    netcore plot samples|predictions|overfitting|xent|activations [--out DIR]
+    netcore plot samples|predictions|filters|feature-maps|overfitting|xent|activations [--out DIR]
     netcore predict IMAGE... --model FILE [--classes NAMES]
     netcore export --model FILE --out FILE.onnx
     netcore info
@@ -40,6 +40,8 @@ from .info import info_lines
 from .parser import build_parser
 from .plots import cmd_linear as cmd_linear
 from .plots import cmd_plot_activations as cmd_plot_activations
+from .plots import cmd_plot_feature_maps as cmd_plot_feature_maps
+from .plots import cmd_plot_filters as cmd_plot_filters
 from .plots import cmd_plot_overfitting as cmd_plot_overfitting
 from .plots import cmd_plot_predictions as cmd_plot_predictions
 from .plots import cmd_plot_samples as cmd_plot_samples

@@ -1,4 +1,5 @@
-"""``netcore train``: load a data set, fit the course MLP, report, write model, history, plots."""
+"""``netcore train``: load a data set, fit the course MLP or CNN, report, write model, history,
+plots."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..course import build_mlp, overfitting_advice
+from ..course import build_cnn, build_mlp, overfitting_advice
 from ._common import HISTORY_FILE, MODEL_FILE, CLIError, _out_dir, _say, _try_plots
 from ._data import _limited, _prep, _split
 
@@ -30,6 +31,28 @@ def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict
 
 def _fmt_logs(logs: dict[str, float], prefix: str = "") -> str:
     return f"loss {logs[prefix + 'loss']:.4f}, accuracy {logs[prefix + 'accuracy']:.4f}"
+
+
+def _build(args: argparse.Namespace, num_classes: int) -> tuple[Any, dict[str, Any]]:
+    """The course MLP (``--hidden``, ``--dropout``) or the course CNN (its own fixed layers),
+    built for 28x28 images (the CNN's with their channel axis, 28x28x1), and its settings for
+    the history file."""
+    if args.model == "cnn":
+        given = [f"--{name}" for name in ("hidden", "dropout") if getattr(args, name) is not None]
+        if given:
+            raise CLIError(
+                f"{' and '.join(given)} shape the MLP only; the course CNN has fixed layers "
+                "(drop the option, or use --model mlp)"
+            )
+        model = build_cnn(num_classes, seed=args.seed, backend=args.backend)
+        settings: dict[str, Any] = {"model": "cnn"}
+    else:
+        hidden = (512, 512) if args.hidden is None else args.hidden
+        dropout = 0.0 if args.dropout is None else args.dropout
+        model = build_mlp(num_classes, hidden, dropout, args.backend, args.seed)
+        settings = {"model": "mlp", "hidden": list(hidden), "dropout": dropout}
+    model.build()
+    return model, settings
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -64,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if dist is not None:
         _say(f"Training: {dist.describe()}; each batch of {args.batch_size} is split across them.")
 
-    model = build_mlp(data.num_classes, args.hidden, args.dropout, args.backend, args.seed)
+    model, settings = _build(args, data.num_classes)
     kwargs = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
     optimizer = optimizers.get(args.optimizer, **kwargs)
     jit = "auto" if args.jit is None else args.jit
@@ -81,8 +104,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             monitor="val_loss", patience=args.patience, restore_best_weights=True
         )
         cbs.append(early)
-    xt, yt = _prep(x_tr, y_tr, data.num_classes)
-    val = None if x_val is None or y_val is None else _prep(x_val, y_val, data.num_classes)
+    shape = model.input_shape
+    xt, yt = _prep(x_tr, y_tr, data.num_classes, shape)
+    val = None if x_val is None or y_val is None else _prep(x_val, y_val, data.num_classes, shape)
     # The model itself stops with NonFiniteLossError on a NaN/inf loss; NumPy's overflow
     # warnings on the way there would only bury that message.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -123,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     test = None
     if x_te is not None and y_te is not None:
-        test = _evaluate(model, *_prep(x_te, y_te, data.num_classes), eval_batch)
+        test = _evaluate(model, *_prep(x_te, y_te, data.num_classes, shape), eval_batch)
         _say(f"  test:       {_fmt_logs(test)} ({len(x_te):,} images)")
     for line in advice:
         _say(line)
@@ -152,8 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "optimizer": args.optimizer,
             "learning_rate": optimizer.learning_rate,
-            "hidden": list(args.hidden),
-            "dropout": args.dropout,
+            **settings,
             "validation_split": args.validation_split,
             "seed": args.seed,
             "limit": args.limit,
