@@ -147,8 +147,6 @@ def cmd_plot_predictions(args: argparse.Namespace) -> int:
 
 
 def _load_cnn(model_file: Path) -> Any:
-    from ..loading import load_model
-
     model = load_model(model_file)
     if not any(getattr(ly.params.get("kernel"), "ndim", 0) == 4 for ly in model.layers):
         raise CLIError(
