@@ -12,11 +12,18 @@ visibly agree (or not).
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
 import math
+import os
+import platform
+import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -261,3 +268,77 @@ class StepGemms:
         fwd = sum(a * b for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
         dx = sum(a * b for a, b in zip(LAYER_SIZES[1:-1], LAYER_SIZES[2:]))
         return 2 * (2 * fwd + dx)
+
+
+# ---------------------------------------------------------------------------- provenance
+#: The repository the benchmarks measure (their commit is its ``HEAD``).
+REPO = Path(__file__).resolve().parent.parent
+#: The first line of a result ``.md``: ``Provenance: commit <sha> (<clean|dirty> tree),
+#: machine: <text>, date: <ISO date>``; ``tests/test_docs.py`` reads it back.
+PROVENANCE_MD = re.compile(
+    r"^Provenance: commit (?P<commit>[0-9a-f]{40}) \((?P<tree>clean|dirty) tree\), "
+    r"machine: (?P<machine>.+), date: (?P<date>\S+)$"
+)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def provenance(machine: str | None = None) -> dict[str, Any]:
+    """What a result measured: the checkout's ``commit``, whether tracked files differed
+    from it (``dirty``), the ``machine`` (default: CPU model and core count) and the UTC
+    ``date``. Not a git checkout: commit "unknown", dirty True."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", True
+    return {
+        "commit": commit,
+        "dirty": dirty,
+        "machine": machine or f"{cpu_name()}, {os.cpu_count()} cores",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def provenance_line(prov: dict[str, Any]) -> str:
+    """The header line of a result ``.md`` (see :data:`PROVENANCE_MD`)."""
+    tree = "dirty" if prov["dirty"] else "clean"
+    return (
+        f"Provenance: commit {prov['commit']} ({tree} tree), "
+        f"machine: {prov['machine']}, date: {prov['date']}"
+    )
+
+
+def write_json_result(path: str | Path, data: Any, prov: dict[str, Any] | None = None) -> None:
+    """Write ``data`` to ``path`` as JSON with its ``"provenance"`` (a dict gains the key; any
+    other value is wrapped as ``{"provenance": ..., "results": data}``)."""
+    prov = prov or provenance()
+    body = (
+        {"provenance": prov, **data}
+        if isinstance(data, dict)
+        else {
+            "provenance": prov,
+            "results": data,
+        }
+    )
+    Path(path).write_text(json.dumps(body, indent=1, default=str) + "\n")
+
+
+def write_md_result(path: str | Path, text: str, prov: dict[str, Any] | None = None) -> None:
+    """Write the markdown ``text`` to ``path`` under its provenance line."""
+    Path(path).write_text(provenance_line(prov or provenance()) + "\n\n" + text.rstrip() + "\n")

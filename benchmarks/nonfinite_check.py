@@ -1,0 +1,136 @@
+"""What the never-write-NaN guarantee of the optimizer updates costs a CPU training step.
+
+Three copies of the course MLP (same seed: same weights, same batches, ``shuffle=False``)
+train side by side, one epoch each in turn, so all see the same machine load:
+
+* ``off``: the updates write without any check (``CPUBackend._check_updates = False``);
+* ``checked``: netcore as shipped (Adam's check folded into its update: ``g`` read once,
+  one writing pass, see :func:`netcore.kernels.optimizers.adam_trusted`);
+* ``full_check``: the exact check pass over all four Adam arrays before every write pass
+  (no certificate is ever kept), the guarantee as it was before the fold.
+
+Per mode and batch size the fastest epoch's milliseconds per step are kept (the least
+disturbed by other work on a shared machine). The three trainings must end with identical
+weights ("same work" check; exit status 1 otherwise). Run from the repository root, with
+OpenBLAS's own kernel choice::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/nonfinite_check.py \\
+        --json benchmarks/results/nonfinite_check_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import _common as common  # noqa: E402
+
+MODES = ("off", "checked", "full_check")
+
+
+class _NeverKept(dict):
+    """A certificate store that keeps nothing: every Adam update runs the full check."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def build(mode: str) -> Any:
+    model = common.build_model("cpu")
+    be = model.backend
+    if mode == "off":
+        be._check_updates = False
+    elif mode == "full_check":
+        be._certified = _NeverKept()
+    return model
+
+
+def measure(samples: int, batch_sizes: Sequence[int], epochs: int) -> dict[str, Any]:
+    x, y = common.make_data(samples)
+    rows: list[dict[str, Any]] = []
+    for bs in batch_sizes:
+        models = {mode: build(mode) for mode in MODES}
+        for m in models.values():  # warm-up: kernels, buffers, BLAS threads
+            m.fit(x[: 2 * bs], y[: 2 * bs], batch_size=bs, epochs=1, shuffle=False, verbose=0)
+        ms: dict[str, list[float]] = {mode: [] for mode in MODES}
+        steps = common.steps_per_epoch(samples, bs)
+        for _ in range(epochs):
+            for mode, m in models.items():
+                t0 = time.perf_counter()
+                m.fit(x, y, batch_size=bs, epochs=1, shuffle=False, verbose=0)
+                ms[mode].append((time.perf_counter() - t0) / steps * 1e3)
+        ref = models["off"].get_weights()
+        same = all(
+            all(np.array_equal(a, b) for a, b in zip(ref, models[k].get_weights()))
+            for k in MODES[1:]
+        )
+        best = {mode: min(v) for mode, v in ms.items()}
+        rows.append(
+            {
+                "batch_size": bs,
+                "steps_per_epoch": steps,
+                "ms_per_step_fastest": best,
+                "ms_per_step_all": ms,
+                "cost_pct": {
+                    k: 100 * (best[k] / best["off"] - 1) for k in ("checked", "full_check")
+                },
+                "identical_weights": same,
+            }
+        )
+        print(
+            f"batch {bs:4d}: off {best['off']:.3f} ms, checked {best['checked']:.3f} ms "
+            f"({rows[-1]['cost_pct']['checked']:+.1f}%), full check {best['full_check']:.3f} ms "
+            f"({rows[-1]['cost_pct']['full_check']:+.1f}%), same weights: {same}"
+        )
+    return {"rows": rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--samples", type=int, default=8192, help="samples per epoch")
+    ap.add_argument("--batch-sizes", default="32,128")
+    ap.add_argument("--epochs", type=int, default=7, help="timed epochs per mode")
+    ap.add_argument("--json", type=Path, help="write the results here (and a .md beside it)")
+    args = ap.parse_args(argv)
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        {k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+        for d in threadpool_info()
+    ]
+    print("BLAS:", blas)
+    res = measure(args.samples, [int(b) for b in args.batch_sizes.split(",")], args.epochs)
+    res.update(samples=args.samples, epochs=args.epochs, blas=blas, dtype="float32")
+    if args.json:
+        prov = common.provenance()
+        common.write_json_result(args.json, res, prov)
+        lines = [
+            "# Cost of the never-write-NaN update check, CPU (course MLP, Adam)",
+            "",
+            f"Fastest of {args.epochs} interleaved epochs of {args.samples} samples, ms per step;"
+            " BLAS: " + ", ".join(f"{b['internal_api']} {b['architecture']}" for b in blas) + ".",
+            "",
+            "| batch | off | checked | cost | full check (before) | cost |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in res["rows"]:
+            b, c = r["ms_per_step_fastest"], r["cost_pct"]
+            lines.append(
+                f"| {r['batch_size']} | {b['off']:.3f} | {b['checked']:.3f} | "
+                f"{c['checked']:+.1f}% | {b['full_check']:.3f} | {c['full_check']:+.1f}% |"
+            )
+        common.write_md_result(args.json.with_suffix(".md"), "\n".join(lines), prov)
+    return 0 if all(r["identical_weights"] for r in res["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
