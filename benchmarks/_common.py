@@ -273,10 +273,12 @@ class StepGemms:
 # ---------------------------------------------------------------------------- provenance
 #: The repository the benchmarks measure (their commit is its ``HEAD``).
 REPO = Path(__file__).resolve().parent.parent
-#: The first line of a result ``.md``: ``Provenance: commit <sha> (<clean|dirty> tree),
-#: machine: <text>, date: <ISO date>``; ``tests/test_docs.py`` reads it back.
+#: The first line of a result ``.md``: ``Provenance: commit <sha> (<clean|dirty|unknown>
+#: tree), machine: <text>, date: <ISO date>``; ``tests/test_docs.py`` reads it back. A file
+#: measured before results carried their provenance names the commit that added it, the tree
+#: "unknown".
 PROVENANCE_MD = re.compile(
-    r"^Provenance: commit (?P<commit>[0-9a-f]{40}) \((?P<tree>clean|dirty) tree\), "
+    r"^Provenance: commit (?P<commit>[0-9a-f]{40}) \((?P<tree>clean|dirty|unknown) tree\), "
     r"machine: (?P<machine>.+), date: (?P<date>\S+)$"
 )
 
@@ -300,8 +302,8 @@ def cpu_name() -> str:
 
 def provenance(machine: str | None = None) -> dict[str, Any]:
     """What a result measured: the checkout's ``commit``, whether tracked files differed
-    from it (``dirty``), the ``machine`` (default: CPU model and core count) and the UTC
-    ``date``. Not a git checkout: commit "unknown", dirty True."""
+    from it (``dirty``: None when unknown), the ``machine`` (default: CPU model and core
+    count) and the UTC ``date``. Not a git checkout: commit "unknown", dirty True."""
     try:
         commit = _git("rev-parse", "HEAD")
         dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
@@ -317,7 +319,7 @@ def provenance(machine: str | None = None) -> dict[str, Any]:
 
 def provenance_line(prov: dict[str, Any]) -> str:
     """The header line of a result ``.md`` (see :data:`PROVENANCE_MD`)."""
-    tree = "dirty" if prov["dirty"] else "clean"
+    tree = "unknown" if prov["dirty"] is None else "dirty" if prov["dirty"] else "clean"
     return (
         f"Provenance: commit {prov['commit']} ({tree} tree), "
         f"machine: {prov['machine']}, date: {prov['date']}"
@@ -342,3 +344,48 @@ def write_json_result(path: str | Path, data: Any, prov: dict[str, Any] | None =
 def write_md_result(path: str | Path, text: str, prov: dict[str, Any] | None = None) -> None:
     """Write the markdown ``text`` to ``path`` under its provenance line."""
     Path(path).write_text(provenance_line(prov or provenance()) + "\n\n" + text.rstrip() + "\n")
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance a result file records (JSON key or ``.md`` first line), or None."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        data = json.loads(text)
+        prov = data.get("provenance") if isinstance(data, dict) else None
+        return prov if isinstance(prov, dict) else None
+    match = PROVENANCE_MD.match(text.split("\n", 1)[0])
+    if match is None:
+        return None
+    tree = match["tree"]
+    return {
+        "commit": match["commit"],
+        "dirty": None if tree == "unknown" else tree == "dirty",
+        "machine": match["machine"],
+        "date": match["date"],
+    }
+
+
+#: The code each result file measured, by the start of its name: a table quoting the file is
+#: out of date once any of these paths changed after the file's commit (``tests/test_docs.py``)
+MEASURED_CODE: dict[str, tuple[str, ...]] = {
+    "compare_cpu": ("netcore/kernels", "netcore/backend", "netcore/training", "netcore/models.py"),
+    "compare_gpu": ("netcore/kernels", "netcore/backend", "netcore/training", "netcore/models.py"),
+    "restructure_cpu": ("netcore/kernels", "netcore/backend", "netcore/training"),
+    "device_check": ("netcore/kernels", "netcore/backend/cuda.py", "netcore/training/capture.py"),
+    "kernel_notes": ("netcore/kernels",),
+    "distributed_cpu": ("netcore/distribution", "netcore/training", "netcore/kernels"),
+    "nonfinite_check_cpu": (
+        "netcore/kernels/optimizers.py",
+        "netcore/backend/cpu.py",
+        "netcore/backend/fused.py",
+    ),
+}
+
+
+def measured_code(name: str) -> tuple[str, ...]:
+    """The code paths result file ``name`` measured (see :data:`MEASURED_CODE`)."""
+    for prefix, paths in MEASURED_CODE.items():
+        if name.startswith(prefix):
+            return paths
+    raise KeyError(f"benchmarks/_common.MEASURED_CODE names no code for result file {name!r}")

@@ -108,10 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for d in threadpool_info()
     ]
     print("BLAS:", blas)
+    prov = common.provenance()  # the code measured: the checkout as the run starts
     res = measure(args.samples, [int(b) for b in args.batch_sizes.split(",")], args.epochs)
     res.update(samples=args.samples, epochs=args.epochs, blas=blas, dtype="float32")
     if args.json:
-        prov = common.provenance()
         common.write_json_result(args.json, res, prov)
         lines = [
             "# Cost of the never-write-NaN update check, CPU (course MLP, Adam)",
