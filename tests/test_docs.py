@@ -363,7 +363,9 @@ def quoting_tables(text: str, names: list[str]) -> list[dict[str, Any]]:
     line (1-based), and whether it is history (a :data:`HISTORY_LABEL` line right under it,
     with the commit it names, or a heading with "History" above it)."""
     lines = text.split("\n")
-    tables, since, heading, i = [], [], "", 0
+    tables: list[dict[str, Any]] = []
+    since: list[str] = []
+    heading, i = "", 0
     while i < len(lines):
         line = lines[i]
         if _HEADING.match(line):
