@@ -10,8 +10,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# oracle: PyTorch, against which the cross-check tests compare (see pyproject.toml).
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[test,plot,mpi]"
+	$(PY) -m pip install -q -e ".[test,plot,mpi,oracle]"
 	touch $(STAMP)
 
 venv: $(STAMP)
