@@ -468,3 +468,30 @@ def test_doc_tables_quote_result_files_newer_than_the_code_they_measure(page):
                 f"{where}: the table quotes {name}, out of date: {why}. Measure again, or "
                 "label the table with a line 'History: measured at <commit>' under it"
             )
+
+
+def test_nonfinite_check_table_states_what_its_result_file_holds():
+    import json
+
+    data = json.loads((RESULTS / "nonfinite_check_cpu.json").read_text())
+    rows = {r["batch_size"]: r for r in data["rows"]}
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    found = re.findall(
+        r"^\| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([+-][\d.]+)% \| ([\d.]+) \| ([+-][\d.]+)% \|$",
+        text,
+        re.M,
+    )
+    assert [int(f[0]) for f in found] == [32, 128], "expected the check's table, b=32 and 128"
+    for batch, off, checked, cost, full, full_cost in found:
+        r = rows[int(batch)]
+        best, pct = r["ms_per_step_fastest"], r["cost_pct"]
+        expected = [
+            (off, best["off"]),
+            (checked, best["checked"]),
+            (cost, pct["checked"]),
+            (full, best["full_check"]),
+            (full_cost, pct["full_check"]),
+        ]
+        for cell, value in expected:
+            assert _states(cell.lstrip("+"), value), f"b={batch}: {cell} but the file has {value}"
+        assert r["identical_weights"]
