@@ -277,7 +277,6 @@ class Sequential(Trainer):
         ]
         for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
             p[...] = self.backend.asarray(a)
-        self.backend.forget_update_bounds()
 
     def save(self, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
         """Write architecture, weights, optimizer state and step count to one file, atomically

@@ -283,11 +283,6 @@ class Backend:
         grad /= n
         return per_row.sum(dtype=per_row.dtype) / per_row.dtype.type(n), grad
 
-    def forget_update_bounds(self) -> None:
-        """Weights or optimizer state were written outside the optimizer's update
-        (``set_weights``, a broadcast): a backend that trusts what its last update certified
-        about them (the CPU backend's Adam) must check everything again. Nothing here."""
-
     def mark_nonfinite(self, value: Any, flag: Any) -> None:
         """Set ``flag[0] = NONFINITE_LOSS`` if the 0-d ``value`` is NaN or inf, unless a flag
         is already raised (it is sticky: the first reason stays)."""

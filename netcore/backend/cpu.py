@@ -26,7 +26,7 @@ import numpy as np
 
 from ..kernels import SPECS
 from ..kernels._common import ACT_CODES
-from ..kernels.optimizers import CERTIFY, CHECK, TRUSTED, WRITE
+from ..kernels.optimizers import CHECK, WRITE
 from .base import Backend
 from .fused import FusedBackend, weights_or_placeholder
 
@@ -52,12 +52,8 @@ class CPUBackend(FusedBackend):
         else:
             self.fused_ops = ()
         self._flag_scratch = np.zeros(1, np.int32)
-        #: Adam's flag: ``[skip, certificate]`` (see :meth:`_update`)
-        self._adam_flag = np.zeros(2, np.int32)
-        #: id(weights) -> (weights, m, v) whose last Adam update certified them in bounds
-        self._certified: dict[int, tuple[Any, Any, Any]] = {}
-        #: False only to measure what the never-NaN check costs (benchmarks/bench_nonfinite.py):
-        #: the updates then write without checking.
+        #: False only to measure what the never-NaN check costs (benchmarks/nonfinite_check.py):
+        #: the optimizer updates then write without checking.
         self._check_updates = True
         self._dummy = {np.dtype(t): np.zeros(1, t) for t in (np.float32, np.float64)}
         self._scalars: dict[tuple[str, str], list[Any]] = {}
@@ -181,14 +177,6 @@ class CPUBackend(FusedBackend):
         return None if self._kernels is None else super()._flat(*arrays)
 
     def _update(self, name: str, skip: Any, p: Any, *args: Any) -> None:
-        conv = self._scalar_types(name, p.dtype)
-        # ``args``: the kernel's other arrays, then its scalars but ``passes`` (conv's last)
-        split = len(args) - (len(conv) - 1)
-        scalars = [t(v) for t, v in zip(conv, args[split:])]
-        kernels = self._kernels
-        assert kernels is not None  # _flat returned None without kernels: no call here
-        if name == "adam_update" and self._check_updates:
-            return self._adam(kernels[name], skip, p, args[:split], scalars)
         # The flag is read and written by the kernel; a flag the kernel cannot take as is
         # (another integer type, absent) goes through a scratch copy.
         direct = (
@@ -201,44 +189,17 @@ class CPUBackend(FusedBackend):
         flag = skip if direct else self._flag_scratch
         if not direct:
             flag[0] = 0 if skip is None else int(np.asarray(skip).reshape(-1)[0])
-        passes = CHECK | WRITE if self._check_updates else WRITE
-        kernels[name](flag, p, *args[:split], *scalars, passes)
+        conv = self._scalar_types(name, p.dtype)
+        # ``args``: the kernel's other arrays, then its scalars but ``passes`` (conv's last)
+        split = len(args) - (len(conv) - 1)
+        scalars = [t(v) for t, v in zip(conv, args[split:])]
+        kernels = self._kernels
+        assert kernels is not None  # _flat returned None without kernels: no call here
+        kernels[name](
+            flag, p, *args[:split], *scalars, CHECK | WRITE if self._check_updates else WRITE
+        )
         if not direct and skip is not None and flag[0] != 0:
             skip[...] = flag[0]
-
-    def _adam(self, kernel: Any, skip: Any, p: Any, arrays: tuple, scalars: list) -> None:
-        """Adam with its check folded into the update: the arrays an earlier call certified
-        (every value within the kernel's bound, and the same array objects) are passed as
-        ``TRUSTED``, so the kernel reads only ``g`` before its single writing pass. Writes
-        that bypass the optimizer must keep that promise: ``Model.set_weights`` and the
-        loaders call :meth:`forget_update_bounds`; a value beyond the bound written by hand
-        into the arrays is caught before its block is written (see
-        :func:`netcore.kernels.optimizers.adam_trusted`)."""
-        g, m, v = arrays
-        flag = self._adam_flag
-        flag[0] = 0 if skip is None else int(np.asarray(skip).reshape(-1)[0])
-        flag[1] = 0
-        if flag[0] != 0:
-            return  # a skipped step writes nothing: the certificate stands
-        key = id(p)
-        known = self._certified.get(key)
-        trusted = known is not None and known[0] is p and known[1] is m and known[2] is v
-        kernel(flag, p, g, m, v, *scalars, CHECK | WRITE | CERTIFY | (TRUSTED if trusted else 0))
-        if flag[0] != 0:
-            self._certified.pop(key, None)
-            if skip is not None:
-                skip[...] = flag[0]
-        elif flag[1]:
-            if len(self._certified) > 16 and not trusted:
-                self._certified.clear()  # arrays of rebuilt models: no unbounded growth
-            self._certified[key] = (p, m, v)
-        else:
-            self._certified.pop(key, None)
-
-    def forget_update_bounds(self) -> None:
-        """Weights or optimizer state were written outside the optimizer: the next Adam
-        update checks every value again before writing (see :meth:`_adam`)."""
-        self._certified.clear()
 
     def _scalar_types(self, name: str, dtype: np.dtype) -> list[Any]:
         """The NumPy types of kernel ``name``'s scalar parameters (its spec's order)."""

@@ -342,7 +342,6 @@ class DataParallel:
             host = np.ascontiguousarray(be.to_numpy(a))
             self.comm.bcast(host)
             a[...] = be.asarray(host)
-        be.forget_update_bounds()
 
 
 def _root_mean(loss: Any) -> bool:

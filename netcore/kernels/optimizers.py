@@ -10,22 +10,16 @@ References (the oracle): ``sgd_update``, ``adam_update``, ``rmsprop_update`` and
   momentum: ``b = momentum b + inc; w -= b``, else ``w -= inc``.
 * Adagrad: ``a += g^2; w -= lr g / sqrt(a + eps)``.
 
-Each kernel first reads the ``flag`` (int32) and does nothing when ``flag[0]`` is set
+Each kernel first reads the ``flag`` (int32, one element) and does nothing when it is set
 (a non-finite loss this step: the weights of the last good step survive). Then two passes
 over the tensor, chosen by the bits of ``passes``: ``CHECK`` computes every new value
 (weights and state) without writing and, if any is NaN or inf, sets
 ``flag[0] = NONFINITE_UPDATE`` and writes nothing (Adam first tries a cheaper sufficient
 bound, :func:`adam_surely_finite`, and computes the exact values only where it fails);
-``WRITE`` computes and stores them. The CPU runs both in one call; the GPU launches CHECK
-then WRITE (the second launch sees the flag the first one set: a grid-wide "nothing
-written" needs that barrier). The body is the same code on both targets: only
-:func:`thread_range` differs.
-
-Adam on the CPU (one thread) also takes ``TRUSTED | CERTIFY`` (see :func:`adam_trusted`):
-when the caller vouches that the state is still what the last certified call left (every
-``|w|, |m|, v`` within :data:`STATE_BOUND`), a read of ``g`` alone proves every new value
-finite, and one pass writes them; the full check runs only where that proof fails.
-``CERTIFY`` stores in ``flag[1]`` whether every value written is within the bound again.
+``WRITE`` computes and stores them. The
+CPU runs both in one call; the GPU launches CHECK then WRITE (the second launch sees the
+flag the first one set: a grid-wide "nothing written" needs that barrier). The body is the
+same code on both targets: only :func:`thread_range` differs.
 
 Scalars arrive in the arrays' dtype, with ``1 - b1`` etc. folded on the host. Arrays are
 1-D contiguous views of the tensors (all of one flat parameter buffer, usually).
@@ -44,10 +38,6 @@ from .spec import INT, KernelSpec, arr, scalar
 #: Bits of the ``passes`` argument.
 CHECK = 1
 WRITE = 2
-#: Adam, CPU: the state is as the last ``CERTIFY`` call left it (the caller's promise).
-TRUSTED = 4
-#: Adam, CPU: set ``flag[1]`` to 1 when every value written is within :data:`STATE_BOUND`.
-CERTIFY = 8
 
 
 @leaf
@@ -110,62 +100,6 @@ def adam_surely_finite(p, g, m, v, start, step, alpha, c1, c2, eps):
     return ok
 
 
-#: The state a certified Adam call leaves: every ``|w|``, ``|m|`` and ``v`` at most this.
-STATE_BOUND = np.float32(1e20)
-#: With the state within :data:`STATE_BOUND`, a gradient of at most this (``G^2 = B``)...
-GRAD_BOUND = np.float32(1e10)
-#: ...and ``max(|alpha| / eps, |alpha|, 1)`` at most this, every new value is surely finite.
-SCALE_BOUND = 1e16
-#: Elements per block of the trusted pass: its three state arrays stay in the L1 cache.
-BLOCK = 512
-
-
-@leaf
-def adam_trusted(p, g, m, v, alpha, c1, c2, eps):
-    """The single pass of a trusted Adam update (one thread): writes the new values of a
-    prefix of the tensor and returns ``(end, within)``: the prefix ``[0, end)`` written,
-    and whether every value written there is within :data:`STATE_BOUND`. ``end`` is 0 when the
-    proof below does not apply (nothing written) and ``p.size`` when it covers everything.
-
-    The proof: with ``0 <= 1 - b1, 1 - b2 <= 1``, ``eps > 0``, ``|g| <= G``
-    (:data:`GRAD_BOUND`) and ``|w|, |m| <= B``, ``0 <= v <= B`` (:data:`STATE_BOUND`,
-    ``G^2 = B``), the new ``m`` lies between ``m`` and ``g`` and the new ``v`` between ``v``
-    and ``g^2`` (up to a few roundings: ``|m'| <= 3 (B + G)``, ``0 <= v' <= 3 (B + G^2)``),
-    ``sqrt(v') + eps >= eps``, so ``|w'| <= B + 4 s (B + G)`` with
-    ``s = max(|alpha| / eps, |alpha|, 1) <=`` :data:`SCALE_BOUND`: all below 1e37, finite
-    in either dtype. ``g`` is read once up front; the state is checked block by block just
-    before the block is written (from the L1 cache), and the pass stops at the first block
-    outside the bound: a caller whose promise was broken (the arrays written behind its
-    back) gets the exact check for the rest, never a non-finite value written."""
-    n = p.size
-    if not (eps > 0 and 0 <= c1 <= 1 and 0 <= c2 <= 1):
-        return 0, True
-    s = max(abs(alpha) / eps, abs(alpha), 1.0)
-    if not s <= SCALE_BOUND:
-        return 0, True
-    ok = True
-    for i in range(n):
-        ok &= abs(g[i]) <= GRAD_BOUND
-    if not ok:
-        return 0, True
-    within = True
-    for lo in range(0, n, BLOCK):
-        hi = min(n, lo + BLOCK)
-        for i in range(lo, hi):
-            vi = v[i]
-            ok &= (abs(p[i]) <= STATE_BOUND) & (abs(m[i]) <= STATE_BOUND)
-            ok &= (vi >= 0) & (vi <= STATE_BOUND)
-        if not ok:
-            return lo, within
-        for i in range(lo, hi):
-            w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
-            m[i] = mi
-            v[i] = vi
-            p[i] = w
-            within &= (abs(w) <= STATE_BOUND) & (abs(mi) <= STATE_BOUND) & (vi <= STATE_BOUND)
-    return n, within
-
-
 @leaf
 def rmsprop_new(p, g, vel, mb, i, lr, rho, c_rho, mom, eps, has_mom):
     """New ``(w, v, b)`` of element ``i`` (``b`` unused without momentum)."""
@@ -215,34 +149,20 @@ def _adam(flag, p, g, m, v, alpha, c1, c2, eps, passes):
     if flag[0] != 0:
         return
     start, step = thread_range()
-    within = True
-    # TRUSTED and CERTIFY are CPU-only (one thread; CUDA_FLAVOUR compiles them away)
-    if not CUDA_FLAVOUR and passes & TRUSTED:
-        start, within = adam_trusted(p, g, m, v, alpha, c1, c2, eps)
-        if start == p.size:
-            if passes & CERTIFY:
-                flag[1] = within
-            return
-    first = start
-    if passes & CHECK and not adam_surely_finite(p, g, m, v, first, step, alpha, c1, c2, eps):
+    if passes & CHECK and not adam_surely_finite(p, g, m, v, start, step, alpha, c1, c2, eps):
         ok = True  # the exact test, only where the cheap bound could not prove finiteness
-        for i in range(first, p.size, step):
+        for i in range(start, p.size, step):
             w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
             ok &= math.isfinite(w) & math.isfinite(mi) & math.isfinite(vi)
         if not ok:
             flag[0] = NONFINITE_UPDATE
             return
     if passes & WRITE:
-        for i in range(first, p.size, step):
+        for i in range(start, p.size, step):
             w, mi, vi = adam_new(p, g, m, v, i, alpha, c1, c2, eps)
             m[i] = mi
             v[i] = vi
             p[i] = w
-            if not CUDA_FLAVOUR and passes & CERTIFY:
-                within &= (abs(w) <= STATE_BOUND) & (abs(mi) <= STATE_BOUND)
-                within &= vi <= STATE_BOUND
-        if not CUDA_FLAVOUR and passes & CERTIFY:
-            flag[1] = within
 
 
 def _rmsprop(flag, p, g, vel, mb, lr, rho, c_rho, mom, eps, has_mom, passes):
@@ -362,9 +282,6 @@ SPECS = (
 __all__ = [
     "CHECK",
     "WRITE",
-    "TRUSTED",
-    "CERTIFY",
-    "STATE_BOUND",
     "SPECS",
     "sgd_new",
     "adam_new",

@@ -108,7 +108,6 @@ class Layer:
         arrays = validation.check_weights(weights, expected, self.dtype)
         for v, a in zip(self.params.values(), arrays):
             v[...] = self.backend.asarray(a)
-        self.backend.forget_update_bounds()
 
     # -- description
     def count_params(self) -> int:
