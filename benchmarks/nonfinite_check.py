@@ -21,6 +21,7 @@ OpenBLAS's own kernel choice::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -102,9 +103,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("BLAS:", blas)
     prov = common.provenance()  # the code measured: the checkout as the run starts
     sizes = [int(b) for b in args.batch_sizes.split(",")]
+    load_before = os.getloadavg()
     res = measure(args.samples, sizes, args.rounds, args.chunk)
     res.update(
-        samples=args.samples, rounds=args.rounds, chunk=args.chunk, blas=blas, dtype="float32"
+        samples=args.samples,
+        rounds=args.rounds,
+        chunk=args.chunk,
+        blas=blas,
+        dtype="float32",
+        # the machine's other work: 1-minute load average before and after (2 cores here)
+        load_average_1min=[round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     )
     if args.json:
         common.write_json_result(args.json, res, prov)
@@ -112,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "# Cost of the never-write-NaN update check, CPU (course MLP, Adam)",
             "",
             f"Fastest of {args.rounds} interleaved chunks of {args.chunk} training steps per mode,"
-            " ms per step;"
+            " ms per step; load average (1 min) before / after: "
+            + " / ".join(map(str, res["load_average_1min"]))
+            + f" on {os.cpu_count()} cores;"
             " BLAS: " + ", ".join(f"{b['internal_api']} {b['architecture']}" for b in blas) + ".",
             "",
             "| batch | check off | check on | cost |",
@@ -121,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in res["rows"]:
             b = r["ms_per_step_fastest"]
             lines.append(
-                f"| {r['batch_size']} | {b['off']:.3f} | {b['checked']:.3f} | "
+                f"| {r['batch_size']} | {b['off']:.3f} ms | {b['checked']:.3f} ms | "
                 f"{r['cost_pct']:+.1f}% |"
             )
         common.write_md_result(args.json.with_suffix(".md"), "\n".join(lines), prov)
