@@ -489,3 +489,6 @@ def test_nonfinite_check_table_states_what_its_result_file_holds():
         for cell, value in expected:
             assert _states(cell.lstrip("+"), value), f"b={batch}: {cell} but the file has {value}"
         assert r["identical_weights"]
+    flat = " ".join(text.split())
+    assert f"fastest of {data['rounds']} single steps" in flat and data["chunk"] == 1
+    assert f"Measured {data['provenance']['date'][:16].replace('T', ' ')} UTC" in flat
