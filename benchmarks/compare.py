@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
-import json
 import math
 import multiprocessing
 import os
@@ -862,7 +861,7 @@ def _run(
             "targets": target_lines,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        common.write_json_result(args.json, out)
         print(f"wrote {args.json}")
     return 1 if mismatches else 0
 

@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import _common as common  # noqa: E402
 from benchmarks import _device_check_report as report  # noqa: E402
 from benchmarks import capture_check_cost, compare, compare_cnn  # noqa: E402
 from benchmarks._device_check_ctx import (  # noqa: E402
@@ -350,8 +351,14 @@ def write_report(out: Path) -> None:
     RESULTS["targets"] = report.targets(RESULTS)
     RESULTS["failures"] = FAILURES
     RESULTS["seconds"] = round(time.perf_counter() - T_START, 1)
-    (out / "device_check.json").write_text(json.dumps(RESULTS, indent=2, default=str))
-    (out / "device_check.md").write_text("\n".join(report.markdown(RESULTS, FAILURES)) + "\n")
+    gpu = RESULTS["meta"].get("device")
+    prov = common.provenance(
+        f"{gpu}, host {common.cpu_name()}, {os.cpu_count()} cores" if gpu else None
+    )
+    common.write_json_result(out / "device_check.json", RESULTS, prov)
+    common.write_md_result(
+        out / "device_check.md", "\n".join(report.markdown(RESULTS, FAILURES)), prov
+    )
 
 
 def print_table() -> None:
