@@ -57,9 +57,21 @@ class Sequential(Trainer):
         self._declared_input: tuple[int, ...] | None = None
         #: where each (layer, weight name) sits in the flat parameter buffer
         self._slices: dict[tuple[int, str], slice] = {}
+        #: layer names in use (checked when a layer is added) and the next suffix per base
+        #: name, valid while ``_names_for`` still describes ``self.layers``
+        self._names: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
+        self._names_for: tuple[int, int] = (0, 0)
         super().__init__()
-        for layer in layers or ():
-            self.add(layer)
+        # Built once after the last layer, not once per layer: linear in the number of layers.
+        self._defer_build = True
+        try:
+            for layer in layers or ():
+                self.add(layer)
+        finally:
+            self._defer_build = False
+        if self.layers and self.layers[0].input_shape is not None:
+            self._rebuild()
 
     # ------------------------------------------------------------------ structure
     def add(self, layer: Layer | Input) -> None:
@@ -87,15 +99,11 @@ class Sequential(Trainer):
                 )
         if self.layers and layer.input_shape is not None and not layer.built:
             layer.input_shape = None  # only the first layer's input_shape means anything
-        taken = {other.name for other in self.layers}
-        if layer.name in taken:  # Keras-style unique names: dense, dense_1, dense_2, ...
-            base, k = layer.name, 1
-            while f"{base}_{k}" in taken:
-                k += 1
-            layer.name = f"{base}_{k}"
+        self._unique_name(layer)
         self.layers.append(layer)
         layer._owner = weakref.ref(self)
-        if self.layers[0].input_shape is None:
+        self._names_for = (len(self.layers), id(layer))
+        if self._defer_build or self.layers[0].input_shape is None:
             self.built = False
             return
         try:
@@ -108,6 +116,21 @@ class Sequential(Trainer):
             if self.layers:
                 self._rebuild()
             raise
+
+    def _unique_name(self, layer: Layer) -> None:
+        """Keras-style unique names: dense, dense_1, dense_2, ... in O(1) per layer (the name
+        set is rebuilt only when ``self.layers`` changed other than by ``add``)."""
+        if self._names_for != (len(self.layers), id(self.layers[-1]) if self.layers else 0):
+            self._names = {other.name for other in self.layers}
+            self._next_suffix = {}
+        if layer.name in self._names:
+            base = layer.name
+            k = self._next_suffix.get(base, 1)
+            while f"{base}_{k}" in self._names:
+                k += 1
+            self._next_suffix[base] = k + 1
+            layer.name = f"{base}_{k}"
+        self._names.add(layer.name)
 
     def _add_input(self, spec: Input) -> None:
         if self.layers or self._declared_input is not None:

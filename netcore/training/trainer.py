@@ -44,10 +44,14 @@ from ..callbacks import Callback, History
 from . import capture
 from . import epochs as epochs_mod
 from .feed import DataFeed
-from .guards import NonFiniteFlag, TrainingGuard
+from .guards import NonFiniteFlag, TrainingGuard, claim_optimizer
 from .hints import Advisor, input_scale_message, probability_loss_message
 from .inputs import check_fit_arguments, prepare_feed, split_off_validation
 from .tracker import EpochTracker
+
+#: per-batch-size work buffers kept at most (as ``Layer.buffer``): many distinct batch sizes
+#: replace them rather than grow without bound
+MAX_SHAPE_BUFFERS = 16
 
 
 class Trainer:
@@ -133,7 +137,7 @@ class Trainer:
         if loss is None:
             raise ValueError(f"loss must be given, one of {list(losses_mod.LOSS_NAMES)}")
         self.loss = losses_mod.get(loss)
-        self.optimizer = optimizers_mod.get(optimizer)
+        self.optimizer = claim_optimizer(optimizers_mod.get(optimizer), self)
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
@@ -164,6 +168,8 @@ class Trainer:
     def _grad_buffer(self, shape: tuple) -> Any:
         buf = self._grad_buffers.get(shape)
         if buf is None:
+            if len(self._grad_buffers) >= MAX_SHAPE_BUFFERS:  # many batch sizes: don't hoard
+                self._grad_buffers.clear()
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
 
