@@ -60,6 +60,8 @@ def fit_epochs(
         progress.close(logs)
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)
+        if (dist := distribution.active()) is not None:  # stopped on some ranks: on all
+            model.stop_training = dist.any_rank(model.stop_training)
         if model.stop_training:
             break
     for cb in cbs:

@@ -363,6 +363,10 @@ class Trainer:
                     verbose,
                     callbacks,
                 )
+            except (SystemExit, KeyboardInterrupt) as exc:  # one rank leaving ends the job
+                if dist is not None:
+                    dist.end_job_for(exc, "fit")
+                raise
             finally:
                 self._captured = None
 
@@ -413,9 +417,10 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = validation.check_batch_size(batch_size)
         validation.check_bool(return_dict, "return_dict")
-        logs = epochs_mod.evaluate_feed(
-            self, self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
-        )
+        feed = self._prepare(x, y, "x", sample_weight=sample_weight)
+        if (dist := distribution.active()) is not None:  # same call, rank 0's weights
+            dist.begin_inference(self, "evaluate", feed.n, batch_size)
+        logs = epochs_mod.evaluate_feed(self, feed, batch_size)
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -433,6 +438,8 @@ class Trainer:
         feed = self._prepare(x, None, "x", targets=False)
         n = feed.n
         dist = distribution.active()
+        if dist is not None:  # same call on every rank, rank 0's weights
+            dist.begin_inference(self, "predict", n, batch_size)
         lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
         out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
         for s in range(lo, hi, batch_size):
