@@ -37,7 +37,7 @@ def check_inference(comm: Any, model: Any, what: str, n: int, batch_size: int) -
     }
     weights = digest(np.ascontiguousarray(be.to_numpy(model._flat_params)).tobytes())
     given = bool(getattr(model, "_seed_given", True))
-    seen = comm.allgather_obj((call, given, model.seed, weights), what="check")
+    seen = comm.allgather_obj((call, given, model.seed, weights), what=f"check of the {what} call")
     problems = []
     for r, (theirs, _, _, _) in enumerate(seen[1:], start=1):
         diff = [k for k in call if theirs[k] != seen[0][0][k]]
@@ -63,5 +63,5 @@ def check_inference(comm: Any, model: Any, what: str, n: int, batch_size: int) -
     # seed=None somewhere: each rank drew its own weights; all take rank 0's
     model.seed = seen[0][2]
     host = np.ascontiguousarray(be.to_numpy(model._flat_params))
-    comm.bcast(host, what="check")
+    comm.bcast(host, what=f"check of the {what} call")
     model._flat_params[...] = be.asarray(host)

@@ -106,6 +106,7 @@ class MPIComm(LocalComm):
         self.watch = StallWatch(MPI, self.comm.Dup(), self._abort_with)
 
     def _on(self, what: str) -> Any:
+        """The communicator of ``what``'s first word ("check of the evaluate call": check)."""
         return self._channels.get(what.split()[0], self._channels["other"])
 
     def _abort_with(self, text: str, code: int) -> None:

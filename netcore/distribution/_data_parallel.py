@@ -180,7 +180,7 @@ class DataParallel:
         """True on every rank when ``flag`` is true on any (``model.stop_training`` set by a
         callback on some ranks only: every rank stops at the same epoch end)."""
         buf = np.array([1.0 if flag else 0.0])
-        self.comm.allreduce(buf, what=what)
+        self.comm.allreduce(buf, what=f"{what} (agreeing on stop_training)")
         return bool(buf[0] > 0)
 
     def begin_inference(self, model: Any, what: str, n: int, batch_size: int) -> None:
@@ -206,7 +206,7 @@ class DataParallel:
         training, copy rank 0's weights and optimizer state to every rank."""
         comm = self.comm
         given = getattr(model, "_seed_given", True)
-        seeds = comm.allgather_obj((given, model.seed))
+        seeds = comm.allgather_obj((given, model.seed), what="check of the fit call")
         if not any(g for g, _ in seeds):  # seed=None everywhere: all take rank 0's draw
             model.seed = seeds[0][1]
         self._check_same(model, feed, settings, weights=all(g for g, _ in seeds))
@@ -251,7 +251,7 @@ class DataParallel:
             elif flat.size:
                 pending.append(reducer.iallreduce(flat))
             t0 = time.perf_counter()
-            reducer.wait(pending)
+            reducer.wait(pending, what="fit (summing a training step's gradients)")
             self.wait_seconds += time.perf_counter() - t0
             self.steps += 1
             total = _global_loss(xp, stats[0], count, root)
@@ -272,11 +272,7 @@ class DataParallel:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss, _, sums = model._loss_and_metrics(xb, yb, training=False)
                 _fill_stats(stats, loss, sums, local, root)
-        reducer = self._reducer_for(model)
-        if reducer is self.comm:
-            self.comm.allreduce(stats, what="evaluate")
-        else:
-            reducer.allreduce(stats)
+        self._reducer_for(model).allreduce(stats, what="evaluate (summing a batch's loss)")
         return _global_loss(xp, stats[0], count, root), [
             stats[j + 1] for j in range(len(model.metrics))
         ]
@@ -284,7 +280,7 @@ class DataParallel:
     def gather_rows(self, local: np.ndarray, n: int) -> np.ndarray:
         """Every rank's predictions (rows ``shard(0, n)`` each) concatenated, on every rank."""
         return self.comm.allgatherv(
-            np.asarray(local), shard_counts(n, self.world_size), what="predict"
+            np.asarray(local), shard_counts(n, self.world_size), what="predict (gathering rows)"
         )
 
     # ------------------------------------------------------------------ helpers
@@ -341,7 +337,9 @@ class DataParallel:
         return out
 
     def _check_same(self, model: Any, feed: Any, settings: dict[str, Any], weights: bool) -> None:
-        prints = self.comm.allgather_obj(self._fingerprint(model, feed, settings, weights))
+        prints = self.comm.allgather_obj(
+            self._fingerprint(model, feed, settings, weights), what="check of the fit call"
+        )
         problems = []
         for r, theirs in enumerate(prints[1:], start=1):
             diff = [k for k in prints[0] if theirs.get(k) != prints[0][k]]

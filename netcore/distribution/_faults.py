@@ -60,6 +60,7 @@ def announce_and_abort(
     _write_all(2, "".join(lines).encode("utf-8", "replace"))
     time.sleep(FLUSH_GRACE_S)
     comm.abort(code)
+    os._exit(code)  # MPICH's MPI_Abort may return before the launcher ends the process
 
 
 def exit_code(exc: BaseException) -> int:

@@ -49,10 +49,6 @@ from .hints import Advisor, input_scale_message, probability_loss_message
 from .inputs import check_fit_arguments, prepare_feed, split_off_validation
 from .tracker import EpochTracker
 
-#: per-batch-size work buffers kept at most (as ``Layer.buffer``): many distinct batch sizes
-#: replace them rather than grow without bound
-MAX_SHAPE_BUFFERS = 16
-
 
 class Trainer:
     """Training and inference over a model's layers.
@@ -168,7 +164,7 @@ class Trainer:
     def _grad_buffer(self, shape: tuple) -> Any:
         buf = self._grad_buffers.get(shape)
         if buf is None:
-            if len(self._grad_buffers) >= MAX_SHAPE_BUFFERS:  # many batch sizes: don't hoard
+            if len(self._grad_buffers) >= 16:  # many batch sizes: bounded as Layer.buffer
                 self._grad_buffers.clear()
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
@@ -364,8 +360,7 @@ class Trainer:
                     callbacks,
                 )
             except (SystemExit, KeyboardInterrupt) as exc:  # one rank leaving ends the job
-                if dist is not None:
-                    dist.end_job_for(exc, "fit")
+                distribution.end_job_for(exc, "fit")
                 raise
             finally:
                 self._captured = None
@@ -418,8 +413,7 @@ class Trainer:
         batch_size = validation.check_batch_size(batch_size)
         validation.check_bool(return_dict, "return_dict")
         feed = self._prepare(x, y, "x", sample_weight=sample_weight)
-        if (dist := distribution.active()) is not None:  # same call, rank 0's weights
-            dist.begin_inference(self, "evaluate", feed.n, batch_size)
+        distribution.begin_inference(self, "evaluate", feed.n, batch_size)
         logs = epochs_mod.evaluate_feed(self, feed, batch_size)
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -438,8 +432,7 @@ class Trainer:
         feed = self._prepare(x, None, "x", targets=False)
         n = feed.n
         dist = distribution.active()
-        if dist is not None:  # same call on every rank, rank 0's weights
-            dist.begin_inference(self, "predict", n, batch_size)
+        distribution.begin_inference(self, "predict", n, batch_size)
         lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
         out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
         for s in range(lo, hi, batch_size):
