@@ -253,7 +253,7 @@ def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight")
 def check_in_range(a: np.ndarray, dtype: Any, name: str) -> None:
     """Refuse finite values of ``a`` that become inf in ``dtype`` (a float64 1e39 weight in a
     float32 model), with the message ``x`` gets."""
-    limit = np.finfo(dtype).max
+    limit = float(np.finfo(dtype).max)
     largest = float(np.abs(a).max()) if a.size else 0.0
     if largest > limit:
         raise ValueError(

@@ -122,9 +122,14 @@ def _check_finite(a: np.ndarray, name: str) -> None:
 
 
 def _write_member(zf: zipfile.ZipFile, name: str, a: np.ndarray) -> None:
-    """``a`` as an ``.npy`` member, streamed in chunks (no second copy of the array)."""
+    """``a`` as an ``.npy`` member (format 1.0, what ``np.save`` writes for such arrays), its
+    data written straight from the array in chunks: no copy of it, whole or in part."""
+    a = np.ascontiguousarray(a)
     with zf.open(name, "w", force_zip64=a.nbytes > 2**31 - 2**20) as fh:
-        np.lib.format.write_array(fh, np.ascontiguousarray(a), allow_pickle=False)
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(a))
+        flat = a.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):
+            fh.write(memoryview(flat[start : start + _CHUNK]).cast("B"))
 
 
 def check_save_target(path: str | os.PathLike) -> Path:

@@ -48,6 +48,7 @@ def attempt(case: str, rank: int) -> str:
             weights = np.concatenate([w.ravel() for w in m.get_weights()])
             return f"seed {m.seed} predict {pred.tobytes().hex()} loss {loss!r} {weights.tobytes().hex()}"
         if case == "stop":
+
             class Budget(callbacks.Callback):
                 def on_epoch_end(self, epoch, logs=None):
                     if rank == 1 and epoch == 1:
