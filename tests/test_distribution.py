@@ -307,9 +307,10 @@ def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
     [
         ("exit", 1, "netcore: rank 1 of 2: SystemExit (0) during fit; aborting all ranks"),
         ("interrupt", 130, "netcore: rank 1 of 2: KeyboardInterrupt during fit; aborting all"),
+        ("term", 143, "netcore: rank 1 of 2: received SIGTERM at\n"),
     ],
 )
-def test_sys_exit_or_ctrl_c_on_one_rank_during_fit_ends_the_job(mode, code, said):
+def test_sys_exit_ctrl_c_or_sigterm_on_one_rank_during_fit_ends_the_job(mode, code, said):
     t0 = time.perf_counter()
     proc = run_mpi(2, str(DIST / "leave.py"), mode, timeout=60)
     elapsed = time.perf_counter() - t0
@@ -390,10 +391,10 @@ def test_evaluate_on_rank_0_alone_is_reported_as_a_stall_and_ends_at_the_timeout
     assert proc.returncode != 0
     err = proc.stderr
     assert (
-        "netcore: rank 0 of 2: has waited 1.0 s in check of the evaluate call" in err
+        "netcore: rank 0 of 2: has waited 1 s in check of the evaluate call" in err
         and "rank 1 waits in fit" in err
     ), err
-    assert "netcore: rank 1 of 2: has waited 1.0 s in fit" in err
+    assert "netcore: rank 1 of 2: has waited 1 s in fit" in err
     assert "rank 0 waits in check of the evaluate call" in err
     assert "inside `if dist.is_chief:` in a callback" in err
     assert "timeout_s=3 s reached; aborting all ranks" in err

@@ -81,6 +81,7 @@ class StallWatch:
         self.what: str | None = None
         self.count = 0
         self._sends: list[Any] = []
+        self._queries = 0
 
     def wait(self, requests: list[Any], what: str) -> None:
         """Return once every request is complete."""
@@ -100,12 +101,11 @@ class StallWatch:
                 if waited >= _LISTEN_S:
                     self._answer()
                 if self.timeout_s is not None and waited >= self.timeout_s:
-                    text = self._report(requests, waited)
+                    text = self._report(self.timeout_s)
                     self.abort(f"{text}; timeout_s={self.timeout_s:g} s reached", 1)
                 if waited >= next_report:
                     sys.stderr.write(
-                        f"netcore: rank {self.rank} of {self.size}: "
-                        f"{self._report(requests, waited)}\n"
+                        f"netcore: rank {self.rank} of {self.size}: {self._report(next_report)}\n"
                     )
                     sys.stderr.flush()
                     next_report += self.stall_s
@@ -117,22 +117,27 @@ class StallWatch:
         status = self.MPI.Status()
         while self.side.iprobe(source=self.MPI.ANY_SOURCE, tag=_QUERY, status=status):
             asker = status.Get_source()
-            self.side.recv(source=asker, tag=_QUERY)
-            self._sends.append(self.side.isend((self.what, self.count), dest=asker, tag=_REPLY))
+            query = self.side.recv(source=asker, tag=_QUERY)
+            reply = (query, self.what, self.count)
+            self._sends.append(self.side.isend(reply, dest=asker, tag=_REPLY))
         self._sends = [r for r in self._sends if not r.Test()]
 
-    def _report(self, requests: list[Any], waited: float) -> str:
-        """Ask the other ranks what they are doing; one line saying who has not joined."""
+    def _report(self, waited: float) -> str:
+        """Ask the other ranks what they are doing; one line saying who has not joined
+        (``waited``: the seconds this rank has waited at least)."""
         others = [r for r in range(self.size) if r != self.rank]
+        self._queries += 1  # late answers to earlier queries are not taken for these
         for r in others:
-            self._sends.append(self.side.isend(None, dest=r, tag=_QUERY))
+            self._sends.append(self.side.isend(self._queries, dest=r, tag=_QUERY))
         answers: dict[int, tuple[str | None, int]] = {}
         deadline = time.monotonic() + _ANSWER_S
         while len(answers) < len(others) and time.monotonic() < deadline:
             self._answer()
             for r in others:
-                if r not in answers and self.side.iprobe(source=r, tag=_REPLY):
-                    answers[r] = self.side.recv(source=r, tag=_REPLY)
+                while self.side.iprobe(source=r, tag=_REPLY):
+                    query, what, count = self.side.recv(source=r, tag=_REPLY)
+                    if query == self._queries:
+                        answers[r] = (what, count)
             time.sleep(0.001)
         elsewhere = [
             f"rank {r} waits in {what} (its collective {count})"
@@ -141,7 +146,7 @@ class StallWatch:
         ]
         same = [r for r, (what, _) in answers.items() if what == self.what]
         silent = [r for r in others if r not in answers or answers[r][0] is None]
-        parts = [f"has waited {waited:.1f} s in {self.what} (collective {self.count} of this rank)"]
+        parts = [f"has waited {waited:g} s in {self.what} (collective {self.count} of this rank)"]
         if silent:
             parts.append(
                 f"rank(s) {', '.join(map(str, silent))} have not joined: they are in no "

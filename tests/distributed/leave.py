@@ -2,6 +2,7 @@
 
 - ``exit``: rank 1 calls ``sys.exit(0)`` in a callback after its first epoch;
 - ``interrupt``: rank 1 gets ``KeyboardInterrupt`` in a callback after its first epoch;
+- ``term``: rank 1 sends itself ``SIGTERM`` in a callback after its first epoch;
 - ``stall``: rank 0 alone calls ``evaluate`` in a callback (inside ``if dist.is_chief:``),
   the mistake the stall report names; run with a short ``NETCORE_DIST_STALL_S`` and
   ``NETCORE_DIST_TIMEOUT_S``.
@@ -9,6 +10,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import numpy as np
@@ -30,6 +33,8 @@ class Leave(callbacks.Callback):
             sys.exit(0)
         if MODE == "interrupt" and dist.rank == 1:
             raise KeyboardInterrupt
+        if MODE == "term" and dist.rank == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
         if MODE == "stall" and dist.is_chief:
             self.model.evaluate(x, y, batch_size=16)
 
