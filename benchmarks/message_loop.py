@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import platform
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +71,13 @@ def main(runs: int) -> dict:
         for p in load:
             p.terminate()
     seconds.sort()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     return {
+        "commit": commit,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": runs,
         "failures": len(failures),
         "load": f"{len(load)} busy processes (one per core)",

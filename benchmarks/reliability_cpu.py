@@ -83,7 +83,8 @@ def buffers() -> dict:
         "output_units": 1000,
         "held_after_mb": round(held / 1e6, 2),
         "traced_peak_mb": round(peak / 1e6, 1),
-        "unbounded_would_hold_gb": round(3 * 4 * 1000 * 3000 * 3001 / 2 / 1e9, 1),
+        # one float32 (n, 1000) gradient buffer per batch size n, kept forever
+        "unbounded_would_hold_gb": round(4 * 1000 * 3000 * 3001 / 2 / 1e9, 1),
         "seconds": round(seconds, 1),
     }
 

@@ -283,3 +283,24 @@ def test_a_save_needs_about_one_array_beyond_the_model(tmp_path):
     assert peak < largest // 2, f"a save allocated {peak / 1e6:.1f} MB at its peak"
     for a, b in zip(load_model(tmp_path / "m.netcore").get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- the figures
+def test_the_figures_on_the_doc_pages_are_the_measured_ones():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    measured = json.loads((repo / "benchmarks/results/reliability_cpu.json").read_text())
+    stall, save = measured["stall"], measured["save_memory"]
+    distributed = " ".join((repo / "docs/distributed.md").read_text().split())
+    assert (
+        f"the first report came after {stall['first_report_after_s']:g} s of waiting and the "
+        f"job ended {stall['job_ended_after_s']:g} s after launch"
+    ) in distributed
+    design = " ".join((repo / "docs/design.md").read_text().split())
+    assert (
+        f"saving a model of {save['weights_mb']:g} MB of float32 weights (one "
+        f"{save['largest_array_mb']:g} MB kernel) allocated {save['save_traced_peak_mb']:g} MB"
+    ) in design
+    table = (repo / "benchmarks/results/reliability_cpu.md").read_text()
+    assert measured["commit"] in table and measured["date"] in table

@@ -83,7 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = optimizers.get(args.optimizer, **kwargs)
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary(print_fn=_say)
-    cbs = []
+    cbs: list[Callback] = []
     early = None
     if args.patience is not None:
         if x_val is None:

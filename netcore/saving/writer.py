@@ -129,7 +129,7 @@ def _write_member(zf: zipfile.ZipFile, name: str, a: np.ndarray) -> None:
         np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(a))
         flat = a.reshape(-1)
         for start in range(0, flat.size, _CHUNK):
-            fh.write(memoryview(flat[start : start + _CHUNK]).cast("B"))
+            fh.write(flat[start : start + _CHUNK].data.cast("B"))
 
 
 def check_save_target(path: str | os.PathLike) -> Path:
