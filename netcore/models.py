@@ -81,7 +81,10 @@ class Sequential(Trainer):
         state (Adam's moments, the step count); only the new layer starts fresh. A layer
         belongs to one model: adding a layer that another model holds raises ``ValueError``
         (its weights live in that model's parameter buffer); build a new layer and copy the
-        weights with ``new.set_weights(old.get_weights())`` instead.
+        weights with ``new.set_weights(old.get_weights())`` instead. Naming a layer (``dense``,
+        ``dense_1``, ...) takes constant time; an add to a built model rebuilds its parameter
+        buffer, so build deep models from a list (``Sequential([...])``, ``from_config``,
+        ``load_model``), which builds once.
         """
         if isinstance(layer, Input):
             self._add_input(layer)

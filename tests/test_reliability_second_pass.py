@@ -152,6 +152,33 @@ def test_building_from_a_config_builds_each_layer_once_and_names_them_as_keras(m
         np.testing.assert_array_equal(a, b)  # the same weights as layer-by-layer
 
 
+def test_load_model_checks_the_file_members_in_one_pass(tmp_path, monkeypatch):
+    from netcore.saving import reader
+
+    n = 400
+    model = netcore.Sequential([layers.Dense(1, input_shape=(1,))], backend="cpu", seed=2)
+    for _ in range(n - 1):
+        model.add(layers.Dense(1))
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "deep.netcore")
+    passes = []
+
+    class Counted(list):
+        def __iter__(self):
+            passes.append(1)
+            return super().__iter__()
+
+    refuse = reader.ModelFile._refuse_extra
+
+    def counted(self, prefix, expected, what):
+        return refuse(self, prefix, Counted(expected), what)
+
+    monkeypatch.setattr(reader.ModelFile, "_refuse_extra", counted)
+    loaded = load_model(tmp_path / "deep.netcore")
+    assert len(loaded.layers) == n and loaded.optimizer.iterations == 0
+    assert len(passes) <= 2  # weights, optimizer state: one pass over each name list (was 2 n)
+
+
 # --------------------------------------------------------------------------- item 11
 @pytest.mark.parametrize("how", ["sample_weight", "class_weight"])
 def test_weights_beyond_float32_are_refused_with_the_range_message(how):

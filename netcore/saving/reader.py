@@ -325,7 +325,8 @@ class ModelFile:
         ]
 
     def _refuse_extra(self, prefix: str, expected: Sequence[str], what: str) -> None:
-        extra = sorted(n for n in self._members if n.startswith(prefix) and n not in set(expected))
+        known = set(expected)  # once: a set per member made loading quadratic in the layers
+        extra = sorted(n for n in self._members if n.startswith(prefix) and n not in known)
         if extra:
             raise self.error(
                 f"holds an inconsistent netcore model: {what} the architecture does "
