@@ -331,3 +331,17 @@ def test_the_figures_on_the_doc_pages_are_the_measured_ones():
     ) in design
     table = (repo / "benchmarks/results/reliability_cpu.md").read_text()
     assert measured["commit"] in table and measured["date"] in table
+
+
+def test_the_figures_script_runs_at_tiny_sizes():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import reliability_cpu
+
+    deep = reliability_cpu.many_layers(40)
+    assert deep["layers"] == 40 and deep["load_model"] == "loaded"
+    save = reliability_cpu.save_memory(4)
+    assert save["weights_mb"] > 3
+    assert save["save_traced_peak_mb"] < save["largest_array_mb"]
