@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(globals()[args.handler](args) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
+        _abort_other_ranks(130)
         return 130
     except Exception as exc:  # every failure becomes a message, unless --debug
         if debug:
@@ -105,10 +106,10 @@ def _error_text(exc: BaseException, hint: str = "") -> str:
     return "\n".join([f"{PROG}: error: {lines[0]}{hint}"] + [f"  {ln}" for ln in lines[1:]])
 
 
-def _abort_other_ranks() -> None:
+def _abort_other_ranks(code: int = 1) -> None:
     """Under mpiexec the other ranks would wait for this one forever: end the whole job."""
     from .. import distribution
 
     dist = distribution.active()
     if dist is not None:
-        dist.abort(f"{PROG} failed")
+        dist.abort(f"{PROG} {'interrupted' if code == 130 else 'failed'}", code)

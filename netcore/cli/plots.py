@@ -89,12 +89,12 @@ def _validation_set(
     record_file = model_file.parent / HISTORY_FILE
     try:
         record = json.loads(record_file.read_text())
-        info, config = record["data"], record["config"]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError) as exc:
         raise CLIError(
             f"cannot read {record_file} ({exc}): 'netcore plot predictions' needs "
             "the history.json that 'netcore train' writes beside the model"
         ) from exc
+    info, config = _run_record(record, record_file)
     if info.get("origin") == "bundled" and data_path is None:
         x, y = datasets.mnist.load_bundled_test()
         data = datasets.TrainingData("mnist", 10, x, y, from_test_set=True, source="bundled")
@@ -118,6 +118,53 @@ def _saved_model_file(path: str, cnn: bool = False) -> Path:
             "(it writes DIR/model.netcore)"
         )
     return model_file
+
+
+#: the fields of history.json that ``plot predictions`` reads: (section, key, types, what);
+#: those that may be null may also be missing
+_RECORD_FIELDS = (
+    ("data", "dataset", (str,), "a data set name"),
+    ("data", "source", (str, type(None)), "a path or null"),
+    ("data", "origin", (str, type(None)), "a string or null"),
+    ("config", "seed", (int,), "a non-negative integer"),
+    ("config", "limit", (int, type(None)), "a positive integer or null"),
+    ("config", "validation_split", (int, float), "a number in [0, 1)"),
+)
+
+
+def _run_record(record: object, record_file: Path) -> tuple[dict, dict]:
+    """``record["data"]`` and ``record["config"]``, after checking every field read from them;
+    a damaged or hand-edited file is a CLIError naming the file and the field."""
+
+    def bad(field: str, expected: str, got: object) -> CLIError:
+        return CLIError(
+            f"{record_file} is damaged: {field} must be {expected}, received {got!r:.80}; "
+            "rerun 'netcore train' to write it again"
+        )
+
+    if not isinstance(record, dict):
+        raise bad("the file", "a JSON object", record)
+    for section in ("data", "config"):
+        if not isinstance(record.get(section), dict):
+            raise bad(f'"{section}"', "an object", record.get(section, "nothing (missing)"))
+    for section, key, types, expected in _RECORD_FIELDS:
+        field = f'"{section}"."{key}"'
+        if key not in record[section]:
+            if type(None) not in types:
+                raise bad(field, expected, "nothing (missing)")
+            continue
+        value = record[section][key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise bad(field, expected, value)
+    split = record["config"]["validation_split"]
+    if not 0 <= split < 1:
+        raise bad('"config"."validation_split"', "a number in [0, 1)", split)
+    limit = record["config"]["limit"]
+    if limit is not None and limit < 1:
+        raise bad('"config"."limit"', "a positive integer or null", limit)
+    if record["config"]["seed"] < 0:
+        raise bad('"config"."seed"', "a non-negative integer", record["config"]["seed"])
+    return record["data"], record["config"]
 
 
 def cmd_plot_predictions(args: argparse.Namespace) -> int:

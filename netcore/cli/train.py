@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..callbacks import Callback
 from ..course import build_cnn, build_mlp, overfitting_advice
 from ._common import HISTORY_FILE, MODEL_FILE, CLIError, _out_dir, _say, _try_plots
 from ._data import _limited, _prep, _split
@@ -22,6 +23,19 @@ def _data_parallel_under_mpiexec() -> Any:
     if distribution.get_distribution() is None and distribution.launched_by_mpi():
         distribution.set_distribution(distribution.DataParallel())
     return distribution.active()
+
+
+class _EpochKeeper(Callback):
+    """Saves the model at the end of every epoch, so that Ctrl-C (or a killed run) keeps
+    what was trained: the last completed epoch's model (rank 0 alone writes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.epoch = 0  # the last epoch (counted from 1) whose model is in ``path``
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.save(self.path)
+        self.epoch = epoch + 1
 
 
 def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
@@ -95,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit
     )
     model.summary(print_fn=_say)
-    cbs = []
+    cbs: list[Callback] = []
     early = None
     if args.patience is not None:
         if x_val is None:
@@ -107,18 +121,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     shape = model.input_shape
     xt, yt = _prep(x_tr, y_tr, data.num_classes, shape)
     val = None if x_val is None or y_val is None else _prep(x_val, y_val, data.num_classes, shape)
+    keeper = _EpochKeeper(out / MODEL_FILE)
+    cbs.append(keeper)
     # The model itself stops with NonFiniteLossError on a NaN/inf loss; NumPy's overflow
     # warnings on the way there would only bury that message.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        history = model.fit(
-            xt,
-            yt,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            verbose=1,
-            validation_data=val,
-            callbacks=cbs,
-        )
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = model.fit(
+                xt,
+                yt,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                verbose=1,
+                validation_data=val,
+                callbacks=cbs,
+            )
+    except KeyboardInterrupt:
+        _say("")
+        if keeper.epoch:
+            _say(f"Interrupted: the model of epoch {keeper.epoch} is saved in {keeper.path}.")
+        else:
+            _say("Interrupted before the first epoch ended: no model saved.")
+        return 130
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     epochs_run = len(hist.get("loss", []))
 

@@ -85,6 +85,8 @@ def fit_epochs(
         progress.close(logs)
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)
+        if (dist := distribution.active()) is not None:  # stopped on some ranks: on all
+            model.stop_training = dist.any_rank(model.stop_training)
         if model.stop_training:
             break
     for cb in cbs:  # callbacks get logs positionally, as Keras calls them
@@ -219,3 +221,20 @@ def evaluate_feed(model: Any, feed: DataFeed, batch_size: int) -> dict[str, floa
         tracker.record(loss, sums, e - s, weight=None if wb is None else wb.sum())
     tracker.sync()
     return tracker.logs()
+
+
+def predict_feed(model: Any, feed: DataFeed, batch_size: int) -> np.ndarray:
+    """The model's outputs for every row of ``feed`` in inference mode, as a NumPy array
+    (data parallel: each rank its rows, gathered on every rank)."""
+    n = feed.n
+    dist = distribution.active()
+    lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
+    out = model.backend.xp.empty((hi - lo, *model.output_shape), dtype=model.dtype)
+    for s in range(lo, hi, batch_size):
+        e = min(hi, s + batch_size)
+        xb = feed.batch(s, e)[0]
+        # An overflow shows as inf/NaN outputs (as Keras), not as RuntimeWarnings.
+        with model._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out[s - lo : e - lo] = model._forward(xb, training=False)
+    host = model.backend.to_numpy(out)  # one device->host move
+    return host if dist is None else dist.gather_rows(host, n)

@@ -53,6 +53,11 @@ def prepare_feed(
         )
     elif class_weight is not None:
         w = validation.class_weight_samples(class_weight, y, model)
+    if w is not None:
+        weight_name = (
+            "class_weight" if sample_weight is None else what.replace("x", "sample_weight")
+        )
+        validation.check_in_range(w, model.dtype, weight_name)
     sparse = model.loss is not None and model.loss.target_kind == "sparse"
     ydt = np.int64 if sparse else model.dtype
     feed = DataFeed(model.backend, x, y, model.dtype, ydt, w)

@@ -43,7 +43,7 @@ from ..callbacks import Callback, History
 from . import batches, capture
 from . import epochs as epochs_mod
 from .feed import DataFeed
-from .guards import NonFiniteFlag, TrainingGuard
+from .guards import NonFiniteFlag, TrainingGuard, claim_optimizer
 from .hints import Advisor, input_scale_message, probability_loss_message
 from .inputs import check_fit_arguments, is_batch_source, prepare_feed
 from .tracker import EpochTracker
@@ -134,7 +134,7 @@ class Trainer:
         if loss is None:
             raise ValueError(f"loss must be given, one of {list(losses_mod.LOSS_NAMES)}")
         self.loss = losses_mod.get(loss)
-        self.optimizer = optimizers_mod.get(optimizer)
+        self.optimizer = claim_optimizer(optimizers_mod.get(optimizer), self)
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
@@ -166,6 +166,8 @@ class Trainer:
     def _grad_buffer(self, shape: tuple) -> Any:
         buf = self._grad_buffers.get(shape)
         if buf is None:
+            if len(self._grad_buffers) >= 16:  # many batch sizes: bounded as Layer.buffer
+                self._grad_buffers.clear()
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
 
@@ -344,6 +346,9 @@ class Trainer:
                     verbose,
                     callbacks,
                 )
+            except (SystemExit, KeyboardInterrupt) as exc:  # one rank leaving ends the job
+                distribution.end_job_for(exc, "fit")
+                raise
             finally:
                 self._captured = None
 
@@ -402,11 +407,10 @@ class Trainer:
             )
         else:
             batches.refuse_steps_with_arrays(steps=steps)
-            logs = epochs_mod.evaluate_feed(
-                self,
-                self._prepare(x, y, "x", sample_weight=sample_weight),
-                validation.check_batch_size(batch_size),
-            )
+            batch_size = validation.check_batch_size(batch_size)
+            feed = self._prepare(x, y, "x", sample_weight=sample_weight)
+            distribution.begin_inference(self, "evaluate", feed.n, batch_size)
+            logs = epochs_mod.evaluate_feed(self, feed, batch_size)
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -430,18 +434,8 @@ class Trainer:
         batches.refuse_steps_with_arrays(steps=steps)
         batch_size = validation.check_batch_size(batch_size)
         feed = self._prepare(x, None, "x", targets=False)
-        n = feed.n
-        dist = distribution.active()
-        lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
-        out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
-        for s in range(lo, hi, batch_size):
-            e = min(hi, s + batch_size)
-            xb = feed.batch(s, e)[0]
-            # An overflow shows as inf/NaN outputs (as Keras), not as RuntimeWarnings.
-            with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out[s - lo : e - lo] = self._forward(xb, training=False)
-        host = self.backend.to_numpy(out)  # one device->host move
-        return host if dist is None else dist.gather_rows(host, n)
+        distribution.begin_inference(self, "predict", feed.n, batch_size)
+        return epochs_mod.predict_feed(self, feed, batch_size)
 
     # ------------------------------------------------------------------ checks
     def _require_compiled(self, what: str) -> None:
