@@ -152,14 +152,20 @@ def test_bad_schedule_arguments_are_refused(make, match):
         make()
 
 
-def test_the_captured_step_table_of_adam_follows_the_schedule():
-    """capture.adam_rates fills the per-epoch table the CUDA graph reads at the device step
-    counter: with a schedule, entry c is schedule(t - 1) times Adam's bias correction."""
+def test_the_captured_step_rate_table_follows_the_schedule():
+    """capture.step_rates fills the per-epoch table the CUDA graph reads at the device step
+    counter: with a schedule, entry c is schedule(t - 1), times Adam's bias correction for
+    Adam."""
     from netcore.training import capture
 
     sched = S.ExponentialDecay(0.05, 2, 0.5)
-    opt = nc.optimizers.Adam(sched)
-    table = capture.adam_rates(opt, 5, 4, np.float64)
+    table = capture.step_rates(nc.optimizers.Adam(sched), 5, 4, np.float64)
     want = [sched(t - 1) * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) for t in range(5, 9)]
     np.testing.assert_allclose(table, want, rtol=1e-15)
-    assert opt.capturable and not nc.optimizers.SGD(sched).capturable
+    for opt in (
+        nc.optimizers.SGD(sched),
+        nc.optimizers.RMSprop(sched),
+        nc.optimizers.Adagrad(sched),
+    ):
+        table = capture.step_rates(opt, 5, 4, np.float64)
+        np.testing.assert_allclose(table, [0.05 * 0.5 ** ((t - 1) / 2) for t in range(5, 9)])

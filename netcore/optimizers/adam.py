@@ -31,10 +31,6 @@ class Adam(Optimizer):
         self.beta_2 = _check_float("beta_2", beta_2, 0.0, 1.0, low_inclusive=True)
         self.epsilon = _check_float("epsilon", epsilon, 0.0)
 
-    @property
-    def capturable(self) -> bool:
-        return True  # the captured step reads alpha_t from a table filled by rate_at
-
     def rate_at(self, t: int, bias_corrected: bool = True) -> float:
         """The step size ``alpha`` of step ``t`` (1-based): the learning rate of step ``t``
         (a schedule's value at ``t - 1``) with the bias correction folded in."""

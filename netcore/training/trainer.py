@@ -347,9 +347,7 @@ class Trainer:
             # continues the count of earlier fit calls unless initial_epoch says where we are.
             offset = self._next_epoch if initial_epoch is None else 0
             dp, weighted = dist is not None, feed.w is not None
-            # A rate varying within an epoch is read on the device by Adam's captured step only.
-            ok = self.optimizer is not None and self.optimizer.capturable
-            self._captured = capture.for_fit(self, feed, batch_size, dp, weighted) if ok else None
+            self._captured = capture.for_fit(self, feed, batch_size, dp, weighted)
             try:
                 return epochs_mod.fit_epochs(
                     self,
