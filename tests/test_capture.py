@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import kernel_cases
 import numpy as np
 import pytest
 
@@ -31,11 +32,17 @@ from netcore.training import capture, capture_check, capture_kernels
 
 
 class ReplayingRuntime:
-    """The graph runtime's contract on the CPU: capture keeps ``fn``, replay runs it."""
+    """The graph runtime's contract on the CPU: capture keeps ``fn``, replay runs it.
+
+    ``pinned``: a model whose optimizer's step count each replay sees as it was at the
+    capture, as a real graph holds the host values of its capture (a rate the step takes from
+    the host is then frozen, and a replay that relies on one goes wrong)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.captures = self.replays = 0
         self.fail = fail
+        self.pinned: Any = None
+        self._captured_at = 0
 
     def epoch(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -47,11 +54,20 @@ class ReplayingRuntime:
         if self.fail:
             raise RuntimeError("this step cannot be captured")
         self.captures += 1
+        if self.pinned is not None:
+            self._captured_at = self.pinned.optimizer.iterations
         return fn
 
     def replay(self, graph: Callable[[], None]) -> None:
         self.replays += 1
-        graph()
+        if self.pinned is None:
+            return graph()
+        opt = self.pinned.optimizer
+        now, opt.iterations = opt.iterations, self._captured_at
+        try:
+            graph()
+        finally:
+            opt.iterations = now
 
 
 @pytest.fixture
@@ -357,37 +373,27 @@ def test_routed_update_reads_the_rate_at_the_counter_and_leaves_other_ops_alone(
     assert "_update" not in vars(be)
 
 
-def _update_call(be: Any, op: str, arrays: list[np.ndarray], rate: float, flag: Any) -> None:
-    """``op`` on the backend at host rate ``rate`` (momentum on where the rule has one)."""
-    p, g, s1, s2 = arrays
-    if op == "sgd_update":
-        be.sgd_update(p, g, s1, rate, 0.9, True, flag)
-    elif op == "adam_update":
-        be.adam_update(p, g, s1, s2, rate, 0.9, 0.999, 1e-7, flag)
-    elif op == "rmsprop_update":
-        be.rmsprop_update(p, g, s1, s2, rate, 0.9, 0.5, 1e-7, flag)
-    else:
-        be.adagrad_update(p, g, s1, rate, 1e-7, flag)
-
-
-@pytest.mark.parametrize("op", sorted(step_kernels.PER_STEP_SCALARS))
+@pytest.mark.parametrize("case", kernel_cases._opt_cases(), ids=lambda c: c[0])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_routed_update_of_every_optimizer_op_uses_the_tables_rate(op: str, dtype: Any) -> None:
+def test_routed_update_of_every_optimizer_op_uses_the_tables_rate(case: Any, dtype: Any) -> None:
     """Each update op, routed, is the eager op at ``table[counter]`` (the host's rate unused)."""
     be = netcore.get_backend("cpu")
-    kernels = capture_kernels.StepKernels(be)
+    _, op, n_states, kw = case
+    rate = step_kernels.PER_STEP_SCALARS[op]
     rng = np.random.default_rng(8)
-    arrays = [rng.normal(size=23).astype(dtype), rng.normal(size=23).astype(dtype)]
-    arrays += [rng.random(23).astype(dtype) for _ in range(2)]  # slots: sums of squares >= 0
+    p, g = rng.normal(size=23).astype(dtype), rng.normal(size=23).astype(dtype)
+    states = [rng.random(23).astype(dtype) for _ in range(n_states)]  # sums of squares >= 0
     table, counter = np.array([1e-2, 3e-2, 7e-2], dtype), np.array([2], np.int32)
-    got, want = [a.copy() for a in arrays], [a.copy() for a in arrays]
+    got, want = [a.copy() for a in (p, g, *states)], [a.copy() for a in (p, g, *states)]
     flag = np.zeros(1, np.int32)
+    kernels = capture_kernels.StepKernels(be)
     with capture_kernels.routed_updates(be, kernels, {op: table}, counter):
-        _update_call(be, op, got, 123.0, flag)
-    _update_call(be, op, want, float(table[2]), np.zeros(1, np.int32))
+        kernel_cases._call_opt(be, op, got[0], got[1], got[2:], {**kw, rate: 123.0}, flag)
+    ref = {**kw, rate: float(table[2])}
+    kernel_cases._call_opt(be, op, want[0], want[1], want[2:], ref, np.zeros(1, np.int32))
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
-    assert flag[0] == 0 and not np.array_equal(got[0], arrays[0])
+    assert flag[0] == 0 and not np.array_equal(got[0], p)
 
 
 # ---------------------------------------------------------------- the GEMM mapping
@@ -464,6 +470,7 @@ def test_captured_training_with_a_schedule_matches_eager_for_every_optimizer(
 ) -> None:
     x, y = _data()
     cap, eager = _model(optimizer()), _model(optimizer(), jit_compile=False)
+    runtime.pinned = cap
     hc = cap.fit(x, y, batch_size=16, epochs=2, verbose=0)
     he = eager.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert (runtime.captures, runtime.replays) == (2, 6)
