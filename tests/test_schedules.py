@@ -106,6 +106,7 @@ def test_sgd_takes_the_schedule_value_of_each_step():
         model.train_on_batch(x, y)
         w -= rate * 2 * (w - 1.0)
         assert model.get_weights()[0][0, 0] == pytest.approx(w, rel=1e-12)
+    assert model.optimizer is not None
     assert model.optimizer.learning_rate == pytest.approx(0.01)
 
 
@@ -116,6 +117,7 @@ def test_a_schedule_is_saved_with_the_model(tmp_path):
     model.fit(np.ones((8, 2)), np.ones((8, 2)), batch_size=2, verbose=0)
     model.save(tmp_path / "m.netcore")
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
+    assert back.optimizer is not None and model.optimizer is not None
     assert back.optimizer.get_config() == model.optimizer.get_config()
     assert back.optimizer.learning_rate == cosine(4) == model.optimizer.learning_rate
 

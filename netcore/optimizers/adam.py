@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .base import Optimizer, _check_float
+from .schedules import LearningRateSchedule
 
 
 class Adam(Optimizer):
@@ -21,7 +22,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | LearningRateSchedule = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
