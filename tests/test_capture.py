@@ -2,7 +2,7 @@
 
 On the CPU: the argument, ``NETCORE_JIT`` and ``--jit``, the resolution per backend, the step
 plan, the buffer layout, the device-counter kernels against their NumPy references, the
-per-step Adam kernel derived from ``adam_update``'s spec, the GEMM operand mapping, and the
+per-step update kernels derived from each optimizer op's spec, the GEMM operand mapping, and the
 whole captured epoch loop driven by a CPU stand-in for the graph runtime (``capture`` keeps
 the step function, ``replay`` calls it): that runs exactly the code a CUDA graph would hold,
 so captured and eager training must agree bit for bit. Wrong replays injected into the
@@ -738,6 +738,10 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
     return host
 
 
+def _halving_every(steps: int) -> Any:
+    return netcore.optimizers.schedules.ExponentialDecay(0.05, steps, 0.5)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize(
     "optimizer, dropout",
@@ -747,12 +751,23 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
         ("rmsprop", False),
         (lambda: netcore.optimizers.SGD(0.05, momentum=0.9), False),
         ("rmsprop", True),
+        (lambda: netcore.optimizers.SGD(_halving_every(10), momentum=0.9), False),
+        (lambda: netcore.optimizers.Adagrad(_halving_every(10)), False),
     ],
-    ids=["adam", "adam-dropout", "rmsprop", "sgd-momentum", "rmsprop-dropout"],
+    ids=[
+        "adam",
+        "adam-dropout",
+        "rmsprop",
+        "sgd-momentum",
+        "rmsprop-dropout",
+        "sgd-schedule",
+        "adagrad-schedule",
+    ],
 )
 def test_gpu_captured_and_eager_steps_agree(optimizer: Any, dropout: bool) -> None:
     """Every step of a captured epoch (its self-check included) against the eager epoch:
-    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers."""
+    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers,
+    and schedules (a rate that halves every 10 of the epoch's 51 steps)."""
     x, y = _data(51 * 32)
 
     def make(jit: Any) -> netcore.Sequential:

@@ -1,9 +1,9 @@
 """The captured step's kernels (netcore/kernels/captured.py) in numba's CUDA simulator.
 
-The gather, the step recorder and Adam's table-driven update launched through the CUDA
-launcher (grids from the backend, as on a GPU) against their NumPy references; then one
-captured fit on backend='cuda' (simulated) with a replaying stand-in for the graph runtime,
-against the same fit trained eagerly (tests/test_capture.py checks captured fits on the CPU).
+The gather, the step recorder and each optimizer's table-driven update launched through the
+CUDA launcher (grids from the backend, as on a GPU) against their NumPy references; then
+captured fits on backend='cuda' (simulated: Adam, RMSprop with a decaying schedule) with a
+replaying stand-in for the graph runtime, against the same fits trained eagerly (tests/test_capture.py checks captured fits on the CPU).
 """
 
 from __future__ import annotations
