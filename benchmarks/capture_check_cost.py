@@ -111,14 +111,14 @@ def measure(device: str, batch_size: int, n: int) -> dict[str, float]:
 def caught_wrong_replay(device: str, batch_size: int, n: int) -> str | None:
     """The warning of a fit whose graph reads a frozen Adam rate (the warm-up step's), or
     None if the self-check let it through."""
-    real = capture.adam_rates
+    real = capture.step_rates
 
     def frozen(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarray:
         return np.full_like(real(optimizer, first_t, steps, dtype), optimizer.rate_at(first_t))
 
     x, y = common.to_backend(device, *common.make_data(n))
     on_cpu = stand_in() if device == "cpu" else contextlib.nullcontext()
-    with on_cpu, _patched(capture, "adam_rates", frozen), warnings.catch_warnings(record=True) as w:
+    with on_cpu, _patched(capture, "step_rates", frozen), warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         model = _model(device, strict=False)
         model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)

@@ -55,7 +55,8 @@ LAUNCH_THREADS = {
     "rmsprop_update": 256,
     "adagrad_update": 256,
     "gather_rows": 256,
-    "adam_update_at": 256,
+    # an update's ``_at`` form launches as its op does (``_grid1``)
+    **{f"{op}_at": 256 for op in captured.PER_STEP_SCALARS},
     "record_step": captured.RECORD_THREADS,
     # convolution, pooling, batch norm: ``_grid1`` (256) but the per-channel sums, which take
     # the ``_grid_cols`` block of 32 x 16

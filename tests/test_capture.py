@@ -2,7 +2,7 @@
 
 On the CPU: the argument, ``NETCORE_JIT`` and ``--jit``, the resolution per backend, the step
 plan, the buffer layout, the device-counter kernels against their NumPy references, the
-per-step Adam kernel derived from ``adam_update``'s spec, the GEMM operand mapping, and the
+per-step update kernels derived from each optimizer op's spec, the GEMM operand mapping, and the
 whole captured epoch loop driven by a CPU stand-in for the graph runtime (``capture`` keeps
 the step function, ``replay`` calls it): that runs exactly the code a CUDA graph would hold,
 so captured and eager training must agree bit for bit. Wrong replays injected into the
@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import kernel_cases
 import numpy as np
 import pytest
 
@@ -31,11 +32,17 @@ from netcore.training import capture, capture_check, capture_kernels
 
 
 class ReplayingRuntime:
-    """The graph runtime's contract on the CPU: capture keeps ``fn``, replay runs it."""
+    """The graph runtime's contract on the CPU: capture keeps ``fn``, replay runs it.
+
+    ``pinned``: a model whose optimizer's step count each replay sees as it was at the
+    capture, as a real graph holds the host values of its capture (a rate the step takes from
+    the host is then frozen, and a replay that relies on one goes wrong)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.captures = self.replays = 0
         self.fail = fail
+        self.pinned: Any = None
+        self._captured_at = 0
 
     def epoch(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -47,11 +54,20 @@ class ReplayingRuntime:
         if self.fail:
             raise RuntimeError("this step cannot be captured")
         self.captures += 1
+        if self.pinned is not None:
+            self._captured_at = self.pinned.optimizer.iterations
         return fn
 
     def replay(self, graph: Callable[[], None]) -> None:
         self.replays += 1
-        graph()
+        if self.pinned is None:
+            return graph()
+        opt = self.pinned.optimizer
+        now, opt.iterations = opt.iterations, self._captured_at
+        try:
+            graph()
+        finally:
+            opt.iterations = now
 
 
 @pytest.fixture
@@ -230,19 +246,22 @@ def test_step_plan_replays_the_full_batches_after_the_first(n: int, b: int, mode
 def test_buffer_layout_holds_one_batch_and_one_log_row_per_step() -> None:
     x = np.zeros((70, 28, 28), np.float32)
     y = np.zeros((70,), np.int64)
-    lay = capture.buffer_layout(16, 5, x, y, n_metrics=2, adam=True)
+    lay = capture.buffer_layout(16, 5, x, y, n_metrics=2, dtype="float32")
     assert lay["x"] == ((16, 28, 28), np.float32) and lay["y"] == ((16,), np.int64)
     assert lay["counter"] == ((1,), np.int32)
     assert lay["row"] == ((5,), np.float64) and lay["log"] == ((5, 5), np.float64)
-    assert lay["alphas"] == ((5,), np.float32)
-    assert "alphas" not in capture.buffer_layout(16, 5, x, y, 0, adam=False)
+    assert lay["rates"] == ((5,), np.float32)
+    assert capture.buffer_layout(16, 5, x, y, 0, dtype="float64")["rates"] == ((5,), np.float64)
 
 
-def test_adam_rates_follow_keras_bias_correction() -> None:
+def test_step_rates_follow_keras_bias_correction_for_adam() -> None:
     opt = netcore.optimizers.Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99)
-    got = capture.adam_rates(opt, 4, 3, np.float64)
+    got = capture.step_rates(opt, 4, 3, np.float64)
     want = [0.01 * np.sqrt(1 - 0.99**t) / (1 - 0.8**t) for t in (4, 5, 6)]
     np.testing.assert_allclose(got, want, rtol=1e-15)
+    np.testing.assert_array_equal(
+        capture.step_rates(netcore.optimizers.SGD(0.3), 4, 3, np.float64), [0.3] * 3
+    )
 
 
 # ---------------------------------------------------------------- the counter kernels
@@ -314,16 +333,25 @@ def test_adam_at_kernel_is_the_adam_update_with_the_tables_rate(dtype: Any) -> N
     assert flag[0] == flag_ref[0] == 0
 
 
-def test_per_step_kernel_is_derived_from_the_ops_spec() -> None:
-    """adam_update_at takes adam_update's parameters with alpha replaced by the table and
-    the counter: nothing of Adam's parameter list is written twice."""
+@pytest.mark.parametrize(
+    "op, scalar",
+    [
+        ("sgd_update", "lr"),
+        ("adam_update", "alpha"),
+        ("rmsprop_update", "lr"),
+        ("adagrad_update", "lr"),
+    ],
+)
+def test_per_step_kernel_is_derived_from_the_ops_spec(op: str, scalar: str) -> None:
+    """<op>_at takes <op>'s parameters with the rate replaced by the table and the counter:
+    nothing of an update's parameter list is written twice."""
     from netcore.kernels import SPECS
 
-    base = [(p.name, p.type, p.ndim) for p in SPECS["adam_update"].params]
-    at = [(p.name, p.type, p.ndim) for p in step_kernels.PER_STEP_SPECS["adam_update"].params]
-    i = [n for n, _, _ in base].index("alpha")
-    assert at == base[:i] + [("alphas", "float", 1), ("counter", "int32", 1)] + base[i + 1 :]
-    assert step_kernels.PER_STEP_SPECS["adam_update"].name == "adam_update_at"
+    base = [(p.name, p.type, p.ndim) for p in SPECS[op].params]
+    at = [(p.name, p.type, p.ndim) for p in step_kernels.PER_STEP_SPECS[op].params]
+    i = [n for n, _, _ in base].index(scalar)
+    assert at == base[:i] + [(scalar + "s", "float", 1), ("counter", "int32", 1)] + base[i + 1 :]
+    assert step_kernels.PER_STEP_SPECS[op].name == op + "_at"
 
 
 def test_routed_update_reads_the_rate_at_the_counter_and_leaves_other_ops_alone() -> None:
@@ -343,6 +371,29 @@ def test_routed_update_reads_the_rate_at_the_counter_and_leaves_other_ops_alone(
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(sgd_p, p - np.float32(0.5) * g)
     assert "_update" not in vars(be)
+
+
+@pytest.mark.parametrize("case", kernel_cases._opt_cases(), ids=lambda c: c[0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_routed_update_of_every_optimizer_op_uses_the_tables_rate(case: Any, dtype: Any) -> None:
+    """Each update op, routed, is the eager op at ``table[counter]`` (the host's rate unused)."""
+    be = netcore.get_backend("cpu")
+    _, op, n_states, kw = case
+    rate = step_kernels.PER_STEP_SCALARS[op]
+    rng = np.random.default_rng(8)
+    p, g = rng.normal(size=23).astype(dtype), rng.normal(size=23).astype(dtype)
+    states = [rng.random(23).astype(dtype) for _ in range(n_states)]  # sums of squares >= 0
+    table, counter = np.array([1e-2, 3e-2, 7e-2], dtype), np.array([2], np.int32)
+    got, want = [a.copy() for a in (p, g, *states)], [a.copy() for a in (p, g, *states)]
+    flag = np.zeros(1, np.int32)
+    kernels = capture_kernels.StepKernels(be)
+    with capture_kernels.routed_updates(be, kernels, {op: table}, counter):
+        kernel_cases._call_opt(be, op, got[0], got[1], got[2:], {**kw, rate: 123.0}, flag)
+    ref = {**kw, rate: float(table[2])}
+    kernel_cases._call_opt(be, op, want[0], want[1], want[2:], ref, np.zeros(1, np.int32))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert flag[0] == 0 and not np.array_equal(got[0], p)
 
 
 # ---------------------------------------------------------------- the GEMM mapping
@@ -397,6 +448,35 @@ def test_captured_training_matches_eager_training_bit_for_bit(
         np.testing.assert_array_equal(a, b)
     assert cap.optimizer is not None and eager.optimizer is not None
     assert cap.optimizer.iterations == eager.optimizer.iterations == 15
+
+
+def _decaying(make: Callable[..., Any]) -> Callable[[], Any]:
+    """An optimizer whose rate halves every step: a rate frozen into the graph would show."""
+    return lambda: make(netcore.optimizers.schedules.ExponentialDecay(0.05, 1, 0.5))
+
+
+SCHEDULED = [
+    _decaying(netcore.optimizers.Adam),
+    _decaying(netcore.optimizers.RMSprop),
+    _decaying(lambda lr: netcore.optimizers.SGD(lr, momentum=0.9)),
+    _decaying(netcore.optimizers.Adagrad),
+]
+SCHEDULED_IDS = ["adam", "rmsprop", "sgd-momentum", "adagrad"]
+
+
+@pytest.mark.parametrize("optimizer", SCHEDULED, ids=SCHEDULED_IDS)
+def test_captured_training_with_a_schedule_matches_eager_for_every_optimizer(
+    runtime: ReplayingRuntime, optimizer: Callable[[], Any]
+) -> None:
+    x, y = _data()
+    cap, eager = _model(optimizer()), _model(optimizer(), jit_compile=False)
+    runtime.pinned = cap
+    hc = cap.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    he = eager.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert (runtime.captures, runtime.replays) == (2, 6)
+    assert hc.history == he.history
+    for a, b in zip(cap.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_captured_training_with_dropout_matches_eager(runtime: ReplayingRuntime) -> None:
@@ -505,13 +585,13 @@ def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.Monkey
 
 # ---------------------------------------------------------------- the self-check
 def _frozen_rate(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A wrong replay: the graph's Adam rate frozen at the warm-up step's value."""
-    real = capture.adam_rates
+    """A wrong replay: the graph's rate frozen at the warm-up step's value."""
+    real = capture.step_rates
 
     def frozen(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarray:
         return np.full_like(real(optimizer, first_t, steps, dtype), optimizer.rate_at(first_t))
 
-    monkeypatch.setattr(capture, "adam_rates", frozen)
+    monkeypatch.setattr(capture, "step_rates", frozen)
 
 
 def _stale_input(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -539,6 +619,37 @@ def test_wrong_replay_is_caught_warned_once_and_trained_eagerly_under_auto(
         warnings.simplefilter("error")  # a later fit of the model: eager, and no new warning
         cap.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert (runtime.captures, runtime.replays) == (1, 1)
+
+
+@pytest.mark.parametrize("optimizer", SCHEDULED[1:], ids=SCHEDULED_IDS[1:])
+def test_a_frozen_scheduled_rate_is_caught_for_every_optimizer(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch, optimizer: Callable[[], Any]
+) -> None:
+    _frozen_rate(monkeypatch)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning, match="replayed step differs"):
+        cap = _model(optimizer())
+        hc = cap.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert (runtime.captures, runtime.replays) == (1, 1)  # the checked replay, then eager
+    assert (
+        hc.history
+        == _model(optimizer(), jit_compile=False)
+        .fit(x, y, batch_size=16, epochs=1, verbose=0)
+        .history
+    )
+
+
+def test_a_frozen_constant_rate_is_the_right_rate(
+    runtime: ReplayingRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a schedule SGD's rate is the same every step: freezing it changes nothing,
+    and the self-check lets the replays through."""
+    _frozen_rate(monkeypatch)
+    x, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _model(netcore.optimizers.SGD(0.05)).fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert (runtime.captures, runtime.replays) == (1, 3)
 
 
 def test_wrong_replay_raises_under_jit_compile_true(
@@ -627,6 +738,10 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
     return host
 
 
+def _halving_every(steps: int) -> Any:
+    return netcore.optimizers.schedules.ExponentialDecay(0.05, steps, 0.5)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize(
     "optimizer, dropout",
@@ -636,12 +751,23 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
         ("rmsprop", False),
         (lambda: netcore.optimizers.SGD(0.05, momentum=0.9), False),
         ("rmsprop", True),
+        (lambda: netcore.optimizers.SGD(_halving_every(10), momentum=0.9), False),
+        (lambda: netcore.optimizers.Adagrad(_halving_every(10)), False),
     ],
-    ids=["adam", "adam-dropout", "rmsprop", "sgd-momentum", "rmsprop-dropout"],
+    ids=[
+        "adam",
+        "adam-dropout",
+        "rmsprop",
+        "sgd-momentum",
+        "rmsprop-dropout",
+        "sgd-schedule",
+        "adagrad-schedule",
+    ],
 )
 def test_gpu_captured_and_eager_steps_agree(optimizer: Any, dropout: bool) -> None:
     """Every step of a captured epoch (its self-check included) against the eager epoch:
-    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers."""
+    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers,
+    and schedules (a rate that halves every 10 of the epoch's 51 steps)."""
     x, y = _data(51 * 32)
 
     def make(jit: Any) -> netcore.Sequential:
@@ -819,8 +945,11 @@ class _FakeLaunchers:
 class _FakeCudaBackend:
     name, simulated = "cuda", True
 
+    def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:
+        return (1,), (256,)
 
-def test_step_kernels_compile_once_per_backend_and_adam_only_for_adam(
+
+def test_step_kernels_compile_once_per_backend_and_each_update_when_first_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import gc
@@ -834,13 +963,16 @@ def test_step_kernels_compile_once_per_backend_and_adam_only_for_adam(
     monkeypatch.setattr(step_kernels, "cuda_step_kernels", make)
     be, other = _FakeCudaBackend(), _FakeCudaBackend()
     first = capture_kernels.StepKernels(be)
-    first.prepare(np.float32, adam=False)
+    first.prepare()
     assert made[0].compiled == [
         ("gather_rows", step_kernels.UNTYPED_KEY),
         ("record_step", step_kernels.UNTYPED_KEY),
     ]
-    capture_kernels.StepKernels(be).prepare(np.float64, adam=True)
-    assert len(made) == 1 and made[0].compiled[-1] == ("adam_update_at", "float64")
+    # The warm-up step runs the optimizer's _at update: only that one compiles, in its dtype.
+    p = np.zeros(4, np.float64)
+    flag, table, counter = np.zeros(1, np.int32), np.zeros(2), np.zeros(1, np.int32)
+    capture_kernels.StepKernels(be).update_at("adagrad_update", flag, p, p, p, table, counter, 0.1)
+    assert len(made) == 1 and made[0].compiled[2:] == [("adagrad_update_at", "float64")]
     capture_kernels.StepKernels(other)
     assert len(made) == 2
     n = len(capture_kernels._CUDA_SETS)

@@ -106,6 +106,7 @@ def test_sgd_takes_the_schedule_value_of_each_step():
         model.train_on_batch(x, y)
         w -= rate * 2 * (w - 1.0)
         assert model.get_weights()[0][0, 0] == pytest.approx(w, rel=1e-12)
+    assert model.optimizer is not None
     assert model.optimizer.learning_rate == pytest.approx(0.01)
 
 
@@ -116,6 +117,7 @@ def test_a_schedule_is_saved_with_the_model(tmp_path):
     model.fit(np.ones((8, 2)), np.ones((8, 2)), batch_size=2, verbose=0)
     model.save(tmp_path / "m.netcore")
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
+    assert back.optimizer is not None and model.optimizer is not None
     assert back.optimizer.get_config() == model.optimizer.get_config()
     assert back.optimizer.learning_rate == cosine(4) == model.optimizer.learning_rate
 
@@ -152,14 +154,20 @@ def test_bad_schedule_arguments_are_refused(make, match):
         make()
 
 
-def test_the_captured_step_table_of_adam_follows_the_schedule():
-    """capture.adam_rates fills the per-epoch table the CUDA graph reads at the device step
-    counter: with a schedule, entry c is schedule(t - 1) times Adam's bias correction."""
+def test_the_captured_step_rate_table_follows_the_schedule():
+    """capture.step_rates fills the per-epoch table the CUDA graph reads at the device step
+    counter: with a schedule, entry c is schedule(t - 1), times Adam's bias correction for
+    Adam."""
     from netcore.training import capture
 
     sched = S.ExponentialDecay(0.05, 2, 0.5)
-    opt = nc.optimizers.Adam(sched)
-    table = capture.adam_rates(opt, 5, 4, np.float64)
+    table = capture.step_rates(nc.optimizers.Adam(sched), 5, 4, np.float64)
     want = [sched(t - 1) * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) for t in range(5, 9)]
     np.testing.assert_allclose(table, want, rtol=1e-15)
-    assert opt.capturable and not nc.optimizers.SGD(sched).capturable
+    for opt in (
+        nc.optimizers.SGD(sched),
+        nc.optimizers.RMSprop(sched),
+        nc.optimizers.Adagrad(sched),
+    ):
+        table = capture.step_rates(opt, 5, 4, np.float64)
+        np.testing.assert_allclose(table, [0.05 * 0.5 ** ((t - 1) / 2) for t in range(5, 9)])

@@ -9,9 +9,10 @@ step in the epoch) drives it:
   kernel serves float32/float64 inputs, one-hot targets and int32/int64 labels (viewed as
   ``(N, row_bytes / 4)`` int32 arrays).
 * ``<op>_at`` -- a backend op's kernel whose host passes a scalar that changes every step
-  (:data:`PER_STEP_SCALARS`: Adam's ``alpha_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``)
-  with that scalar read from ``<scalar>s[counter]`` (a table filled on the host once per
-  epoch) instead of a kernel argument frozen into the graph. It is derived from the op's
+  (:data:`PER_STEP_SCALARS`: each optimizer update's rate, a learning-rate schedule's value at
+  the step, and Adam's ``alpha_t = lr_t sqrt(1 - beta_2^t) / (1 - beta_1^t)``) with that
+  scalar read from ``<scalar>s[counter]`` (a table filled on the host once per epoch)
+  instead of a kernel argument frozen into the graph. It is derived from the op's
   :class:`~.spec.KernelSpec` by :func:`per_step_spec`: the same parameters with the scalar
   replaced by the table and the counter, a body that calls the op's own kernel body. The
   rule and its parameter list are written once, in :mod:`.optimizers`.
@@ -41,8 +42,14 @@ from .optimizers import thread_range
 from .spec import KernelSpec, Param, arr
 
 #: Backend ops whose kernel takes a scalar that the host computes anew every step: the
-#: scalar's name. A captured step reads it from a per-epoch table at the step counter.
-PER_STEP_SCALARS: dict[str, str] = {"adam_update": "alpha"}
+#: scalar's name. A captured step reads it from a per-epoch table at the step counter. They
+#: are the optimizer updates, and the scalar is the step's rate (``Optimizer.rate_at``).
+PER_STEP_SCALARS: dict[str, str] = {
+    "sgd_update": "lr",
+    "adam_update": "alpha",
+    "rmsprop_update": "lr",
+    "adagrad_update": "lr",
+}
 
 
 # ---------------------------------------------------------------- kernel bodies (both targets)

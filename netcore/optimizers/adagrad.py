@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Optimizer, _check_float
+from .schedules import LearningRateSchedule
 
 
 class Adagrad(Optimizer):
@@ -15,7 +16,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | LearningRateSchedule = 0.001,
         initial_accumulator_value: float = 0.1,
         epsilon: float = 1e-7,
     ) -> None:

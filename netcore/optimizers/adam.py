@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .base import Optimizer, _check_float
+from .schedules import LearningRateSchedule
 
 
 class Adam(Optimizer):
@@ -21,7 +22,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | LearningRateSchedule = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -30,10 +31,6 @@ class Adam(Optimizer):
         self.beta_1 = _check_float("beta_1", beta_1, 0.0, 1.0, low_inclusive=True)
         self.beta_2 = _check_float("beta_2", beta_2, 0.0, 1.0, low_inclusive=True)
         self.epsilon = _check_float("epsilon", epsilon, 0.0)
-
-    @property
-    def capturable(self) -> bool:
-        return True  # the captured step reads alpha_t from a table filled by rate_at
 
     def rate_at(self, t: int, bias_corrected: bool = True) -> float:
         """The step size ``alpha`` of step ``t`` (1-based): the learning rate of step ``t``

@@ -114,13 +114,6 @@ class Optimizer:
         lr = self._learning_rate
         return lr(t - 1) if isinstance(lr, LearningRateSchedule) else lr
 
-    @property
-    def capturable(self) -> bool:
-        """Can a captured (CUDA-graph) step take this optimizer's rate? Its update must read
-        a per-step rate from the device where the rate changes within an epoch: Adam's does
-        (its table is filled from ``rate_at``); the others' take it as a constant."""
-        return self.schedule is None
-
     def active_slots(self) -> tuple[str, ...]:
         return self.slots
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Optimizer, _check_float
+from .schedules import LearningRateSchedule
 
 
 class RMSprop(Optimizer):
@@ -18,7 +19,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | LearningRateSchedule = 0.001,
         rho: float = 0.9,
         momentum: float = 0.0,
         epsilon: float = 1e-7,

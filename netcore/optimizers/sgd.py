@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import validation
 from .base import Optimizer, _check_float
+from .schedules import LearningRateSchedule
 
 
 class SGD(Optimizer):
@@ -18,7 +19,10 @@ class SGD(Optimizer):
     slots = ("velocity",)
 
     def __init__(
-        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+        self,
+        learning_rate: float | LearningRateSchedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         super().__init__(learning_rate)
         self.momentum = _check_float("momentum", momentum, 0.0, 1.0, low_inclusive=True)

@@ -7,12 +7,14 @@ for a replay to be the same step as an eager one:
 * **Inputs from fixed buffers.** The graph's first kernels gather the step's rows,
   ``x[order[c * B:(c + 1) * B]]`` and the same rows of ``y``, into fixed ``(B, ...)``
   buffers, where ``c`` is a device-side int32 step counter (:mod:`netcore.kernels.captured`).
-* **Nothing step-dependent frozen in.** Adam's rate ``alpha_t = lr sqrt(1 - beta_2^t) /
-  (1 - beta_1^t)`` changes every step: while capturing, the backend's optimizer kernel call
-  (``_update``) for an op with a per-step scalar is routed to that kernel's ``_at`` form,
-  which reads the scalar from a per-epoch table at ``counter`` (same values, same dtype as
-  the eager path; :mod:`netcore.kernels.captured`). SGD, RMSprop and Adagrad take only
-  constants.
+* **Nothing step-dependent frozen in.** An optimizer's rate may change every step (a
+  learning-rate schedule's value, and Adam's ``alpha_t = lr_t sqrt(1 - beta_2^t) /
+  (1 - beta_1^t)``): while capturing, the backend's optimizer kernel call (``_update``) is
+  routed to that kernel's ``_at`` form, which reads the rate from a per-epoch table at
+  ``counter``, ``rates[c] = optimizer.rate_at(t)`` for the epoch's step ``c`` (same values,
+  same dtype as the eager path; :mod:`netcore.kernels.captured`). This holds for every
+  optimizer: a model has one, so one table serves whichever update op it calls. The other
+  hyper-parameters are constants of the fit.
 * **Results stay on the device.** The graph's last kernel writes the step's loss, metric
   sums and skip flag to row ``c`` of a per-epoch log and moves the counter on; the epoch
   tracker reads those rows only when the progress display does (one transfer), exactly as it
@@ -20,7 +22,8 @@ for a replay to be the same step as an eager one:
   a no-op and the tracker reports the first failing step with the last good weights.
 * **Everything the step allocates exists before the capture.** Step 0 of each epoch runs
   eagerly (the warm-up: every layer buffer exists at the batch size, and the private memory
-  pool holds each temporary the capture will take again); the graph is then captured (it does
+  pool holds each temporary the capture will take again; its update already reads
+  ``rates[0]``, so the ``_at`` kernel compiles there); the graph is then captured (it does
   not run while captured) and replayed for steps ``1 .. n // B - 1``. A short last batch runs
   eagerly. The capture is redone each epoch: dropout's generator is reseeded and the shuffle
   order is new every epoch, and a callback may have changed the learning rate. Capturing runs
@@ -60,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from ..backend.graph import runtime_of
+from ..kernels.captured import PER_STEP_SCALARS
 from . import capture_check
 from .capture_kernels import StepKernels, routed_updates
 
@@ -157,28 +161,28 @@ class StepPlan:
 
 # ---------------------------------------------------------------- the buffers
 def buffer_layout(
-    batch_size: int, steps: int, x: Any, y: Any, n_metrics: int, adam: bool
+    batch_size: int, steps: int, x: Any, y: Any, n_metrics: int, dtype: Any
 ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shapes and dtypes of the fixed buffers one captured fit uses.
 
     ``x``/``y``: a batch of the data as the feed holds it; ``counter``: the device step index;
     ``row``: one step's ``(loss, *metric sums, flag, weight)`` as float64 (the tracker's row);
-    ``log``: one row per step of the epoch; ``alphas``: Adam's rate per step (Adam only).
+    ``log``: one row per step of the epoch; ``rates``: the optimizer's rate of each step of
+    the epoch, in ``dtype`` (the model's: the update kernel's scalars are in its arrays' dtype).
     """
-    layout = {
+    return {
         "x": ((batch_size, *x.shape[1:]), np.dtype(x.dtype)),
         "y": ((batch_size, *y.shape[1:]), np.dtype(y.dtype)),
         "counter": ((1,), np.dtype(np.int32)),
         "row": ((n_metrics + 3,), np.dtype(np.float64)),
         "log": ((steps, n_metrics + 3), np.dtype(np.float64)),
+        "rates": ((steps,), np.dtype(dtype)),
     }
-    if adam:
-        layout["alphas"] = ((steps,), np.dtype(x.dtype))
-    return layout
 
 
-def adam_rates(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarray:
-    """``alphas[c]`` = Adam's rate at step ``t = first_t + c`` (the optimizer's own formula)."""
+def step_rates(optimizer: Any, first_t: int, steps: int, dtype: Any) -> np.ndarray:
+    """``rates[c]`` = the optimizer's rate of update ``t = first_t + c``
+    (``optimizer.rate_at(t)``: its schedule's value, with Adam's bias correction folded in)."""
     return np.array([optimizer.rate_at(first_t + c) for c in range(steps)], dtype=dtype)
 
 
@@ -195,9 +199,8 @@ class CapturedFit:
         xp = model.backend.xp
         self.model, self.feed, self.runtime, self.strict = model, feed, runtime, strict
         self.plan = StepPlan(feed.n, batch_size, True)
-        self.adam = getattr(model.optimizer, "name", None) == "adam"
         layout = buffer_layout(
-            batch_size, self.plan.steps, feed.x, feed.y, len(model.metrics), self.adam
+            batch_size, self.plan.steps, feed.x, feed.y, len(model.metrics), model.dtype
         )
         self.buf = {name: xp.zeros(shape, dtype=dt) for name, (shape, dt) in layout.items()}
         self.identity = None  # the order of an unshuffled epoch, made when first needed
@@ -243,28 +246,27 @@ class CapturedFit:
             row[1 + j] = s
         row[k + 1] = self.model._nonfinite.array[0]
 
-    def _capture(self, order: Any, first_t: int) -> Any:
+    def _start_rates(self, first_t: int) -> None:
+        """Fill the epoch's rate table (update ``first_t`` is step 0) and point the counter
+        at step 0, the warm-up."""
+        m, b = self.model, self.buf
+        rates = step_rates(m.optimizer, first_t, self.plan.steps, b["rates"].dtype)
+        b["rates"][...] = m.backend.asarray(rates)
+        b["counter"][...] = 0
+
+    def _capture(self, order: Any) -> Any:
         """The graph of one step, for this epoch's order, counter starting at step 1."""
-        m, be, b = self.model, self.model.backend, self.buf
-        self.kernels.prepare(m.dtype, self.adam)
+        b = self.buf
+        self.kernels.prepare()
         b["counter"][...] = 1
         b["log"][...] = 0
-        if self.adam:
-            b["alphas"][...] = be.asarray(
-                adam_rates(m.optimizer, first_t, self.plan.steps, b["alphas"].dtype)
-            )
         return self.runtime.capture(self._step_fn(self._order(order)))
 
     def _routes(self) -> Any:
-        """The ops whose eager form takes a per-step host value, read on the device instead."""
-        if not self.adam:
-            return contextlib.nullcontext()
-        return routed_updates(
-            self.model.backend,
-            self.kernels,
-            {"adam_update": self.buf["alphas"]},
-            self.buf["counter"],
-        )
+        """Every optimizer update op reads its rate from the table at the counter (the
+        model's one optimizer calls one of them)."""
+        tables = dict.fromkeys(PER_STEP_SCALARS, self.buf["rates"])
+        return routed_updates(self.model.backend, self.kernels, tables, self.buf["counter"])
 
     def run_epoch(self, order: Any, tracker: Any, progress: Any, sync_every_step: bool) -> None:
         """Train one epoch (the trainer's per-step loop, with replays for the full batches)."""
@@ -277,7 +279,7 @@ class CapturedFit:
                 mode = plan.mode(step) if self.failed is None else "eager"
                 with m._lock:
                     if mode == "replay" and graph is None:
-                        graph = self._try_capture(order, first_t)
+                        graph = self._try_capture(order)
                         mode = "replay" if graph is not None else "eager"
                     if mode == "replay" and capture_check.needs_check(m, plan.batch_size):
                         graph = self._checked(graph, order, step, tracker)
@@ -287,9 +289,12 @@ class CapturedFit:
                         r = b["log"][step]
                         tracker.record(r[0], [r[1 + j] for j in range(k)], e - s, r[k + 1])
                     else:
-                        warm = (
-                            self.runtime.warmup() if mode == "warmup" else contextlib.nullcontext()
-                        )
+                        warm: Any = contextlib.nullcontext()
+                        if mode == "warmup":  # the graph's update kernels, at rates[0]
+                            self._start_rates(first_t)
+                            warm = contextlib.ExitStack()
+                            warm.enter_context(self.runtime.warmup())
+                            warm.enter_context(self._routes())
                         with warm:
                             loss, sums = m._train_step(*self.feed.batch(s, e, order))
                             if mode == "warmup":  # its kernels compile before the capture
@@ -333,9 +338,9 @@ class CapturedFit:
         )
         return None
 
-    def _try_capture(self, order: Any, first_t: int) -> Any:
+    def _try_capture(self, order: Any) -> Any:
         try:
-            return self._capture(order, first_t)
+            return self._capture(order)
         except Exception as exc:
             if self.strict:
                 raise RuntimeError(
@@ -384,12 +389,12 @@ __all__ = [
     "JIT_CHOICES",
     "StepPlan",
     "CapturedFit",
-    "adam_rates",
     "backend_can_capture",
     "buffer_layout",
     "check_jit_compile",
     "fit_can_capture",
     "for_fit",
+    "step_rates",
     "effective_jit",
     "JIT_ENV",
 ]

@@ -39,14 +39,12 @@ class StepKernels:
         else:
             self._cpu = step_kernels.cpu_step_kernels()
 
-    def prepare(self, dtype: Any, adam: bool) -> None:
-        """Compile the CUDA launchers the step uses now: nothing may compile while a graph
-        is captured."""
+    def prepare(self) -> None:
+        """Compile the CUDA launchers that only the graph runs: nothing may compile while a
+        graph is captured. (The ``_at`` updates compile in the warm-up step, which runs them.)"""
         if self.cuda:
             self._set.get("gather_rows", step_kernels.UNTYPED_KEY)
             self._set.get("record_step", step_kernels.UNTYPED_KEY)
-            if adam:
-                self._set.get(step_kernels.PER_STEP_SPECS["adam_update"].name, np.dtype(dtype).name)
 
     def gather(self, counter: Any, order: Any, src: Any, dst: Any) -> None:
         s, d = step_kernels.word_rows(src), step_kernels.word_rows(dst)

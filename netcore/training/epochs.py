@@ -128,10 +128,8 @@ def array_plan(
         plan.update(initial_epoch=initial_epoch, validation=None if val is None else val.n)
         dist.begin_fit(model, feed, plan)
         verbose = verbose if dist.is_chief else 0
-    # A rate varying within an epoch is read on the device by Adam's captured step only.
-    capturable = model.optimizer is not None and model.optimizer.capturable
     dp, weighted = dist is not None, feed.w is not None
-    model._captured = capture.for_fit(model, feed, batch_size, dp, weighted) if capturable else None
+    model._captured = capture.for_fit(model, feed, batch_size, dp, weighted)
 
     def train(
         epoch: int, seeding: int, hooks: Sequence[Callback]

@@ -1,9 +1,9 @@
 """The captured step's kernels (netcore/kernels/captured.py) in numba's CUDA simulator.
 
-The gather, the step recorder and Adam's table-driven update launched through the CUDA
-launcher (grids from the backend, as on a GPU) against their NumPy references; then one
-captured fit on backend='cuda' (simulated) with a replaying stand-in for the graph runtime,
-against the same fit trained eagerly (tests/test_capture.py checks captured fits on the CPU).
+The gather, the step recorder and each optimizer's table-driven update launched through the
+CUDA launcher (grids from the backend, as on a GPU) against their NumPy references; then
+captured fits on backend='cuda' (simulated: Adam, RMSprop with a decaying schedule) with a
+replaying stand-in for the graph runtime, against the same fits trained eagerly (tests/test_capture.py checks captured fits on the CPU).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import kernel_cases
 import numpy as np
 import pytest
 
@@ -61,30 +62,38 @@ def test_sim_record_writes_the_row_and_moves_the_counter(kernels: Any) -> None:
     assert np.isnan(log[[0, 2]]).all() and counter[0] == 2
 
 
+@pytest.mark.parametrize("case", kernel_cases._opt_cases(), ids=lambda c: c[0])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sim_adam_update_at_matches_the_reference_update_at_the_tables_rate(
-    kernels: Any, dtype: Any
+def test_sim_update_at_matches_the_reference_update_at_the_tables_rate(
+    kernels: Any, case: Any, dtype: Any
 ) -> None:
+    """Each optimizer op routed to its ``_at`` kernel (CHECK and WRITE launches on the
+    backend's grid) is the NumPy reference update at ``table[counter]``."""
     from netcore.backend.base import Backend
+    from netcore.kernels.captured import PER_STEP_SCALARS
+    from netcore.training.capture_kernels import routed_updates
 
+    _, op, n_states, kw = case
+    rate = PER_STEP_SCALARS[op]
     rng = np.random.default_rng(5)
-    p, g, m = (rng.normal(size=300).astype(dtype) for _ in range(3))
-    v = rng.random(300).astype(dtype)
-    alphas = np.array([1e-3, 4e-3], dtype)
-    got = [a.copy() for a in (p, g, m, v)]
-    want = [a.copy() for a in (p, g, m, v)]
+    p, g = rng.normal(size=300).astype(dtype), rng.normal(size=300).astype(dtype)
+    states = [rng.random(300).astype(dtype) for _ in range(n_states)]
+    table, counter = np.array([1e-3, 4e-3], dtype), np.array([1], np.int32)
+    got, want = [a.copy() for a in (p, g, *states)], [a.copy() for a in (p, g, *states)]
     flag = np.zeros(1, np.int32)
-    p_, g_, m_, v_ = got
-    counter = np.array([1], np.int32)
-    kernels.update_at("adam_update", flag, p_, g_, m_, v_, alphas, counter, 0.1, 0.001, 1e-7)
-    Backend(np).adam_update(*want, float(alphas[1]), 0.9, 0.999, 1e-7, np.zeros(1, np.int32))
+    with routed_updates(kernels.be, kernels, {op: table}, counter):
+        kernel_cases._call_opt(kernels.be, op, got[0], got[1], got[2:], {**kw, rate: 9.0}, flag)
+    ref = {**kw, rate: float(table[1])}
+    kernel_cases._call_opt(Backend(np), op, want[0], want[1], want[2:], ref, np.zeros(1, np.int32))
     tol = 1e-6 if dtype == np.float32 else 1e-13
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    assert flag[0] == 0
+    assert flag[0] == 0 and not np.allclose(got[0], p, rtol=tol, atol=tol)
 
 
 class _Replaying:
+    replays = 0
+
     def epoch(self) -> Any:
         return contextlib.nullcontext()
 
@@ -94,15 +103,29 @@ class _Replaying:
         return fn
 
     def replay(self, graph: Any) -> None:
+        self.replays += 1
         graph()
 
 
-def test_sim_captured_fit_matches_the_eager_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+def _scheduled_rmsprop() -> Any:
+    """RMSprop whose rate halves every step: a rate frozen into the graph would show."""
+    import netcore
+
+    return netcore.optimizers.RMSprop(netcore.optimizers.schedules.ExponentialDecay(0.01, 1, 0.5))
+
+
+@pytest.mark.parametrize(
+    "optimizer", [lambda: "adam", _scheduled_rmsprop], ids=["adam", "rmsprop-decay"]
+)
+def test_sim_captured_fit_matches_the_eager_fit(
+    monkeypatch: pytest.MonkeyPatch, optimizer: Any
+) -> None:
     import netcore
     from netcore.training import capture
 
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_of", lambda be: _Replaying())
+    rt = _Replaying()
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(40, 5)).astype(np.float32), rng.integers(0, 3, 40)
     hist = {}
@@ -116,8 +139,11 @@ def test_sim_captured_fit_matches_the_eager_fit(monkeypatch: pytest.MonkeyPatch)
             seed=1,
             backend="cuda",
         )
-        m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=mode)
+        m.compile(
+            optimizer(), "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=mode
+        )
         hist[mode] = (m.fit(x, y, batch_size=12, epochs=1, verbose=0).history, m.get_weights())
+    assert rt.replays == 2  # steps 1 and 2 of 4: the self-check passed the first replay
     assert hist["auto"][0] == hist[False][0]
     for a, b in zip(hist["auto"][1], hist[False][1]):
         np.testing.assert_array_equal(a, b)
