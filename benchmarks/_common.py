@@ -375,6 +375,23 @@ MEASURED_CODE: dict[str, tuple[str, ...]] = {
     "device_check": ("netcore/kernels", "netcore/backend/cuda.py", "netcore/training/capture.py"),
     "kernel_notes": ("netcore/kernels",),
     "distributed_cpu": ("netcore/distribution", "netcore/training", "netcore/kernels"),
+    "capture_check_cpu": (
+        "netcore/training/capture.py",
+        "netcore/training/capture_check.py",
+        "netcore/training/capture_kernels.py",
+    ),
+    "cnn_accuracy_cpu": (
+        "netcore/layers",
+        "netcore/kernels",
+        "netcore/backend",
+        "netcore/training",
+    ),
+    "compare_cnn_cpu": ("netcore/layers", "netcore/kernels", "netcore/backend", "netcore/training"),
+    "message_loop_cpu": ("netcore/distribution", "netcore/saving", "netcore/training"),
+    "reliability_cpu": ("netcore/distribution", "netcore/saving", "netcore/training"),
+    "onnx_parity": ("netcore/export", "netcore/layers"),
+    "ptx_registers": ("netcore/kernels",),
+    "augment_": ("netcore/layers/augment.py", "netcore/kernels/warp.py"),
     "nonfinite_check_cpu": (
         "netcore/kernels/optimizers.py",
         "netcore/backend/cpu.py",

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _common as common
-from benchmarks._provenance import provenance
 from netcore.training import capture, capture_check
 
 RESULT = Path(__file__).parent / "results" / "capture_check_cpu.json"
@@ -136,7 +135,6 @@ def main() -> None:
     checked = min(r["checked_step_s"] for r in runs)
     step = min(r["step_s"] for r in runs)
     out = {
-        **provenance(),
         "what": "captured step self-check on the CPU stand-in (capture keeps the step, "
         "replay calls it); MLP 784-512-512-10, Adam, float32; fastest of the repeats",
         "batch_size": a.batch_size,
@@ -152,7 +150,7 @@ def main() -> None:
             "scalar_rtol_float32": capture_check.RTOL_SCALAR[np.dtype(np.float32)],
         },
     }
-    RESULT.write_text(json.dumps(out, indent=1) + "\n")
+    common.write_json_result(RESULT, out)
     print(json.dumps(out, indent=1))
 
 

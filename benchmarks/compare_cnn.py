@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import json
 import multiprocessing
 import subprocess
 import sys
@@ -448,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": results,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        common.write_json_result(args.json, out)
         print(f"wrote {args.json}")
     return 1 if failed else 0
 

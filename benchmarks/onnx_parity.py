@@ -15,12 +15,9 @@ the machine and the date; ``--smoke`` runs tiny sizes and writes nothing unless 
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
-import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import compare  # noqa: E402
+from benchmarks import _common as common  # noqa: E402
 from netcore import Sequential  # noqa: E402
 from netcore.course import build_mlp  # noqa: E402
 from netcore.datasets import mnist  # noqa: E402
@@ -117,22 +114,14 @@ def networks(smoke: bool) -> list[tuple[Sequential, np.ndarray]]:
 
 
 def provenance() -> dict[str, Any]:
-    """The commit, machine, date and library versions of this run."""
+    """The standard provenance (:func:`benchmarks._common.provenance`) and the library
+    versions of this run."""
     import onnx
     import onnxruntime
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
     return {
-        "commit": commit,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **common.provenance(),
         "platform": platform.platform(),
-        "cpu": compare._cpu_name(),  # the CPU's model name, as compare.py records it
-        "cores": os.cpu_count(),
         "numpy": np.__version__,
         "onnx": onnx.__version__,
         "onnxruntime": onnxruntime.__version__,

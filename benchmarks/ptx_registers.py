@@ -20,7 +20,6 @@ import functools
 import glob
 import importlib.metadata
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -28,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._provenance import provenance
+from benchmarks import _common as bench_common
 from netcore.kernels import SPECS, _common, captured
 from netcore.kernels.spec import KernelSpec
 
@@ -174,8 +173,7 @@ def markdown(table: dict[str, Any]) -> str:
     lines = [
         "# Registers, spills and shared memory of every CUDA kernel (ptxas -v)",
         "",
-        f"Commit {table['commit'][:12]}{'' if table['tree_clean'] else ' (uncommitted changes)'}, "
-        f"{table['machine']}, {table['date']}; {table['ptxas']}, numba-cuda {table['numba_cuda']}. "
+        f"{table['ptxas']}, numba-cuda {table['numba_cuda']}. "
         "Written by `python -m benchmarks.ptx_registers`; `tests/test_ptx.py` compares a fresh "
         "build with this table. Bound: registers allocated in units of 8 per thread, "
         "`ceil(regs / 8) * 8 * threads_per_block <= 65536`.",
@@ -204,14 +202,18 @@ def main() -> None:
     ptxas = find_ptxas()
     if ptxas is None:
         raise SystemExit("no ptxas: pip install 'netcore[cuda-build]' (nvidia-cuda-nvcc)")
+    prov = bench_common.provenance()
     table = {
-        **provenance(),
+        # tests/test_ptx.py reads these three beside the provenance
+        "commit": prov["commit"],
+        "machine": prov["machine"],
+        "date": prov["date"],
         "ptxas": ptxas_version(ptxas),
         "numba_cuda": importlib.metadata.version("numba-cuda"),
         "kernels": build(ptxas),
     }
-    RESULT.write_text(json.dumps(table, indent=1) + "\n")
-    RESULT.with_suffix(".md").write_text(markdown(table))
+    bench_common.write_json_result(RESULT, table, prov)
+    bench_common.write_md_result(RESULT.with_suffix(".md"), markdown(table), prov)
     print(markdown(table))
 
 
