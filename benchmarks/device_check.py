@@ -199,7 +199,7 @@ def s_capture(ctx: Ctx) -> None:
     def timed_runtime(backend: Any) -> Any:
         return runtime_of(backend, TimedRuntime)
 
-    capture.runtime_of = timed_runtime
+    capture.runtime_of = timed_runtime  # type: ignore[assignment]
     try:
         for b in sizes:
             row: dict[str, Any] = {"batch_size": b, "samples": n, "steps": -(-n // b)}

@@ -2,6 +2,7 @@
 CSVLogger, LambdaCallback, TerminateOnNaN, BackupAndRestore."""
 
 import csv
+from typing import Any
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ def test_csv_logger_writes_the_history_and_appends(tmp_path):
 
 
 def test_lambda_callback_calls_epoch_and_batch_functions():
-    calls = []
+    calls: list[tuple[Any, ...]] = []
     cb = LambdaCallback(
         on_epoch_end=lambda epoch, logs: calls.append(("epoch", epoch, logs["loss"])),
         on_batch_end=lambda batch, logs: calls.append(("batch", batch, logs["loss"])),
@@ -214,4 +215,4 @@ def test_backup_and_restore_resumes_an_interrupted_fit_bit_for_bit(tmp_path):
 
 def test_backup_and_restore_refuses_per_batch_saves():
     with pytest.raises(ValueError, match="save_freq must be 'epoch'"):
-        BackupAndRestore("b", save_freq=10)
+        BackupAndRestore("b", save_freq=10)  # type: ignore[arg-type]

@@ -177,7 +177,7 @@ def test_array_to_img_round_trips_and_scales_to_0_255(tmp_path):
     "call, message",
     [
         (lambda p: image.load_img(p, color_mode="gray"), "color_mode must be one of"),
-        (lambda p: image.load_img(p, target_size=(28,)), "target_size must be"),
+        (lambda p: image.load_img(p, target_size=(28,)), "target_size must be"),  # type: ignore[arg-type]
         (lambda p: image.load_img(p, target_size=(0, 28)), "target_size must be"),
         (lambda p: image.load_img(p, interpolation="cubic"), "interpolation must be"),
         (lambda p: image.array_to_img(np.zeros((4, 4))), "shape \\(height, width, channels\\)"),

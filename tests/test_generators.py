@@ -4,6 +4,7 @@ batches come from, Keras 3's epoch lengths, warnings when the data runs out, ref
 import io
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ def weights_equal(a: Sequential, b: Sequential) -> None:
 @pytest.mark.parametrize("weighted", [False, True])
 def test_a_generator_trains_exactly_as_the_unshuffled_arrays_it_slices(weighted):
     ref, gen = model(dropout=0.3), model(dropout=0.3)
-    kw = {"sample_weight": W} if weighted else {}
+    kw: dict[str, Any] = {"sample_weight": W} if weighted else {}
     h_ref = ref.fit(X, Y, batch_size=BATCH, epochs=3, shuffle=False, verbose=0, **kw)
     h_gen = gen.fit(batches(weighted), epochs=3, steps_per_epoch=N / BATCH, verbose=0)
     weights_equal(ref, gen)
@@ -98,6 +99,7 @@ def test_validation_evaluate_and_predict_on_batches_equal_the_arrays():
     m = model()
     h = m.fit(batches(), epochs=1, steps_per_epoch=5, validation_data=Batches(), verbose=0)
     on_arrays = m.evaluate(X, Y, return_dict=True)
+    assert isinstance(on_arrays, dict)
     assert h.history["val_loss"][0] == pytest.approx(on_arrays["loss"], rel=1e-6)
     assert m.evaluate(Batches(), return_dict=True) == pytest.approx(on_arrays, rel=1e-6)
     assert m.evaluate(batches(), steps=5, return_dict=True) == pytest.approx(on_arrays, rel=1e-6)

@@ -41,10 +41,12 @@ def test_saves_from_another_thread_during_fit_each_hold_one_step_boundary(tmp_pa
     def recorded_apply() -> None:  # runs under the model's lock, inside the step
         apply()
         opt = model.optimizer
+        assert opt is not None
         slots = [a.copy() for s in opt.state for a in s.values()]
         states[opt.iterations] = (model._flat_params.copy(), slots)
 
     model._apply_gradients = recorded_apply  # type: ignore[method-assign]
+    assert model.optimizer is not None
     states[0] = (
         model._flat_params.copy(),
         [a.copy() for s in model.optimizer.state for a in s.values()],
@@ -59,6 +61,7 @@ def test_saves_from_another_thread_during_fit_each_hold_one_step_boundary(tmp_pa
             paths.append((i, path))
             loaded = load_model(path)
             opt = loaded.optimizer
+            assert opt is not None
             params, slots = states[opt.iterations]
             got = np.concatenate([w.ravel() for w in loaded.get_weights()])
             np.testing.assert_array_equal(got, params, err_msg=f"save {i}: weights")
@@ -175,6 +178,7 @@ def test_load_model_checks_the_file_members_in_one_pass(tmp_path, monkeypatch):
 
     monkeypatch.setattr(reader.ModelFile, "_refuse_extra", counted)
     loaded = load_model(tmp_path / "deep.netcore")
+    assert loaded.optimizer is not None
     assert len(loaded.layers) == n and loaded.optimizer.iterations == 0
     assert len(passes) <= 2  # weights, optimizer state: one pass over each name list (was 2 n)
 

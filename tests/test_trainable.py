@@ -4,6 +4,7 @@ file keeps the flag; ``weights``, ``trainable_weights``, ``non_trainable_weights
 ``kernel`` and ``bias`` are arrays to read."""
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,7 +103,7 @@ def test_model_trainable_false_freezes_every_layer():
 def test_summary_counts_trainable_and_non_trainable_params():
     m = three()
     m.layers[0].trainable = False
-    lines = []
+    lines: list[str] = []
     m.summary(print_fn=lines.append)
     assert "Total params: 46" in lines
     assert "Trainable params: 30" in lines
@@ -116,6 +117,7 @@ def test_the_saved_file_keeps_trainable(tmp_path):
     m.fit(X, Y, epochs=1, verbose=0)
     m.save(tmp_path / "m.netcore")
     back = nc.load_model(tmp_path / "m.netcore", backend="cpu")
+    assert back.optimizer is not None and m.optimizer is not None
     assert [layer.trainable for layer in back.layers] == [True, False, True]
     np.testing.assert_array_equal(back.optimizer.state[0]["m"], m.optimizer.state[0]["m"])
     w = back.get_weights()
@@ -133,6 +135,7 @@ def test_adding_a_layer_keeps_the_optimizer_state_of_trainable_layers():
     m.layers[0].trainable = False
     m.compile(optimizer="adam", loss="mse")
     m.fit(X, X @ np.ones((3, 4)), epochs=1, verbose=0)
+    assert m.optimizer is not None
     before = m.optimizer.state[0]["m"].copy()
     m.add(Dense(2))
     assert m.optimizer.state[0]["m"].shape == (20 + 10,)
@@ -142,7 +145,7 @@ def test_adding_a_layer_keeps_the_optimizer_state_of_trainable_layers():
 
 def test_weights_kernel_and_bias_are_read_only_arrays_equal_to_get_weights():
     m = three()
-    dense = m.layers[0]
+    dense: Any = m.layers[0]
     np.testing.assert_array_equal(dense.kernel, dense.get_weights()[0])
     np.testing.assert_array_equal(dense.bias, dense.get_weights()[1])
     assert isinstance(dense.kernel, np.ndarray) and dense.kernel.shape == (3, 4)
@@ -155,12 +158,12 @@ def test_weights_kernel_and_bias_are_read_only_arrays_equal_to_get_weights():
     assert len(dense.non_trainable_weights) == 2 and dense.trainable_weights == []
     no_bias = Sequential([Dense(2, use_bias=False, input_shape=(3,))], backend="cpu")
     with pytest.raises(AttributeError, match="has no bias"):
-        _ = no_bias.layers[0].bias
+        _ = no_bias.layers[0].bias  # type: ignore[attr-defined]
 
 
 def test_trainable_must_be_a_bool():
     with pytest.raises(ValueError, match="trainable"):
-        Dense(2).trainable = "no"
+        Dense(2).trainable = "no"  # type: ignore[assignment]
 
 
 def test_a_frozen_batch_normalization_runs_in_inference_mode_and_its_gradient_is_exact():
@@ -179,7 +182,7 @@ def test_a_frozen_batch_normalization_runs_in_inference_mode_and_its_gradient_is
     # the moving statistics are non-trainable weights whatever the flag
     assert len(bn.weights) == 4 and len(bn.trainable_weights) == 2
     np.testing.assert_array_equal(bn.non_trainable_weights[1], np.full(4, 2.0))
-    lines = []
+    lines: list[str] = []
     m.summary(print_fn=lines.append)
     assert "Total params: 42" in lines and "Non-trainable params: 8" in lines
     bn.trainable = False

@@ -183,7 +183,8 @@ def run_epoch(
     for step in range(steps):
         s, e = step * batch_size, min(n, (step + 1) * batch_size)
         # data parallel: this rank's rows of the global batch, gradients summed over ranks
-        xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
+        lo, hi = (s, e) if dist is None else dist.shard(s, e)
+        xb, yb = feed.batch(lo, hi, order)
         wb = feed.weights(s, e, order)
         for cb in batch_hooks:
             cb.on_train_batch_begin(step, {})
