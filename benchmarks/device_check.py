@@ -313,6 +313,12 @@ def _ops(ctx: Ctx, be: Any, n: int, c: int) -> list[tuple[str, Callable, Callabl
     m1, v1 = xp.zeros_like(p), xp.zeros_like(p)
     m2, v2 = xp.zeros_like(p), xp.zeros_like(p)
     skip = xp.zeros(1, dtype=np.int32)  # a device flag that stays clear
+    # Augmentation: 28x28 grey images holding about N values, a random rotation + shift each.
+    imgs = dev(rng.random((max(1, N // 784), 28, 28, 1)))
+    ang = rng.uniform(-0.3, 0.3, imgs.shape[0])
+    rot = np.stack([np.cos(ang), -np.sin(ang), rng.uniform(-3, 3, ang.size)], 1)
+    tf = xp.asarray(np.concatenate([rot, rot[:, [1, 0, 2]] * [-1, 1, 1]], 1))
+    warped = xp.empty_like(imgs)
     ops = [
         (
             "bias+relu fwd",
@@ -373,6 +379,12 @@ def _ops(ctx: Ctx, be: Any, n: int, c: int) -> list[tuple[str, Callable, Callabl
             lambda: be.adagrad_update(p, g, v1, 1e-3, 1e-7, skip),
             lambda: ref.adagrad_update(p, g, v2, 1e-3, 1e-7, None),
             5 * N * s,
+        ),
+        (
+            "affine warp bilinear",
+            lambda: be.affine_warp(imgs, tf, "reflect", "bilinear", 0.0, out=warped),
+            lambda: ref.affine_warp(imgs, tf, "reflect", "bilinear", 0.0, out=warped),
+            2 * imgs.size * s + tf.size * 8,
         ),
     ]
     if onehot is not None:

@@ -179,6 +179,16 @@ class Sequential(Trainer):
         self._flatten_parameters()
         trainable = [i for i, layer in enumerate(self.layers) if layer.params]
         self._first_trainable = trainable[0] if trainable else len(self.layers)
+        late = [
+            layer.name
+            for layer in self.layers[self._first_trainable :]
+            if getattr(layer, "augments", False)
+        ]
+        if late:
+            raise ValueError(
+                f"augmentation layers {late} come after a layer with weights; they pass no "
+                "gradient back, so put them at the start of the model, before any such layer"
+            )
         self.built = True
         carried = [
             (old_slices[(id(layer), k)], self._slices[(id(layer), k)])

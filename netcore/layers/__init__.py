@@ -1,6 +1,7 @@
 """Layers: ``from netcore.layers import Input, Dense, Conv2D, MaxPooling2D, ...``."""
 
 from .activation import Activation
+from .augment import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .batchnorm import BatchNormalization
 from .conv import Conv2D
@@ -32,6 +33,10 @@ __all__ = [
     "GlobalAveragePooling2D",
     "BatchNormalization",
     "Reshape",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
 ]
 
 LAYER_CLASSES = {
@@ -47,5 +52,9 @@ LAYER_CLASSES = {
         GlobalAveragePooling2D,
         BatchNormalization,
         Reshape,
+        RandomFlip,
+        RandomRotation,
+        RandomZoom,
+        RandomTranslation,
     )
 }
