@@ -1,0 +1,1 @@
+"""Data preprocessing, under Keras' import paths: ``netcore.preprocessing.image``."""
