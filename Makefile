@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo docs bench lint venv clean
+.PHONY: test test-fast demo docs notebooks bench lint venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 docs: $(DOCS_STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
+# Execute the course notebooks in a Jupyter kernel and save their outputs (what the docs show).
+notebooks: $(STAMP)
+	$(PY) docs/run_notebooks.py
+
 ASV         := $(VENV)/bin/asv
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -65,7 +69,7 @@ $(LINT_STAMP): pyproject.toml | $(PY)
 
 # ruff's rules, ruff's formatter (check only: `ruff format PATH` rewrites) and mypy, all
 # configured in pyproject.toml, over the whole tree (narrow it with LINT_PATHS=...).
-LINT_PATHS ?= netcore tests benchmarks docs/conf.py docs/make_figures.py
+LINT_PATHS ?= netcore tests benchmarks docs/conf.py docs/make_figures.py docs/run_notebooks.py
 
 lint: $(STAMP) $(LINT_STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)

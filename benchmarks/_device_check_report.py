@@ -62,7 +62,9 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
     md = [
         f"# netcore device check: {meta.get('device', '?')}",
         "",
-        f"- run: {meta.get('date', '?')}",
+        f"- run: {meta.get('date', '?')}, commit {meta.get('commit', '?')}"
+        f"{'' if meta.get('tree_clean', True) else ' (uncommitted changes)'}, "
+        f"host {meta.get('host', '?')}",
         f"- backend: {meta.get('backend', '?')}",
         f"- versions: python {meta.get('python')}, numpy {meta.get('numpy')}, numba "
         f"{meta.get('numba')}, numba-cuda {meta.get('numba_cuda')}, "
@@ -92,6 +94,20 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
             f"{r.get('unfused_us', '')} | {r.get('speedup', '')} | {r.get('GBps', '')} | "
             f"{r.get('pct_copy', '')} |"
             for r in results["kernels"]
+        ]
+    if results.get("conv_kernels"):
+        md += [
+            "",
+            "## Convolution, pooling, batch-norm kernels (course CNN shapes, float32)",
+            "",
+            "| op | shape | fused us | unfused CuPy us | speedup | GB/s | % of copy | max rel diff |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {r['op']} | {r['shape']} | {r.get('fused_us', 'ERR')} | "
+            f"{r.get('unfused_us', '')} | {r.get('speedup', '')} | {r.get('GBps', '')} | "
+            f"{r.get('pct_copy', '')} | {r.get('max_rel_diff', '')} |"
+            for r in results["conv_kernels"]
         ]
     if results["launch"]:
         md += [
@@ -134,6 +150,18 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
             f"{r.get('captured_step_us', '-')} | {r.get('replay_host_us', '-')} | "
             f"{r.get('loss_rel_diff', '-')} |"
             for r in results["capture"]
+        ]
+    sc = results.get("selfcheck")
+    if sc:
+        md += [
+            "",
+            "## The captured step's self-check (first capture against an eager step)",
+            "",
+            f"On {sc['device']}, batch {sc['batch_size']}: the checked step took "
+            f"{sc['checked_step_s']} s against {sc['step_s']} s for a plain step "
+            f"({sc['extra_steps']:.2f} steps extra, once per model, batch size and optimizer); "
+            "a graph with a frozen Adam rate was "
+            + ("caught." if sc["frozen_rate_caught"] else "**not caught**."),
         ]
     cmp = results["compare"]
     if cmp:

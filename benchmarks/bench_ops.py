@@ -265,3 +265,90 @@ class KernelBandwidth:
         return sorted(ratios)[1]
 
     track_fraction_of_copy.unit = "ratio"  # type: ignore[attr-defined]
+
+
+class ConvLayerOps:
+    """The convolutional layers' fused ops (im2col, col2im, max pool forward/backward, batch
+    norm forward/backward) against their reference sequences, at the course CNN's three
+    layers (``benchmarks._device_check_conv.COURSE_LAYERS``), batch 32 and 128, float32."""
+
+    OP_NAMES = [
+        "im2col 3x3 same",
+        "col2im 3x3 same",
+        "max pool 2x2 fwd",
+        "max pool 2x2 bwd",
+        "batch norm fwd (train)",
+        "batch norm bwd",
+    ]
+    params = (common.BACKENDS, [32, 128], [0, 1, 2], OP_NAMES)
+    param_names = ["backend", "batch_size", "layer", "op"]
+    repeat = (3, 10, 5.0)
+
+    def setup(self, backend: str, batch_size: int, layer: int, op: str) -> None:
+        common.skip_unless_available(backend)
+        cases = common.cached_state(
+            ("ConvLayerOps", backend, batch_size), lambda: self._build(backend, batch_size)
+        )
+        self.fused, self.unfused = cases[(layer, op)]
+
+    @staticmethod
+    def _build(backend: str, batch_size: int) -> dict[tuple[int, str], tuple[Callable, Callable]]:
+        from . import _device_check_conv as conv
+
+        be = common.build_backend(backend)
+        ops = conv.conv_ops(be.xp, be, batch_size, smoke=False)
+        per_layer = len(ops) // len(conv.COURSE_LAYERS)
+        cases = {(i // per_layer, name): (f, u) for i, (name, _, f, u, _) in enumerate(ops)}
+        _warm(backend, *(f for f, _ in cases.values()), *(u for _, u in cases.values()))
+        return cases
+
+    def time_fused(self, backend: str, batch_size: int, layer: int, op: str) -> None:
+        self.fused()
+        common.synchronize(backend)
+
+    def time_unfused(self, backend: str, batch_size: int, layer: int, op: str) -> None:
+        self.unfused()
+        common.synchronize(backend)
+
+
+class Conv2DLayer:
+    """A whole Conv2D layer (im2col, GEMM, fused bias + ReLU; backward: fused ReLU grad + db,
+    two GEMMs, col2im) at the course CNN's layers, batch 32 and 128, float32."""
+
+    params = (common.BACKENDS, [32, 128], [0, 1, 2])
+    param_names = ["backend", "batch_size", "layer"]
+    repeat = (3, 10, 5.0)
+
+    def setup(self, backend: str, batch_size: int, layer: int) -> None:
+        common.skip_unless_available(backend)
+        self.layer, self.x, self.dy = common.cached_state(
+            ("Conv2DLayer", backend, batch_size, layer),
+            lambda: self._build(backend, batch_size, layer),
+        )
+
+    @staticmethod
+    def _build(backend: str, batch_size: int, layer: int) -> tuple[Any, Any, Any]:
+        from netcore.layers import Conv2D
+        from netcore.models import Sequential
+
+        from ._device_check_conv import COURSE_LAYERS
+
+        h, w, c, f = COURSE_LAYERS[layer]
+        conv = Conv2D(f, 3, padding="same", activation="relu")
+        Sequential([conv], backend=backend, seed=common.SEED).build((h, w, c))
+        rng = np.random.default_rng(common.SEED)
+        xp = conv.backend.xp
+        x = xp.asarray(rng.random((batch_size, h, w, c), dtype=np.float32))
+        dy = xp.asarray(rng.standard_normal((batch_size, h, w, f)).astype(np.float32))
+        conv.forward(x, training=True)
+        conv.backward(dy.copy(), need_dx=layer > 0)
+        return conv, x, dy
+
+    def time_forward(self, backend: str, batch_size: int, layer: int) -> None:
+        self.layer.forward(self.x, training=True)
+        common.synchronize(backend)
+
+    def time_forward_backward(self, backend: str, batch_size: int, layer: int) -> None:
+        self.layer.forward(self.x, training=True)
+        self.layer.backward(self.dy.copy(), need_dx=layer > 0)
+        common.synchronize(backend)

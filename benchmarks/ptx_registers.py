@@ -16,19 +16,19 @@ of 256 (8 per thread), so ``ceil(regs / 8) * 8 * threads_per_block <= 65536``.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import glob
+import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
 import re
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks._provenance import provenance
 from netcore.kernels import SPECS, _common, captured
 from netcore.kernels.spec import KernelSpec
 
@@ -57,6 +57,13 @@ LAUNCH_THREADS = {
     "gather_rows": 256,
     "adam_update_at": 256,
     "record_step": captured.RECORD_THREADS,
+    # convolution, pooling, batch norm: ``_grid1`` (256) but the per-channel sums, which take
+    # the ``_grid_cols`` block of 32 x 16
+    **dict.fromkeys(
+        ("im2col", "col2im", "max_pool_fwd", "max_pool_bwd", "avg_pool_fwd", "avg_pool_bwd"), 256
+    ),
+    **dict.fromkeys(("bn_apply", "bn_grad_apply"), 256),
+    **dict.fromkeys(("bn_stats", "bn_grad_stats"), 32 * 16),
 }
 MAX_BLOCK = 1024
 RESULT = Path(__file__).parent / "results" / "ptx_registers.json"
@@ -162,23 +169,6 @@ def build(ptxas: str) -> list[dict[str, Any]]:
     return rows
 
 
-def provenance() -> dict[str, Any]:
-    """The commit (and whether the tree was clean), the machine and the date."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "tree_clean": git("status", "--porcelain", "--untracked-files=no") == "",
-        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs)",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-
-
 def markdown(table: dict[str, Any]) -> str:
     lines = [
         "# Registers, spills and shared memory of every CUDA kernel (ptxas -v)",
@@ -210,15 +200,13 @@ def markdown(table: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    import numba_cuda
-
     ptxas = find_ptxas()
     if ptxas is None:
         raise SystemExit("no ptxas: pip install 'netcore[cuda-build]' (nvidia-cuda-nvcc)")
     table = {
         **provenance(),
         "ptxas": ptxas_version(ptxas),
-        "numba_cuda": numba_cuda.__version__,
+        "numba_cuda": importlib.metadata.version("numba-cuda"),
         "kernels": build(ptxas),
     }
     RESULT.write_text(json.dumps(table, indent=1) + "\n")

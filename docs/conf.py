@@ -17,16 +17,19 @@ project = "netcore"
 author = "the netcore developers"
 release = version = netcore.__version__
 extensions = [
-    "myst_parser",
+    "myst_nb",  # Markdown pages (MyST) and the course notebooks, shown with their outputs
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
 ]
-source_suffix = {".md": "markdown"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+# The notebooks are shown as committed, with the outputs docs/run_notebooks.py wrote; the
+# tests execute them (tests/test_notebooks.py), so the build stays fast.
+nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 autodoc_member_order = "bysource"

@@ -9,9 +9,10 @@ denominator ``sum_i w_i`` (the trainer keeps it); without weights, ``w_i = 1``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .backend.base import Backend
+from .keras_support import raise_missing
 
 
 class Metric:
@@ -121,15 +122,47 @@ METRIC_NAMES = (
 )
 
 
-def get(identifier: Any, loss_name: str) -> Metric:
-    """A metric by name; ``accuracy`` becomes categorical, sparse or binary from the loss."""
+class _AccuracyByShape(Metric):
+    """``metrics=["accuracy"]``, resolved per batch from the shapes as Keras 3 does: binary
+    accuracy (threshold 0.5, or logit 0 when the loss takes logits) for a one-unit output or
+    a binary loss, sparse categorical for integer labels ``(N,)``, categorical for one-hot
+    rows."""
+
+    name = "accuracy"
+    needs_probs = False
+
+    def __init__(self, binary_loss: bool = False, from_logits: bool = False) -> None:
+        self.binary_loss, self.from_logits = binary_loss, from_logits
+        self._binary, self._sparse, self._onehot = (
+            BinaryAccuracy(),
+            CategoricalAccuracy(True),
+            (CategoricalAccuracy(False)),
+        )
+
+    def _pick(self, out: Any, y_true: Any) -> Metric:
+        if self.binary_loss or out.shape[-1] == 1:
+            return self._binary
+        return self._sparse if y_true.ndim == 1 else self._onehot
+
+    def batch_sum(self, be, out, y_true, is_logits, sample_weight=None):
+        return self._pick(out, y_true).batch_sum(
+            be, out, y_true, is_logits or self.from_logits, sample_weight
+        )
+
+
+def get(identifier: Any, loss: Any = None) -> Metric:
+    """A metric by name; ``accuracy`` resolves from the output and label shapes and the
+    ``loss`` (a netcore Loss, or its name) as Keras 3 does (:class:`_AccuracyByShape`;
+    Keras' ``Accuracy`` class, exact equality, is another metric that netcore lacks)."""
     if isinstance(identifier, Metric):
         return identifier
     name = identifier.lower() if isinstance(identifier, str) else None
     if name in ("accuracy", "acc"):
-        if loss_name == "binary_crossentropy":
-            return BinaryAccuracy()
-        return CategoricalAccuracy(sparse=loss_name == "sparse_categorical_crossentropy")
+        loss_name = getattr(loss, "name", loss)
+        return _AccuracyByShape(
+            binary_loss=loss_name == "binary_crossentropy",
+            from_logits=bool(getattr(loss, "from_logits", False)),
+        )
     if name in ("mse", "mean_squared_error"):
         return MeanSquaredError()
     if name in ("rmse", "root_mean_squared_error"):
@@ -137,3 +170,11 @@ def get(identifier: Any, loss_name: str) -> Metric:
     if name in ("mae", "mean_absolute_error"):
         return MeanAbsoluteError()
     raise ValueError(f"metrics must be names from {list(METRIC_NAMES)}, received {identifier!r}")
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -8,6 +8,7 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -20,11 +21,14 @@ from .backend import get_backend
 from .backend.base import Backend
 from .layers import Input, Layer
 from .layers.base import BuildContext
+from .saving import weights as weights_file
 from .saving.writer import save_model
+from .trainable import TrainableFlags
 from .training import Trainer
+from .training.shortcuts import Shortcuts
 
 
-class Sequential(Trainer):
+class Sequential(Trainer, Shortcuts, TrainableFlags):
     """A linear stack of layers.
 
     ``Sequential(layers=None, backend=None, seed=None, dtype="float32")``: ``backend`` is
@@ -57,6 +61,11 @@ class Sequential(Trainer):
         self._declared_input: tuple[int, ...] | None = None
         #: where each (layer, weight name) sits in the flat parameter buffer
         self._slices: dict[tuple[int, str], slice] = {}
+        #: where the trainable weights start in the flat buffer (frozen ones come first)
+        self._trainable_offset = 0
+        self._laid_out_frozen: frozenset[int] = frozenset()
+        self._trainable = True
+        self._warned_frozen: frozenset[int] | None = None
         super().__init__()
         for layer in layers or ():
             self.add(layer)
@@ -108,6 +117,19 @@ class Sequential(Trainer):
             if self.layers:
                 self._rebuild()
             raise
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it (Keras' ``pop``): the other layers keep their
+        weights and optimizer state."""
+        if not self.layers:
+            raise ValueError("pop: the model has no layers to remove")
+        layer = self.layers.pop()
+        layer._owner = None
+        if self.layers and self.built:
+            self._rebuild()
+        elif not self.layers:
+            self.built = False
+        return layer
 
     def _add_input(self, spec: Input) -> None:
         if self.layers or self._declared_input is not None:
@@ -164,10 +186,10 @@ class Sequential(Trainer):
         ctx = BuildContext(self.backend, self.dtype, rng)
         kept: list[Layer] = []
         for layer in self.layers:
-            previous = layer.weights() if layer.built and layer.input_shape == shape else None
+            previous = layer.weight_dict() if layer.built and layer.input_shape == shape else None
             shape = layer.build(shape, ctx)
             if previous is not None:
-                every = layer.weights()
+                every = layer.weight_dict()
                 for k, v in previous.items():
                     every[k][...] = v
                 kept.append(layer)
@@ -176,9 +198,8 @@ class Sequential(Trainer):
         self.input_shape = tuple(first)
         self.output_shape = shape
         self._refs = [(layer, k) for layer in self.layers for k in layer.params]
+        old_offset = self._trainable_offset
         self._flatten_parameters()
-        trainable = [i for i, layer in enumerate(self.layers) if layer.params]
-        self._first_trainable = trainable[0] if trainable else len(self.layers)
         late = [
             layer.name
             for layer in self.layers[self._first_trainable :]
@@ -190,27 +211,43 @@ class Sequential(Trainer):
                 "gradient back, so put them at the start of the model, before any such layer"
             )
         self.built = True
-        carried = [
-            (old_slices[(id(layer), k)], self._slices[(id(layer), k)])
-            for layer in kept
-            for k in layer.params
-            if (id(layer), k) in old_slices
-        ]
-        self._on_build(carried)
+        self._on_build(self._carried(kept, old_slices, old_offset))
+
+    def _carried(
+        self, kept: Sequence[Layer], old_slices: dict[tuple[int, str], slice], old_offset: int
+    ) -> list[tuple[slice, slice]]:
+        """``(old, new)`` slices, relative to the trainable part of the buffer (what the
+        optimizer's state covers), of the weights trainable in both layouts."""
+        new_offset, carried = self._trainable_offset, []
+        for layer in kept:
+            for k in layer.params:
+                old, new = old_slices.get((id(layer), k)), self._slices[(id(layer), k)]
+                if old is not None and old.start >= old_offset and new.start >= new_offset:
+                    carried.append((_shift(old, old_offset), _shift(new, new_offset)))
+        return carried
 
     def _flatten_parameters(self) -> None:
         """Put every weight (and every gradient) into one contiguous 1-D buffer; the layers
         keep views of it. The optimizer then updates all parameters with ONE fused op per
         step instead of one per tensor (on a GPU each launch costs tens of microseconds of
         host time, more than the update itself at MNIST sizes). Elementwise rules make this
-        exactly the per-tensor update."""
+        exactly the per-tensor update.
+
+        Frozen layers' weights (``trainable = False``) come first, the trainable ones after
+        them, each group in layer order: the optimizer's one op and its state cover the
+        trainable tail ``[_trainable_offset:]`` alone. Freezing the first layers of a model
+        (the usual fine-tuning) keeps layer order. The layout follows the layers'
+        ``trainable`` flags when it is made: at build and at ``compile``, as in Keras."""
         xp = self.backend.xp
-        sizes = [int(np.prod(layer.params[k].shape)) for layer, k in self._refs]
+        refs = [r for r in self._refs if not r[0].trainable]
+        refs += [r for r in self._refs if r[0].trainable]
+        sizes = [int(np.prod(layer.params[k].shape)) for layer, k in refs]
         self._flat_params = xp.empty(sum(sizes), dtype=self.dtype)
         self._flat_grads = xp.zeros(sum(sizes), dtype=self.dtype)
         self._slices = {}
+        self._trainable_offset = 0
         offset = 0
-        for (layer, k), size in zip(self._refs, sizes):
+        for (layer, k), size in zip(refs, sizes):
             shape = layer.params[k].shape
             view = self._flat_params[offset : offset + size].reshape(shape)
             view[...] = layer.params[k]
@@ -218,6 +255,11 @@ class Sequential(Trainer):
             layer.grads[k] = self._flat_grads[offset : offset + size].reshape(shape)
             self._slices[(id(layer), k)] = slice(offset, offset + size)
             offset += size
+            if not layer.trainable:
+                self._trainable_offset = offset
+        self._laid_out_frozen = self._frozen_layers()
+        trainable = [i for i, layer in enumerate(self.layers) if layer.params and layer.trainable]
+        self._first_trainable = trainable[0] if trainable else len(self.layers)
 
     def _params(self) -> list[Any]:
         return [layer.params[k] for layer, k in self._refs]
@@ -226,7 +268,9 @@ class Sequential(Trainer):
         """``("layer.name", array)`` of every weight, trainable or not, in ``get_weights``
         order: layer by layer, each layer's params then its state (Keras' order)."""
         return [
-            (f"{layer.name}.{k}", v) for layer in self.layers for k, v in layer.weights().items()
+            (f"{layer.name}.{k}", v)
+            for layer in self.layers
+            for k, v in layer.weight_dict().items()
         ]
 
     def count_params(self) -> int:
@@ -306,8 +350,27 @@ class Sequential(Trainer):
         optimizer slot raises ValueError naming it, unless ``allow_nonfinite=True``."""
         from .distribution import is_chief
 
+        weights_file.check_netcore_name(path)  # not under a Keras name (.h5, .keras)
         if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
             save_model(self, path, allow_nonfinite=allow_nonfinite)
+
+    def save_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
+        """Write the weights alone to ``filepath``, named ``*.weights.netcore``, atomically
+        (:mod:`netcore.saving.weights`)."""
+        from .distribution import is_chief
+
+        if is_chief():
+            weights_file.save_weights(self, filepath, allow_nonfinite)
+
+    def load_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
+        """Load weights written by ``save_weights`` (or ``save``) into this model; another
+        architecture raises ``ValueError`` naming the first difference."""
+        weights_file.load_weights(self, filepath, allow_nonfinite)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (``json.dumps`` keyword arguments accepted), for
+        :func:`model_from_json`."""
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""
@@ -340,7 +403,11 @@ class Sequential(Trainer):
                     f"config layers must be {{'class': one of {sorted(LAYER_CLASSES)}, "
                     f"'config': {{...}}}}, received {spec!r:.200}"
                 )
-            layers.append(LAYER_CLASSES[kind](**spec["config"]))
+            layer_config = dict(spec["config"])
+            trainable = layer_config.pop("trainable", True)
+            layer = LAYER_CLASSES[kind](**layer_config)
+            layer.trainable = trainable
+            layers.append(layer)
         return cls(
             layers,
             backend=backend,
@@ -350,9 +417,33 @@ class Sequential(Trainer):
         )
 
     # ------------------------------------------------------------------ checks
+    def _require_compiled(self, what: str) -> None:
+        super()._require_compiled(what)
+        self._check_layout_is_current(what)
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise RuntimeError(
                 f"{what}() needs a built model: give the first layer input_shape=..., "
                 "call model.build(input_shape), or fit/predict on data first"
             )
+
+
+def _shift(where: slice, by: int) -> slice:
+    return slice(where.start - by, where.stop - by)
+
+
+def model_from_json(json_string: str, backend: str | Backend | None = None) -> Sequential:
+    """A new model (fresh weights) from :meth:`Sequential.to_json`'s output."""
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"model_from_json: not JSON ({exc}). Received: {json_string!r:.200}"
+        ) from None
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise ValueError(
+            "model_from_json expects what Sequential.to_json() writes, "
+            f'{{"class_name": "Sequential", "config": ...}}. Received: {json_string!r:.200}'
+        )
+    return Sequential.from_config(cast(dict, spec.get("config")), backend=backend)

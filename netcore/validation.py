@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,11 +132,34 @@ def check_x_shape(x: Any, model: Any, name: str = "x") -> None:
             f"model's first layer expects {expected} (height, width, channels). Add the "
             f"channel axis, e.g. x[..., None] (shape {(x.shape[0], *expected)})"
         )
-    what = "features" if len(expected) == 1 else "per-sample shape"
+    has = f"{got[0]} features per sample" if len(got) == 1 else f"per-sample shape {got}"
+    wants = f"{expected[0]}" if len(got) == len(expected) == 1 else f"{expected}"
+    if len(got) > 1 and len(expected) == 1:
+        wants = f"{expected[0]} features"
     raise ValueError(
-        f"{name} has {got[0] if len(got) == 1 else got} {what} per sample but the "
-        f"model's first layer expects {expected[0] if len(expected) == 1 else expected}"
+        f"{name} has {has} but the model's first layer expects {wants}"
+        + _flatten_hint(tuple(x.shape), expected, name)
     )
+
+
+def _flatten_hint(shape: tuple[int, ...], expected: tuple[int, ...], name: str) -> str:
+    """The exact reshape for images given to a model that takes flat rows: one image
+    (``(28, 28)`` for 784 features) or a batch of them (``(N, 28, 28)``)."""
+    if len(expected) != 1 or len(shape) < 2:
+        return ""
+    var = name.split()[-1]
+    if math.prod(shape) == expected[0]:
+        return (
+            f". It looks like one image of shape {shape}: flatten it into a batch of one "
+            f"row with {var}.reshape(1, {expected[0]})"
+        )
+    if len(shape) >= 3 and math.prod(shape[1:]) == expected[0]:
+        return (
+            f". It looks like {shape[0]} images of shape {shape[1:]}: flatten each into a row "
+            f"with {var}.reshape(len({var}), -1) (shape {(shape[0], expected[0])}), or put a "
+            f"Flatten layer first"
+        )
+    return ""
 
 
 def check_y(y: Any, n: int, model: Any) -> Any:

@@ -174,3 +174,37 @@ def test_flags_take_true_or_false_only(tmp_path, call, name):
     m.save(path)
     with pytest.raises(ValueError, match=rf"^{name} must be True or False, received "):
         call(m, path)
+
+
+@pytest.mark.parametrize(
+    "shape,hint",
+    [
+        (
+            (28, 28),
+            "one image of shape (28, 28): flatten it into a batch of one row with "
+            "x.reshape(1, 784)",
+        ),
+        ((28, 28, 1), "x.reshape(1, 784)"),
+        (
+            (5, 28, 28),
+            "5 images of shape (28, 28): flatten each into a row with "
+            "x.reshape(len(x), -1) (shape (5, 784))",
+        ),
+    ],
+)
+def test_images_given_to_a_flat_input_model_get_the_exact_reshape(shape, hint):
+    m = Sequential([Dense(10, activation="softmax", input_shape=(784,))], backend="cpu", seed=0)
+    m.compile(loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random(shape)
+    with pytest.raises(ValueError) as info:
+        m.predict(x)
+    assert hint in str(info.value)
+    # the hint is right: the reshape it names is accepted
+    fixed = eval(hint.split("with ")[-1].split(" (")[0], {"x": x, "len": len})
+    assert m.predict(fixed).shape == (fixed.shape[0], 10)
+
+
+def test_a_flat_input_of_the_wrong_width_gets_no_reshape_hint():
+    m = Sequential([Dense(10, activation="softmax", input_shape=(784,))], backend="cpu", seed=0)
+    with pytest.raises(ValueError, match=r"x has 30 features per sample .* expects 784$"):
+        m.predict(np.zeros((5, 30)))

@@ -257,11 +257,16 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["failures"] == []
     assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
-        ["device", "kernels", "launch", "capture", "compare"], "ok"
+        ["device", "kernels", "launch", "capture", "selfcheck", "compare"], "ok"
     )
     assert res["meta"]["simulated"] is True
+    assert res["meta"]["commit"] and res["meta"]["date"] and "tree_clean" in res["meta"]
+    assert "replayed step differs" in res["selfcheck"]["frozen_rate_caught"]
     timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
     assert timed and timed == {r["op"] for r in res["targets"]}
+    conv = res["conv_kernels"]  # every convolutional kernel timed, each matching its reference
+    assert {r["op"] for r in conv if "fused_us" in r} == set(bench_ops.ConvLayerOps.OP_NAMES)
+    assert all(r["max_rel_diff"] < 1e-4 for r in conv)
     assert res["compare"]["rc"] == 0
     assert any(line.startswith("cpu") for line in res["compare"]["table"])
     cmp = json.loads((tmp_path / "compare.json").read_text())

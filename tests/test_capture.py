@@ -1,11 +1,13 @@
-"""``jit_compile``: the captured training step (netcore/training/capture.py).
+"""``jit_compile``: the captured training step (netcore/training/capture*.py).
 
-On the CPU: the argument and its resolution per backend, the step plan, the buffer layout,
-the device-counter kernels against their NumPy references, the GEMM operand mapping, and the
+On the CPU: the argument, ``NETCORE_JIT`` and ``--jit``, the resolution per backend, the step
+plan, the buffer layout, the device-counter kernels against their NumPy references, the
+per-step Adam kernel derived from ``adam_update``'s spec, the GEMM operand mapping, and the
 whole captured epoch loop driven by a CPU stand-in for the graph runtime (``capture`` keeps
 the step function, ``replay`` calls it): that runs exactly the code a CUDA graph would hold,
-so captured and eager training must agree bit for bit. The ``gpu`` tests repeat the three
-end-to-end checks with real CUDA graphs.
+so captured and eager training must agree bit for bit. Wrong replays injected into the
+stand-in (a frozen rate, a stale input buffer) must be caught by the self-check. The ``gpu``
+tests repeat the end-to-end checks with real CUDA graphs.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> ReplayingRuntime:
     """Make every backend capture, through a :class:`ReplayingRuntime`."""
     rt = ReplayingRuntime()
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     return rt
 
 
@@ -430,6 +432,21 @@ def test_nonfinite_loss_in_a_replayed_step_stops_with_the_last_good_weights(
     assert cap.optimizer.iterations == eager.optimizer.iterations == 2
 
 
+def test_nonfinite_loss_in_the_checked_step_is_agreement_not_a_mismatch(
+    runtime: ReplayingRuntime,
+) -> None:
+    x, y = _data(80)
+    x[20] = 3e38  # step 1 (rows 16..31): the self-checked replay
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = _model("sgd")
+        with pytest.raises(NonFiniteLossError) as err:
+            m.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    assert not [w for w in rec if "differs" in str(w.message)]
+    assert (err.value.step, err.value.cause) == (2, "loss")  # 1-based, as eagerly
+    assert not capture_check.needs_check(m, 16)
+
+
 def test_captured_model_saves_and_resumes_like_an_uninterrupted_run(
     runtime: ReplayingRuntime, tmp_path: Any
 ) -> None:
@@ -452,7 +469,7 @@ def test_failed_capture_warns_once_and_trains_eagerly_under_auto(
 ) -> None:
     rt = ReplayingRuntime(fail=True)
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     x, y = _data()
     with pytest.warns(RuntimeWarning, match="could not be captured") as rec:
         h = _model().fit(x, y, batch_size=16, epochs=2, verbose=0)
@@ -469,7 +486,7 @@ def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
         raise OSError("libcublas not found")
 
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", broken)
+    monkeypatch.setattr(capture, "runtime_of", broken)
     x, y = _data()
     with pytest.warns(RuntimeWarning, match="libcublas not found"):
         h = _model().fit(x, y, batch_size=16, verbose=0)
@@ -480,7 +497,7 @@ def test_a_runtime_that_cannot_start_is_eager_under_auto_and_refused_under_true(
 
 def test_failed_capture_raises_under_jit_compile_true(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: ReplayingRuntime(fail=True))
+    monkeypatch.setattr(capture, "runtime_of", lambda be: ReplayingRuntime(fail=True))
     x, y = _data()
     with pytest.raises(RuntimeError, match="jit_compile=True: capturing the training step failed"):
         _model(jit_compile=True).fit(x, y, batch_size=16, verbose=0)
@@ -518,6 +535,10 @@ def test_wrong_replay_is_caught_warned_once_and_trained_eagerly_under_auto(
     assert hc.history == eager.fit(x, y, batch_size=16, epochs=2, verbose=0).history
     for a, b in zip(cap.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a later fit of the model: eager, and no new warning
+        cap.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert (runtime.captures, runtime.replays) == (1, 1)
 
 
 def test_wrong_replay_raises_under_jit_compile_true(
@@ -566,6 +587,11 @@ def test_compare_names_the_largest_difference_relative_to_the_steps_change() -> 
     assert "weights[2]" in v.message()
     nan = capture_check.compare(before, {**eager, "loss": np.float32("nan")}, eager, np.float32)
     assert not nan.ok and nan.where == "loss"
+    both = {**eager, "loss": np.float32("nan")}
+    assert capture_check.compare(before, both, dict(both), np.float32).ok  # both steps NaN
+    flag = {"skip flag": np.array([0], np.int32)}
+    skipped = capture_check.compare(flag, {"skip flag": np.array([1], np.int32)}, flag, np.float32)
+    assert not skipped.ok and skipped.where == "skip flag[0]"
 
 
 # ---------------------------------------------------------------- real CUDA graphs
@@ -602,9 +628,27 @@ def _step_losses(model: netcore.Sequential, x: np.ndarray, y: np.ndarray, b: int
 
 
 @pytest.mark.gpu
-def test_gpu_captured_and_eager_steps_agree() -> None:
+@pytest.mark.parametrize(
+    "optimizer, dropout",
+    [
+        ("adam", False),
+        ("adam", True),
+        ("rmsprop", False),
+        (lambda: netcore.optimizers.SGD(0.05, momentum=0.9), False),
+        ("rmsprop", True),
+    ],
+    ids=["adam", "adam-dropout", "rmsprop", "sgd-momentum", "rmsprop-dropout"],
+)
+def test_gpu_captured_and_eager_steps_agree(optimizer: Any, dropout: bool) -> None:
+    """Every step of a captured epoch (its self-check included) against the eager epoch:
+    Adam's per-step rate, dropout's generator under capture, the constant-rate optimizers."""
     x, y = _data(51 * 32)
-    cap, eager = _model(backend="cuda", jit_compile=True), _model(backend="cuda", jit_compile=False)
+
+    def make(jit: Any) -> netcore.Sequential:
+        opt = optimizer() if callable(optimizer) else optimizer
+        return _model(opt, backend="cuda", jit_compile=jit, dropout=dropout)
+
+    cap, eager = make(True), make(False)
     lc, le = _step_losses(cap, x, y, 32), _step_losses(eager, x, y, 32)
     assert len(lc) == len(le) == 51
     np.testing.assert_allclose(lc, le, rtol=1e-6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from netcore import load_model
 from netcore.layers import (
     BatchNormalization,
     Conv2D,
@@ -16,7 +17,6 @@ from netcore.layers import (
     MaxPooling2D,
 )
 from netcore.models import Sequential
-from netcore.saving.loader import load_model
 
 
 def course_network(classes=24, **kw):
@@ -226,3 +226,28 @@ def test_a_kernel_larger_than_the_input_is_refused():
     # with "same" padding any kernel fits: out = ceil(in / stride)
     m = Sequential([Conv2D(2, 5, padding="same", input_shape=(4, 4, 1))], backend="cpu")
     assert m.output_shape == (4, 4, 2)
+
+
+def test_captured_cnn_fit_matches_eager_with_the_moving_statistics(monkeypatch):
+    """The captured step (jit_compile) with a CPU stand-in for the graph runtime replays the
+    CNN's step (convolution, batch norm and its moving statistics, pooling, dropout) exactly
+    as the eager fit runs it."""
+    from test_capture import ReplayingRuntime
+
+    from netcore.training import capture
+
+    rt = ReplayingRuntime()
+    monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
+    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 8, 8, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]
+    runs = {}
+    for mode in ("auto", False):
+        m = small_cnn(0.3)
+        m.compile(optimizer="rmsprop", loss="categorical_crossentropy", jit_compile=mode)
+        runs[mode] = (m.fit(x, y, batch_size=8, epochs=2, verbose=0).history, m.get_weights())
+    assert rt.replays > 0
+    assert runs["auto"][0] == runs[False][0]
+    for a, b in zip(runs["auto"][1], runs[False][1]):
+        np.testing.assert_array_equal(a, b)

@@ -152,8 +152,7 @@ def saved(monkeypatch):
         figures.append(fig)
         return real(fig, path)
 
-    for module in ("concepts", "history", "images", "linear"):
-        monkeypatch.setattr(f"netcore.plotting.{module}.save_png", keep)
+    monkeypatch.setattr(_base, "save_png", keep)
     return figures
 
 
@@ -397,3 +396,51 @@ def test_course_pictures_without_matplotlib_say_how_to_install(draw, monkeypatch
     with pytest.raises(plotting.PlottingUnavailableError, match=r"pip install 'netcore\[plot\]'"):
         draw(tmp_path / "x.png")
     assert not list(tmp_path.iterdir())
+
+
+def _every_picture_without_a_path():
+    import netcore.course.linear as lw
+    from netcore import plotting
+
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 28, 28))
+    labels = np.array([0, 1, 2, 3])
+    walk = lw.run_walkthrough(learning_rate=0.1, steps=3)
+    m_range, b_range = lw.plot_window(walk)
+    return {
+        "plot_history": lambda: plotting.plot_history({"loss": [1.0, 0.5], "val_loss": [1, 0.7]}),
+        "plot_samples": lambda: plotting.plot_samples(images, labels),
+        "plot_predictions": lambda: plotting.plot_predictions(images, labels, labels[::-1]),
+        "plot_activations": lambda: plotting.plot_activations(),
+        "plot_xent": lambda: plotting.plot_xent(),
+        "plot_overfitting": lambda: plotting.plot_overfitting(),
+        "plot_linear_fit": lambda: plotting.plot_linear_fit(walk),
+        "plot_loss_surface": lambda: plotting.plot_loss_surface(
+            lw.mse_surface, walk.path, None, None, m_range, b_range
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_every_picture_without_a_path()))
+def test_every_plot_without_a_file_name_returns_the_figure_a_notebook_draws(
+    name, tmp_path, monkeypatch
+):
+    from IPython.core.formatters import DisplayFormatter
+    from matplotlib.figure import Figure
+
+    from netcore import plotting
+
+    monkeypatch.chdir(tmp_path)
+    result = _every_picture_without_a_path()[name]()
+    figures = result if name == "plot_loss_surface" else [result]
+    assert len(figures) == (2 if name == "plot_loss_surface" else 1)
+    for fig in figures:
+        assert isinstance(fig, Figure) and fig.axes
+        data, _ = DisplayFormatter().format(fig)  # what IPython shows for a cell's value
+        png = data["image/png"]
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    # every plot_* of the package is covered here
+    assert {n for n in plotting.__all__ if n.startswith("plot_")} == set(
+        _every_picture_without_a_path()
+    )

@@ -191,7 +191,7 @@ def test_from_config_builds_the_same_architecture_with_the_same_initial_weights(
     [
         ([], r"config must be a dict with a 'layers' list"),
         (
-            {"layers": [{"class": "Conv2D", "config": {}}]},
+            {"layers": [{"class": "LSTM", "config": {}}]},
             r"config layers must be \{'class': one of \[",
         ),
     ],

@@ -26,6 +26,11 @@ class ConvKernels(FusedBackend):
         """Run kernel ``name`` over ``units`` work items (output elements on the GPU)."""
         raise NotImplementedError
 
+    def _launch_columns(self, name: str, m: int, c: int, *args: Any) -> None:
+        """Run per-channel reduction ``name`` over an ``(m, c)`` array (the GPU adds a grid
+        over row chunks and its scratch)."""
+        self._launch(name, c, *args)
+
     def _conv_kernels_on(self) -> bool:
         """Are the fused kernels in use (the CPU backend may run the reference only)?"""
         return True
@@ -188,8 +193,9 @@ class ConvKernels(FusedBackend):
         if not self._ok((x, y, coef, *vectors), (x.shape, x.shape, (3, c)) + ((c,),) * 6):
             return super().batch_norm(*args, out, mean_out, inv_std_out)
         t = x.dtype.type
-        self._launch(
+        self._launch_columns(
             "bn_stats",
+            x.shape[0],
             c,
             x,
             gamma,
@@ -228,7 +234,9 @@ class ConvKernels(FusedBackend):
         arrays = (dy, x, dx, coef, mean, inv_std, gamma, dgamma, dbeta)
         if not self._ok(arrays, (x.shape,) * 3 + ((4, c),) + ((c,),) * 5):
             return super().batch_norm_grad(*args)
-        self._launch("bn_grad_stats", c, dy, x, mean, inv_std, gamma, dgamma, dbeta, coef)
+        self._launch_columns(
+            "bn_grad_stats", x.shape[0], c, dy, x, mean, inv_std, gamma, dgamma, dbeta, coef
+        )
         self._launch("bn_grad_apply", x.size, dy, x, coef, dx)
         return dx, dgamma, dbeta
 

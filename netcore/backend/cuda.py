@@ -173,6 +173,13 @@ class CudaBackend(ConvKernels):
         grid, block = self._grid1(units)
         self.kernels.get(name, args[0].dtype.name)(grid, block, *args)
 
+    def _launch_columns(self, name: str, m: int, c: int, *args: Any) -> None:
+        """Per-channel sums: channel tiles x row chunks, their partials and tickets."""
+        grid, block = self._grid_cols(m, c)
+        part = self._scratch("col_sums", (2 * self._max_row_chunks, c), np.float64)
+        tickets = self._scratch("col_tickets", (grid[0],), np.int32)
+        self.kernels.get(name, args[0].dtype.name)(grid, block, *args, part, tickets)
+
     # ------------------------------------------------------------------ launch configurations
     def _grid1(self, n: int) -> tuple[tuple[int], tuple[int]]:
         """Grid-stride element-wise launch over ``n`` items."""

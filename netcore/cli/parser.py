@@ -7,6 +7,7 @@ Each command stores the name of its function in ``handler`` (``"cmd_train"``, ..
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,27 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------- parser
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an option it does not know is refused here, with this
+    command's usage (not the top level's) and the closest option it has ("did you mean
+    --epochs?"), rather than passed up as the top level's "unrecognized arguments"."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggestion(extras)}")
+        return parsed, extras
+
+    def _suggestion(self, extras: list[str]) -> str:
+        known = [opt for opt in self._option_string_actions if opt.startswith("--")]
+        for word in extras:
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.split("=")[0], known, n=1, cutoff=0.6)
+                if close:
+                    return f" (did you mean {close[0]}?)"
+        return ""
+
+
 _DATA_HELP = (
     "folder holding the data files (MNIST / Fashion-MNIST: the IDX files, gzipped or "
     "not; a folder with only the t10k test files trains on a split of the test set; "
@@ -86,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --debug is accepted before or after the subcommand; SUPPRESS keeps a subcommand's
     # default from overwriting a --debug given before it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _CommandParser(add_help=False)
     common.add_argument(
         "--debug",
         action="store_true",
@@ -106,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="show the full traceback when a command fails",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
     _add_train(sub, common)
     _add_linear(sub, common)
     _add_plot(sub, common)

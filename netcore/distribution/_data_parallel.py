@@ -52,16 +52,17 @@ class _Bucket:
 
 
 def plan_buckets(model: Any, bucket_bytes: int) -> list[_Bucket]:
-    """Buckets of whole layers, last layer first, each at least ``bucket_bytes`` (the last
-    one may be smaller). Layers' gradients are contiguous in the flat buffer, in layer order."""
+    """Buckets of whole trainable layers, last layer first, each at least ``bucket_bytes``
+    (the last one may be smaller). The trainable layers' gradients are contiguous in the
+    flat buffer's trainable tail, in layer order; frozen layers' gradients are not summed."""
     index = {id(layer): i for i, layer in enumerate(model.layers)}
     spans: dict[int, list[int]] = {}
-    offset = 0
     for layer, key in model._refs:
-        size = int(np.prod(layer.params[key].shape))
-        span = spans.setdefault(index[id(layer)], [offset, offset])
-        span[1] = offset + size
-        offset += size
+        where = model._slices[(id(layer), key)]
+        if where.start < model._trainable_offset:
+            continue
+        span = spans.setdefault(index[id(layer)], [where.start, where.stop])
+        span[1] = where.stop
     itemsize = np.dtype(model.dtype).itemsize
     buckets: list[_Bucket] = []
     for i in sorted(spans, reverse=True):

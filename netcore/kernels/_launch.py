@@ -232,7 +232,7 @@ class KernelSet:
                 fh.write(ptx)
             module = cupy.RawModule(path=path)
             kern = module.get_function(entry.group(1))  # loads the module now
-        spec = tuple(params)
+        layout = tuple(params)
         box8, box_scalar = _arg_boxes()
         # Flattened array arguments, memoised per (pointer, shape, strides, dtype): the
         # persistent buffers (weights, grads, optimizer state, activations) come back every
@@ -268,7 +268,7 @@ class KernelSet:
 
         def launch(grid: tuple, block: tuple, *args: Any) -> None:
             flat: list[Any] = []
-            for (dt, nd), a in zip(spec, args):
+            for (dt, nd), a in zip(layout, args):
                 if nd:
                     flat.extend(
                         flatten(a, dt, nd)

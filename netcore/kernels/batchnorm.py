@@ -15,10 +15,11 @@ References (the oracles): :meth:`~netcore.backend.conv_ops.ConvOps.batch_norm` a
   ``b = -a inv_std dgamma / M``, ``c = -a dbeta / M`` (``coef`` rows ``a, b, c, mean``).
 * ``bn_grad_apply`` (per element): ``dx = a dy + b (x - mean) + c``.
 
-The per-channel kernels differ by target only in their loop: the CPU sweeps rows in memory
-order with one float64 accumulator per channel; a CUDA thread owns a channel (grid-stride)
-and walks its column (a warp reads 32 neighbouring channels of a row: coalesced). Both add
-the rows in order: deterministic. The per-channel finish is shared math (:func:`bn_finish`,
+The per-channel kernels differ by target in their loop: the CPU sweeps rows in memory order
+with one float64 accumulator per channel (two passes for the variance); on the GPU a block
+takes 32 channels x a power-of-two of row lanes, grid.y splits the rows into chunks, and the
+last chunk of each channel tile adds the chunks' sums in order (one launch, deterministic;
+the variance from float64 sums of x and x^2). Both are deterministic. The per-channel finish is shared math (:func:`bn_finish`,
 :func:`bn_grad_finish`). The per-element kernels are one body (units as in :mod:`.conv`).
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from ._common import CUDA_FLAVOUR, F1, cuda, leaf
@@ -66,6 +68,49 @@ def bn_grad_finish(ch, s_dy, s_dyx, m, mean, inv_std, gamma, dgamma, dbeta, coef
 
 
 # ---------------------------------------------------------------- per channel
+BX, BY = 32, 32  # CUDA block bounds of the per-channel kernels (the shared arrays' shape)
+
+
+@leaf
+def lanes_sum2(sh_s, sh_q, s, q):
+    """Sums of ``s`` and ``q`` over the block's row lanes (threadIdx.y), for each channel
+    lane (threadIdx.x); fixed tree order (blockDim.y is a power of two)."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    sh_s[ty, tx] = s
+    sh_q[ty, tx] = q
+    cuda.syncthreads()
+    k = cuda.blockDim.y // 2
+    while k > 0:
+        if ty < k:
+            sh_s[ty, tx] += sh_s[ty + k, tx]
+            sh_q[ty, tx] += sh_q[ty + k, tx]
+        cuda.syncthreads()
+        k //= 2
+    return sh_s[0, tx], sh_q[0, tx]
+
+
+@leaf
+def column_ticket(flag, part, tick, s, q, ch, c):
+    """Store this chunk's sums (``part`` rows ``2 * chunk`` and ``2 * chunk + 1``); True in
+    the block that finishes its channel tile last (it then resets the tile's ticket)."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    if ty == 0 and ch < c:
+        part[2 * cuda.blockIdx.y, ch] = s
+        part[2 * cuda.blockIdx.y + 1, ch] = q
+        cuda.threadfence()  # the partials are visible grid-wide before the ticket
+    cuda.syncthreads()
+    if tx == 0 and ty == 0:
+        ticket = cuda.atomic.add(tick, cuda.blockIdx.x, 1)
+        flag[0] = 1 if ticket == cuda.gridDim.y - 1 else 0
+    cuda.syncthreads()
+    last = flag[0] == 1
+    if last and tx == 0 and ty == 0:
+        tick[cuda.blockIdx.x] = 0  # ready for the next launch
+    return last
+
+
 def _stats_cpu(x, gamma, beta, mm, mv, mean_out, inv_out, coef, mom, eps, training):
     m, c = x.shape
     mean = np.zeros(c, np.float64)
@@ -100,35 +145,41 @@ def _stats_cpu(x, gamma, beta, mm, mv, mean_out, inv_out, coef, mom, eps, traini
         )
 
 
-def _stats_cuda(x, gamma, beta, mm, mv, mean_out, inv_out, coef, mom, eps, training):
+def _stats_cuda(x, gamma, beta, mm, mv, mean_out, inv_out, coef, mom, eps, training, part, tick):
+    # Block: BX channels (a warp reads 32 neighbouring channels of a row: coalesced) x
+    # blockDim.y row lanes; grid.y splits the rows into chunks. Each thread sums x and x^2 of
+    # its rows in float64; a tree over the lanes gives the chunk's sums, stored in ``part``;
+    # the last chunk of a channel tile to finish (atomic ticket) adds the chunks in order and
+    # finishes: one launch, deterministic. var = E[x^2] - mean^2 from float64 sums: exact
+    # enough unless |mean| / std is beyond ~1e4 (the CPU flavour takes two passes instead).
+    sh_s = cuda.shared.array((BY, BX), numba.float64)
+    sh_q = cuda.shared.array((BY, BX), numba.float64)
+    flag = cuda.shared.array(1, numba.int32)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
     m, c = x.shape
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for ch in range(start, c, step):
+    ch = cuda.blockIdx.x * cuda.blockDim.x + tx
+    s = 0.0
+    q = 0.0
+    if training != 0 and ch < c:
+        chunk = (m + cuda.gridDim.y - 1) // cuda.gridDim.y
+        r1 = min(m, (cuda.blockIdx.y + 1) * chunk)
+        r = cuda.blockIdx.y * chunk + ty
+        while r < r1:
+            v = float(x[r, ch])  # float64 before squaring: x^2 exact enough for E[x^2] - mean^2
+            s += v
+            q += v * v
+            r += cuda.blockDim.y
+    s, q = lanes_sum2(sh_s, sh_q, s, q)
+    if column_ticket(flag, part, tick, s, q, ch, c) and ty == 0 and ch < c:
         s = 0.0
-        v = 0.0
-        if training != 0:
-            for r in range(m):
-                s += x[r, ch]
-            s /= m
-            for r in range(m):
-                d = x[r, ch] - s
-                v += d * d
-            v /= m
-        bn_finish(
-            ch,
-            s,
-            v,
-            gamma,
-            beta,
-            mm,
-            mv,
-            mean_out,
-            inv_out,
-            coef,
-            mom,
-            eps,
-            training,
-        )
+        q = 0.0
+        for k in range(cuda.gridDim.y):
+            s += part[2 * k, ch]
+            q += part[2 * k + 1, ch]
+        mean = s / m
+        var = max(q / m - mean * mean, 0.0)
+        bn_finish(ch, mean, var, gamma, beta, mm, mv, mean_out, inv_out, coef, mom, eps, training)
 
 
 def _grad_stats_cpu(dy, x, mean, inv_std, gamma, dgamma, dbeta, coef):
@@ -155,19 +206,36 @@ def _grad_stats_cpu(dy, x, mean, inv_std, gamma, dgamma, dbeta, coef):
         )
 
 
-def _grad_stats_cuda(dy, x, mean, inv_std, gamma, dgamma, dbeta, coef):
+def _grad_stats_cuda(dy, x, mean, inv_std, gamma, dgamma, dbeta, coef, part, tick):
+    # The launch and the reduction of _stats_cuda: sums of dy and dy * xhat per channel.
+    sh_s = cuda.shared.array((BY, BX), numba.float64)
+    sh_q = cuda.shared.array((BY, BX), numba.float64)
+    flag = cuda.shared.array(1, numba.int32)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
     m, c = x.shape
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for ch in range(start, c, step):
-        s_dy = 0.0
-        s_dyx = 0.0
+    ch = cuda.blockIdx.x * cuda.blockDim.x + tx
+    s = 0.0
+    q = 0.0
+    if ch < c:
         mu = mean[ch]
         inv = inv_std[ch]
-        for r in range(m):
+        chunk = (m + cuda.gridDim.y - 1) // cuda.gridDim.y
+        r1 = min(m, (cuda.blockIdx.y + 1) * chunk)
+        r = cuda.blockIdx.y * chunk + ty
+        while r < r1:
             g = dy[r, ch]
-            s_dy += g
-            s_dyx += g * ((x[r, ch] - mu) * inv)
-        bn_grad_finish(ch, s_dy, s_dyx, float(m), mean, inv_std, gamma, dgamma, dbeta, coef)
+            s += g
+            q += g * ((x[r, ch] - mu) * inv)
+            r += cuda.blockDim.y
+    s, q = lanes_sum2(sh_s, sh_q, s, q)
+    if column_ticket(flag, part, tick, s, q, ch, c) and ty == 0 and ch < c:
+        s = 0.0
+        q = 0.0
+        for k in range(cuda.gridDim.y):
+            s += part[2 * k, ch]
+            q += part[2 * k + 1, ch]
+        bn_grad_finish(ch, s, q, float(m), mean, inv_std, gamma, dgamma, dbeta, coef)
 
 
 # ---------------------------------------------------------------- per element
@@ -213,6 +281,8 @@ SPECS = (
             scalar("momentum"),
             scalar("epsilon"),
             scalar("training", INT),
+            arr("partial", 2, "float64", cuda_only=True),
+            arr("tickets", 1, "int32", cuda_only=True),
         ),
         _stats_cpu,
         _stats_cuda,
@@ -232,6 +302,8 @@ SPECS = (
             arr("dgamma"),
             arr("dbeta"),
             arr("coef", 2),
+            arr("partial", 2, "float64", cuda_only=True),
+            arr("tickets", 1, "int32", cuda_only=True),
         ),
         _grad_stats_cpu,
         _grad_stats_cuda,

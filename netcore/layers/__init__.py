@@ -1,5 +1,8 @@
 """Layers: ``from netcore.layers import Input, Dense, Conv2D, MaxPooling2D, ...``."""
 
+from typing import TYPE_CHECKING, NoReturn
+
+from ..keras_support import raise_missing
 from .activation import Activation
 from .augment import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
@@ -58,3 +61,11 @@ LAYER_CLASSES = {
         RandomTranslation,
     )
 }
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

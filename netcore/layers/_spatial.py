@@ -33,7 +33,7 @@ def padding(value: Any) -> str:
 def image_shape(layer: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """``(height, width, channels)``; a 2-D shape gets told to add the channel axis."""
     if len(input_shape) == 3:
-        return input_shape  # type: ignore[return-value]
+        return (input_shape[0], input_shape[1], input_shape[2])
     hint = (
         " (a grayscale image without its channel axis: add it, e.g. x[..., None], and "
         f"input_shape={(*input_shape, 1)})"

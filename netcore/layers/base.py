@@ -52,6 +52,21 @@ class Layer:
         self.output_shape: tuple[int, ...] | None = None
         self._buffers: dict[tuple, Any] = {}
         self._backend: Backend | None = None
+        self._trainable = True
+
+    @property
+    def trainable(self) -> bool:
+        """Does training update this layer's weights? (Keras' ``layer.trainable``.)
+
+        Setting it to False freezes the layer: ``fit`` and ``train_on_batch`` leave its
+        weights (and their optimizer slots) unchanged. As in Keras, the change takes effect
+        at the model's next ``compile``; it is saved with the model.
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = validation.check_bool(value, "trainable")
 
     @property
     def backend(self) -> Backend:
@@ -94,15 +109,15 @@ class Layer:
         raise NotImplementedError
 
     # -- weights
-    def weights(self) -> dict[str, Any]:
-        """Every weight by name: the trainable params, then the non-trainable state."""
+    def weight_dict(self) -> dict[str, Any]:
+        """Every weight by name (device arrays): the params, then the state."""
         return {**self.params, **self.state}
 
     def get_weights(self) -> list[np.ndarray]:
         """Host copies of this layer's weights, in Keras' order (Dense: kernel ``(in, out)``,
         then bias ``(out,)``; BatchNormalization: gamma, beta, moving_mean, moving_variance);
         ``[]`` before the layer is built or when it has none."""
-        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.weights().values()]
+        return [np.array(self.backend.to_numpy(v), copy=True) for v in self.weight_dict().values()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace this layer's weights (same order and shapes as ``get_weights()``), in place:
@@ -115,28 +130,67 @@ class Layer:
                     "weights to set; add it to a model whose input shape is known"
                 )
             return
-        every = self.weights()
+        every = self.weight_dict()
         expected = [(f"{self.name}.{k}", tuple(v.shape)) for k, v in every.items()]
         arrays = validation.check_weights(weights, expected, self.dtype)
         for v, a in zip(every.values(), arrays):
             v[...] = self.backend.asarray(a)
 
+    # -- weights as arrays to read (Keras' variables; assign with set_weights)
+    # Two notions of "not trained" coexist, as in Keras: ``state`` (BatchNormalization's
+    # moving statistics) is never trained; ``params`` are trained while ``trainable``.
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every weight of the layer as a read-only host array, in ``get_weights`` order."""
+        return [_readable(self.backend, v) for v in self.weight_dict().values()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The params while the layer is trainable, else ``[]``."""
+        return [_readable(self.backend, v) for v in self.params.values()] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The state, after the params when the layer is frozen."""
+        frozen = {} if self.trainable else self.params
+        return [_readable(self.backend, v) for v in {**frozen, **self.state}.values()]
+
+    def _weight(self, key: str) -> np.ndarray:
+        every = self.weight_dict()
+        if not self.built or key not in every:
+            state = "is not built yet" if not self.built else f"has no {key}"
+            raise AttributeError(
+                f"layer {self.name!r} ({type(self).__name__}) {state}; its weights are "
+                f"{list(every)}"
+            )
+        return _readable(self.backend, every[key])
+
     # -- description
     def count_params(self) -> int:
         """Every weight, trainable or not (as Keras)."""
-        return int(sum(int(np.prod(v.shape)) for v in self.weights().values()))
+        return int(sum(int(np.prod(v.shape)) for v in self.weight_dict().values()))
 
     def count_trainable(self) -> int:
+        """The params while the layer is trainable (0 when frozen)."""
+        if not self.trainable:
+            return 0
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
     def get_config(self) -> dict:
-        cfg: dict[str, Any] = {"name": self.name}
+        cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             cfg["input_shape"] = list(self.input_shape)
         return cfg
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _readable(be: Backend, v: Any) -> np.ndarray:
+    """A read-only host copy: writing to it raises instead of silently missing the model."""
+    a = np.array(be.to_numpy(v), copy=True)
+    a.flags.writeable = False
+    return a
 
 
 def _check_input_shape(shape: Any, name: str = "input_shape") -> tuple[int, ...]:

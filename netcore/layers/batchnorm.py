@@ -22,6 +22,10 @@ class BatchNormalization(Layer):
     touched by the optimizer). Backward (training mode, the closed form): with ``xhat = (x -
     mean) / sqrt(var + eps)``, ``dbeta = sum dy``, ``dgamma = sum dy xhat`` and ``dx = gamma /
     (M sqrt(var + eps)) (M dy - dbeta - xhat dgamma)`` over the M values of each channel.
+
+    A frozen layer (``trainable = False``) runs in inference mode in training too, as in
+    Keras 3 (fine-tuning keeps a pre-trained model's statistics): the moving statistics
+    normalize and stay unchanged, and ``dx = dy gamma / sqrt(moving_variance + eps)``.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class BatchNormalization(Layer):
         be = self.backend
         self._shape = x.shape
         self._x2 = x2 = self._rows(x)
+        self._frozen_pass = training and not self.trainable
+        training = training and self.trainable
         y = be.batch_norm(
             x2,
             self.params.get("gamma", self._ones),
@@ -107,6 +113,8 @@ class BatchNormalization(Layer):
         return self._unrows(y, x.shape)
 
     def backward(self, dy: Any, need_dx: bool = True) -> Any:
+        if self._frozen_pass:
+            return self._inference_backward(dy, need_dx)
         be = self.backend
         c = self._x2.shape[1]
         dx, _, _ = be.batch_norm_grad(
@@ -120,6 +128,20 @@ class BatchNormalization(Layer):
             dbeta_out=self.grads["beta"] if self.center else self.buffer("dbeta", (c,)),
         )
         return self._unrows(dx, self._shape) if need_dx else None
+
+    def _inference_backward(self, dy: Any, need_dx: bool) -> Any:
+        """The gradients of ``y = gamma (x - moving_mean) inv + beta`` (frozen layer)."""
+        xp = self.backend.xp
+        inv = (1.0 / xp.sqrt(self.state["moving_variance"] + self.epsilon)).astype(self.dtype)
+        dy2 = self._rows(dy)
+        if self.scale:
+            xhat = (self._x2 - self.state["moving_mean"]) * inv
+            self.grads["gamma"][...] = (dy2 * xhat).sum(axis=0)
+        if self.center:
+            self.grads["beta"][...] = dy2.sum(axis=0)
+        if not need_dx:
+            return None
+        return self._unrows(dy2 * (self.params.get("gamma", self._ones) * inv), self._shape)
 
     def get_config(self) -> dict:
         return {

@@ -87,6 +87,16 @@ class Dense(Layer):
         )
         return dx.reshape(self._shape)
 
+    @property
+    def kernel(self) -> Any:
+        """The kernel ``(in, out)`` as a read-only host array (``set_weights`` assigns)."""
+        return self._weight("kernel")
+
+    @property
+    def bias(self) -> Any:
+        """The bias ``(out,)`` as a read-only host array; AttributeError when ``use_bias=False``."""
+        return self._weight("bias")
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..keras_support import raise_missing
+from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .base import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "get", "from_config"]
+__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "get", "from_config", "schedules"]
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adagrad": Adagrad, "rmsprop": RMSprop}
 OPTIMIZER_NAMES = tuple(_OPTIMIZERS)
@@ -49,3 +51,11 @@ def from_config(config: dict) -> Optimizer:
     """The optimizer ``get_config()`` describes: ``{"name": ..., <its arguments>}``."""
     cfg = dict(config)
     return get(cfg.pop("name"), **cfg)
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> NoReturn:
+        """A Keras name netcore lacks (``LSTM``) raises ``NotInNetcoreError``, pointing to
+        the table of what netcore has; any other missing name, ``AttributeError``."""
+        raise_missing(__name__, name)

@@ -29,9 +29,7 @@ class Adagrad(Optimizer):
         return be.xp.full_like(p, self.initial_accumulator_value)
 
     def _update(self, p, g, state, skip):
-        self.backend.adagrad_update(
-            p, g, state["accumulator"], self.learning_rate, self.epsilon, skip
-        )
+        self.backend.adagrad_update(p, g, state["accumulator"], self._rate, self.epsilon, skip)
 
     def get_config(self):
         return {

@@ -31,18 +31,21 @@ class Adam(Optimizer):
         self.beta_2 = _check_float("beta_2", beta_2, 0.0, 1.0, low_inclusive=True)
         self.epsilon = _check_float("epsilon", epsilon, 0.0)
 
-    def apply(self, params, grads, skip=None):
-        # bias correction folded into one host scalar per step
-        self._alpha = self.rate_at(self.iterations + 1)
-        super().apply(params, grads, skip)
+    @property
+    def capturable(self) -> bool:
+        return True  # the captured step reads alpha_t from a table filled by rate_at
 
-    def rate_at(self, t: int) -> float:
-        """The step size ``alpha`` of step ``t`` (1-based), bias correction included."""
-        return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+    def rate_at(self, t: int, bias_corrected: bool = True) -> float:
+        """The step size ``alpha`` of step ``t`` (1-based): the learning rate of step ``t``
+        (a schedule's value at ``t - 1``) with the bias correction folded in."""
+        lr = super().rate_at(t)
+        if not bias_corrected:
+            return lr
+        return lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
     def _update(self, p, g, state, skip):
         self.backend.adam_update(
-            p, g, state["m"], state["v"], self._alpha, self.beta_1, self.beta_2, self.epsilon, skip
+            p, g, state["m"], state["v"], self._rate, self.beta_1, self.beta_2, self.epsilon, skip
         )
 
     def get_config(self):

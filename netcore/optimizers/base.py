@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import validation
 from ..backend.base import Backend
+from .schedules import LearningRateSchedule, deserialize, serialize
 
 
 def _check_float(
@@ -34,6 +35,9 @@ class Optimizer:
     """Updates parameters in place from their gradients, one fused op per tensor.
 
     ``iterations`` counts applied steps (the ``t`` in Adam's bias correction).
+    ``learning_rate`` is a positive number or a schedule
+    (:mod:`netcore.optimizers.schedules`); update ``t`` (1-based) uses
+    ``rate_at(t) = schedule(t - 1)``, Keras 3's ``schedule(iterations)`` before the update.
     """
 
     name = "optimizer"
@@ -42,9 +46,10 @@ class Optimizer:
     #: slots the update rule keeps >= 0 (sums of squares); a loaded file must respect it
     nonnegative_slots: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = _check_float("learning_rate", learning_rate, 0.0)
+    def __init__(self, learning_rate: float | LearningRateSchedule) -> None:
         self.iterations = 0
+        self._learning_rate: float | LearningRateSchedule = 0.0
+        self.learning_rate = learning_rate
         self.state: list[dict[str, Any]] = []
         self._backend: Backend | None = None
 
@@ -74,6 +79,48 @@ class Optimizer:
                     for src, dst in carried:
                         arr[dst] = old[src]
 
+    @property
+    def learning_rate(self) -> float:
+        """The rate of the next update (a schedule's value at ``iterations``). Assigning it
+        (by hand or from a callback) is checked as the constructor's argument: a positive
+        finite number, or a schedule, which replaces the rate."""
+        return self.rate_at(self.iterations + 1, bias_corrected=False)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float | LearningRateSchedule) -> None:
+        if isinstance(value, dict):  # a saved schedule (get_config)
+            value = deserialize(value)
+        if isinstance(value, LearningRateSchedule):
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(
+                f"the {self.name} optimizer's learning_rate is the schedule "
+                f"{self._learning_rate!r}; a number cannot replace a value it computes "
+                "per step (assign another schedule, or build the optimizer with a number). "
+                f"Received: learning_rate={value!r}"
+            )
+        self._learning_rate = _check_float("learning_rate", value, 0.0)
+
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        """The learning-rate schedule, or None when the rate is a constant."""
+        lr = self._learning_rate
+        return lr if isinstance(lr, LearningRateSchedule) else None
+
+    def rate_at(self, t: int, bias_corrected: bool = True) -> float:
+        """The learning rate of update ``t`` (1-based); Adam folds in its bias correction
+        unless ``bias_corrected=False``."""
+        lr = self._learning_rate
+        return lr(t - 1) if isinstance(lr, LearningRateSchedule) else lr
+
+    @property
+    def capturable(self) -> bool:
+        """Can a captured (CUDA-graph) step take this optimizer's rate? Its update must read
+        a per-step rate from the device where the rate changes within an epoch: Adam's does
+        (its table is filled from ``rate_at``); the others' take it as a constant."""
+        return self.schedule is None
+
     def active_slots(self) -> tuple[str, ...]:
         return self.slots
 
@@ -82,6 +129,7 @@ class Optimizer:
 
     def apply(self, params: Sequence[Any], grads: Sequence[Any], skip: Any = None) -> None:
         """One step over all parameters; nothing changes where ``skip[0] != 0``."""
+        self._rate = self.rate_at(self.iterations + 1)  # the step's rate, on the host
         self.iterations += 1
         for p, g, st in zip(params, grads, self.state):
             self._update(p, g, st, skip)
@@ -95,4 +143,6 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        lr = self._learning_rate
+        rate = serialize(lr) if isinstance(lr, LearningRateSchedule) else lr
+        return {"name": self.name, "learning_rate": rate}

@@ -37,7 +37,7 @@ class RMSprop(Optimizer):
             g,
             state["velocity"],
             state.get("momentum"),
-            self.learning_rate,
+            self._rate,
             self.rho,
             self.momentum,
             self.epsilon,

@@ -29,7 +29,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, skip):
         self.backend.sgd_update(
-            p, g, state.get("velocity"), self.learning_rate, self.momentum, self.nesterov, skip
+            p, g, state.get("velocity"), self._rate, self.momentum, self.nesterov, skip
         )
 
     def get_config(self):

@@ -4,8 +4,10 @@ ideas (activations, cross-entropy, overfitting).
 Needs matplotlib (``pip install 'netcore[plot]'``). Figures are drawn on
 ``matplotlib.figure.Figure`` objects and written straight to PNG, never through ``pyplot``:
 that needs no display, and it leaves the matplotlib backend of a notebook or script that
-imports this module untouched. Each function writes one PNG and returns its
-:class:`~pathlib.Path`; each picture has a title and labelled axes, so it reads on its own.
+imports this module untouched. Given a file name, each function writes one PNG and returns its
+:class:`~pathlib.Path`; given none, it returns the ``Figure``, which a notebook cell shows inline
+(no ``%matplotlib inline`` needed) and ``fig.savefig(...)`` can write later. Each picture has a
+title and labelled axes, so it reads on its own.
 
 ===============================  ==========================================================
 :func:`plot_samples`             a grid of images with their labels
@@ -20,6 +22,7 @@ imports this module untouched. Each function writes one PNG and returns its
 
 >>> from netcore.plotting import plot_history, plot_samples          # doctest: +SKIP
 >>> plot_samples(x_train, y_train, "samples.png")                   # doctest: +SKIP
+>>> plot_history(history)          # in a notebook: drawn below the cell # doctest: +SKIP
 >>> plot_history(model.fit(x, y, validation_split=0.2), "curves.png")  # doctest: +SKIP
 """
 

@@ -1,7 +1,10 @@
-"""What every picture shares: the matplotlib check, a pyplot-free figure, writing the PNG."""
+"""What every picture shares: the matplotlib check, a pyplot-free figure, writing the PNG or
+handing the figure back (shown inline when it is a notebook cell's value)."""
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -24,12 +27,26 @@ def require_matplotlib() -> None:
         ) from None
 
 
+@functools.cache
+def _figure_class() -> Any:
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        """A ``Figure`` that a notebook draws as a PNG when a cell returns it, with no pyplot
+        and no ``%matplotlib inline`` (IPython asks objects for ``_repr_png_``)."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png")
+            return buffer.getvalue()
+
+    return InlineFigure
+
+
 def new_figure(width: float, height: float) -> Any:
     """A ``matplotlib.figure.Figure`` of ``width`` x ``height`` inches, never a pyplot one."""
     require_matplotlib()
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return _figure_class()(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
@@ -39,3 +56,10 @@ def save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
     # optimize: smaller files for the pictures committed with the docs, at no visible cost.
     fig.savefig(path, format="png", pil_kwargs={"optimize": True})
     return path
+
+
+def finish(fig: Any, path: str | os.PathLike[str] | None) -> Any:
+    """What every ``plot_*`` returns: with a ``path``, the PNG written there (its
+    :class:`~pathlib.Path`); without one, the ``Figure`` itself, which a notebook draws inline
+    and a script can save with ``fig.savefig(...)``."""
+    return fig if path is None else save_png(fig, path)

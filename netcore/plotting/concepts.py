@@ -6,22 +6,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.polynomial import Polynomial
 
-from ._base import new_figure, save_png
+from ._base import finish, new_figure
 
 #: The example vector whose softmax :func:`plot_activations` draws as a bar chart.
 SOFTMAX_EXAMPLE = (2.0, 1.0, 0.1)
 
 
 def plot_activations(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     x_range: tuple[float, float] = (-6.0, 6.0),
     softmax_input: Sequence[float] = SOFTMAX_EXAMPLE,
-) -> Path:
+) -> Any:
     """Draw linear, ReLU and sigmoid, and the softmax of an example vector as a bar chart,
     side by side in one PNG. The curves come from :mod:`netcore.activations`, the same
     functions the layers apply.
@@ -66,10 +66,10 @@ def plot_activations(
     ax.set_title(f"Softmax of [{', '.join(f'{v:g}' for v in z)}] (sums to 1)", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle("Activation functions")
-    return save_png(fig, path)
+    return finish(fig, path)
 
 
-def plot_xent(path: str | os.PathLike[str]) -> Path:
+def plot_xent(path: str | os.PathLike[str] | None = None) -> Any:
     """ "RMSE for probabilities?": the loss of one prediction whose true label is 1, as the
     predicted probability ``p`` of that label goes from 1 to 0.
 
@@ -80,7 +80,7 @@ def plot_xent(path: str | os.PathLike[str]) -> Path:
     target ``[1, 0]`` against ``[p, 1 - p]``), the losses training uses.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         PlottingUnavailableError: matplotlib is not installed.
@@ -116,7 +116,7 @@ def plot_xent(path: str | os.PathLike[str]) -> Path:
     ax.set_title("RMSE for probabilities? The loss of one prediction, true label 1", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
-    return save_png(fig, path)
+    return finish(fig, path)
 
 
 @dataclass(frozen=True)
@@ -190,14 +190,14 @@ def overfitting_example(
     return OverfittingExample(x_train, y_train, x_valid, y_valid, fit(1), fit(high_degree))
 
 
-def plot_overfitting(path: str | os.PathLike[str], seed: int = 0) -> Path:
+def plot_overfitting(path: str | os.PathLike[str] | None = None, seed: int = 0) -> Any:
     """ "Which trendline is better?": the points of :func:`overfitting_example`, a straight
     line and a high-degree polynomial fitted to the training points, each with its training
     and validation mean squared error in the legend. The wiggly curve wins on the training
     points and loses on the validation points: it learned the noise (overfitting).
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         PlottingUnavailableError: matplotlib is not installed.
@@ -240,4 +240,4 @@ def plot_overfitting(path: str | os.PathLike[str], seed: int = 0) -> Path:
     )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=2)
-    return save_png(fig, path)
+    return finish(fig, path)

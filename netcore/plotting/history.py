@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._base import new_figure, save_png
+from ._base import finish, new_figure
 
 _TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
 
 
 def plot_history(
     history: Mapping[str, Any] | Any,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] | None = None,
     title: str | None = None,
-) -> Path:
+) -> Any:
     """Plot per-epoch training (and validation) curves into one PNG, one panel per metric.
 
     Args:
         history: the :class:`~netcore.callbacks.History` that ``fit`` returns, its
             ``.history`` dict (``{"loss": [...], "val_loss": [...], ...}``), or the contents
             of the CLI's ``history.json`` (which holds that dict under ``"history"``).
-        path: the PNG to write (folders are created).
+        path: the PNG to write (folders are created); default: none, the ``Figure``
+            is returned (a notebook shows it inline).
         metrics: the metrics to draw, e.g. ``("loss",)``; default: every metric that has
             no ``val_`` prefix, in the history's order.
         title: a title above the panels.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         TypeError: ``history`` is neither a ``History`` nor a dict.
@@ -78,4 +78,4 @@ def plot_history(
         ax.legend()
     if title and len(metrics) > 1:
         fig.suptitle(title)
-    return save_png(fig, path)
+    return finish(fig, path)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._base import new_figure, save_png
+from ._base import finish, new_figure
 
 
 def _host(a: Any) -> np.ndarray:
@@ -113,25 +112,26 @@ def _image_grid(images: np.ndarray, captions: list[str], wrong: list[bool], titl
 def plot_samples(
     x: Any,
     y: Any,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     class_names: Sequence[str] | None = None,
     n: int = 25,
     title: str | None = None,
-) -> Path:
+) -> Any:
     """Draw the first ``n`` images of a data set in a grid, each with its label under it.
 
     Args:
         x: images, ``(N, height, width)``, ``(N, height, width, channels)``, or flattened
             square images ``(N, side * side)`` such as MNIST's 784 features.
         y: their labels: integers ``(N,)``, or one-hot rows ``(N, k)`` (``to_categorical``).
-        path: the PNG to write (folders are created).
+        path: the PNG to write (folders are created); default: none, the ``Figure``
+            is returned (a notebook shows it inline).
         class_names: the name of each label (``class_names[label]``), e.g. the letters of
             Sign-Language-MNIST; default: the label number.
         n: how many images to show (all of them when there are fewer).
         title: the figure title; default "The first n of N images, with their labels".
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         ValueError: ``x`` is not a batch of images, ``y`` does not hold one label per image,
@@ -144,18 +144,18 @@ def plot_samples(
     count = min(count, len(images))
     captions = [_label_text(int(v), class_names) for v in labels[:count]]
     title = title or f"The first {count} of {len(images):,} images, with their labels"
-    return save_png(_image_grid(images[:count], captions, [False] * count, title), path)
+    return finish(_image_grid(images[:count], captions, [False] * count, title), path)
 
 
 def plot_predictions(
     x: Any,
     y_true: Any,
     y_pred: Any,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     class_names: Sequence[str] | None = None,
     n: int = 25,
     title: str | None = None,
-) -> Path:
+) -> Any:
     """Draw the first ``n`` images with the predicted label under each; a mistake is framed
     and captioned in red with the true label beside the prediction (``"7 (true 2)"``).
 
@@ -165,13 +165,14 @@ def plot_predictions(
         y_pred: the predictions: labels ``(N,)`` or what ``model.predict`` returns, class
             probabilities ``(N, k)`` (the arg-max is the predicted label) or one sigmoid
             probability per image ``(N, 1)`` (label 1 where it is >= 0.5).
-        path: the PNG to write (folders are created).
+        path: the PNG to write (folders are created); default: none, the ``Figure``
+            is returned (a notebook shows it inline).
         class_names: the name of each label; default: the label number.
         n: how many images to show.
         title: the figure title; default: how many of the shown predictions are wrong.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         ValueError: as :func:`plot_samples`, for ``y_true`` and ``y_pred`` alike.
@@ -192,4 +193,4 @@ def plot_predictions(
         f"Predicted labels of {count} images: {sum(wrong)} wrong, "
         "framed in red with the true label in brackets"
     )
-    return save_png(_image_grid(images[:count], captions, wrong, title), path)
+    return finish(_image_grid(images[:count], captions, wrong, title), path)

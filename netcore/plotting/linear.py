@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._base import new_figure, require_matplotlib, save_png
+from ._base import finish, new_figure, require_matplotlib
 
 if TYPE_CHECKING:
     from ..course.linear import Walkthrough
@@ -35,7 +34,7 @@ def plot_loss_surface(
     minimum: tuple[float, float] | None = None,
     title: str = "MSE of y-hat = m x + b",
     resolution: int = 121,
-) -> list[Path]:
+) -> list[Any]:
     """Draw the loss of a two-parameter model as a 3D surface and as filled contours, with
     the gradient-descent path on both.
 
@@ -43,14 +42,15 @@ def plot_loss_surface(
         loss: vectorised ``loss(m, b)`` taking and returning arrays of equal shape.
         descent: the ``(m, b)`` points gradient descent visited, start first. Points outside
             the ranges are left out of the drawing (a diverging run leaves the picture).
-        surface_path, contour_path: the PNGs to write; ``None`` skips one.
+        surface_path, contour_path: the PNGs to write; ``None`` skips one; both ``None``:
+            both figures are returned instead (a notebook shows them inline).
         m_range, b_range: the plotted window of each parameter.
         minimum: where the loss is smallest, marked with a star.
         title: figure title.
         resolution: grid points per axis.
 
     Returns:
-        The paths written.
+        The paths written, or the two ``Figure`` objects when neither path is given.
 
     Raises:
         PlottingUnavailableError: matplotlib is not installed.
@@ -78,9 +78,10 @@ def plot_loss_surface(
         f" ({len(pts) - stop} later points fall outside the plot)" if stop < len(pts) else ""
     )
     levels = _levels(zz)
-    written: list[Path] = []
+    written: list[Any] = []
+    figures_only = surface_path is None and contour_path is None
 
-    if surface_path is not None:
+    if surface_path is not None or figures_only:
         fig = new_figure(7.0, 5.6)
         # computed_zorder=False: draw the path over the surface instead of depth-sorting it away.
         ax = fig.add_subplot(projection="3d", computed_zorder=False)
@@ -137,9 +138,9 @@ def plot_loss_surface(
         ax.set_title(title + left_note, fontsize=10)
         ax.view_init(elev=32, azim=-130)
         ax.legend(loc="upper left", fontsize=8)
-        written.append(save_png(fig, surface_path))
+        written.append(finish(fig, surface_path))
 
-    if contour_path is not None:
+    if contour_path is not None or figures_only:
         fig = new_figure(6.4, 5.2)
         ax = fig.add_subplot()
         norm = BoundaryNorm(levels, ncolors=256, extend="max")
@@ -175,7 +176,7 @@ def plot_loss_surface(
         ax.set_ylabel("b (intercept)")
         ax.set_title(title + left_note, fontsize=10)
         ax.legend(loc="lower left", fontsize=8)
-        written.append(save_png(fig, contour_path))
+        written.append(finish(fig, contour_path))
     return written
 
 
@@ -184,7 +185,7 @@ def _equation(m: float, b: float) -> str:
     return f"y-hat = {m:.3g} x {'-' if b < 0 else '+'} {abs(b):.3g}"
 
 
-def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
+def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str] | None = None) -> Any:
     """Draw a gradient-descent run of the linear walk-through in two panels: the data points
     with the starting line and the current (last) line ``y-hat = m x + b``, and the MSE over
     the steps.
@@ -194,10 +195,11 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
 
     Args:
         walk: what :func:`netcore.course.linear.run_walkthrough` returns.
-        path: the PNG to write (folders are created).
+        path: the PNG to write (folders are created); default: none, the ``Figure``
+            is returned (a notebook shows it inline).
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a :class:`~pathlib.Path`, or the ``Figure`` when no ``path`` is given.
 
     Raises:
         PlottingUnavailableError: matplotlib is not installed.
@@ -286,4 +288,4 @@ def plot_linear_fit(walk: Walkthrough, path: str | os.PathLike[str]) -> Path:
         f"Gradient descent on y-hat = m x + b, learning rate {walk.learning_rate:g}"
         + (" (the loss overflowed; the run stopped)" if walk.diverged else "")
     )
-    return save_png(fig, path)
+    return finish(fig, path)

@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any
 
-from .. import optimizers, validation
+from .. import losses, optimizers, validation
 from ..backend import _check_name as check_backend_name
 from ..backend.base import Backend
 from ..models import Sequential
@@ -56,7 +56,7 @@ def load_model(
             with f.checking("the compile settings"):
                 model.compile(
                     optimizer=optimizers.from_config(comp["optimizer"]),
-                    loss=comp["loss"],
+                    loss=_loss(comp),
                     metrics=comp["metrics"],
                 )
             opt = model.optimizer
@@ -72,6 +72,17 @@ def load_model(
                     slots[s][...] = model.backend.asarray(arr)
             opt.iterations = comp["iterations"]
     return model
+
+
+def _loss(comp: dict[str, Any]) -> Any:
+    """The saved loss: its name, with its arguments when the file holds them (which must
+    describe that same loss)."""
+    config = comp.get("loss_config")
+    if config is None:
+        return comp["loss"]
+    if not isinstance(config, dict) or config.get("name") != losses.get(comp["loss"]).name:
+        raise ValueError(f"loss_config {config!r:.100} does not describe loss {comp['loss']!r}")
+    return losses.from_config(config)
 
 
 def _unshaped(config: dict[str, Any], input_shape: tuple[int, ...]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A model file is a zip archive (members stored, uncompressed) holding exactly:
 
 - ``netcore.json``: ``{"format": "netcore-model", "format_version": 1, "netcore_version": ...,
   "model": <Sequential.get_config()>, "input_shape": [...], "compile": null or {"loss": name,
-  "metrics": [names], "optimizer": <Optimizer.get_config()>, "iterations": step count}}``;
+  "loss_config": <Loss.get_config()>, "metrics": [names], "optimizer":
+  <Optimizer.get_config()>, "iterations": step count}}`` (``loss_config`` may be absent);
 - ``weights/<i>.npy``: the weights in ``get_weights()`` order;
 - ``optimizer/<i>/<slot>.npy``: optimizer state ``i`` (one per parameter buffer), one member per slot.
 
@@ -295,6 +296,7 @@ def save_model(model: Any, path: str | os.PathLike, allow_nonfinite: bool = Fals
         opt = model.optimizer
         comp = {
             "loss": model.loss.name,
+            "loss_config": model.loss.get_config(),  # its arguments (from_logits, ...)
             "metrics": [m.name for m in model.metrics],
             "optimizer": opt.get_config(),
             "iterations": opt.iterations,

@@ -1,7 +1,7 @@
 """``jit_compile``: the training step captured once per epoch as a CUDA graph and replayed.
 
-At MNIST sizes a GPU step is almost all host time (~15 launches, each with its Python and
-launch overhead). A CUDA graph replays the whole step with one launch. What has to be true
+At MNIST sizes a GPU step is almost all host time (one launch per kernel, each with its
+Python and launch overhead). A CUDA graph replays the whole step with one launch. What has to be true
 for a replay to be the same step as an eager one:
 
 * **Inputs from fixed buffers.** The graph's first kernels gather the step's rows,
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend.graph import runtime_of
 from . import capture_check
 from .capture_kernels import StepKernels, routed_updates
 
@@ -76,8 +78,6 @@ def check_jit_compile(value: Any) -> bool | str:
 def effective_jit(value: bool | str, env: Any = None) -> bool | str:
     """The ``jit_compile`` a fit uses: ``value`` (compile's argument) under ``NETCORE_JIT``
     (``env``: that variable's value, read from the environment when None)."""
-    import os
-
     raw = os.environ.get(JIT_ENV, "") if env is None else env
     setting = str(raw).strip().lower()
     if setting in ("", "auto"):
@@ -202,7 +202,10 @@ class CapturedFit:
         self.buf = {name: xp.zeros(shape, dtype=dt) for name, (shape, dt) in layout.items()}
         self.identity = None  # the order of an unshuffled epoch, made when first needed
         self.kernels = StepKernels(model.backend)
-        self.failed: str | None = None
+        #: Why this fit trains eagerly after all (a failed capture or self-check), or None.
+        self.failed: str | None = capture_check.failed_check(model, batch_size)
+        if self.failed is not None and strict:
+            raise RuntimeError(f"jit_compile=True: {self.failed}")
 
     def _order(self, order: Any) -> Any:
         if order is not None:
@@ -318,6 +321,7 @@ class CapturedFit:
         if verdict.ok:
             capture_check.mark_checked(m, self.plan.batch_size)
             return graph
+        capture_check.mark_checked(m, self.plan.batch_size, verdict.message())
         if self.strict:
             raise RuntimeError(f"jit_compile=True: {verdict.message()}")
         self.failed = verdict.message()
@@ -347,13 +351,6 @@ class CapturedFit:
             return None
 
 
-def runtime_for(backend: Any) -> Any:
-    """The graph runtime of ``backend`` (a GPU one; tests substitute a CPU double)."""
-    from ..backend.graph import runtime_of
-
-    return runtime_of(backend)
-
-
 def for_fit(
     model: Any, feed: Any, batch_size: int, data_parallel: bool, weighted: bool
 ) -> CapturedFit | None:
@@ -369,7 +366,7 @@ def for_fit(
     if feed.y is None:
         return None
     try:
-        runtime = runtime_for(model.backend)
+        runtime = runtime_of(model.backend)
     except Exception as exc:  # no libcublas to call, no stream: the step cannot be captured
         if mode is True:
             raise RuntimeError(f"jit_compile=True: the graph runtime failed: {exc!r}") from exc
@@ -395,5 +392,4 @@ __all__ = [
     "for_fit",
     "effective_jit",
     "JIT_ENV",
-    "runtime_for",
 ]

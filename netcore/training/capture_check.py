@@ -34,28 +34,45 @@ RTOL = {np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-9}
 #: Relative tolerance of the loss and the metric sums, by dtype.
 RTOL_SCALAR = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
-#: The (batch size, optimizer name) pairs checked so far, per model (weakly: a model that is
-#: gone needs no entry).
-_CHECKED: weakref.WeakKeyDictionary[Any, set[tuple[int, str]]] = weakref.WeakKeyDictionary()
+#: Per model (weakly: a model that is gone needs no entry), the verdict of each checked
+#: (batch size, optimizer name): True passed, else the mismatch's message.
+_CHECKED: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], bool | str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _key(model: Any, batch_size: int) -> tuple[int, str]:
+    return (batch_size, model.optimizer.name)
 
 
 def needs_check(model: Any, batch_size: int) -> bool:
     """Is this the first capture in this process for ``model``, batch size and optimizer?"""
-    return (batch_size, model.optimizer.name) not in _CHECKED.get(model, set())
+    return _key(model, batch_size) not in _CHECKED.get(model, {})
 
 
-def mark_checked(model: Any, batch_size: int) -> None:
-    _CHECKED.setdefault(model, set()).add((batch_size, model.optimizer.name))
+def failed_check(model: Any, batch_size: int) -> str | None:
+    """The mismatch found by an earlier check of this model, batch size and optimizer (its
+    later fits train eagerly without capturing again), or None."""
+    verdict = _CHECKED.get(model, {}).get(_key(model, batch_size))
+    return verdict if isinstance(verdict, str) else None
+
+
+def mark_checked(model: Any, batch_size: int, verdict: bool | str = True) -> None:
+    _CHECKED.setdefault(model, {})[_key(model, batch_size)] = verdict
 
 
 # ---------------------------------------------------------------- the state of a step
 def arrays(model: Any) -> dict[str, Any]:
     """Name -> device array of everything a training step writes: the weights, each
-    optimizer slot and the skip flag."""
+    optimizer slot, the skip flag and the layers' non-trainable state (BatchNormalization's
+    moving statistics: the step updates them too)."""
     out = {"weights": model._flat_params, "skip flag": model._nonfinite.array}
     for i, slots in enumerate(model.optimizer.state):
         for name, a in slots.items():
             out[f"optimizer slot {name!r}" + (f" of buffer {i}" if i else "")] = a
+    for layer in model.layers:
+        for name, a in layer.state.items():
+            out[f"{layer.name}.{name}"] = a
     return out
 
 
@@ -64,7 +81,7 @@ def _rng_state(rng: Any) -> Any:
     CuPy's bit generator (its draws read and advance that buffer)."""
     bits = rng.bit_generator
     device = getattr(bits, "_state", None)
-    if device is not None and hasattr(device, "copy"):
+    if device is not None and hasattr(device, "shape"):  # CuPy: cupy.zeros(bytes, int8)
         return ("device", device.copy())
     return ("host", bits.state)
 
@@ -149,7 +166,11 @@ def compare(
             tol = RTOL[dt] * change + 8 * eps * float(xp.max(xp.abs(e)))
         else:  # the loss, a metric sum
             tol = RTOL_SCALAR[dt] * max(float(xp.max(xp.abs(e))), 1.0)
-        bad = ~(diff <= tol)  # NaN compares False: a NaN on either side fails
+        # NaN compares False, so a NaN on one side fails; the same NaN or inf on both sides
+        # (a non-finite loss in both steps) is agreement.
+        r1, e1 = r.reshape(-1), e.reshape(-1)
+        same = (r1 == e1) | (xp.isnan(r1) & xp.isnan(e1))
+        bad = ~(diff <= tol) & ~same
         if not bool(bad.any()):
             continue
         i = int(xp.argmax(xp.where(bad, xp.nan_to_num(diff, nan=np.inf), -1)))
@@ -170,6 +191,7 @@ __all__ = [
     "Verdict",
     "arrays",
     "compare",
+    "failed_check",
     "mark_checked",
     "needs_check",
     "restore",

@@ -11,12 +11,15 @@ epoch replay one captured step (:mod:`.capture`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import distribution
 from ..callbacks import Callback, History
+from ..callbacks.base import uses_batch_hooks
+from ..errors import NonFiniteLossError
 from .feed import DataFeed
 from .progress import EpochProgress
 
@@ -41,18 +44,42 @@ def fit_epochs(
         "verbose": verbose,
     }
     model.history = history
-    cbs: list[Callback] = [history, *callbacks]
+    # History last, as Keras: it records what the other callbacks add (learning_rate)
+    cbs: list[Callback] = [*callbacks, history]
     for cb in cbs:
         cb.set_model(model)
+    batch_hooks = [cb for cb in cbs if uses_batch_hooks(cb)]
+    if batch_hooks:  # the host runs between steps: no captured epoch
+        model._captured = None
     model.stop_training = False
+    model._resume = None
     for cb in cbs:
-        cb.on_train_begin()
+        cb.on_train_begin({})
+    if model._resume is not None:  # BackupAndRestore: go on after the backed-up epoch
+        first, seed_next = model._resume
+        offset, model._resume = seed_next - first, None
+    logs: dict[str, float] = {}
     for epoch in range(first, epochs):
         for cb in cbs:
-            cb.on_epoch_begin(epoch)
-        logs, progress = run_epoch(
-            model, feed, batch_size, epoch, epochs, epoch + offset, shuffle, verbose
-        )
+            cb.on_epoch_begin(epoch, {})
+        try:
+            logs, progress = run_epoch(
+                model,
+                feed,
+                batch_size,
+                epoch,
+                epochs,
+                epoch + offset,
+                shuffle,
+                verbose,
+                batch_hooks,
+            )
+        except NonFiniteLossError as exc:
+            for cb in cbs:
+                cb.on_nonfinite(exc)
+            if not model.stop_training:  # no TerminateOnNaN: the error reaches the caller
+                raise
+            break
         model._next_epoch = epoch + offset + 1
         if val is not None:
             vlogs = evaluate_feed(model, val, batch_size)
@@ -62,8 +89,8 @@ def fit_epochs(
             cb.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
-    for cb in cbs:
-        cb.on_train_end()
+    for cb in cbs:  # callbacks get logs positionally, as Keras calls them
+        cb.on_train_end(dict(logs) if logs else {})
     return history
 
 
@@ -81,8 +108,10 @@ def run_epoch(
     seed_epoch: int,
     shuffle: bool,
     verbose: int,
+    batch_hooks: Sequence[Callback] = (),
 ) -> tuple[dict[str, float], EpochProgress]:
-    """One epoch's steps; returns its logs and its progress display (closed by the caller)."""
+    """One epoch's steps; returns its logs and its progress display (closed by the caller).
+    ``batch_hooks``: callbacks called before and after every step (the logs read each step)."""
     be, n = model.backend, feed.n
     steps = math.ceil(n / batch_size)
     be.seed(int(np.random.SeedSequence(_epoch_seed(model, seed_epoch)).generate_state(1)[0]))
@@ -104,15 +133,19 @@ def run_epoch(
         # data parallel: this rank's rows of the global batch, gradients summed over ranks
         xb, yb = feed.batch(*((s, e) if dist is None else dist.shard(s, e)), order)
         wb = feed.weights(s, e, order)
+        for cb in batch_hooks:
+            cb.on_train_batch_begin(step, {})
         with model._lock:
             if dist is not None:
                 loss, sums = dist.train_step(model, xb, yb, e - s)
             else:
                 loss, sums = model._train_step(xb, yb, wb)
         tracker.record(loss, sums, e - s, model._step_flag(), None if wb is None else wb.sum())
-        if sync_every_step or progress.wants_update:
+        if sync_every_step or progress.wants_update or batch_hooks:
             tracker.sync()
             progress.update(step + 1, tracker.logs())
+        for cb in batch_hooks:
+            cb.on_train_batch_end(step, tracker.logs())
     tracker.sync()
     return tracker.logs(), progress
 

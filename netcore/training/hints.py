@@ -24,10 +24,20 @@ def output_activation(layers: Sequence[Any]) -> tuple[Any, str | None]:
 
 
 def probability_loss_message(loss: Any, layers: Sequence[Any]) -> str | None:
-    """Why ``loss`` will not learn on these layers, or None when the output is a probability."""
-    if loss.logits_head is None or not layers:
+    """Why ``loss`` will not learn on these layers, or None when the output is what the loss
+    expects (probabilities; logits for a loss built with ``from_logits=True``)."""
+    if not layers:
         return None
     layer, act = output_activation(layers)
+    if getattr(loss, "from_logits", False) and act in _PROBABILITY_OUTPUTS:
+        return (
+            f"loss={loss.name!r} was built with from_logits=True, but the last layer "
+            f"{layer.name!r} has activation={act!r}: its outputs are probabilities, which the "
+            "loss takes for logits. Remove the activation (activation=None) or use "
+            "from_logits=False"
+        )
+    if loss.logits_head is None:
+        return None
     if act in _PROBABILITY_OUTPUTS:
         return None
     where = (
@@ -38,7 +48,8 @@ def probability_loss_message(loss: Any, layers: Sequence[Any]) -> str | None:
     return (
         f"loss={loss.name!r} expects probabilities, but {where}, so its outputs are not "
         f"probabilities and training will not learn the classes properly: use "
-        f"activation={loss.logits_head!r} on the last layer"
+        f"activation={loss.logits_head!r} on the last layer (or a loss built with "
+        "from_logits=True)"
     )
 
 

@@ -30,7 +30,7 @@ for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,8 @@ class Trainer:
     output_shape: tuple[int, ...]
     _flat_params: Any
     _flat_grads: Any
+    _trainable_buffers: Callable[[], tuple[Any, Any]]  # the trainable tail of both buffers
+    _relayout: Callable[[], None]  # lay the buffers out for the current trainable flags
 
     def __init__(self) -> None:
         self.optimizer: optimizers_mod.Optimizer | None = None
@@ -104,7 +106,7 @@ class Trainer:
         """Called by the model after (re)building its parameter buffers; ``carried`` lists
         ``(old, new)`` slices of the flat buffer whose optimizer state stays."""
         if self.optimizer is not None:
-            self.optimizer.build(self.backend, [self._flat_params], carried)
+            self.optimizer.build(self.backend, [self._trainable_buffers()[0]], carried)
         if self._nonfinite is None:
             self._nonfinite = NonFiniteFlag(self.backend)
         self._grad_buffers = {}
@@ -140,9 +142,10 @@ class Trainer:
             raise ValueError(
                 f"metrics must be a list of names, e.g. ['accuracy'], received {metrics!r}"
             )
-        self.metrics = [metrics_mod.get(m, self.loss.name) for m in metrics]
+        self.metrics = [metrics_mod.get(m, self.loss) for m in metrics]
         if self.built:
-            self.optimizer.build(self.backend, [self._flat_params])
+            self._relayout()  # trainable flags changed since the last layout take effect here
+            self.optimizer.build(self.backend, [self._trainable_buffers()[0]])
         self.jit_compile = jit_compile
 
     @property
@@ -179,7 +182,7 @@ class Trainer:
         gbuf = self._grad_buffer(out.shape)
         weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
         if takes_logits:
-            loss, grad = self.loss.from_logits(self.backend, out, yb, grad_out=gbuf, **weighted)
+            loss, grad = self.loss.logits_loss(self.backend, out, yb, grad_out=gbuf, **weighted)
         else:
             loss, grad = self.loss.forward_backward(
                 self.backend, out, yb, grad_out=gbuf, **weighted
@@ -223,10 +226,12 @@ class Trainer:
         return loss, sums
 
     def _apply_gradients(self) -> None:
-        """The gradients are in ``_flat_grads``: one optimizer update over ``_flat_params``."""
+        """The gradients are in ``_flat_grads``: one optimizer update over the trainable tail
+        of ``_flat_params`` (frozen layers' weights sit before it)."""
         assert self.optimizer is not None and self._nonfinite is not None
-        if self._flat_params.size:
-            self.optimizer.apply([self._flat_params], [self._flat_grads], self._nonfinite.array)
+        params, grads = self._trainable_buffers()
+        if params.size:
+            self.optimizer.apply([params], [grads], self._nonfinite.array)
 
     def _step_flag(self) -> Any:
         """A device copy of the skip flag after this step's update (no host read): the
@@ -341,9 +346,10 @@ class Trainer:
             # Local epoch numbers (history, callbacks, display) are Keras'; the seeding epoch
             # continues the count of earlier fit calls unless initial_epoch says where we are.
             offset = self._next_epoch if initial_epoch is None else 0
-            self._captured = capture.for_fit(
-                self, feed, batch_size, dist is not None, feed.w is not None
-            )
+            dp, weighted = dist is not None, feed.w is not None
+            # A rate varying within an epoch is read on the device by Adam's captured step only.
+            ok = self.optimizer is not None and self.optimizer.capturable
+            self._captured = capture.for_fit(self, feed, batch_size, dp, weighted) if ok else None
             try:
                 return epochs_mod.fit_epochs(
                     self,

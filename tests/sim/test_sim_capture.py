@@ -102,7 +102,7 @@ def test_sim_captured_fit_matches_the_eager_fit(monkeypatch: pytest.MonkeyPatch)
     from netcore.training import capture
 
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: _Replaying())
+    monkeypatch.setattr(capture, "runtime_of", lambda be: _Replaying())
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(40, 5)).astype(np.float32), rng.integers(0, 3, 40)
     hist = {}
