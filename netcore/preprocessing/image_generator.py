@@ -320,7 +320,9 @@ class NumpyArrayIterator:
             raise ValueError(
                 f"seed must be a non-negative integer or None. Received: seed={seed!r}"
             )
-        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        self.seed = (
+            int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        )
         self.epoch = 0
         self._next = 0
         self._order = self._make_order()
