@@ -301,3 +301,23 @@ def test_rotation_angle_is_two_pi_times_factor():
     layer = built(RandomRotation((0.125, 0.125)), (6, 8, 2))
     t = layer._transforms(1, 6, 8)
     np.testing.assert_allclose(t[0, [0, 3]], [math.cos(math.pi / 4), math.sin(math.pi / 4)])
+
+
+def test_plot_augmented_shows_the_image_and_eight_versions(tmp_path):
+    pytest.importorskip("matplotlib")
+    from netcore.plotting import plot_augmented
+    from netcore.preprocessing.image import ImageDataGenerator
+
+    img = np.random.default_rng(0).random((12, 12))
+    fig = plot_augmented(img, [RandomRotation(0.1), RandomZoom(0.2)])
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 9 and shown[0].get_title() == "original"
+    np.testing.assert_allclose(shown[0].images[0].get_array(), img)
+    assert not np.allclose(shown[1].images[0].get_array(), img)
+    gen = ImageDataGenerator(rotation_range=20, horizontal_flip=True)
+    path = plot_augmented(img[..., None], gen, tmp_path / "aug.png")
+    assert path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="augment must be an ImageDataGenerator"):
+        plot_augmented(img, [Dense(3)])
+    with pytest.raises(ValueError, match="image must be one numeric image"):
+        plot_augmented(np.zeros((2, 4, 4, 1)), gen)

@@ -18,6 +18,7 @@ title and labelled axes, so it reads on its own.
 :func:`plot_activations`         linear, ReLU, sigmoid and softmax
 :func:`plot_xent`                cross-entropy against squared error for one probability
 :func:`plot_overfitting`         "Which trendline is better?": a simple and a wiggly fit
+:func:`plot_augmented`           one image and eight augmented versions of it
 ===============================  ==========================================================
 
 >>> from netcore.plotting import plot_history, plot_samples          # doctest: +SKIP
@@ -29,6 +30,7 @@ title and labelled axes, so it reads on its own.
 from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
+from .augment import plot_augmented
 from .concepts import (
     SOFTMAX_EXAMPLE,
     OverfittingExample,
@@ -58,4 +60,5 @@ __all__ = [
     "OverfittingExample",
     "Trendline",
     "plot_xent",
+    "plot_augmented",
 ]
