@@ -18,8 +18,8 @@ A tap index outside the image is mapped by ``fill_mode`` (SciPy's ``map_coordina
 as Keras): 0 "reflect" ``(d c b a | a b c d | d c b a)``, 1 "wrap" ``(a b c d | a b c d)``,
 2 "nearest" ``(a a | a b c d | d d)``, 3 "constant": the tap reads ``fill_value``.
 
-Work units as :mod:`.pool`: one output element per CUDA thread (grid-stride), one pixel's
-run of channels per CPU iteration (the coordinates are computed once per pixel).
+One output element per CUDA thread (grid-stride); on the CPU plain loops over the output
+pixels, each pixel's run of channels at once (the coordinates computed once per pixel).
 """
 
 from __future__ import annotations
@@ -67,46 +67,56 @@ def round_even(v):
     return int(r)
 
 
-def _warp(x, t, y, fill_mode, interp, fill_value):
-    n, h, w, c = x.shape
-    ho, wo = y.shape[1], y.shape[2]
-    per = 1 if CUDA_FLAVOUR else c
-    groups = c // per
-    start, step = thread_range()
-    for u in range(start, n * ho * wo * groups, step):
-        b, oy, ox, ch0 = pool_unit(u, groups, per, wo, ho)
-        fx_out = 1.0 * ox
-        fy_out = 1.0 * oy
-        sx = t[b, 0] * fx_out + t[b, 1] * fy_out + t[b, 2]
-        sy = t[b, 3] * fx_out + t[b, 4] * fy_out + t[b, 5]
-        if interp == 0:
-            ry = fix_index(round_even(sy), h, fill_mode)
-            rx = fix_index(round_even(sx), w, fill_mode)
-            for ch in range(per):
-                if ry < 0 or rx < 0:
-                    y[b, oy, ox, ch0 + ch] = fill_value
-                else:
-                    y[b, oy, ox, ch0 + ch] = x[b, ry, rx, ch0 + ch]
-            continue
-        y0 = math.floor(sy)
-        x0 = math.floor(sx)
-        wy = sy - y0
-        wx = sx - x0
-        iy = int(y0)
-        ix = int(x0)
-        ya = fix_index(iy, h, fill_mode)
-        yb = fix_index(iy + 1, h, fill_mode)
-        xa = fix_index(ix, w, fill_mode)
-        xb = fix_index(ix + 1, w, fill_mode)
+@leaf
+def warp_pixel(x, t, y, b, oy, ox, ch0, per, fill_mode, interp, fill_value):
+    """Output pixel ``(b, oy, ox)``, channels ``ch0 .. ch0 + per - 1``."""
+    h, w = x.shape[1], x.shape[2]
+    fx_out = 1.0 * ox
+    fy_out = 1.0 * oy
+    sx = t[b, 0] * fx_out + t[b, 1] * fy_out + t[b, 2]
+    sy = t[b, 3] * fx_out + t[b, 4] * fy_out + t[b, 5]
+    if interp == 0:
+        ry = fix_index(round_even(sy), h, fill_mode)
+        rx = fix_index(round_even(sx), w, fill_mode)
         for ch in range(per):
-            k = ch0 + ch
-            v00 = fill_value if ya < 0 or xa < 0 else 1.0 * x[b, ya, xa, k]
-            v01 = fill_value if ya < 0 or xb < 0 else 1.0 * x[b, ya, xb, k]
-            v10 = fill_value if yb < 0 or xa < 0 else 1.0 * x[b, yb, xa, k]
-            v11 = fill_value if yb < 0 or xb < 0 else 1.0 * x[b, yb, xb, k]
-            top = (1.0 - wx) * v00 + wx * v01
-            bottom = (1.0 - wx) * v10 + wx * v11
-            y[b, oy, ox, k] = (1.0 - wy) * top + wy * bottom
+            if ry < 0 or rx < 0:
+                y[b, oy, ox, ch0 + ch] = fill_value
+            else:
+                y[b, oy, ox, ch0 + ch] = x[b, ry, rx, ch0 + ch]
+        return
+    y0 = math.floor(sy)
+    x0 = math.floor(sx)
+    wy = sy - y0
+    wx = sx - x0
+    iy = int(y0)
+    ix = int(x0)
+    ya = fix_index(iy, h, fill_mode)
+    yb = fix_index(iy + 1, h, fill_mode)
+    xa = fix_index(ix, w, fill_mode)
+    xb = fix_index(ix + 1, w, fill_mode)
+    for ch in range(per):
+        k = ch0 + ch
+        v00 = fill_value if ya < 0 or xa < 0 else 1.0 * x[b, ya, xa, k]
+        v01 = fill_value if ya < 0 or xb < 0 else 1.0 * x[b, ya, xb, k]
+        v10 = fill_value if yb < 0 or xa < 0 else 1.0 * x[b, yb, xa, k]
+        v11 = fill_value if yb < 0 or xb < 0 else 1.0 * x[b, yb, xb, k]
+        top = (1.0 - wx) * v00 + wx * v01
+        bottom = (1.0 - wx) * v10 + wx * v11
+        y[b, oy, ox, k] = (1.0 - wy) * top + wy * bottom
+
+
+def _warp(x, t, y, fill_mode, interp, fill_value):
+    n, ho, wo, c = y.shape
+    if CUDA_FLAVOUR:
+        start, step = thread_range()
+        for u in range(start, n * ho * wo * c, step):
+            b, oy, ox, ch = pool_unit(u, c, 1, wo, ho)
+            warp_pixel(x, t, y, b, oy, ox, ch, 1, fill_mode, interp, fill_value)
+    else:  # plain loops: no index divisions per pixel
+        for b in range(n):
+            for oy in range(ho):
+                for ox in range(wo):
+                    warp_pixel(x, t, y, b, oy, ox, 0, c, fill_mode, interp, fill_value)
 
 
 SPECS = (
