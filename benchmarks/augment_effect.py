@@ -24,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,8 @@ def effect(args: argparse.Namespace) -> dict:
             x, y, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), verbose=0
         )
         seconds = time.perf_counter() - t0
-        clean = model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"]
+        scores: Any = model.evaluate(x, y, verbose=0, return_dict=True)
+        clean = scores["accuracy"]
         val = hist.history["val_accuracy"][-1]
         runs["with_augmentation" if aug else "without_augmentation"] = {
             "accuracy": [round(float(a), 4) for a in hist.history["accuracy"]],
