@@ -123,14 +123,30 @@ def conv_ops(
                 5 * y2.size * s,  # statistics pass (dy, x) and dx pass (dy, x, dx)
             )
         )
-    # The augmentation warp on the course's input images: a random rotation + shift each.
+    return ops
+
+
+#: The rows of :func:`warp_ops`.
+WARP_OP_NAMES = ["affine warp bilinear"]
+
+
+def warp_ops(
+    xp: Any, be: Any, n: int, smoke: bool
+) -> list[tuple[str, str, Callable, Callable, int]]:
+    """The augmentation warp's row, as :func:`conv_ops`: the course's 28x28 grey input images
+    (batch ``n``), a random rotation and shift each."""
+    from netcore.backend.base import Backend
+
+    ref = Backend(xp)
+    rng = np.random.default_rng(0)
+    f32, s = np.float32, 4
     h, w = (6, 5) if smoke else (28, 28)
     imgs = xp.asarray(rng.random((n, h, w, 1)).astype(f32))
     ang = rng.uniform(-0.3, 0.3, n)
     rot = np.stack([np.cos(ang), -np.sin(ang), rng.uniform(-3, 3, n)], 1)
     tf = xp.asarray(np.concatenate([rot, rot[:, [1, 0, 2]] * [-1, 1, 1]], 1))
     warped = xp.empty_like(imgs)
-    ops.append(
+    return [
         (
             "affine warp bilinear",
             f"{n}x{h}x{w}x1",
@@ -138,8 +154,7 @@ def conv_ops(
             lambda: ref.affine_warp(imgs, tf, "reflect", "bilinear", 0.0, out=warped),
             2 * imgs.size * s + tf.size * 8,
         )
-    )
-    return ops
+    ]
 
 
 def parity(xp: Any, fused: Callable, reference: Callable) -> float:
