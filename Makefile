@@ -10,8 +10,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# oracle: PyTorch, against which the cross-check tests compare; cuda-build: NVVM and ptxas, to
+# build every CUDA kernel for sm_80/sm_90 with no GPU (see pyproject.toml for both).
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[test,plot,mpi]"
+	$(PY) -m pip install -q -e ".[test,plot,mpi,oracle,cuda-build]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -12,11 +12,18 @@ visibly agree (or not).
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
 import math
+import os
+import platform
+import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -261,3 +268,124 @@ class StepGemms:
         fwd = sum(a * b for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
         dx = sum(a * b for a, b in zip(LAYER_SIZES[1:-1], LAYER_SIZES[2:]))
         return 2 * (2 * fwd + dx)
+
+
+# ---------------------------------------------------------------------------- provenance
+#: The repository the benchmarks measure (their commit is its ``HEAD``).
+REPO = Path(__file__).resolve().parent.parent
+#: The first line of a result ``.md``: ``Provenance: commit <sha> (<clean|dirty|unknown>
+#: tree), machine: <text>, date: <ISO date>``; ``tests/test_docs.py`` reads it back. A file
+#: measured before results carried their provenance names the commit that added it, the tree
+#: "unknown".
+PROVENANCE_MD = re.compile(
+    r"^Provenance: commit (?P<commit>[0-9a-f]{40}) \((?P<tree>clean|dirty|unknown) tree\), "
+    r"machine: (?P<machine>.+), date: (?P<date>\S+)$"
+)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def provenance(machine: str | None = None) -> dict[str, Any]:
+    """What a result measured: the checkout's ``commit``, whether tracked files differed
+    from it (``dirty``: None when unknown), the ``machine`` (default: CPU model and core
+    count) and the UTC ``date``. Not a git checkout: commit "unknown", dirty True."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", True
+    return {
+        "commit": commit,
+        "dirty": dirty,
+        "machine": machine or f"{cpu_name()}, {os.cpu_count()} cores",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def provenance_line(prov: dict[str, Any]) -> str:
+    """The header line of a result ``.md`` (see :data:`PROVENANCE_MD`)."""
+    tree = "unknown" if prov["dirty"] is None else "dirty" if prov["dirty"] else "clean"
+    return (
+        f"Provenance: commit {prov['commit']} ({tree} tree), "
+        f"machine: {prov['machine']}, date: {prov['date']}"
+    )
+
+
+def write_json_result(path: str | Path, data: Any, prov: dict[str, Any] | None = None) -> None:
+    """Write ``data`` to ``path`` as JSON with its ``"provenance"`` (a dict gains the key; any
+    other value is wrapped as ``{"provenance": ..., "results": data}``)."""
+    prov = prov or provenance()
+    body = (
+        {"provenance": prov, **data}
+        if isinstance(data, dict)
+        else {
+            "provenance": prov,
+            "results": data,
+        }
+    )
+    Path(path).write_text(json.dumps(body, indent=1, default=str) + "\n")
+
+
+def write_md_result(path: str | Path, text: str, prov: dict[str, Any] | None = None) -> None:
+    """Write the markdown ``text`` to ``path`` under its provenance line."""
+    Path(path).write_text(provenance_line(prov or provenance()) + "\n\n" + text.rstrip() + "\n")
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance a result file records (JSON key or ``.md`` first line), or None."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        data = json.loads(text)
+        prov = data.get("provenance") if isinstance(data, dict) else None
+        return prov if isinstance(prov, dict) else None
+    match = PROVENANCE_MD.match(text.split("\n", 1)[0])
+    if match is None:
+        return None
+    tree = match["tree"]
+    return {
+        "commit": match["commit"],
+        "dirty": None if tree == "unknown" else tree == "dirty",
+        "machine": match["machine"],
+        "date": match["date"],
+    }
+
+
+#: The code each result file measured, by the start of its name: a table quoting the file is
+#: out of date once any of these paths changed after the file's commit (``tests/test_docs.py``)
+MEASURED_CODE: dict[str, tuple[str, ...]] = {
+    "compare_cpu": ("netcore/kernels", "netcore/backend", "netcore/training", "netcore/models.py"),
+    "compare_gpu": ("netcore/kernels", "netcore/backend", "netcore/training", "netcore/models.py"),
+    "restructure_cpu": ("netcore/kernels", "netcore/backend", "netcore/training"),
+    "device_check": ("netcore/kernels", "netcore/backend/cuda.py", "netcore/training/capture.py"),
+    "kernel_notes": ("netcore/kernels",),
+    "distributed_cpu": ("netcore/distribution", "netcore/training", "netcore/kernels"),
+    "nonfinite_check_cpu": (
+        "netcore/kernels/optimizers.py",
+        "netcore/backend/cpu.py",
+        "netcore/backend/fused.py",
+    ),
+}
+
+
+def measured_code(name: str) -> tuple[str, ...]:
+    """The code paths result file ``name`` measured (see :data:`MEASURED_CODE`)."""
+    for prefix, paths in MEASURED_CODE.items():
+        if name.startswith(prefix):
+            return paths
+    raise KeyError(f"benchmarks/_common.MEASURED_CODE names no code for result file {name!r}")

@@ -23,6 +23,7 @@ RESULTS: dict[str, Any] = {
     "capture": [],
     "selfcheck": {},
     "compare": {},
+    "compare_cnn": {},
 }
 FAILURES: list[str] = []
 T_START = time.perf_counter()

@@ -177,6 +177,25 @@ def markdown(results: dict[str, Any], failures: list[str]) -> list[str]:
             "```",
         ]
         md += [f"- {line}" for line in cmp["targets"]]
+    cnn = results.get("compare_cnn")
+    if cnn:
+        md += [
+            "",
+            "## One training step of the course CNN: netcore against PyTorch (compare_cnn.py)",
+            "",
+            f"`benchmarks/compare_cnn.py {' '.join(cnn['argv'])}` (exit {cnn['rc']}; full "
+            f"results in `{cnn['json']}`; fastest epoch of each side)",
+            "",
+            "| batch | netcore ms/step | PyTorch ms/step | netcore / PyTorch |",
+            "|---|---|---|---|",
+        ]
+        for b, ms in cnn["step_ms"].items():
+            ratio = cnn["ratio_netcore_over_torch"][b]
+            md.append(
+                f"| {b} | {ms['netcore']:.2f} | "
+                + ("-" if ms["torch"] is None else f"{ms['torch']:.2f}")
+                + f" | {'-' if ratio is None else f'{ratio:.2f}'} |"
+            )
     if failures:
         md += ["", "## Failures", ""] + [f"- {f}" for f in failures]
     return md

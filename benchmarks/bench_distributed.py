@@ -154,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(rows, args)
     print(report)
     if args.out is not None:
-        args.out.write_text(report)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+        sys.path.insert(0, str(REPO))
+        from benchmarks import _common as common
+
+        prov = common.provenance()
+        common.write_md_result(args.out, report, prov)
+        common.write_json_result(args.out.with_suffix(".json"), rows, prov)
     return 0
 
 

@@ -215,3 +215,42 @@ class GemmFloor:
         return step_times[len(step_times) // 2] / gemm_times[len(gemm_times) // 2]
 
     track_train_step_over_gemm_floor.unit = "ratio"  # type: ignore[attr-defined]
+
+
+class CNNTrainStep:
+    """One training step of the course CNN (``netcore.course.build_cnn``, 24 classes):
+    Conv2D / BatchNormalization / MaxPool2D x3, Dense 512, dropout on, categorical
+    cross-entropy, RMSprop, on 28x28x1 images; batch 32 and 128 (the sizes compare_cnn.py
+    measures against PyTorch)."""
+
+    params = (common.BACKENDS, (32, 128))
+    param_names = ["backend", "batch_size"]
+
+    def setup(self, backend: str, batch_size: int) -> None:
+        common.skip_unless_available(backend)
+        self.model, self.step = common.cached_state(
+            ("CNNTrainStep", backend, batch_size), lambda: self._build(backend, batch_size)
+        )
+
+    @staticmethod
+    def _build(backend: str, batch_size: int) -> tuple[Any, Callable[[], Any]]:
+        import numpy as np
+
+        from netcore.course import build_cnn
+
+        rng = np.random.default_rng(common.SEED)
+        x = rng.random((batch_size, 28, 28, 1), dtype=np.float32)
+        y = np.eye(24, dtype=np.float32)[rng.integers(0, 24, size=batch_size)]
+        x, y = common.to_backend(backend, x, y)
+        model = build_cnn(24, seed=common.SEED, backend=backend)
+        model.compile(optimizer="rmsprop", loss="categorical_crossentropy")
+        step = _hot_step(model, x, y)
+        for _ in range(2):  # compiles the fused kernels, sizes every buffer
+            model.train_on_batch(x, y)
+            step()
+        common.synchronize(backend)
+        return model, step
+
+    def time_cnn_train_step(self, backend: str, batch_size: int) -> None:
+        self.step()
+        common.synchronize(backend)

@@ -48,6 +48,10 @@ Run from the repository root::
     PYTHONPATH=. python3 benchmarks/compare.py --device cuda --batch-sizes 32,128,1024,8192 \
         --json $OUT/compare_gpu.json
 
+The course CNN (Conv2D, BatchNormalization, MaxPool2D; RMSprop) has its own script on the same
+principles, :mod:`benchmarks.compare_cnn` (same weights, lockstep, alternating epochs, and
+the GEMM share and per-layer time of a netcore step).
+
 PyTorch is optional: without it, netcore and the GEMM floor are still timed and the PyTorch
 columns say why they are empty. On the CPU-only development machines install the pinned CPU
 build with ``pip install torch==2.13.0``.
@@ -58,7 +62,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
-import json
 import math
 import multiprocessing
 import os
@@ -858,7 +861,7 @@ def _run(
             "targets": target_lines,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        common.write_json_result(args.json, out)
         print(f"wrote {args.json}")
     return 1 if mismatches else 0
 

@@ -34,6 +34,11 @@ exit code is 1 if any check failed):
               and the GEMM floor on the course MLP at batch 32, 128 and 1024,
               lockstep-checked; its JSON is written beside this report as ``compare.json``.
 
+8. compare_cnn -- ``benchmarks/compare_cnn.py --device cuda``: the course CNN (Conv2D,
+              BatchNormalization, MaxPool2D; RMSprop) in netcore's CUDA step against PyTorch
+              CUDA eager (cuDNN), same weights, lockstep-checked, batch 32 and 128; its JSON
+              is written beside this report as ``compare_cnn.json``.
+
 The JSON's ``meta`` records the commit (and whether the tree was clean), the card and the
 date.
 
@@ -65,8 +70,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``netcore`` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import _common as common  # noqa: E402
 from benchmarks import _device_check_report as report  # noqa: E402
-from benchmarks import capture_check_cost, compare  # noqa: E402
+from benchmarks import capture_check_cost, compare, compare_cnn  # noqa: E402
 from benchmarks._device_check_ctx import (  # noqa: E402
     FAILURES,
     RESULTS,
@@ -300,6 +306,33 @@ def s_compare(ctx: Ctx) -> None:
         fail(f"compare.py exited with {rc} (a lockstep or loss mismatch: see its output above)")
 
 
+# ---------------------------------------------------------------- 8. compare_cnn
+@section("compare_cnn")
+def s_compare_cnn(ctx: Ctx) -> None:
+    # The simulator cannot time a CNN either: the same code on a tiny CPU epoch.
+    run = (
+        ["--device", "cpu", "--samples", "16", "--batch-sizes", "8", "--repeats", "1"]
+        if ctx.smoke
+        else ["--device", "cuda", "--batch-sizes", "32,128", "--samples", "8192"]
+    )
+    argv = [*run, "--lockstep-steps", "2" if ctx.smoke else "5"]
+    argv += ["--json", str(ctx.out / "compare_cnn.json")]
+    print(f"  benchmarks/compare_cnn.py {' '.join(argv)}", flush=True)
+    rc = compare_cnn.main(argv)
+    data = json.loads((ctx.out / "compare_cnn.json").read_text())
+    RESULTS["compare_cnn"] = {
+        "argv": argv,
+        "rc": rc,
+        "json": "compare_cnn.json",
+        "step_ms": {r["batch_size"]: r["step_ms"] for r in data["results"]},
+        "ratio_netcore_over_torch": {
+            r["batch_size"]: r["ratio_netcore_over_torch"] for r in data["results"]
+        },
+    }
+    if rc != 0:
+        fail(f"compare_cnn.py exited with {rc} (a lockstep mismatch: see its output above)")
+
+
 # ---------------------------------------------------------------- report
 SECTIONS: dict[str, Callable[[Ctx], Any]] = {
     "device": s_device,
@@ -309,6 +342,7 @@ SECTIONS: dict[str, Callable[[Ctx], Any]] = {
     "capture": s_capture,
     "selfcheck": s_selfcheck,
     "compare": s_compare,
+    "compare_cnn": s_compare_cnn,
 }
 
 
@@ -317,8 +351,14 @@ def write_report(out: Path) -> None:
     RESULTS["targets"] = report.targets(RESULTS)
     RESULTS["failures"] = FAILURES
     RESULTS["seconds"] = round(time.perf_counter() - T_START, 1)
-    (out / "device_check.json").write_text(json.dumps(RESULTS, indent=2, default=str))
-    (out / "device_check.md").write_text("\n".join(report.markdown(RESULTS, FAILURES)) + "\n")
+    gpu = RESULTS["meta"].get("device")
+    prov = common.provenance(
+        f"{gpu}, host {common.cpu_name()}, {os.cpu_count()} cores" if gpu else None
+    )
+    common.write_json_result(out / "device_check.json", RESULTS, prov)
+    common.write_md_result(
+        out / "device_check.md", "\n".join(report.markdown(RESULTS, FAILURES)), prov
+    )
 
 
 def print_table() -> None:

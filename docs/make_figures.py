@@ -20,6 +20,7 @@ Usage::
     python docs/make_figures.py                   # the tutorial's pictures (also run by `make docs`)
     python docs/make_figures.py --update-outputs  # also rewrite the stated outputs of every page
     python docs/make_figures.py --update-outputs docs/quickstart.md   # of one page
+    python docs/make_figures.py --cnn             # the CNN chapter's pictures (docs/_static/cnn)
 """
 
 from __future__ import annotations
@@ -221,6 +222,68 @@ def copy_pictures(
     return copied
 
 
+#: Where the CNN chapter's pictures are kept (committed), as docs/cnn.md links them.
+CNN_PICTURES = HERE / "_static" / "cnn"
+
+
+def convolution_figure(out: Path = CNN_PICTURES) -> Path:
+    """docs/cnn.md's first picture: a 3x3 vertical-edge filter slid over a bundled MNIST digit
+    with "same" and "valid" padding, strides 1 and 2 (netcore Conv2D layers, weights set)."""
+    import numpy as np
+
+    from netcore import Sequential
+    from netcore.datasets import mnist
+    from netcore.layers import Conv2D
+    from netcore.plotting._base import new_figure, save_png
+
+    _, (xv, _) = mnist.load_bundled()
+    digit = xv[:1].astype(np.float32)[..., None] / np.float32(255.0)
+    # A vertical-edge filter: bright on the left of a stroke minus bright on its right.
+    edge = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
+    fig = new_figure(12.0, 3.0)
+    axes = fig.subplots(1, 5)
+    axes[0].imshow(digit[0, :, :, 0], cmap="gray")
+    axes[0].set_title("input 28x28")
+    axes[1].imshow(edge, cmap="RdBu_r", vmin=-2, vmax=2)
+    axes[1].set_title("filter 3x3")
+    for ax, (padding, stride) in zip(axes[2:], (("same", 1), ("valid", 1), ("same", 2))):
+        conv = Sequential([Conv2D(1, 3, strides=stride, padding=padding, input_shape=(28, 28, 1))])
+        conv.build()
+        conv.set_weights([edge[:, :, None, None], np.zeros(1, np.float32)])
+        maps = np.asarray(conv.predict(digit))[0, :, :, 0]
+        ax.imshow(maps, cmap="RdBu_r", vmin=-np.abs(maps).max(), vmax=np.abs(maps).max())
+        ax.set_title(f'"{padding}", strides {stride}: {maps.shape[0]}x{maps.shape[1]}', fontsize=10)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("One filter slid over an image: each output pixel is a 3x3 weighted sum")
+    return save_png(fig, out / "convolution.png")
+
+
+def cnn_figures(out: Path = CNN_PICTURES) -> list[Path]:
+    """The pictures of docs/cnn.md, drawn by netcore from the bundled MNIST set: the
+    convolution picture (:func:`convolution_figure`), then the course CNN (10 classes) trained
+    for one epoch on the 8,000 bundled training images: its first layer's filters and one
+    validation digit through its layers. About two minutes of one CPU core."""
+    import numpy as np
+
+    from netcore.course import build_cnn
+    from netcore.datasets import mnist
+    from netcore.plotting import plot_feature_maps, plot_filters
+    from netcore.utils import to_categorical
+
+    written = [convolution_figure(out)]
+    (x, y), (xv, _) = mnist.load_bundled()
+    x = x.astype(np.float32)[..., None] / np.float32(255.0)
+    digit = xv[:1].astype(np.float32)[..., None] / np.float32(255.0)
+    model = build_cnn(num_classes=10, seed=0, backend="cpu")
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, to_categorical(y, 10), batch_size=32, epochs=1, verbose=0)
+    written.append(plot_filters(model, out / "filters.png"))
+    written.append(plot_feature_maps(model, digit[0], out / "feature_maps.png", max_maps=8))
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     """Make the tutorial's pictures; with ``--update-outputs``, refresh the stated outputs of
     the pages too (and the pictures, when the tutorial is among them)."""
@@ -237,9 +300,18 @@ def main(argv: list[str] | None = None) -> None:
         default=PAGES,
         help="with --update-outputs: only these pages (default: every page)",
     )
+    parser.add_argument(
+        "--cnn",
+        action="store_true",
+        help="only the CNN chapter's pictures (docs/_static/cnn; trains for about a minute)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     sys.path.insert(0, str(ROOT))
+    if args.cnn:
+        for path in cnn_figures():
+            print(f"wrote {path}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.update_outputs:

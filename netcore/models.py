@@ -9,7 +9,6 @@ view of one flat buffer, so an optimizer step is one fused op over all parameter
 from __future__ import annotations
 
 import json
-import os
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
@@ -21,14 +20,13 @@ from .backend import get_backend
 from .backend.base import Backend
 from .layers import Input, Layer
 from .layers.base import BuildContext
-from .saving import weights as weights_file
-from .saving.writer import save_model
+from .saving.files import ModelFiles
 from .trainable import TrainableFlags
 from .training import Trainer
 from .training.shortcuts import Shortcuts
 
 
-class Sequential(Trainer, Shortcuts, TrainableFlags):
+class Sequential(Trainer, Shortcuts, TrainableFlags, ModelFiles):
     """A linear stack of layers.
 
     ``Sequential(layers=None, backend=None, seed=None, dtype="float32")``: ``backend`` is
@@ -66,9 +64,21 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         self._laid_out_frozen: frozenset[int] = frozenset()
         self._trainable = True
         self._warned_frozen: frozenset[int] | None = None
+        #: layer names in use (checked when a layer is added) and the next suffix per base
+        #: name, valid while ``_names_for`` still describes ``self.layers``
+        self._names: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
+        self._names_for: tuple[int, int] = (0, 0)
         super().__init__()
-        for layer in layers or ():
-            self.add(layer)
+        # Built once after the last layer, not once per layer: linear in the number of layers.
+        self._defer_build = True
+        try:
+            for layer in layers or ():
+                self.add(layer)
+        finally:
+            self._defer_build = False
+        if self.layers and self.layers[0].input_shape is not None:
+            self._rebuild()
 
     # ------------------------------------------------------------------ structure
     def add(self, layer: Layer | Input) -> None:
@@ -78,7 +88,10 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         state (Adam's moments, the step count); only the new layer starts fresh. A layer
         belongs to one model: adding a layer that another model holds raises ``ValueError``
         (its weights live in that model's parameter buffer); build a new layer and copy the
-        weights with ``new.set_weights(old.get_weights())`` instead.
+        weights with ``new.set_weights(old.get_weights())`` instead. Naming a layer (``dense``,
+        ``dense_1``, ...) takes constant time; an add to a built model rebuilds its parameter
+        buffer, so build deep models from a list (``Sequential([...])``, ``from_config``,
+        ``load_model``), which builds once.
         """
         if isinstance(layer, Input):
             self._add_input(layer)
@@ -96,15 +109,11 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
                 )
         if self.layers and layer.input_shape is not None and not layer.built:
             layer.input_shape = None  # only the first layer's input_shape means anything
-        taken = {other.name for other in self.layers}
-        if layer.name in taken:  # Keras-style unique names: dense, dense_1, dense_2, ...
-            base, k = layer.name, 1
-            while f"{base}_{k}" in taken:
-                k += 1
-            layer.name = f"{base}_{k}"
+        self._unique_name(layer)
         self.layers.append(layer)
         layer._owner = weakref.ref(self)
-        if self.layers[0].input_shape is None:
+        self._names_for = (len(self.layers), id(layer))
+        if self._defer_build or self.layers[0].input_shape is None:
             self.built = False
             return
         try:
@@ -130,6 +139,21 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         elif not self.layers:
             self.built = False
         return layer
+
+    def _unique_name(self, layer: Layer) -> None:
+        """Keras-style unique names: dense, dense_1, dense_2, ... in O(1) per layer (the name
+        set is rebuilt only when ``self.layers`` changed other than by ``add``)."""
+        if self._names_for != (len(self.layers), id(self.layers[-1]) if self.layers else 0):
+            self._names = {other.name for other in self.layers}
+            self._next_suffix = {}
+        if layer.name in self._names:
+            base = layer.name
+            k = self._next_suffix.get(base, 1)
+            while f"{base}_{k}" in self._names:
+                k += 1
+            self._next_suffix[base] = k + 1
+            layer.name = f"{base}_{k}"
+        self._names.add(layer.name)
 
     def _add_input(self, spec: Input) -> None:
         if self.layers or self._declared_input is not None:
@@ -343,34 +367,6 @@ class Sequential(Trainer, Shortcuts, TrainableFlags):
         params = [p for _, p in items]
         for a, p in zip(V.check_weights(weights, expected, self.dtype), params):
             p[...] = self.backend.asarray(a)
-
-    def save(self, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
-        """Write architecture, weights, optimizer state and step count to one file, atomically
-        (format and file-system rules: :mod:`netcore.saving.writer`). NaN or inf in any weight or
-        optimizer slot raises ValueError naming it, unless ``allow_nonfinite=True``."""
-        from .distribution import is_chief
-
-        weights_file.check_netcore_name(path)  # not under a Keras name (.h5, .keras)
-        if is_chief():  # data parallel: rank 0 writes; every replica holds the same weights
-            save_model(self, path, allow_nonfinite=allow_nonfinite)
-
-    def save_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
-        """Write the weights alone to ``filepath``, named ``*.weights.netcore``, atomically
-        (:mod:`netcore.saving.weights`)."""
-        from .distribution import is_chief
-
-        if is_chief():
-            weights_file.save_weights(self, filepath, allow_nonfinite)
-
-    def load_weights(self, filepath: str | os.PathLike, allow_nonfinite: bool = False) -> None:
-        """Load weights written by ``save_weights`` (or ``save``) into this model; another
-        architecture raises ``ValueError`` naming the first difference."""
-        weights_file.load_weights(self, filepath, allow_nonfinite)
-
-    def to_json(self, **kwargs: Any) -> str:
-        """The architecture as JSON (``json.dumps`` keyword arguments accepted), for
-        :func:`model_from_json`."""
-        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def get_config(self) -> dict:
         """The architecture: name, seed, dtype and each layer's class and config."""

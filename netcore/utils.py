@@ -60,3 +60,36 @@ def _sign_language_hint(labels: np.ndarray, num_classes: int, top: int) -> str:
         ". These look like Sign-Language-MNIST labels (letters A-Y as 0-24; J = 9 never "
         "occurs but keeps its slot): use num_classes=sign_mnist.num_classes (25)"
     )
+
+
+class PyDataset:
+    """Batches by index, as Keras 3's ``keras.utils.PyDataset`` (``Sequence`` is its alias).
+
+    Subclass it and define ``__len__`` (batches per pass) and ``__getitem__(index)`` returning
+    one batch, ``(x, y)`` or ``(x, y, sample_weight)`` (``x`` alone for ``predict``);
+    ``on_epoch_end()`` runs after each full pass (reshuffle there). ``fit``, ``evaluate`` and
+    ``predict`` read the batches in index order, ``0 .. len - 1``.
+
+    Keras' ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted and
+    ignored: batches are read in the training thread, one at a time.
+    """
+
+    def __init__(
+        self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10
+    ) -> None:
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (batches per pass)")
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index)")
+
+    def on_epoch_end(self) -> None:
+        """Called after each full pass over the batches; does nothing unless overridden."""
+
+
+#: Keras 2's name for :class:`PyDataset`.
+Sequence = PyDataset

@@ -280,6 +280,19 @@ def check_sample_weight(sample_weight: Any, n: int, name: str = "sample_weight")
     return w
 
 
+def check_in_range(a: np.ndarray, dtype: Any, name: str) -> None:
+    """Refuse finite values of ``a`` that become inf in ``dtype`` (a float64 1e39 weight in a
+    float32 model), with the message ``x`` gets."""
+    limit = float(np.finfo(dtype).max)
+    largest = float(np.abs(a).max()) if a.size else 0.0
+    if largest > limit:
+        raise ValueError(
+            f"{name} holds values up to {largest:g}, beyond the range of the model's dtype "
+            f"{np.dtype(dtype).name} (largest {limit:g}): scale {name} down, or build the "
+            "model with dtype='float64'"
+        )
+
+
 def class_weight_samples(class_weight: Any, y: Any, model: Any) -> np.ndarray:
     """Keras' ``class_weight``: a dict ``{class index: weight}`` turned into per-sample weights
     ``w_i = class_weight[class of sample i]``. The class is the label (sparse targets), the

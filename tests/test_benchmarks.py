@@ -170,7 +170,9 @@ def test_compare_without_torch_and_plot(tmp_path) -> None:
 
 
 def test_compare_matches_pytorch_loss(tmp_path) -> None:
-    pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
     data = _run_compare(tmp_path)
     for r in data["results"]:
         lf = r["loss_first_epoch"]
@@ -181,7 +183,9 @@ def test_compare_matches_pytorch_loss(tmp_path) -> None:
 
 def test_compare_catches_different_work(tmp_path, capsys) -> None:
     """A 10% different learning rate on the PyTorch side must fail the lockstep check."""
-    pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
     rc = compare.main(
         [
             "--device",
@@ -210,7 +214,9 @@ def test_compare_skips_cuda_with_a_message(capsys) -> None:
 
 
 def test_torch_adam_epsilon_matches_keras_form() -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
     model = common.build_model("cpu")
     tt = compare.TorchTrainer(torch, "cpu", model.get_weights())
     x, y = common.make_data(96)
@@ -258,7 +264,7 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["failures"] == []
     assert {k: v["status"] for k, v in res["sections"].items()} == dict.fromkeys(
-        ["device", "kernels", "launch", "capture", "selfcheck", "compare"], "ok"
+        ["device", "kernels", "launch", "capture", "selfcheck", "compare", "compare_cnn"], "ok"
     )
     assert res["meta"]["simulated"] is True
     assert res["meta"]["commit"] and res["meta"]["date"] and "tree_clean" in res["meta"]
@@ -275,6 +281,8 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     cmp = json.loads((tmp_path / "compare.json").read_text())
     assert [r["batch_size"] for r in cmp["results"]] == [64]
     assert "## One epoch of the course MLP" in (tmp_path / "device_check.md").read_text()
+    assert res["compare_cnn"]["rc"] == 0 and set(res["compare_cnn"]["step_ms"]) == {"8"}
+    assert "## One training step of the course CNN" in (tmp_path / "device_check.md").read_text()
     assert [r["batch_size"] for r in res["capture"]] == [64] and res["capture"][0]["eager_s"] > 0
 
 
@@ -308,7 +316,9 @@ def test_torch_variants_compile_only_on_the_gpu_unless_asked() -> None:
 def test_torch_trainer_reset_replays_the_same_epoch() -> None:
     """The lockstep check and the timed epochs share one trainer through ``reset``: after it,
     the same batches must give the same losses and weights as the first time."""
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
     weights = common.build_model("cpu").get_weights()
     tt = compare.TorchTrainer(torch, "cpu", weights)
     x, y = tt.tensors(*common.make_data(80))
@@ -325,7 +335,9 @@ def test_torch_trainer_reset_replays_the_same_epoch() -> None:
 def test_torch_compile_that_cannot_run_is_reported_not_fatal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
 
     def no_compiler(fn, **kwargs):
         def call(*args, **kw):
@@ -398,7 +410,9 @@ def test_table_shows_compile_columns_only_when_measured() -> None:
 @pytest.mark.slow
 def test_compare_torch_compile_does_the_same_work_on_cpu(tmp_path) -> None:
     """The torch.compile contender's code path, end to end (Inductor's CPU code: slow)."""
-    pytest.importorskip("torch", reason="PyTorch not installed (pip install torch==2.13.0)")
+    pytest.importorskip(
+        "torch", reason="PyTorch not installed (the oracle extra: pip install torch==2.13.0)"
+    )
     out = tmp_path / "compare.json"
     rc = compare.main(
         [

@@ -238,7 +238,7 @@ def test_captured_cnn_fit_matches_eager_with_the_moving_statistics(monkeypatch):
 
     rt = ReplayingRuntime()
     monkeypatch.setattr(capture, "backend_can_capture", lambda be: (True, "stand-in"))
-    monkeypatch.setattr(capture, "runtime_for", lambda be: rt)
+    monkeypatch.setattr(capture, "runtime_of", lambda be: rt)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(40, 8, 8, 2)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 40)]

@@ -62,13 +62,16 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def run_mpi(
-    n: int, *args: str, timeout: float = 120, cwd: Path | None = None
+    n: int, *args: str, timeout: float = 120, cwd: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess:
-    """``mpiexec -n N python ARGS`` (ARGS may start with ``-m module``)."""
+    """``mpiexec -n N python ARGS`` (ARGS may start with ``-m module``); ``env``: extra
+    environment variables."""
     mpiexec = _mpiexec()
     assert mpiexec is not None
     cmd = [mpiexec, "-n", str(n), sys.executable, *args]
-    return subprocess.run(cmd, env=_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        cmd, env=_env(**env), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _equivalence_module():
@@ -296,6 +299,120 @@ def test_an_exception_on_one_rank_ends_the_job_promptly_with_its_message():
     assert "deliberate failure on rank 1 after epoch 1" in proc.stderr
     assert "netcore: rank 1 of 2: uncaught RuntimeError" in proc.stderr
     assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    "mode, code, said",
+    [
+        ("exit", 1, "netcore: rank 1 of 2: SystemExit (0) during fit; aborting all ranks"),
+        ("interrupt", 130, "netcore: rank 1 of 2: KeyboardInterrupt during fit; aborting all"),
+        ("term", 143, "netcore: rank 1 of 2: received SIGTERM at\n"),
+    ],
+)
+def test_sys_exit_ctrl_c_or_sigterm_on_one_rank_during_fit_ends_the_job(mode, code, said):
+    t0 = time.perf_counter()
+    proc = run_mpi(2, str(DIST / "leave.py"), mode, timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == code, proc.stderr
+    assert said in proc.stderr and 'leave.py", line' in proc.stderr  # with its traceback
+    assert proc.stderr.count("aborting all ranks") == 1
+    assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
+
+
+@needs_mpi
+def test_ctrl_c_on_one_rank_of_netcore_train_ends_the_job_and_keeps_the_model(tmp_path):
+    proc = run_mpi(
+        2,
+        str(DIST / "cli_interrupt.py"),
+        *("train", "--dataset", "mnist", "--limit", "200", "--epochs", "6"),
+        *("--batch-size", "64", "--hidden", "8", "--out", "run", "--no-download"),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert "netcore: rank 1 of 2: KeyboardInterrupt during fit; aborting all" in proc.stderr
+    model = netcore.load_model(tmp_path / "run" / "model.netcore")  # an epoch's model, whole
+    assert model.optimizer.iterations in (3, 6)  # after epoch 1 or 2 (3 steps of 64 of 160)
+
+
+@pytest.fixture(scope="module")
+def agree_runs(tmp_path_factory):
+    """What each of 2 ranks said in each case of tests/distributed/agree.py (one launch)."""
+    out = tmp_path_factory.mktemp("agree")
+    proc = run_mpi(2, str(DIST / "agree.py"), str(out), timeout=90)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {
+        case: [(out / f"{case}.rank{r}.txt").read_text() for r in range(2)]
+        for case in ("rows", "batch", "no-seed", "stop")
+    }
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    "case, field",
+    [
+        ("rows", "predict call: rank 1 differs from rank 0 in rows (rank 0: 12, rank 1: 13)"),
+        ("batch", "evaluate call: rank 1 differs from rank 0 in batch_size (rank 0: 4, rank 1: 5)"),
+    ],
+)
+def test_inference_calls_that_differ_between_ranks_are_refused_on_every_rank(
+    agree_runs, case, field
+):
+    said = agree_runs[case]
+    assert said[0] == said[1], said
+    assert said[0].startswith("refused: DataParallel: the ranks do not make the same ")
+    assert field in said[0]
+
+
+@needs_mpi
+def test_ranks_without_a_seed_predict_and_evaluate_with_rank_0s_weights(agree_runs):
+    said = agree_runs["no-seed"]
+    assert said[0].startswith("seed ") and said[0] == said[1]  # same seed, outputs, weights
+
+
+@needs_mpi
+def test_stop_training_on_one_rank_stops_every_rank_at_the_same_epoch(agree_runs):
+    assert agree_runs["stop"] == ["trained 2 epochs", "trained 2 epochs"]
+
+
+@needs_mpi
+def test_evaluate_on_rank_0_alone_is_reported_as_a_stall_and_ends_at_the_timeout():
+    t0 = time.perf_counter()
+    proc = run_mpi(
+        2,
+        str(DIST / "leave.py"),
+        "stall",
+        timeout=60,
+        NETCORE_DIST_STALL_S="1",
+        NETCORE_DIST_TIMEOUT_S="3",
+    )
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode != 0
+    err = proc.stderr
+    assert (
+        "netcore: rank 0 of 2: has waited 1 s in check of the evaluate call" in err
+        and "rank 1 waits in fit" in err
+    ), err
+    assert "netcore: rank 1 of 2: has waited 1 s in fit" in err
+    assert "rank 0 waits in check of the evaluate call" in err
+    assert "inside `if dist.is_chief:` in a callback" in err
+    assert "timeout_s=3 s reached; aborting all ranks" in err
+    assert elapsed < 30, f"the job took {elapsed:.0f} s to end"
+
+
+def test_stall_and_timeout_arguments_are_checked(monkeypatch):
+    assert DataParallel().stall_s == 60.0 and DataParallel().timeout_s is None
+    assert DataParallel(stall_s=2, timeout_s=5.5).timeout_s == 5.5
+    monkeypatch.setenv("NETCORE_DIST_STALL_S", "1.5")
+    assert DataParallel().stall_s == 1.5
+    with pytest.raises(
+        ValueError, match="stall_s must be a positive number of seconds, received 0"
+    ):
+        DataParallel(stall_s=0)
+    monkeypatch.setenv("NETCORE_DIST_TIMEOUT_S", "soon")
+    with pytest.raises(ValueError, match="NETCORE_DIST_TIMEOUT_S must be a positive .* 'soon'"):
+        DataParallel()
 
 
 @pytest.fixture(scope="module")

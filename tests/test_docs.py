@@ -159,6 +159,8 @@ API_MODULES = [
     "netcore.course",
     "netcore.course.linear",
     "netcore.distribution",
+    "netcore.export",
+    "netcore.preprocessing.image",
 ]
 
 
@@ -348,3 +350,149 @@ def test_h100_kernel_table_states_what_the_device_check_files_hold():
         for cells, values in zip(columns, expected, strict=True):
             for cell, value in zip(cells, values, strict=True):
                 assert _states(cell, value), f"{label}: {cell} but the file has {value}"
+
+
+# ------------------------------------------------------------------ result files and their code
+sys.path.insert(0, str(ROOT))
+from benchmarks import _common as bench_common  # noqa: E402
+
+#: The line right under a table that quotes an out-of-date result file on purpose.
+HISTORY_LABEL = re.compile(r"^History: measured at ([0-9a-f]{7,40})\b")
+_HEADING = re.compile(r"^#+ ")
+
+
+def quoting_tables(text: str, names: list[str]) -> list[dict[str, Any]]:
+    """Each markdown table of ``text`` that quotes result files: the files named (from
+    ``names``) in the text between the previous heading or table and the table, its first
+    line (1-based), and whether it is history (a :data:`HISTORY_LABEL` line right under it,
+    with the commit it names, or a heading with "History" above it)."""
+    lines = text.split("\n")
+    tables: list[dict[str, Any]] = []
+    since: list[str] = []
+    heading, i = "", 0
+    while i < len(lines):
+        line = lines[i]
+        if _HEADING.match(line):
+            heading, since = line, []
+        if not line.startswith("|"):
+            since.append(line)
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and lines[i].startswith("|"):
+            i += 1
+        before = "\n".join(since)
+        quoted = [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}\b", before)]
+        under = next((ln for ln in lines[i:] if ln.strip()), "")
+        label = HISTORY_LABEL.match(under)
+        if quoted:
+            tables.append(
+                {
+                    "line": start + 1,
+                    "quoted": quoted,
+                    "history": bool(label) or "History" in heading,
+                    "label_commit": label.group(1) if label else None,
+                }
+            )
+        since = []
+    return tables
+
+
+def _git(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _git_history_available() -> bool:
+    try:
+        return _git("rev-parse", "--is-inside-work-tree") == "true"
+    except Exception:
+        return False
+
+
+def out_of_date(name: str) -> str | None:
+    """Why result file ``name`` no longer measures the code it names, or None: the code
+    paths of :data:`benchmarks._common.MEASURED_CODE` changed after its commit."""
+    prov = bench_common.read_provenance(RESULTS / name)
+    assert prov is not None, f"{name} records no provenance"
+    paths = bench_common.measured_code(name)
+    try:
+        changes = _git("log", "--format=%h", f"{prov['commit']}..HEAD", "--", *paths).split()
+    except Exception:
+        return f"its commit {prov['commit'][:10]} is not in this checkout's history"
+    if changes:
+        return f"{', '.join(paths)} changed after its commit {prov['commit'][:10]} ({changes[0]})"
+    return None
+
+
+def test_every_result_file_records_commit_tree_machine_and_date():
+    for path in sorted(RESULTS.iterdir()):
+        prov = bench_common.read_provenance(path)
+        assert prov is not None, f"{path.name} records no provenance"
+        assert set(prov) >= {"commit", "dirty", "machine", "date"}, path.name
+        assert re.fullmatch(r"[0-9a-f]{40}", prov["commit"]), path.name
+        assert prov["dirty"] in (True, False, None) and prov["machine"] and prov["date"]
+        bench_common.measured_code(path.name)  # every file says what code it measured
+
+
+def test_quoting_tables_finds_the_files_a_table_quotes_and_its_history_label():
+    text = (
+        "## A\n\nRaw data: `benchmarks/results/a.json`.\n\n| x |\n|---|\n| 1 |\n\n"
+        "History: measured at 0123abc, before the rework.\n\n"
+        "Now `b.md` and nothing else:\n\n| y |\n|---|\n\n## History: old\n\na.json\n| z |\n"
+    )
+    got = quoting_tables(text, ["a.json", "b.md", "c.json"])
+    assert [(t["line"], t["quoted"], t["history"], t["label_commit"]) for t in got] == [
+        (5, ["a.json"], True, "0123abc"),
+        (13, ["b.md"], False, None),
+        (19, ["a.json"], True, None),
+    ]
+
+
+@pytest.mark.skipif(not _git_history_available(), reason="needs the git history of the checkout")
+@pytest.mark.parametrize("page", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_doc_tables_quote_result_files_newer_than_the_code_they_measure(page):
+    names = sorted(p.name for p in RESULTS.iterdir())
+    for table in quoting_tables(page.read_text(), names):
+        where = f"{page.name}:{table['line']}"
+        if table["history"]:
+            commit = table["label_commit"]
+            if commit is not None:
+                commits = [bench_common.read_provenance(RESULTS / n) for n in table["quoted"]]
+                assert any(p and p["commit"].startswith(commit) for p in commits), (
+                    f"{where}: 'History: measured at {commit}' names no commit of {table['quoted']}"
+                )
+            continue
+        for name in table["quoted"]:
+            why = out_of_date(name)
+            assert why is None, (
+                f"{where}: the table quotes {name}, out of date: {why}. Measure again, or "
+                "label the table with a line 'History: measured at <commit>' under it"
+            )
+
+
+def test_nonfinite_check_table_states_what_its_result_file_holds():
+    import json
+
+    data = json.loads((RESULTS / "nonfinite_check_cpu.json").read_text())
+    rows = {r["batch_size"]: r for r in data["rows"]}
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    found = re.findall(
+        r"^\| (\d+) \| ([\d.]+) ms \| ([\d.]+) ms \| ([+-][\d.]+)% \|$",
+        text,
+        re.M,
+    )
+    assert [int(f[0]) for f in found] == [32, 128], "expected the check's table, b=32 and 128"
+    for batch, off, checked, cost in found:
+        r = rows[int(batch)]
+        best = r["ms_per_step_fastest"]
+        expected = [(off, best["off"]), (checked, best["checked"]), (cost, r["cost_pct"])]
+        for cell, value in expected:
+            assert _states(cell.lstrip("+"), value), f"b={batch}: {cell} but the file has {value}"
+        assert r["identical_weights"]
+    flat = " ".join(text.split())
+    assert f"fastest of {data['rounds']} single steps" in flat and data["chunk"] == 1
+    assert f"Measured {data['provenance']['date'][:16].replace('T', ' ')} UTC" in flat

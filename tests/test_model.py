@@ -284,10 +284,10 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
     import netcore.saving.writer as saving
 
-    def boom(a):
+    def boom(*args):
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(saving, "_npy_bytes", boom)
+    monkeypatch.setattr(saving, "_write_member", boom)
     with pytest.raises(KeyboardInterrupt):
         m.save(path)
     assert path.read_bytes() == before

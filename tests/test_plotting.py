@@ -408,7 +408,17 @@ def _every_picture_without_a_path():
     labels = np.array([0, 1, 2, 3])
     walk = lw.run_walkthrough(learning_rate=0.1, steps=3)
     m_range, b_range = lw.plot_window(walk)
+    from netcore.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from netcore.models import Sequential
+
+    cnn = Sequential(
+        [Conv2D(4, 3, input_shape=(8, 8, 1)), MaxPooling2D(), Flatten(), Dense(2)],
+        backend="cpu",
+        seed=0,
+    )
     return {
+        "plot_filters": lambda: plotting.plot_filters(cnn),
+        "plot_feature_maps": lambda: plotting.plot_feature_maps(cnn, rng.random((8, 8, 1))),
         "plot_history": lambda: plotting.plot_history({"loss": [1.0, 0.5], "val_loss": [1, 0.7]}),
         "plot_samples": lambda: plotting.plot_samples(images, labels),
         "plot_predictions": lambda: plotting.plot_predictions(images, labels, labels[::-1]),

@@ -159,7 +159,7 @@ def test_the_step_follows_the_gradient_of_the_weighted_loss(case, backend):
 
 
 def test_the_step_matches_pytorch_losses_weighted_by_hand():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch not installed (the oracle extra)")
     loss, head, units, y = CASES["sparse_categorical_crossentropy"]
     m = model(loss, head, units)
     k1, b1, k2, b2 = (torch.tensor(w, requires_grad=True) for w in m.get_weights())

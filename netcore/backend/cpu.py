@@ -53,6 +53,9 @@ class CPUBackend(ConvKernels):
         else:
             self.fused_ops = ()
         self._flag_scratch = np.zeros(1, np.int32)
+        #: False only to measure what the never-NaN check costs (benchmarks/nonfinite_check.py):
+        #: the optimizer updates then write without checking.
+        self._check_updates = True
         self._dummy = {np.dtype(t): np.zeros(1, t) for t in (np.float32, np.float64)}
         self._scalars: dict[tuple[str, str], list[Any]] = {}
 
@@ -201,7 +204,9 @@ class CPUBackend(ConvKernels):
         scalars = [t(v) for t, v in zip(conv, args[split:])]
         kernels = self._kernels
         assert kernels is not None  # _flat returned None without kernels: no call here
-        kernels[name](flag, p, *args[:split], *scalars, CHECK | WRITE)
+        kernels[name](
+            flag, p, *args[:split], *scalars, CHECK | WRITE if self._check_updates else WRITE
+        )
         if not direct and skip is not None and flag[0] != 0:
             skip[...] = flag[0]
 

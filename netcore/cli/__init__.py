@@ -1,13 +1,15 @@
 """The ``netcore`` command line: the course's exercises from one command.
 
-    netcore train --dataset mnist [--data PATH] [--epochs 5] ... [--out DIR]
+    netcore train --dataset mnist [--model mlp|cnn] [--data PATH] [--epochs 5] ... [--out DIR]
     netcore linear [--learning-rate 0.1] [--steps 20] [--out DIR]
-    netcore plot samples|predictions|overfitting|xent|activations [--out DIR]
+    netcore plot samples|predictions|filters|feature-maps|overfitting|xent|activations [--out DIR]
+    netcore predict IMAGE... --model FILE [--classes NAMES]
+    netcore export --model FILE --out FILE.onnx
     netcore info
 
 This package is the parser and one ``cmd_*`` function per command, and :func:`main` here:
 :mod:`.parser` (the options), :mod:`.train`, :mod:`.plots` (``linear`` and ``plot ...``),
-:mod:`.info`, and what they share in :mod:`._common` and :mod:`._data`. The work is
+:mod:`.info`, :mod:`.predict`, :mod:`.export`, and what they share in :mod:`._common` and :mod:`._data`. The work is
 elsewhere: the data sets and their fallbacks in :mod:`netcore.datasets` (``datasets.load``),
 the course model, walk-through and overfitting advice in :mod:`netcore.course`, the GPU
 description in :mod:`netcore.backend.report`, the pictures in :mod:`netcore.plotting`.
@@ -32,15 +34,19 @@ from ._common import HISTORY_FILE as HISTORY_FILE
 from ._common import MODEL_FILE as MODEL_FILE
 from ._common import OPTIMIZERS as OPTIMIZERS
 from ._common import PROG, CLIError
+from .export import cmd_export as cmd_export
 from .info import cmd_info as cmd_info
 from .info import info_lines
 from .parser import build_parser
 from .plots import cmd_linear as cmd_linear
 from .plots import cmd_plot_activations as cmd_plot_activations
+from .plots import cmd_plot_feature_maps as cmd_plot_feature_maps
+from .plots import cmd_plot_filters as cmd_plot_filters
 from .plots import cmd_plot_overfitting as cmd_plot_overfitting
 from .plots import cmd_plot_predictions as cmd_plot_predictions
 from .plots import cmd_plot_samples as cmd_plot_samples
 from .plots import cmd_plot_xent as cmd_plot_xent
+from .predict import cmd_predict as cmd_predict
 from .train import cmd_train as cmd_train
 
 __all__ = [
@@ -69,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(globals()[args.handler](args) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
+        _abort_other_ranks(130)
         return 130
     except Exception as exc:  # every failure becomes a message, unless --debug
         if debug:
@@ -99,10 +106,10 @@ def _error_text(exc: BaseException, hint: str = "") -> str:
     return "\n".join([f"{PROG}: error: {lines[0]}{hint}"] + [f"  {ln}" for ln in lines[1:]])
 
 
-def _abort_other_ranks() -> None:
+def _abort_other_ranks(code: int = 1) -> None:
     """Under mpiexec the other ranks would wait for this one forever: end the whole job."""
     from .. import distribution
 
     dist = distribution.active()
     if dist is not None:
-        dist.abort(f"{PROG} failed")
+        dist.abort(f"{PROG} {'interrupted' if code == 130 else 'failed'}", code)

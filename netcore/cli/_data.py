@@ -45,8 +45,17 @@ def _limited(
     return x[idx], y[idx]
 
 
-def _prep(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The course's preprocessing: pixels 0-255 -> 0-1, labels -> one-hot rows."""
+def _prep(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    input_shape: tuple[int, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The course's preprocessing: pixels 0-255 -> 0-1 (reshaped to ``(N, *input_shape)``
+    when given: the CNN's ``(28, 28, 1)``), labels -> one-hot rows."""
     from ..utils import to_categorical
 
-    return x.astype(np.float32) / np.float32(255.0), to_categorical(y, num_classes)
+    pixels = x.astype(np.float32) / np.float32(255.0)
+    if input_shape is not None:
+        pixels = pixels.reshape((len(x), *input_shape))
+    return pixels, to_categorical(y, num_classes)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..course.linear import MAX_STEPS, ZIGZAG_LEARNING_RATE
+from . import export, predict
 from ._common import DATASETS, OPTIMIZERS, PROG
 
 
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub, common)
     _add_linear(sub, common)
     _add_plot(sub, common)
+    predict.add_parser(sub, common)
+    export.add_parser(sub, common)
     info = sub.add_parser(
         "info", parents=[common], help="version, backends, GPU, CuPy/numba versions, CUDA simulator"
     )
@@ -145,10 +148,18 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     t = sub.add_parser(
         "train",
         parents=[common],
-        help="train the course MLP on an image data set",
-        description="Train the course MLP (Flatten, Dense relu..., Dense softmax) "
-        "on 28x28 grayscale images, then write the model, its history "
+        help="train the course MLP or CNN on an image data set",
+        description="Train the course MLP (Flatten, Dense relu..., Dense softmax) or the "
+        "course CNN (three Conv2D/BatchNormalization/MaxPool2D stages, Dense 512, Dense "
+        "softmax) on 28x28 grayscale images, then write the model, its history "
         "and loss/accuracy plots.",
+    )
+    t.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp: the dense network (default); cnn: the convolutional network of the "
+        "course's next chapter (images fed as 28x28x1)",
     )
     t.add_argument(
         "--dataset",
@@ -192,16 +203,17 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--hidden",
         type=_hidden,
-        default=(512, 512),
+        default=None,
         metavar="SIZES",
-        help="hidden Dense layer sizes, comma-separated (default 512,512; 'none' for none)",
+        help="MLP only: hidden Dense layer sizes, comma-separated (default 512,512; 'none' "
+        "for none)",
     )
     t.add_argument(
         "--dropout",
         type=_fraction,
-        default=0.0,
+        default=None,
         metavar="RATE",
-        help="Dropout rate after each hidden layer (default 0: none)",
+        help="MLP only: Dropout rate after each hidden layer (default 0: none)",
     )
     t.add_argument(
         "--patience",
@@ -329,6 +341,35 @@ def _add_plot(sub: Any, common: argparse.ArgumentParser) -> None:
         help="images to show (default 25)",
     )
     preds.set_defaults(handler="cmd_plot_predictions")
+
+    model_help = "a CNN saved by 'netcore train --model cnn' (e.g. out/train/model.netcore)"
+    filters = figure("filters", "the first Conv2D layer's filters of a saved CNN as small images")
+    filters.add_argument("--model", metavar="FILE", required=True, help=model_help)
+    filters.set_defaults(handler="cmd_plot_filters")
+
+    fmaps = figure(
+        "feature-maps",
+        "one validation image through a saved CNN: the maps after each convolution and pooling",
+    )
+    fmaps.add_argument(
+        "--model",
+        metavar="FILE",
+        required=True,
+        help=model_help + "; its history.json beside it names the data and validation split",
+    )
+    fmaps.add_argument(
+        "--data", metavar="PATH", help="the data folder, when it moved since training"
+    )
+    fmaps.add_argument(
+        "--index", type=_nonneg_int, default=0, help="which validation image (default 0)"
+    )
+    fmaps.add_argument(
+        "--n",
+        type=_int_in(1, 32, "a number of channels from 1 to 32"),
+        default=8,
+        help="channels to show per layer (default 8)",
+    )
+    fmaps.set_defaults(handler="cmd_plot_feature_maps")
 
     over = figure(
         "overfitting",

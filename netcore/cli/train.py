@@ -1,4 +1,5 @@
-"""``netcore train``: load a data set, fit the course MLP, report, write model, history, plots."""
+"""``netcore train``: load a data set, fit the course MLP or CNN, report, write model, history,
+plots."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..course import build_mlp, overfitting_advice
+from ..callbacks import Callback
+from ..course import build_cnn, build_mlp, overfitting_advice
 from ._common import HISTORY_FILE, MODEL_FILE, CLIError, _out_dir, _say, _try_plots
 from ._data import _limited, _prep, _split
 
@@ -23,6 +25,19 @@ def _data_parallel_under_mpiexec() -> Any:
     return distribution.active()
 
 
+class _EpochKeeper(Callback):
+    """Saves the model at the end of every epoch, so that Ctrl-C (or a killed run) keeps
+    what was trained: the last completed epoch's model (rank 0 alone writes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.epoch = 0  # the last epoch (counted from 1) whose model is in ``path``
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.save(self.path)
+        self.epoch = epoch + 1
+
+
 def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` of the model on ``(x, y)``."""
     return dict(model.evaluate(x, y, batch_size=batch_size, return_dict=True))
@@ -30,6 +45,28 @@ def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict
 
 def _fmt_logs(logs: dict[str, float], prefix: str = "") -> str:
     return f"loss {logs[prefix + 'loss']:.4f}, accuracy {logs[prefix + 'accuracy']:.4f}"
+
+
+def _build(args: argparse.Namespace, num_classes: int) -> tuple[Any, dict[str, Any]]:
+    """The course MLP (``--hidden``, ``--dropout``) or the course CNN (its own fixed layers),
+    built for 28x28 images (the CNN's with their channel axis, 28x28x1), and its settings for
+    the history file."""
+    if args.model == "cnn":
+        given = [f"--{name}" for name in ("hidden", "dropout") if getattr(args, name) is not None]
+        if given:
+            raise CLIError(
+                f"{' and '.join(given)} shape the MLP only; the course CNN has fixed layers "
+                "(drop the option, or use --model mlp)"
+            )
+        model = build_cnn(num_classes, seed=args.seed, backend=args.backend)
+        settings: dict[str, Any] = {"model": "cnn"}
+    else:
+        hidden = (512, 512) if args.hidden is None else args.hidden
+        dropout = 0.0 if args.dropout is None else args.dropout
+        model = build_mlp(num_classes, hidden, dropout, args.backend, args.seed)
+        settings = {"model": "mlp", "hidden": list(hidden), "dropout": dropout}
+    model.build()
+    return model, settings
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -64,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if dist is not None:
         _say(f"Training: {dist.describe()}; each batch of {args.batch_size} is split across them.")
 
-    model = build_mlp(data.num_classes, args.hidden, args.dropout, args.backend, args.seed)
+    model, settings = _build(args, data.num_classes)
     kwargs = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
     optimizer = optimizers.get(args.optimizer, **kwargs)
     jit = "auto" if args.jit is None else args.jit
@@ -72,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=jit
     )
     model.summary(print_fn=_say)
-    cbs = []
+    cbs: list[Callback] = []
     early = None
     if args.patience is not None:
         if x_val is None:
@@ -81,20 +118,31 @@ def cmd_train(args: argparse.Namespace) -> int:
             monitor="val_loss", patience=args.patience, restore_best_weights=True
         )
         cbs.append(early)
-    xt, yt = _prep(x_tr, y_tr, data.num_classes)
-    val = None if x_val is None or y_val is None else _prep(x_val, y_val, data.num_classes)
+    shape = model.input_shape
+    xt, yt = _prep(x_tr, y_tr, data.num_classes, shape)
+    val = None if x_val is None or y_val is None else _prep(x_val, y_val, data.num_classes, shape)
+    keeper = _EpochKeeper(out / MODEL_FILE)
+    cbs.append(keeper)
     # The model itself stops with NonFiniteLossError on a NaN/inf loss; NumPy's overflow
     # warnings on the way there would only bury that message.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        history = model.fit(
-            xt,
-            yt,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            verbose=1,
-            validation_data=val,
-            callbacks=cbs,
-        )
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = model.fit(
+                xt,
+                yt,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                verbose=1,
+                validation_data=val,
+                callbacks=cbs,
+            )
+    except KeyboardInterrupt:
+        _say("")
+        if keeper.epoch:
+            _say(f"Interrupted: the model of epoch {keeper.epoch} is saved in {keeper.path}.")
+        else:
+            _say("Interrupted before the first epoch ended: no model saved.")
+        return 130
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     epochs_run = len(hist.get("loss", []))
 
@@ -123,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     test = None
     if x_te is not None and y_te is not None:
-        test = _evaluate(model, *_prep(x_te, y_te, data.num_classes), eval_batch)
+        test = _evaluate(model, *_prep(x_te, y_te, data.num_classes, shape), eval_batch)
         _say(f"  test:       {_fmt_logs(test)} ({len(x_te):,} images)")
     for line in advice:
         _say(line)
@@ -152,8 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "optimizer": args.optimizer,
             "learning_rate": optimizer.learning_rate,
-            "hidden": list(args.hidden),
-            "dropout": args.dropout,
+            **settings,
             "validation_split": args.validation_split,
             "seed": args.seed,
             "limit": args.limit,

@@ -65,6 +65,8 @@ class TrainingData:
     the training images are the test set (only the test files were found, or the shipped
     copy is used), so the caller validates on a split of them. ``source``: ``"files"``,
     ``"download"`` or ``"bundled"``. ``notes``: one line each about any fallback taken.
+    ``class_names``: the name of each label (Sign-Language-MNIST: the letters of the label
+    format its files use, Kaggle's or the course's).
     """
 
     name: str
@@ -76,6 +78,12 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
     from_test_set: bool = False
     source: str = "files"
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.class_names:
+            mod = get(self.name)
+            self.class_names = tuple(getattr(mod, "CLASS_NAMES", None) or mod.LETTERS)
 
     @property
     def title(self) -> str:
@@ -119,16 +127,17 @@ def load(
             raise DatasetNotFoundError(f"data folder {folder} does not exist")
         if not folder.is_dir():
             raise DatasetNotFoundError(f"data folder {folder} is a file, not a folder")
-    notes = _label_notes(key)
+    notes: list[str] = []
     n = int(mod.num_classes)
     train_dir, test_dir = _found(mod, "train", path), _found(mod, "test", path)
     if train_dir is not None:
-        x, y = mod.load_train(path, download=False)
         if test_dir is None:
+            x, y = mod.load_train(path, download=False)
             notes.append(f"no {title} test files found: no test accuracy will be reported")
-            return TrainingData(key, n, x, y, notes=notes)
-        xt, yt = mod.load_test(path, download=False)
-        return TrainingData(key, n, x, y, xt, yt, notes=notes)
+            return _labelled(TrainingData(key, n, x, y, notes=notes))
+        # load_data, not load_train + load_test: Sign-MNIST's two files must share a format.
+        (x, y), (xt, yt) = mod.load_data(path, download=False)
+        return _labelled(TrainingData(key, n, x, y, xt, yt, notes=notes))
     failure = ""
     if path is None and download and key != "sign-mnist":
         try:
@@ -142,7 +151,7 @@ def load(
             f"only the {title} TEST set ({len(x):,} images) was found in {test_dir}: "
             "training and validating on a split of it"
         )
-        return TrainingData(key, n, x, y, notes=notes, from_test_set=True)
+        return _labelled(TrainingData(key, n, x, y, notes=notes, from_test_set=True))
     if path is None and key == "mnist":
         x, y = mnist.load_bundled_test()
         notes.append(
@@ -155,15 +164,24 @@ def load(
     raise DatasetNotFoundError(_not_found(key, path, failure))
 
 
-def _label_notes(key: str) -> list[str]:
-    if key != "sign-mnist":
-        return []
-    # 25 label slots, 0-24 = A-Y: J (9) needs motion and never occurs but keeps its slot, so
-    # an output unit's index is still its letter's place in the alphabet.
-    return [
-        f"{sign_mnist.num_classes} output units for the letters A-Y; J (label 9) needs "
-        "motion, has no images and is never the answer"
-    ]
+def _labelled(data: TrainingData) -> TrainingData:
+    """Sign-Language-MNIST: ``num_classes`` and ``class_names`` of the label format its files
+    use, with a note saying which; other data sets unchanged."""
+    if data.name != "sign-mnist":
+        return data
+    fmt = sign_mnist.detect_label_format(*(y for y in (data.y_train, data.y_test) if y is not None))
+    data.num_classes, data.class_names = fmt.num_classes, fmt.class_names
+    if fmt is sign_mnist.COURSE:
+        data.notes.insert(0, "the course's label format: 24 output units, letters A-Y as 0-23")
+    else:
+        # J (9) keeps its slot so that an output unit's index is its letter's place in the
+        # alphabet.
+        data.notes.insert(
+            0,
+            f"Kaggle's label format: {fmt.num_classes} output units for the letters A-Y; "
+            "J (label 9) needs motion, has no images and is never the answer",
+        )
+    return data
 
 
 def _download_failure(message: str) -> str:

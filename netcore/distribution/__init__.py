@@ -15,6 +15,8 @@ process alone and mpi4py is not needed. See ``docs/distributed.md``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._comm import LocalComm, MPIComm, launched_by_mpi
 from ._current import active, distribution, get_distribution, is_chief, set_current
 from ._data_parallel import DataParallel, DistributionMismatchError, plan_buckets
@@ -35,6 +37,8 @@ __all__ = [
     "LocalComm",
     "MPIComm",
     "plan_buckets",
+    "begin_inference",
+    "end_job_for",
 ]
 
 
@@ -45,3 +49,19 @@ def set_distribution(value: DataParallel | None) -> None:
             f"distribution must be a netcore.distribution.DataParallel or None, received {value!r}"
         )
     set_current(value)
+
+
+def begin_inference(model: Any, what: str, n: int, batch_size: int) -> None:
+    """Under a multi-process distribution: every rank makes the same ``evaluate``/``predict``
+    call and holds rank 0's weights (:meth:`DataParallel.begin_inference`); else nothing."""
+    dist = active()
+    if dist is not None:
+        dist.begin_inference(model, what, n, batch_size)
+
+
+def end_job_for(exc: BaseException, what: str) -> None:
+    """Under a multi-process distribution, this rank leaving ``what`` by ``exc`` (``SystemExit``,
+    ``KeyboardInterrupt``) ends every rank's job (:meth:`DataParallel.end_job_for`)."""
+    dist = active()
+    if dist is not None:
+        dist.end_job_for(exc, what)

@@ -20,7 +20,6 @@ and by ``1 / L`` after it, which gives the global ``e / (n C L)``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 import weakref
@@ -30,18 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NetcoreError
+from ._agree import DistributionMismatchError, check_inference, digest
 from ._comm import LocalComm, MPIComm, world_communicator
 from ._current import get_distribution, set_current
-from ._faults import announce_and_abort, install_abort_on_error
+from ._faults import announce_and_abort, end_job_for, install_abort_on_error
 from ._shard import shard_bounds, shard_counts
+from ._stall import DEFAULT_STALL_S, STALL_VARIABLE, TIMEOUT_VARIABLE, positive_seconds
 
 #: fit arguments every rank must agree on
 FIT_SETTINGS = ("batch_size", "epochs", "shuffle", "initial_epoch", "validation")
-
-
-class DistributionMismatchError(NetcoreError, ValueError):
-    """The ranks do not run the same training (model, seed, weights, data or fit arguments)."""
 
 
 @dataclass
@@ -75,25 +71,32 @@ def plan_buckets(model: Any, bucket_bytes: int) -> list[_Bucket]:
     return buckets
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
-
-
 class DataParallel:
     """Data parallelism over MPI ranks (Keras 3's ``keras.distribution.DataParallel``).
 
-    ``DataParallel(comm=None, bucket_mb=1.0, overlap=True)``: ``comm`` is an mpi4py
+    ``DataParallel(comm=None, bucket_mb=1.0, overlap=True, stall_s=None, timeout_s=None)``:
+    ``comm`` is an mpi4py
     communicator (default ``MPI.COMM_WORLD`` under ``mpiexec``; outside a launcher the world
     is this process alone and mpi4py is not needed). Gradients are summed per bucket of about
     ``bucket_mb`` MB as soon as backward has produced them (``overlap=True``), or in one
-    allreduce of the whole flat buffer after backward (``overlap=False``).
+    allreduce of the whole flat buffer after backward (``overlap=False``). A rank that waits
+    ``stall_s`` seconds in a collective (default 60, ``NETCORE_DIST_STALL_S``) reports which
+    operation it waits in and which ranks have not joined; after ``timeout_s`` (default None:
+    never, ``NETCORE_DIST_TIMEOUT_S``) the job ends with that report (:mod:`._stall`).
 
     Enable it with ``netcore.distribution.set_distribution(DataParallel())`` or
     ``with DataParallel().scope():``; ``fit``, ``evaluate`` and ``predict`` then split the
     work, and only rank 0 (``is_chief``) prints progress and writes model files.
     """
 
-    def __init__(self, comm: Any = None, bucket_mb: float = 1.0, overlap: bool = True) -> None:
+    def __init__(
+        self,
+        comm: Any = None,
+        bucket_mb: float = 1.0,
+        overlap: bool = True,
+        stall_s: float | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         if (
             isinstance(bucket_mb, bool)
             or not isinstance(bucket_mb, (int, float))
@@ -102,6 +105,8 @@ class DataParallel:
             raise ValueError(f"bucket_mb must be a positive number, received {bucket_mb!r}")
         if not isinstance(overlap, bool):
             raise ValueError(f"overlap must be True or False, received {overlap!r}")
+        self.stall_s = positive_seconds(stall_s, "stall_s", STALL_VARIABLE, DEFAULT_STALL_S)
+        self.timeout_s = positive_seconds(timeout_s, "timeout_s", TIMEOUT_VARIABLE, None)
         if comm is None:
             self.comm = world_communicator()
         elif isinstance(comm, LocalComm):
@@ -118,6 +123,7 @@ class DataParallel:
         #: seconds spent waiting for reductions, and steps taken (for the benchmark)
         self.wait_seconds = 0.0
         self.steps = 0
+        self.comm.set_patience(self.stall_s, self.timeout_s)  # type: ignore[arg-type]
         if self.comm.size > 1:
             install_abort_on_error(self.comm)
 
@@ -166,6 +172,24 @@ class DataParallel:
         """Print ``text`` for this rank and end every rank of the job."""
         announce_and_abort(self.comm, text, code)
 
+    def end_job_for(self, exc: BaseException, what: str) -> None:
+        """This rank leaves ``what`` by ``exc`` (``SystemExit``, ``KeyboardInterrupt``): the
+        other ranks would wait for it in their next collective, so end every rank's job."""
+        end_job_for(self.comm, exc, what)
+
+    def any_rank(self, flag: bool, what: str = "fit") -> bool:
+        """True on every rank when ``flag`` is true on any (``model.stop_training`` set by a
+        callback on some ranks only: every rank stops at the same epoch end)."""
+        buf = np.array([1.0 if flag else 0.0])
+        self.comm.allreduce(buf, what=f"{what} (agreeing on stop_training)")
+        return bool(buf[0] > 0)
+
+    def begin_inference(self, model: Any, what: str, n: int, batch_size: int) -> None:
+        """Before a distributed ``evaluate`` or ``predict`` of ``n`` rows: every rank must run
+        the same call (else DistributionMismatchError on every rank), and every rank then holds
+        rank 0's weights (ranks built with ``seed=None`` adopt rank 0's)."""
+        check_inference(self.comm, model, what, n, batch_size)
+
     # ------------------------------------------------------------------ the trainer's seams
     def shard(self, start: int, stop: int) -> tuple[int, int]:
         """This rank's rows ``[lo, hi)`` of the global rows ``[start, stop)``."""
@@ -183,7 +207,7 @@ class DataParallel:
         training, copy rank 0's weights and optimizer state to every rank."""
         comm = self.comm
         given = getattr(model, "_seed_given", True)
-        seeds = comm.allgather_obj((given, model.seed))
+        seeds = comm.allgather_obj((given, model.seed), what="check of the fit call")
         if not any(g for g, _ in seeds):  # seed=None everywhere: all take rank 0's draw
             model.seed = seeds[0][1]
         self._check_same(model, feed, settings, weights=all(g for g, _ in seeds))
@@ -228,7 +252,7 @@ class DataParallel:
             elif flat.size:
                 pending.append(reducer.iallreduce(flat))
             t0 = time.perf_counter()
-            reducer.wait(pending)
+            reducer.wait(pending, what="fit (summing a training step's gradients)")
             self.wait_seconds += time.perf_counter() - t0
             self.steps += 1
             total = _global_loss(xp, stats[0], count, root)
@@ -249,14 +273,16 @@ class DataParallel:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss, _, sums = model._loss_and_metrics(xb, yb, training=False)
                 _fill_stats(stats, loss, sums, local, root)
-        self._reducer_for(model).allreduce(stats)
+        self._reducer_for(model).allreduce(stats, what="evaluate (summing a batch's loss)")
         return _global_loss(xp, stats[0], count, root), [
             stats[j + 1] for j in range(len(model.metrics))
         ]
 
     def gather_rows(self, local: np.ndarray, n: int) -> np.ndarray:
         """Every rank's predictions (rows ``shard(0, n)`` each) concatenated, on every rank."""
-        return self.comm.allgatherv(np.asarray(local), shard_counts(n, self.world_size))
+        return self.comm.allgatherv(
+            np.asarray(local), shard_counts(n, self.world_size), what="predict (gathering rows)"
+        )
 
     # ------------------------------------------------------------------ helpers
     def _reducer_for(self, model: Any) -> Any:
@@ -286,7 +312,7 @@ class DataParallel:
         layers = config.get("layers", [])
         out = {
             "architecture": f"{len(layers)} layers, {model._flat_params.size} weights, "
-            + _digest(json.dumps(config, sort_keys=True).encode()),
+            + digest(json.dumps(config, sort_keys=True).encode()),
             "seed": str(seed) if getattr(model, "_seed_given", True) else "not given",
             "fit arguments": json.dumps({k: settings.get(k) for k in FIT_SETTINGS}, sort_keys=True),
         }
@@ -303,18 +329,18 @@ class DataParallel:
                 default=str,
             )
         if weights:
-            out["weights"] = _digest(
-                np.ascontiguousarray(be.to_numpy(model._flat_params)).tobytes()
-            )
+            out["weights"] = digest(np.ascontiguousarray(be.to_numpy(model._flat_params)).tobytes())
         step = max(1, feed.n // 16)
         rows = [be.to_numpy(a[::step][:16]) for a in (feed.x, feed.y) if a is not None]
-        out["data"] = f"{feed.n} rows, " + _digest(
+        out["data"] = f"{feed.n} rows, " + digest(
             b"".join(np.ascontiguousarray(r).tobytes() for r in rows)
         )
         return out
 
     def _check_same(self, model: Any, feed: Any, settings: dict[str, Any], weights: bool) -> None:
-        prints = self.comm.allgather_obj(self._fingerprint(model, feed, settings, weights))
+        prints = self.comm.allgather_obj(
+            self._fingerprint(model, feed, settings, weights), what="check of the fit call"
+        )
         problems = []
         for r, theirs in enumerate(prints[1:], start=1):
             diff = [k for k in prints[0] if theirs.get(k) != prints[0][k]]

@@ -38,7 +38,7 @@ class NcclReducer:
             np.dtype(np.float64): nccl.NCCL_FLOAT64,
         }
 
-    def iallreduce(self, buf: Any) -> Any:
+    def iallreduce(self, buf: Any, what: str = "fit") -> Any:
         ready = self.cupy.cuda.get_current_stream().record()
         self.stream.wait_event(ready)
         self.comm.allReduce(
@@ -54,11 +54,11 @@ class NcclReducer:
     def poke(self, pending: list[Any]) -> None:
         """NCCL progresses on its own stream."""
 
-    def wait(self, pending: list[Any]) -> None:
+    def wait(self, pending: list[Any], what: str = "fit") -> None:
         if pending:
             self.cupy.cuda.get_current_stream().wait_event(self.stream.record())
 
-    def allreduce(self, buf: Any) -> None:
+    def allreduce(self, buf: Any, what: str = "fit") -> None:
         self.wait([self.iallreduce(buf)])
 
 
@@ -70,19 +70,19 @@ class StagingReducer:
     def __init__(self, comm: LocalComm) -> None:
         self.host = comm
 
-    def allreduce(self, buf: Any) -> None:
+    def allreduce(self, buf: Any, what: str = "fit") -> None:
         host = np.ascontiguousarray(buf.get())
-        self.host.allreduce(host)
+        self.host.allreduce(host, what=what)
         buf.set(host)
 
-    def iallreduce(self, buf: Any) -> Any:
-        self.allreduce(buf)
+    def iallreduce(self, buf: Any, what: str = "fit") -> Any:
+        self.allreduce(buf, what)
         return None
 
     def poke(self, pending: list[Any]) -> None:
         """Nothing is pending: each reduction completed when it was started."""
 
-    def wait(self, pending: list[Any]) -> None:
+    def wait(self, pending: list[Any], what: str = "fit") -> None:
         """Nothing is pending."""
 
 

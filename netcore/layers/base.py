@@ -38,6 +38,9 @@ class Layer:
     #: Can ``forward(x, training, logits=True)`` stop before a softmax/sigmoid so that the
     #: loss applies it (softmax + cross-entropy from logits)? Layers with an ``activation``.
     can_emit_logits: bool = False
+    #: Does the layer pass its input through unchanged outside training (Dropout, the
+    #: augmentation layers)? An exported model leaves it out (:mod:`netcore.export`).
+    identity_at_inference: bool = False
     #: The model this layer belongs to (its weights are views of that model's flat parameter
     #: buffer, so a layer belongs to one model only); a weak reference, or None.
     _owner: weakref.ref | None = None

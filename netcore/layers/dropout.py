@@ -11,6 +11,8 @@ from .base import Layer
 class Dropout(Layer):
     """Drops each input with probability ``rate`` while training (seeded via the model)."""
 
+    identity_at_inference = True
+
     def __init__(self, rate: float, input_shape: Any = None, name: str | None = None) -> None:
         super().__init__(input_shape, name)
         if not validation.is_real_number(rate) or not 0 <= rate < 1:

@@ -18,6 +18,8 @@ title and labelled axes, so it reads on its own.
 :func:`plot_activations`         linear, ReLU, sigmoid and softmax
 :func:`plot_xent`                cross-entropy against squared error for one probability
 :func:`plot_overfitting`         "Which trendline is better?": a simple and a wiggly fit
+:func:`plot_filters`             a Conv2D layer's filters as small images
+:func:`plot_feature_maps`        one image through a CNN's convolution and pooling layers
 :func:`plot_augmented`           one image and eight augmented versions of it
 ===============================  ==========================================================
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
 from .augment import plot_augmented
+from .cnn import feature_maps, plot_feature_maps, plot_filters
 from .concepts import (
     SOFTMAX_EXAMPLE,
     OverfittingExample,
@@ -60,5 +63,8 @@ __all__ = [
     "OverfittingExample",
     "Trendline",
     "plot_xent",
+    "plot_filters",
+    "plot_feature_maps",
+    "feature_maps",
     "plot_augmented",
 ]

@@ -1,1 +1,2 @@
-"""Data preprocessing, under Keras' import paths: ``netcore.preprocessing.image``."""
+"""Preprocessing with Keras' import paths: :mod:`netcore.preprocessing.image` (image files,
+``ImageDataGenerator``)."""

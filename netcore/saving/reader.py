@@ -34,8 +34,11 @@ from .format import FORMAT, FORMAT_VERSION, JSON_MEMBER, slot_member, weight_mem
 
 __all__ = ["ModelFile", "MAX_JSON_BYTES", "MAX_NPY_HEADER"]
 
-#: ``netcore.json`` larger than this is refused before it is read (a config is a few KiB).
+#: ``netcore.json`` larger than this, plus ``JSON_BYTES_PER_MEMBER`` for each member of the
+#: archive, is refused before it is read: a config is a few KiB, and a model of many layers
+#: (each ~300 bytes of config) has as many weight members.
 MAX_JSON_BYTES = 4 * 2**20
+JSON_BYTES_PER_MEMBER = 1024
 #: ``.npy`` headers larger than this are refused (netcore writes ~128 bytes).
 MAX_NPY_HEADER = 4096
 _MAX_ITERATIONS = 2**63 - 1
@@ -198,8 +201,9 @@ class ModelFile:
         return self._zf.open(info)
 
     def _read_meta(self) -> dict[str, Any]:
-        with self._reading(JSON_MEMBER), self._open_member(JSON_MEMBER, MAX_JSON_BYTES) as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
+        limit = MAX_JSON_BYTES + JSON_BYTES_PER_MEMBER * len(self._members)
+        with self._reading(JSON_MEMBER), self._open_member(JSON_MEMBER, limit) as f:
+            raw = f.read(limit + 1)
         try:
             meta = json.loads(
                 raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
@@ -321,7 +325,8 @@ class ModelFile:
         ]
 
     def _refuse_extra(self, prefix: str, expected: Sequence[str], what: str) -> None:
-        extra = sorted(n for n in self._members if n.startswith(prefix) and n not in set(expected))
+        known = set(expected)  # once: a set per member made loading quadratic in the layers
+        extra = sorted(n for n in self._members if n.startswith(prefix) and n not in known)
         if extra:
             raise self.error(
                 f"holds an inconsistent netcore model: {what} the architecture does "

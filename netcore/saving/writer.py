@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
+import hashlib
 import json
 import os
 import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -54,14 +54,15 @@ def write_model_file(
     config: Mapping[str, Any],
     input_shape: Sequence[int],
     compile_config: Mapping[str, Any] | None,
-    weights: Sequence[np.ndarray],
-    optimizer_state: Sequence[Mapping[str, np.ndarray]] = (),
+    weights: Sequence[Any],
+    optimizer_state: Sequence[Mapping[str, Any]] = (),
     weight_names: Sequence[str] | None = None,
     allow_nonfinite: bool = False,
 ) -> None:
     """Write one model file to ``path`` atomically.
 
-    ``config`` is the model's ``get_config()``; ``compile_config`` holds ``loss``, ``metrics``,
+    ``weights`` and the slots of ``optimizer_state`` are host arrays, or callables returning
+    one (read when written). ``config`` is the model's ``get_config()``; ``compile_config`` holds ``loss``, ``metrics``,
     ``optimizer`` (its ``get_config()``) and ``iterations``, or is None for an uncompiled model.
     NaN or inf in a weight or an optimizer slot raises ``ValueError`` naming the tensor unless
     ``allow_nonfinite=True`` (such a file loads only with ``allow_nonfinite=True`` as well).
@@ -74,14 +75,21 @@ def write_model_file(
         if weight_names is not None
         else [f"weight {i}" for i in range(len(weights))]
     )
-    arrays: dict[str, np.ndarray] = {}
-    for i, (w, name) in enumerate(zip(weights, names)):
-        arrays[weight_member(i)] = _checked_host_array(w, name, allow_nonfinite)
+    # (member, how to get the host array, its name in messages): each array is fetched when
+    # it is checked and again when it is written, never all at once, so a save needs beyond
+    # the model about one array's worth of memory (a host copy of a device array), not a copy
+    # of the model.
+    members: list[tuple[str, Any, str]] = [
+        (weight_member(i), w, name) for i, (w, name) in enumerate(zip(weights, names))
+    ]
     for i, slots in enumerate(optimizer_state):
-        for slot, arr in slots.items():
-            arrays[slot_member(i, slot)] = _checked_host_array(
-                arr, f"optimizer slot {slot!r} ({i})", allow_nonfinite
-            )
+        members += [
+            (slot_member(i, slot), arr, f"optimizer slot {slot!r} ({i})")
+            for slot, arr in slots.items()
+        ]
+    if not allow_nonfinite:
+        for _, get, name in members:
+            _check_finite(_host(get), name)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -91,23 +99,38 @@ def write_model_file(
         "compile": dict(compile_config) if compile_config is not None else None,
     }
     payload = json.dumps(meta, indent=1, allow_nan=False)
-    _atomic_write(Path(os.fspath(path)), payload, arrays)
+    _atomic_write(Path(os.fspath(path)), payload, [(m, get) for m, get, _ in members])
 
 
-def _checked_host_array(a: Any, name: str, allow_nonfinite: bool) -> np.ndarray:
+def _host(get: Any) -> np.ndarray:
+    """The host array behind ``get``: an array, or a callable that returns one (a device
+    array copied to the host only when it is needed)."""
+    return np.asarray(get() if callable(get) else get)
+
+
+#: elements checked at a time: the finiteness check's scratch memory stays small
+_CHUNK = 1 << 20
+
+
+def _check_finite(a: np.ndarray, name: str) -> None:
+    flat = a.reshape(-1)  # a view for the contiguous arrays a model holds
+    for start in range(0, flat.size, _CHUNK):
+        if not np.isfinite(flat[start : start + _CHUNK]).all():
+            raise ValueError(
+                f"cannot save the model: {name} holds NaN or inf (a diverged run?); "
+                "pass allow_nonfinite=True to save it anyway"
+            )
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, a: np.ndarray) -> None:
+    """``a`` as an ``.npy`` member (format 1.0, what ``np.save`` writes for such arrays), its
+    data written straight from the array in chunks: no copy of it, whole or in part."""
     a = np.ascontiguousarray(a)
-    if not allow_nonfinite and not np.isfinite(a).all():
-        raise ValueError(
-            f"cannot save the model: {name} holds NaN or inf (a diverged run?); "
-            "pass allow_nonfinite=True to save it anyway"
-        )
-    return a
-
-
-def _npy_bytes(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
-    return buf.getvalue()
+    with zf.open(name, "w", force_zip64=a.nbytes > 2**31 - 2**20) as fh:
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(a))
+        flat = a.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):
+            fh.write(flat[start : start + _CHUNK].data.cast("B"))
 
 
 def check_save_target(path: str | os.PathLike) -> Path:
@@ -116,7 +139,9 @@ def check_save_target(path: str | os.PathLike) -> Path:
     Raises ``OSError`` naming ``path``. Call it before a long run whose result will be saved."""
     target = _resolve_target(Path(os.fspath(path)))
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+        fd, probe = tempfile.mkstemp(
+            prefix=_temporary_prefix(target), suffix=".probe", dir=target.parent
+        )
     except OSError as exc:
         raise _named(exc, path) from None
     os.close(fd)
@@ -171,7 +196,21 @@ def _named(exc: OSError, path: str | os.PathLike) -> OSError:
     return type(exc)(exc.errno, f"cannot save the model: {exc.strerror or exc}", os.fspath(path))
 
 
-def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) -> None:
+def _atomic_write(path: Path, payload: str, arrays: Sequence[tuple[str, Any]]) -> None:
+    def write(fh: BinaryIO) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(JSON_MEMBER, payload)
+            for name, get in arrays:
+                _write_member(zf, name, _host(get))
+
+    write_atomically(path, write)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """``write(fh)`` into a locked temporary file beside ``path``, fsync, rename over ``path``
+    (a reader sees the old file or the whole new one); errors name ``path``. Model files and
+    exported models (:mod:`netcore.export`) are written this way."""
+    path = Path(os.fspath(path))
     target = _resolve_target(path)
     _remove_stale_temporaries(target)
     try:
@@ -181,10 +220,7 @@ def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) ->
     try:
         with os.fdopen(fd, "wb") as fh:
             _set_mode(fh.fileno(), target)
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(JSON_MEMBER, payload)
-                for name, arr in arrays.items():
-                    zf.writestr(name, _npy_bytes(arr))
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
             if fcntl is not None:
@@ -200,15 +236,42 @@ def _atomic_write(path: Path, payload: str, arrays: Mapping[str, np.ndarray]) ->
         raise
 
 
+#: bytes mkstemp adds to the prefix: 8 random characters and the longest suffix (".probe")
+_TEMPORARY_TAIL = 8 + len(".probe")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _temporary_prefix(target: Path) -> str:
+    """``.<name>.``, the start of ``target``'s temporary names; for a name within a few bytes of
+    the file system's limit (255 bytes) it is shortened and ends in a digest of the whole
+    name, so that temporaries stay legal names and still belong to one target."""
+    prefix = f".{target.name}."
+    room = _name_max(target.parent) - _TEMPORARY_TAIL
+    raw = os.fsencode(prefix)
+    if len(raw) <= room:
+        return prefix
+    digest = hashlib.blake2b(raw, digest_size=6).hexdigest()
+    keep = raw[: max(1, room - len(digest) - 2)].decode("utf-8", "ignore")  # whole characters
+    return f"{keep}~{digest}."
+
+
 def _temporary_pattern(target: Path) -> re.Pattern[str]:
     # tempfile.mkstemp's names: prefix + 8 characters from [a-z0-9_] + suffix.
-    return re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    return re.compile(re.escape(_temporary_prefix(target)) + r"[a-z0-9_]{8}\.tmp")
 
 
 def _locked_temporary(target: Path) -> tuple[int, str]:
     """A new temporary file beside ``target``, locked for as long as this process holds it."""
     while True:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent
+        )
         if fcntl is None:
             return fd, tmp
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -288,28 +351,40 @@ def _fsync_folder(folder: Path) -> None:
 
 # ---------------------------------------------------------------------------- the model's parts
 def save_model(model: Any, path: str | os.PathLike, allow_nonfinite: bool = False) -> None:
-    """Write a built model (anything with Sequential's ``get_config``, ``get_weights``,
-    ``input_shape``, ``layers`` and trainer attributes) to ``path``: see :func:`write_model_file`."""
+    """Write a built model (anything with Sequential's ``get_config``, ``_params``,
+    ``input_shape``, ``layers`` and trainer attributes) to ``path``: see :func:`write_model_file`.
+
+    The whole save holds the model's lock, which a training step holds from its forward pass
+    to its optimizer update: a ``save`` from another thread while ``fit`` runs writes the
+    weights, optimizer slots and step count of one step boundary. The arrays are read in
+    place (host views, or one device array copied at a time), never copied as a whole."""
     model._require_built("save")
-    comp, state = None, []
-    if model.compiled:
-        opt = model.optimizer
-        comp = {
-            "loss": model.loss.name,
-            "loss_config": model.loss.get_config(),  # its arguments (from_logits, ...)
-            "metrics": [m.name for m in model.metrics],
-            "optimizer": opt.get_config(),
-            "iterations": opt.iterations,
-        }
-        state = [{s: model.backend.to_numpy(a) for s, a in slots.items()} for slots in opt.state]
-    names = [name for name, _ in model._weight_items()]  # trainable and non-trainable
-    write_model_file(
-        path,
-        model.get_config(),
-        model.input_shape,
-        comp,
-        model.get_weights(),
-        state,
-        names,
-        allow_nonfinite=allow_nonfinite,
-    )
+    with model._lock:
+        be = model.backend
+        comp, state = None, []
+        if model.compiled:
+            opt = model.optimizer
+            comp = {
+                "loss": model.loss.name,
+                "loss_config": model.loss.get_config(),  # its arguments (from_logits, ...)
+                "metrics": [m.name for m in model.metrics],
+                "optimizer": opt.get_config(),
+                "iterations": opt.iterations,
+            }
+            state = [{s: _fetcher(be, a) for s, a in slots.items()} for slots in opt.state]
+        items = model._weight_items()  # trainable and non-trainable, in get_weights order
+        write_model_file(
+            path,
+            model.get_config(),
+            model.input_shape,
+            comp,
+            [_fetcher(be, a) for _, a in items],
+            state,
+            [name for name, _ in items],
+            allow_nonfinite=allow_nonfinite,
+        )
+
+
+def _fetcher(be: Any, a: Any) -> Any:
+    """A host array for ``a``, read when the writer needs it."""
+    return lambda: be.to_numpy(a)

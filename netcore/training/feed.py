@@ -102,6 +102,8 @@ class DataFeed:
         key = (tag, len(idx))
         buf = self._bufs.get(key)
         if buf is None:
+            if len(self._bufs) >= 16:  # many distinct batch lengths: don't hoard memory
+                self._bufs.clear()
             xp = self.be.xp if self.on_device else np
             buf = self._bufs[key] = xp.empty((len(idx), *a.shape[1:]), dtype=a.dtype)
         xp = self.be.xp if self.on_device else np

@@ -1,11 +1,14 @@
-"""Two guards of a training model: the device flag that turns updates into no-ops after a
-non-finite step, and the rule that one thread trains a model at a time."""
+"""Guards of a training model: the device flag that turns updates into no-ops after a
+non-finite step, the rule that one thread trains a model at a time, and the rule that an
+optimizer instance serves one model."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +58,23 @@ class TrainingGuard:
             yield
         finally:
             self._thread = None
+
+
+#: the model each optimizer instance was compiled into (Keras 3 builds one for one model)
+_optimizer_models: weakref.WeakKeyDictionary[Any, weakref.ref] = weakref.WeakKeyDictionary()
+
+
+def claim_optimizer(optimizer: Any, model: Any) -> Any:
+    """``optimizer``, now this model's; refused while another model trains with it (its step
+    count and slots would be shared between the two)."""
+    ref = _optimizer_models.get(optimizer)
+    other = ref() if ref is not None else None
+    if other is not None and other is not model and other.optimizer is optimizer:
+        raise ValueError(
+            f"this {type(optimizer).__name__} optimizer is already compiled into model "
+            f"{other.name!r}; an optimizer holds one model's step count and slots, so give "
+            "each model its own, e.g. compile(optimizer='adam') or a new "
+            f"optimizers.{type(optimizer).__name__}(...). Received: optimizer={optimizer!r}"
+        )
+    _optimizer_models[optimizer] = weakref.ref(model)
+    return optimizer

@@ -4,14 +4,20 @@ to the model dtype)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import distribution, validation
 from ..callbacks import Callback
+from ..utils import PyDataset
 from .feed import DataFeed
+
+
+def is_batch_source(x: Any) -> bool:
+    """Is ``x`` a generator/iterator or a PyDataset (batches one at a time, not arrays)?"""
+    return isinstance(x, (PyDataset, Iterator))
 
 
 def prepare_feed(
@@ -47,6 +53,11 @@ def prepare_feed(
         )
     elif class_weight is not None:
         w = validation.class_weight_samples(class_weight, y, model)
+    if w is not None:
+        weight_name = (
+            "class_weight" if sample_weight is None else what.replace("x", "sample_weight")
+        )
+        validation.check_in_range(w, model.dtype, weight_name)
     sparse = model.loss is not None and model.loss.target_kind == "sparse"
     ydt = np.int64 if sparse else model.dtype
     feed = DataFeed(model.backend, x, y, model.dtype, ydt, w)
@@ -86,11 +97,11 @@ def check_fit_arguments(
             )
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
-    if validation_data is not None:
+    if validation_data is not None and not is_batch_source(validation_data):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError(
                 "validation_data must be a tuple (x_val, y_val) or "
-                "(x_val, y_val, val_sample_weight)"
+                "(x_val, y_val, val_sample_weight), a generator or a PyDataset"
             )
     return batch_size, epochs, initial_epoch, verbose, validation_split, callbacks
 

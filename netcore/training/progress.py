@@ -74,7 +74,10 @@ class EpochProgress:
     #: seconds between running lines in a log (a pipe, a file, CI)
     log_interval = 10.0
 
-    def __init__(self, epoch: int, epochs: int, steps: int, verbose: int, file: Any = None) -> None:
+    def __init__(
+        self, epoch: int, epochs: int, steps: int | None, verbose: int, file: Any = None
+    ) -> None:
+        # steps None: not known yet (a generator's first pass); the caller sets it at the end
         self.epoch, self.epochs, self.steps, self.verbose = epoch, epochs, steps, verbose
         self.file = file or sys.stdout
         self.t0 = _now()
@@ -141,13 +144,17 @@ class EpochProgress:
     def _line(self, steps_done: int, logs: dict[str, float]) -> str:
         elapsed = _now() - self.t0
         ms = 1000 * elapsed / max(steps_done, 1)
+        total = self.steps if self.steps is not None else "?"  # a generator's first pass
         return (
-            f"Epoch {self.epoch + 1}/{self.epochs} - {steps_done}/{self.steps} steps - "
+            f"Epoch {self.epoch + 1}/{self.epochs} - {steps_done}/{total} steps - "
             f"{elapsed:.1f}s ({ms:.1f}ms/step) - {_fmt(logs)}"
         )
 
     def _bar_line(self, steps_done: int, logs: dict[str, float]) -> str:
         elapsed = _now() - self.t0
+        if self.steps is None:  # a generator's first pass: no total yet, so no bar or ETA
+            text = f"Epoch {self.epoch + 1}/{self.epochs} {steps_done} steps - {elapsed:.1f}s"
+            return f"{text} - {_fmt(logs)}" if logs else text
         eta = elapsed / steps_done * (self.steps - steps_done) if steps_done else 0.0
         text = (
             f"Epoch {self.epoch + 1}/{self.epochs} {text_bar(steps_done, self.steps)} "
@@ -157,7 +164,7 @@ class EpochProgress:
 
     def summary(self, logs: dict[str, float]) -> str:
         """The epoch's plain summary line (no bar), with every metric in ``logs``."""
-        return self._line(self.steps, logs)
+        return self._line(self.steps if self.steps is not None else self.done, logs)
 
     def close(self, logs: dict[str, float]) -> None:
         """End the epoch: show the final ``logs`` (validation metrics included), every one."""
@@ -165,7 +172,7 @@ class EpochProgress:
             self.handle.update({"text/plain": self.summary(logs)}, raw=True)
             return
         if self.bar is not None:
-            self.update(self.steps, logs)
+            self.update(self.steps or self.done, logs)
             fits = _fmt(logs) in str(self.bar)  # what tqdm draws at the current width
             if not fits:
                 self.bar.leave = False  # clear the cut bar; the plain line replaces it

@@ -19,12 +19,11 @@ serialised batch by batch and each gets exactly its single-threaded result. ``fi
 refused with ``RuntimeError``. ``compile``, ``add``, ``build`` and ``set_weights`` while
 another thread runs the model are not supported.
 
-Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation
-loops (``epochs``), the guards (``guards``), the logs (``tracker``), the learner warnings
-(``hints``), the display (``progress``) and the captured epoch (``capture``). The loop's seams,
-for code that extends it: ``feed.batch`` (gather), ``_train_step`` (one step),
-``_apply_gradients`` (gradients ready -> optimizer), ``EpochTracker.sync`` (reduce the logs),
-``EpochProgress`` (display), the callbacks and ``capture.CapturedFit.run_epoch``.
+Beside it: argument checks and the feed (``inputs``, ``feed``), the epoch and evaluation loops
+(``epochs``), generators and PyDatasets (``batches``), the guards, the logs (``tracker``), the
+learner warnings (``hints``), the display (``progress``) and the captured epoch (``capture``).
+The loop's seams: ``feed.batch``, ``_train_step``, ``_apply_gradients`` (gradients ready ->
+optimizer), ``EpochTracker.sync``, ``EpochProgress``, the callbacks, ``CapturedFit.run_epoch``.
 """
 
 from __future__ import annotations
@@ -41,12 +40,12 @@ from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
 from ..backend.base import Backend
 from ..callbacks import Callback, History
-from . import capture
+from . import batches, capture
 from . import epochs as epochs_mod
 from .feed import DataFeed
-from .guards import NonFiniteFlag, TrainingGuard
+from .guards import NonFiniteFlag, TrainingGuard, claim_optimizer
 from .hints import Advisor, input_scale_message, probability_loss_message
-from .inputs import check_fit_arguments, prepare_feed, split_off_validation
+from .inputs import check_fit_arguments, is_batch_source, prepare_feed
 from .tracker import EpochTracker
 
 
@@ -135,7 +134,7 @@ class Trainer:
         if loss is None:
             raise ValueError(f"loss must be given, one of {list(losses_mod.LOSS_NAMES)}")
         self.loss = losses_mod.get(loss)
-        self.optimizer = optimizers_mod.get(optimizer)
+        self.optimizer = claim_optimizer(optimizers_mod.get(optimizer), self)
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
@@ -167,6 +166,8 @@ class Trainer:
     def _grad_buffer(self, shape: tuple) -> Any:
         buf = self._grad_buffers.get(shape)
         if buf is None:
+            if len(self._grad_buffers) >= 16:  # many batch sizes: bounded as Layer.buffer
+                self._grad_buffers.clear()
             buf = self._grad_buffers[shape] = self.backend.xp.empty(shape, dtype=self.dtype)
         return buf
 
@@ -277,21 +278,28 @@ class Trainer:
         verbose: int | str = "auto",
         callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
-        validation_data: tuple | None = None,
-        shuffle: bool = True,
+        validation_data: Any = None,
+        shuffle: bool | None = None,
         initial_epoch: int | None = None,
         sample_weight: Any = None,
         class_weight: dict | None = None,
+        steps_per_epoch: float | None = None,
+        validation_steps: float | None = None,
     ) -> History:
         """Train for epochs ``initial_epoch .. epochs - 1`` (``ceil(n / batch_size)`` steps each;
         the last short batch is used). Returns a History with per-epoch means weighted by
         batch size.
 
+        ``x`` may be a generator or a :class:`netcore.utils.PyDataset` of ``(x, y)`` or
+        ``(x, y, sample_weight)`` batches, ``steps_per_epoch`` and ``validation_steps`` (a
+        float is rounded up) per pass: :mod:`.batches`. ``shuffle`` (None: True) is for arrays.
+
         ``sample_weight`` (N,), finite and >= 0, or ``class_weight`` ``{class: weight}``
         (every class in ``y`` given; not both), as Keras 3: each batch's loss is
         ``sum_i w_i l_i / N`` and each metric the weighted mean ``sum w_i v_i / sum w_i``.
-        ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``;
-        ``validation_split`` takes the last fraction of ``sample_weight`` with ``x``.
+        ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``
+        (or a generator/PyDataset); ``validation_split`` takes the last fraction of
+        ``sample_weight`` with ``x``.
 
         Shuffles and dropout masks come from ``(seed, epoch)``. Without ``initial_epoch``, a
         repeated ``fit`` continues the epoch count of the previous ones (two ``fit(epochs=1)``
@@ -301,6 +309,7 @@ class Trainer:
         last layer does not give, or when ``x`` is far from unit scale.
         """
         self._require_compiled("fit")
+        batches.check_source_options(x, y, sample_weight, batch_size, validation_split, shuffle)
         batch_size, epochs, initial_epoch, verbose, validation_split, callbacks = (
             check_fit_arguments(
                 batch_size,
@@ -309,69 +318,46 @@ class Trainer:
                 verbose,
                 validation_split,
                 validation_data,
-                shuffle,
+                True if shuffle is None else shuffle,
                 callbacks,
             )
         )
+        steps = batches.check_steps(steps_per_epoch, "steps_per_epoch")
+        val_steps = batches.check_steps(validation_steps, "validation_steps")
         with self._training.claim("fit"):
-            if validation_split:
-                x, y, sample_weight, validation_data = split_off_validation(
-                    x, y, sample_weight, validation_split
-                )
-            feed = self._prepare(x, y, "x", sample_weight=sample_weight, class_weight=class_weight)
-            val = None
-            if validation_data is not None:
-                val_weight = validation_data[2] if len(validation_data) == 3 else None
-                val = self._prepare(
-                    validation_data[0],
-                    validation_data[1],
-                    "validation_data x",
-                    sample_weight=val_weight,
-                )
-            self._advise(feed)
-            dist = distribution.active()
-            if dist is not None:  # same training on every rank, rank 0's weights; rank 0 prints
-                dist.begin_fit(
-                    self,
-                    feed,
-                    {
-                        "batch_size": batch_size,
-                        "epochs": epochs,
-                        "shuffle": shuffle,
-                        "initial_epoch": initial_epoch,
-                        "validation": None if val is None else val.n,
-                    },
-                )
-                verbose = verbose if dist.is_chief else 0
+            train, validate, per_epoch, verbose = batches.plan_fit(
+                self,
+                (x, y, sample_weight, class_weight),
+                (validation_split, validation_data, val_steps),
+                (batch_size, epochs, verbose, shuffle is not False, initial_epoch, steps),
+            )
             # Local epoch numbers (history, callbacks, display) are Keras'; the seeding epoch
             # continues the count of earlier fit calls unless initial_epoch says where we are.
             offset = self._next_epoch if initial_epoch is None else 0
-            dp, weighted = dist is not None, feed.w is not None
-            # A rate varying within an epoch is read on the device by Adam's captured step only.
-            ok = self.optimizer is not None and self.optimizer.capturable
-            self._captured = capture.for_fit(self, feed, batch_size, dp, weighted) if ok else None
             try:
                 return epochs_mod.fit_epochs(
                     self,
-                    feed,
-                    val,
-                    batch_size,
+                    train,
+                    validate,
+                    per_epoch,
                     initial_epoch or 0,
                     epochs,
                     offset,
-                    shuffle,
                     verbose,
                     callbacks,
                 )
+            except (SystemExit, KeyboardInterrupt) as exc:  # one rank leaving ends the job
+                distribution.end_job_for(exc, "fit")
+                raise
             finally:
                 self._captured = None
 
     def _advise(self, feed: DataFeed) -> None:
         assert self.loss is not None
         self._advisor.warn(
-            "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=3
+            "probability-loss", probability_loss_message(self.loss, self.layers), stacklevel=5
         )
-        self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=3)
+        self._advisor.warn("input-scale", input_scale_message(*feed.x_range), stacklevel=5)
 
     def train_on_batch(
         self, x: Any, y: Any, sample_weight: Any = None, class_weight: dict | None = None
@@ -397,25 +383,34 @@ class Trainer:
     def evaluate(
         self,
         x: Any,
-        y: Any,
+        y: Any = None,
         batch_size: int | None = None,
         verbose: int = 0,
         return_dict: bool = False,
         sample_weight: Any = None,
+        steps: float | None = None,
     ) -> float | list[float] | dict[str, float]:
         """Loss and metrics over ``(x, y)`` in inference mode, as Keras 3 returns them.
 
         Without metrics: the loss (a float). With metrics: ``[loss, *metrics]`` in the order
         given to ``compile`` (``loss, acc = model.evaluate(x, y)``). ``return_dict=True``:
         ``{"loss": ..., "accuracy": ...}``. ``sample_weight`` (N,) weights them as in
-        :meth:`fit`. Safe to call from several threads.
+        :meth:`fit`. ``x`` may be a generator or PyDataset of batches, ``steps`` of them (a
+        float rounded up; None: one pass). Safe to call from several threads.
         """
         self._require_compiled("evaluate")
-        batch_size = validation.check_batch_size(batch_size)
         validation.check_bool(return_dict, "return_dict")
-        logs = epochs_mod.evaluate_feed(
-            self, self._prepare(x, y, "x", sample_weight=sample_weight), batch_size
-        )
+        if is_batch_source(x):
+            batches.refuse_array_options(y=y, sample_weight=sample_weight, batch_size=batch_size)
+            logs = batches.evaluate_source(
+                self, batches.BatchSource(x, batches.check_steps(steps, "steps"), "x")
+            )
+        else:
+            batches.refuse_steps_with_arrays(steps=steps)
+            batch_size = validation.check_batch_size(batch_size)
+            feed = self._prepare(x, y, "x", sample_weight=sample_weight)
+            distribution.begin_inference(self, "evaluate", feed.n, batch_size)
+            logs = epochs_mod.evaluate_feed(self, feed, batch_size)
         if validation.check_verbose(verbose) and distribution.is_chief():  # rank 0 alone prints
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -423,26 +418,24 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int = 0, steps: float | None = None
+    ) -> np.ndarray:
         """Outputs for ``x`` (probabilities for softmax/sigmoid heads) as a NumPy array.
 
-        ``x`` is a batch: one sample of shape ``input_shape`` needs a batch axis (``x[None]``).
+        ``x`` is a batch: one sample of shape ``input_shape`` needs a batch axis (``x[None]``);
+        or a generator or PyDataset of batches (``steps`` of them, as in :meth:`evaluate`).
         Safe to call from several threads.
         """
+        if is_batch_source(x):
+            batches.refuse_array_options(batch_size=batch_size)
+            steps = batches.check_steps(steps, "steps")
+            return batches.predict_source(self, batches.BatchSource(x, steps, "x"))
+        batches.refuse_steps_with_arrays(steps=steps)
         batch_size = validation.check_batch_size(batch_size)
         feed = self._prepare(x, None, "x", targets=False)
-        n = feed.n
-        dist = distribution.active()
-        lo, hi = (0, n) if dist is None else dist.shard(0, n)  # data parallel: rows lo:hi here
-        out = self.backend.xp.empty((hi - lo, *self.output_shape), dtype=self.dtype)
-        for s in range(lo, hi, batch_size):
-            e = min(hi, s + batch_size)
-            xb = feed.batch(s, e)[0]
-            # An overflow shows as inf/NaN outputs (as Keras), not as RuntimeWarnings.
-            with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out[s - lo : e - lo] = self._forward(xb, training=False)
-        host = self.backend.to_numpy(out)  # one device->host move
-        return host if dist is None else dist.gather_rows(host, n)
+        distribution.begin_inference(self, "predict", feed.n, batch_size)
+        return epochs_mod.predict_feed(self, feed, batch_size)
 
     # ------------------------------------------------------------------ checks
     def _require_compiled(self, what: str) -> None:
