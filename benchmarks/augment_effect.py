@@ -20,7 +20,6 @@ fastest of several rounds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._provenance import provenance  # noqa: E402
+from benchmarks._common import write_json_result  # noqa: E402
 from netcore.datasets import fashion_mnist, mnist  # noqa: E402
 from netcore.layers import (  # noqa: E402
     BatchNormalization,
@@ -188,10 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     body = cost(args) if args.cost else effect(args)
-    result = {**provenance(), **body}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_json_result(args.out, body)
+    print(args.out.read_text())
     return 0
 
 

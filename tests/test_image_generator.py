@@ -148,6 +148,10 @@ def test_course_notebook_pipeline_trains():
     for _ in range(4):
         model.train_on_batch(*next(img_iter))
     assert not np.allclose(model.get_weights()[0], w0)
+    hist = model.fit(
+        img_iter, epochs=2, steps_per_epoch=len(x) / 32, validation_data=(x, y), verbose=0
+    )
+    assert len(hist.history["val_loss"]) == 2 and img_iter.epoch >= 2
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 ``ImageDataGenerator(rotation_range=10, zoom_range=0.1, width_shift_range=0.1, ...)``, then
 ``fit(x)`` (per-channel statistics, used only by the featurewise options) and
 ``flow(x, y, batch_size=32, shuffle=True, seed=None)``: a :class:`NumpyArrayIterator` of
-augmented batches, both a ``PyDataset``-style sequence (``len``, ``[i]``, ``on_epoch_end``)
-and an endless iterator, as Keras' is. Each batch is ONE call of the fused
+augmented batches, both a :class:`~netcore.utils.PyDataset` (``len``, ``[i]``,
+``on_epoch_end``: what ``fit`` takes) and an endless iterator, as Keras' is. Each batch is ONE call of the fused
 :meth:`~netcore.backend.base.Backend.affine_warp` on the CPU backend.
 
 Per image (legacy semantics), in degrees and fractions:
@@ -37,6 +37,7 @@ import numpy as np
 from .. import validation
 from ..backend.cpu import CPUBackend
 from ..backend.warp_ops import FILL_MODES, check_choice
+from ..utils import PyDataset
 
 _UNSUPPORTED = {
     "zca_whitening": False,
@@ -284,7 +285,7 @@ def check_images(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-class NumpyArrayIterator:
+class NumpyArrayIterator(PyDataset):
     """Augmented batches: ``len()`` batches per pass, ``it[i]`` the ``i``-th batch of this
     pass (``(x, y)``, ``(x, y, sample_weight)`` or ``x``), ``on_epoch_end()`` starts the next
     pass (new order when ``shuffle``, new transforms); ``next(it)`` walks the passes forever,
@@ -300,6 +301,7 @@ class NumpyArrayIterator:
         sample_weight: Any,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.gen = gen
         self.x = check_images(x, "x")
         n = len(self.x)
