@@ -374,6 +374,11 @@ MEASURED_CODE: dict[str, tuple[str, ...]] = {
     "restructure_cpu": ("netcore/kernels", "netcore/backend", "netcore/training"),
     "device_check": ("netcore/kernels", "netcore/backend/cuda.py", "netcore/training/capture.py"),
     "kernel_notes": ("netcore/kernels",),
+    "augment_": (
+        "netcore/kernels/warp.py",
+        "netcore/backend/warp_ops.py",
+        "netcore/layers/augment.py",
+    ),
     "distributed_cpu": ("netcore/distribution", "netcore/training", "netcore/kernels"),
     "capture_check_cpu": (
         "netcore/training/capture.py",

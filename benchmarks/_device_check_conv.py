@@ -1,4 +1,4 @@
-"""The device check's rows for the convolution, pooling and batch-norm kernels.
+"""The device check's rows for the convolution, pooling, batch-norm and warp kernels.
 
 At the course network's shapes (batch ``n``, float32): each fused op, the unfused reference
 sequence it replaces (the base-class ops on the same array module), the bytes the fused
@@ -124,6 +124,37 @@ def conv_ops(
             )
         )
     return ops
+
+
+#: The rows of :func:`warp_ops`.
+WARP_OP_NAMES = ["affine warp bilinear"]
+
+
+def warp_ops(
+    xp: Any, be: Any, n: int, smoke: bool
+) -> list[tuple[str, str, Callable, Callable, int]]:
+    """The augmentation warp's row, as :func:`conv_ops`: the course's 28x28 grey input images
+    (batch ``n``), a random rotation and shift each."""
+    from netcore.backend.base import Backend
+
+    ref = Backend(xp)
+    rng = np.random.default_rng(0)
+    f32, s = np.float32, 4
+    h, w = (6, 5) if smoke else (28, 28)
+    imgs = xp.asarray(rng.random((n, h, w, 1)).astype(f32))
+    ang = rng.uniform(-0.3, 0.3, n)
+    rot = np.stack([np.cos(ang), -np.sin(ang), rng.uniform(-3, 3, n)], 1)
+    tf = xp.asarray(np.concatenate([rot, rot[:, [1, 0, 2]] * [-1, 1, 1]], 1))
+    warped = xp.empty_like(imgs)
+    return [
+        (
+            "affine warp bilinear",
+            f"{n}x{h}x{w}x1",
+            lambda: be.affine_warp(imgs, tf, "reflect", "bilinear", 0.0, out=warped),
+            lambda: ref.affine_warp(imgs, tf, "reflect", "bilinear", 0.0, out=warped),
+            2 * imgs.size * s + tf.size * 8,
+        )
+    ]
 
 
 def parity(xp: Any, fused: Callable, reference: Callable) -> float:

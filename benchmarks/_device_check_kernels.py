@@ -160,7 +160,10 @@ def _conv_rows(ctx: Ctx, k: int, trials: int, copy_bw: float) -> None:
     apart (``conv_kernels``): the elementwise targets read ``kernels``."""
     be, xp = ctx.be, ctx.xp
     for n in [2] if ctx.smoke else [32, 128]:
-        for name, shape, fused, unfused, nbytes in conv.conv_ops(xp, be, n, ctx.smoke):
+        for name, shape, fused, unfused, nbytes in [
+            *conv.conv_ops(xp, be, n, ctx.smoke),
+            *conv.warp_ops(xp, be, n, ctx.smoke),
+        ]:
             row: dict[str, Any] = {"op": name, "shape": shape, "path": be.launch_path}
             try:
                 row["max_rel_diff"] = conv.parity(xp, fused, unfused)

@@ -41,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PAGES = [ROOT / "README.md", *sorted(HERE.glob("*.md"))]
 TUTORIAL = HERE / "tutorial.md"
+#: The pages whose pictures their own blocks draw (copied to :data:`PICTURES`).
+FIGURE_PAGES = [TUTORIAL, HERE / "augmentation.md"]
 #: Where the tutorial's pictures are kept (committed), as the page links them.
 PICTURES = HERE / "_static" / "tutorial"
 
@@ -196,8 +198,10 @@ def _shrink(src: Path, dst: Path) -> None:
     palette.save(dst, optimize=True)
 
 
-def copy_pictures(workdir: Path, skipped: list[str], out: Path = PICTURES) -> list[Path]:
-    """Copy the pictures the tutorial links from ``workdir`` (where its blocks ran) to ``out``,
+def copy_pictures(
+    workdir: Path, skipped: list[str], out: Path = PICTURES, page: Path = TUTORIAL
+) -> list[Path]:
+    """Copy the pictures ``page`` links from ``workdir`` (where its blocks ran) to ``out``,
     shrunk by :func:`_shrink`.
 
     Raises:
@@ -206,13 +210,13 @@ def copy_pictures(workdir: Path, skipped: list[str], out: Path = PICTURES) -> li
     """
     out.mkdir(parents=True, exist_ok=True)
     copied = []
-    for name in linked_pictures(TUTORIAL):
+    for name in linked_pictures(page):
         if (workdir / name).is_file():
             _shrink(workdir / name, out / name)
             copied.append(out / name)
         elif not skipped or not (out / name).is_file():
             raise RuntimeError(
-                f"tutorial.md links _static/tutorial/{name} but no block wrote "
+                f"{page.name} links _static/tutorial/{name} but no block wrote "
                 f"{name}" + (f"; not run here: {', '.join(skipped)}" if skipped else "")
             )
     return copied
@@ -311,18 +315,19 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.update_outputs:
-            skipped = [
-                f"{block.name} ({reason})"
-                for block, reason, _ in run_page(TUTORIAL, work / TUTORIAL.stem)
-                if reason is not None
-            ]
-            copy_pictures(work / TUTORIAL.stem, skipped)
+            for page in FIGURE_PAGES:
+                skipped = [
+                    f"{block.name} ({reason})"
+                    for block, reason, _ in run_page(page, work / page.stem)
+                    if reason is not None
+                ]
+                copy_pictures(work / page.stem, skipped, page=page)
             return
         for page in args.pages:
             changed, skipped = update_outputs(page, work / page.stem)
             print(f"{page.name}: {changed} output(s) updated")
-            if page == TUTORIAL:
-                copy_pictures(work / TUTORIAL.stem, skipped)
+            if page in FIGURE_PAGES:
+                copy_pictures(work / page.stem, skipped, page=page)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,16 @@ class Sequential(Trainer, Shortcuts, TrainableFlags, ModelFiles):
         self._refs = [(layer, k) for layer in self.layers for k in layer.params]
         old_offset = self._trainable_offset
         self._flatten_parameters()
+        late = [
+            layer.name
+            for layer in self.layers[self._first_trainable :]
+            if getattr(layer, "augments", False)
+        ]
+        if late:
+            raise ValueError(
+                f"augmentation layers {late} come after a layer with weights; they pass no "
+                "gradient back, so put them at the start of the model, before any such layer"
+            )
         self.built = True
         self._on_build(self._carried(kept, old_slices, old_offset))
 

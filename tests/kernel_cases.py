@@ -11,6 +11,7 @@ Importable as ``kernel_cases`` from any test (``tests/`` is on ``sys.path``: its
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -475,6 +476,33 @@ def check_batch_norm_grad(be: Backend, rng: np.random.Generator, dtype: Any, sha
             close(be.to_numpy(o), w, dtype, what + " (out array)")
 
 
+#: (height, width) of the warped images: one pixel, odd and non-square sizes.
+WARP_SIZES = [(1, 1), (5, 7), (9, 4)]
+
+
+def check_affine_warp(
+    be: Backend, rng: np.random.Generator, dtype: Any, shapes=CONV_SHAPES
+) -> None:
+    """Random affine maps reaching well outside the image (every fill mode's far branches),
+    both interpolations, ``shapes`` as (batch, channels); continuous random coordinates, so
+    nearest rounding never meets an exact half."""
+    for (n, c), (h, w) in itertools.product(shapes, WARP_SIZES):
+        shape = (n, h, w, c)
+        x = rng.normal(size=shape).astype(dtype)
+        t = np.empty((n, 6))
+        t[:, [0, 1, 3, 4]] = rng.normal(0.0, 1.5, size=(n, 4))
+        t[:, 2] = rng.uniform(-2 * w, 2 * w, size=n)
+        t[:, 5] = rng.uniform(-2 * h, 2 * h, size=n)
+        for mode in ("reflect", "wrap", "nearest", "constant"):
+            for interp in ("nearest", "bilinear"):
+                want = REF.affine_warp(x, t, mode, interp, 0.25)
+                out = _poison(be, shape, dtype)
+                got = be.affine_warp(_dev(be, x), _dev(be, t), mode, interp, 0.25, out=out)
+                what = f"affine_warp {shape} {mode} {interp}"
+                close(be.to_numpy(got), want, dtype, what)
+                close(be.to_numpy(out), want, dtype, what + " (out array)")
+
+
 _CASES: dict[str, Callable] = {
     "bias_act_fwd": check_bias_act,
     "bias_act_bwd": check_bias_act_grad,
@@ -494,6 +522,7 @@ _CASES: dict[str, Callable] = {
     "bn_apply": check_batch_norm,
     "bn_grad_stats": check_batch_norm_grad,
     "bn_grad_apply": check_batch_norm_grad,
+    "affine_warp": check_affine_warp,
 }
 #: kernel name -> its check, for every kernel the registry declares.
 ALL_CHECKS: dict[str, Callable] = {name: _CASES[name] for name in SPECS}

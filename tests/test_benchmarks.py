@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import _common as common  # noqa: E402
+from benchmarks import _device_check_conv as device_check_conv  # noqa: E402
 from benchmarks import _device_check_report as device_check_report  # noqa: E402
 from benchmarks import bench_ops, bench_training, compare, device_check, plot_results  # noqa: E402
 
@@ -271,7 +272,9 @@ def test_device_check_smoke_runs_every_section_under_the_simulator(tmp_path) -> 
     timed = {r["op"] for r in res["kernels"] if "fused_us" in r}
     assert timed and timed == {r["op"] for r in res["targets"]}
     conv = res["conv_kernels"]  # every convolutional kernel timed, each matching its reference
-    assert {r["op"] for r in conv if "fused_us" in r} == set(bench_ops.ConvLayerOps.OP_NAMES)
+    assert {r["op"] for r in conv if "fused_us" in r} == set(bench_ops.ConvLayerOps.OP_NAMES) | set(
+        device_check_conv.WARP_OP_NAMES
+    )
     assert all(r["max_rel_diff"] < 1e-4 for r in conv)
     assert res["compare"]["rc"] == 0
     assert any(line.startswith("cpu") for line in res["compare"]["table"])

@@ -401,6 +401,7 @@ def test_course_pictures_without_matplotlib_say_how_to_install(draw, monkeypatch
 def _every_picture_without_a_path():
     import netcore.course.linear as lw
     from netcore import plotting
+    from netcore.layers import RandomFlip
 
     rng = np.random.default_rng(0)
     images = rng.random((4, 28, 28))
@@ -428,6 +429,7 @@ def _every_picture_without_a_path():
         "plot_loss_surface": lambda: plotting.plot_loss_surface(
             lw.mse_surface, walk.path, None, None, m_range, b_range
         ),
+        "plot_augmented": lambda: plotting.plot_augmented(images[0], RandomFlip()),
     }
 
 

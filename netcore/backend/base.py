@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .conv_ops import ConvOps
+from .warp_ops import WarpOps
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
 _EPS = 1e-7  # Keras' clipping epsilon for losses on probabilities
@@ -49,9 +50,10 @@ def _quiet(fn: Callable) -> Callable:
     return wrapper
 
 
-class Backend(ConvOps):
+class Backend(ConvOps, WarpOps):
     """Base backend: array moves, RNG, and the reference implementation of every op (the
-    convolutional layers' ops in :class:`~netcore.backend.conv_ops.ConvOps`)."""
+    convolutional layers' ops in :class:`~netcore.backend.conv_ops.ConvOps`, the warp in
+    :class:`~netcore.backend.warp_ops.WarpOps`)."""
 
     name: str = "base"
     simulated: bool = False

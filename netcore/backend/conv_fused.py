@@ -1,8 +1,8 @@
-"""The fused convolution, pooling and batch-norm ops, written once for both fused backends.
+"""The fused convolution, pooling, batch-norm and warp ops, written once for both fused backends.
 
 :class:`ConvKernels` overrides the :class:`~netcore.backend.conv_ops.ConvOps` reference ops
 (same signatures) with the kernels of :mod:`netcore.kernels.conv`, :mod:`~netcore.kernels.pool`
-and :mod:`~netcore.kernels.batchnorm`; a backend says only how it launches one
+and :mod:`~netcore.kernels.batchnorm` (and :mod:`~netcore.kernels.warp`); a backend says only how it launches one
 (:meth:`ConvKernels._launch`: a direct call on the CPU, a grid on the GPU). Arrays the kernels
 cannot take as they are (another dtype, not contiguous, a wrong output shape) go to the
 reference, as every fused op does.
@@ -16,6 +16,7 @@ import numpy as np
 
 from .conv_ops import Window
 from .fused import FusedBackend
+from .warp_ops import FILL_MODES, INTERPOLATIONS, check_choice
 
 
 class ConvKernels(FusedBackend):
@@ -127,6 +128,43 @@ class ConvKernels(FusedBackend):
             return super().avg_pool_grad(dy, x_shape, win, out)
         self._launch("avg_pool_bwd", dx.size, dy, dx, *win[:6])
         return dx
+
+    # ------------------------------------------------------------------ augmentation warp
+    def affine_warp(
+        self,
+        x: Any,
+        transforms: Any,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        fill_value: float = 0.0,
+        out: Any = None,
+    ) -> Any:
+        args = (x, transforms, fill_mode, interpolation, fill_value, out)
+        mode = check_choice(fill_mode, "fill_mode", FILL_MODES)
+        interp = check_choice(interpolation, "interpolation", INTERPOLATIONS)
+        if getattr(x, "ndim", 0) != 4 or x.size == 0:
+            return super().affine_warp(*args)
+        y = self._ready(out, x.shape, x)
+        t = transforms
+        if not (
+            self._ok((x, y), (x.shape, x.shape))
+            and t.dtype == np.float64
+            and tuple(t.shape) == (x.shape[0], 6)
+            and t.flags.c_contiguous
+            and (not self.host_arrays or isinstance(t, np.ndarray))
+        ):
+            return super().affine_warp(*args)
+        self._launch(
+            "affine_warp",
+            y.size,
+            x,
+            t,
+            y,
+            FILL_MODES.index(mode),
+            INTERPOLATIONS.index(interp),
+            float(fill_value),
+        )
+        return y
 
     # ------------------------------------------------------------------ batch normalization
     def batch_norm(

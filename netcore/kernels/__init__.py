@@ -7,6 +7,7 @@
 * :mod:`.conv` -- im2col / col2im (a convolution is then one GEMM).
 * :mod:`.pool` -- max and average pooling, forward and backward.
 * :mod:`.batchnorm` -- batch normalization statistics, normalization and backward.
+* :mod:`.warp` -- the per-sample affine warp of the augmentation layers.
 
 The math of each family is written once as plain-Python leaf helpers compiled for both
 targets (see :mod:`._common`); the NumPy oracle stays in :class:`netcore.backend.base.Backend`.
@@ -24,14 +25,14 @@ import threading
 import time
 from typing import Any
 
-from . import batchnorm, bias_act, conv, optimizers, pool, sigmoid_bce, softmax_xent
+from . import batchnorm, bias_act, conv, optimizers, pool, sigmoid_bce, softmax_xent, warp
 from ._common import compile_cpu
 from .spec import KernelSpec
 
 #: Every fused kernel, by name.
 SPECS: dict[str, KernelSpec] = {
     s.name: s
-    for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers, conv, pool, batchnorm)
+    for mod in (bias_act, softmax_xent, sigmoid_bce, optimizers, conv, pool, batchnorm, warp)
     for s in mod.SPECS
 }
 #: The :class:`~netcore.backend.base.Backend` ops the kernels fuse, in declaration order.

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ..keras_support import raise_missing
 from .activation import Activation
+from .augment import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import Layer
 from .batchnorm import BatchNormalization
 from .conv import Conv2D
@@ -35,6 +36,10 @@ __all__ = [
     "GlobalAveragePooling2D",
     "BatchNormalization",
     "Reshape",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
 ]
 
 LAYER_CLASSES = {
@@ -50,6 +55,10 @@ LAYER_CLASSES = {
         GlobalAveragePooling2D,
         BatchNormalization,
         Reshape,
+        RandomFlip,
+        RandomRotation,
+        RandomZoom,
+        RandomTranslation,
     )
 }
 

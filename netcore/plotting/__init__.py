@@ -20,6 +20,7 @@ title and labelled axes, so it reads on its own.
 :func:`plot_overfitting`         "Which trendline is better?": a simple and a wiggly fit
 :func:`plot_filters`             a Conv2D layer's filters as small images
 :func:`plot_feature_maps`        one image through a CNN's convolution and pooling layers
+:func:`plot_augmented`           one image and eight augmented versions of it
 ===============================  ==========================================================
 
 >>> from netcore.plotting import plot_history, plot_samples          # doctest: +SKIP
@@ -31,6 +32,7 @@ title and labelled axes, so it reads on its own.
 from __future__ import annotations
 
 from ._base import INSTALL_HINT, PlottingUnavailableError, require_matplotlib
+from .augment import plot_augmented
 from .cnn import feature_maps, plot_feature_maps, plot_filters
 from .concepts import (
     SOFTMAX_EXAMPLE,
@@ -64,4 +66,5 @@ __all__ = [
     "plot_filters",
     "plot_feature_maps",
     "feature_maps",
+    "plot_augmented",
 ]

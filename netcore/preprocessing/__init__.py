@@ -1,1 +1,2 @@
-"""Preprocessing with Keras' import paths: :mod:`netcore.preprocessing.image` (image files)."""
+"""Preprocessing with Keras' import paths: :mod:`netcore.preprocessing.image` (image files,
+``ImageDataGenerator``)."""

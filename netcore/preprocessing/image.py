@@ -4,6 +4,9 @@
 >>> img = image.load_img("letter.png", color_mode="grayscale", target_size=(28, 28))
 >>> x = image.img_to_array(img).reshape(1, 28, 28, 1) / 255        # the course's scaling
 
+:class:`ImageDataGenerator` (augmented batches from arrays, :mod:`.image_generator`) is
+importable from here too, as in Keras.
+
 Pillow reads the files (the ``images`` extra: ``pip install 'netcore[images]'``): PNG, JPEG,
 BMP, GIF and the other formats it knows. Arrays are channels-last ``(height, width,
 channels)``: 1 channel for "grayscale", 3 for "rgb", 4 for "rgba".
@@ -15,6 +18,8 @@ import os
 from typing import Any
 
 import numpy as np
+
+from .image_generator import ImageDataGenerator, NumpyArrayIterator  # noqa: F401 (re-export)
 
 COLOR_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
