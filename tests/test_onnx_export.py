@@ -125,6 +125,27 @@ def test_the_file_passes_the_checker_with_the_documented_opset_names_and_batch_a
     assert (inp.name, out.name, dims) == ("input", "output", ["batch", 28, 28])
 
 
+def test_the_augmentation_layers_are_left_out_of_the_inference_graph(tmp_path):
+    from netcore.layers import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+
+    model = Sequential(
+        [
+            RandomFlip(input_shape=(8, 8, 1)),
+            RandomRotation(0.1),
+            RandomZoom(0.1),
+            RandomTranslation(0.1, 0.1),
+            Conv2D(3, 3, activation="relu"),
+            Flatten(),
+            Dense(2, activation="softmax"),
+        ],
+        seed=2,
+    )
+    model.compile("adam", "categorical_crossentropy")
+    x = RNG.random((6, 8, 8, 1)).astype(np.float32)
+    model.fit(x, np.eye(2, dtype=np.float32)[[0, 1, 0, 1, 0, 1]], epochs=1, verbose=0)
+    assert_runtime_matches_predict(model, x, tmp_path / "aug.onnx")
+
+
 def test_a_layer_without_an_onnx_form_is_refused_by_name_and_nothing_is_written(tmp_path):
     class Square(Layer):
         def forward(self, x, training=False):

@@ -67,6 +67,9 @@ def _seed(seed: Any) -> int | None:
 class _RandomWarp(Layer):
     """A random affine warp per image while training; identity otherwise."""
 
+    #: identity outside training: left out of an exported (ONNX) inference graph
+    identity_at_inference = True
+
     #: A layer of input augmentation: no weights, no gradient (see the module docstring).
     augments = True
     default_name = "random_warp"
