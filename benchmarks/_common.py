@@ -396,7 +396,6 @@ MEASURED_CODE: dict[str, tuple[str, ...]] = {
     "reliability_cpu": ("netcore/distribution", "netcore/saving", "netcore/training"),
     "onnx_parity": ("netcore/export", "netcore/layers"),
     "ptx_registers": ("netcore/kernels",),
-    "augment_": ("netcore/layers/augment.py", "netcore/kernels/warp.py"),
     "nonfinite_check_cpu": (
         "netcore/kernels/optimizers.py",
         "netcore/backend/cpu.py",

@@ -131,64 +131,59 @@ def s_kernels(ctx: Ctx) -> None:
     be = ctx.be
     for n, c in sizes:
         for name, fused, unfused, nbytes in _ops(ctx, be, n, c):
-            row: dict[str, Any] = {"op": name, "shape": f"{n}x{c}", "path": be.launch_path}
-            try:
-                tf = ctx.device_time(fused, k, trials)
-                tu = ctx.device_time(unfused, k, trials)
-                bw = nbytes / tf / 1e9
-                row.update(
-                    fused_us=round(tf * 1e6, 2),
-                    unfused_us=round(tu * 1e6, 2),
-                    speedup=round(tu / tf, 2),
-                    GBps=round(bw, 1),
-                    pct_copy=round(100 * bw / copy_bw, 1),
-                )
-                print(
-                    f"  {name:22s} {n}x{c}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
-                    f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy)"
-                )
-            except Exception as exc:
-                row["error"] = f"{type(exc).__name__}: {exc}"
-                fail(f"kernels {name} {n}x{c}: {type(exc).__name__}: {exc}")
-            RESULTS["kernels"].append(row)
+            _row(ctx, "kernels", name, f"{n}x{c}", fused, unfused, nbytes, k, trials, copy_bw)
         ctx.sync()
-    _conv_rows(ctx, k, trials, copy_bw)
-
-
-def _conv_rows(ctx: Ctx, k: int, trials: int, copy_bw: float) -> None:
-    """The convolutional layers' kernels at the course network's shapes, with parity; a table
-    apart (``conv_kernels``): the elementwise targets read ``kernels``."""
-    be, xp = ctx.be, ctx.xp
+    # the convolutional layers' kernels at the course network's shapes, checked against their
+    # references too; a table apart: the elementwise targets read ``kernels``
     for n in [2] if ctx.smoke else [32, 128]:
         for name, shape, fused, unfused, nbytes in [
-            *conv.conv_ops(xp, be, n, ctx.smoke),
-            *conv.warp_ops(xp, be, n, ctx.smoke),
+            *conv.conv_ops(ctx.xp, be, n, ctx.smoke),
+            *conv.warp_ops(ctx.xp, be, n, ctx.smoke),
         ]:
-            row: dict[str, Any] = {"op": name, "shape": shape, "path": be.launch_path}
-            try:
-                row["max_rel_diff"] = conv.parity(xp, fused, unfused)
-                tf = ctx.device_time(fused, k, trials)
-                tu = ctx.device_time(unfused, k, trials)
-                bw = nbytes / tf / 1e9
-                row.update(
-                    fused_us=round(tf * 1e6, 2),
-                    unfused_us=round(tu * 1e6, 2),
-                    speedup=round(tu / tf, 2),
-                    GBps=round(bw, 1),
-                    pct_copy=round(100 * bw / copy_bw, 1),
-                )
-                print(
-                    f"  {name:22s} {shape}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
-                    f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy)"
-                    f"  parity {row['max_rel_diff']:.1e}"
-                )
-                if not row["max_rel_diff"] < 1e-4:
-                    fail(f"kernels {name} {shape}: max relative difference {row['max_rel_diff']}")
-            except Exception as exc:
-                row["error"] = f"{type(exc).__name__}: {exc}"
-                fail(f"kernels {name} {shape}: {type(exc).__name__}: {exc}")
-            RESULTS["conv_kernels"].append(row)
+            _row(ctx, "conv_kernels", name, shape, fused, unfused, nbytes, k, trials, copy_bw)
         ctx.sync()
+
+
+def _row(
+    ctx: Ctx,
+    table: str,
+    name: str,
+    shape: str,
+    fused: Callable,
+    unfused: Callable,
+    nbytes: int,
+    k: int,
+    trials: int,
+    copy_bw: float,
+) -> None:
+    """Time ``fused`` against ``unfused`` (and, for ``conv_kernels``, check their parity) into
+    one row of ``RESULTS[table]``; a failure is recorded and the check goes on."""
+    row: dict[str, Any] = {"op": name, "shape": shape, "path": ctx.be.launch_path}
+    try:
+        parity = ""
+        if table == "conv_kernels":
+            row["max_rel_diff"] = conv.parity(ctx.xp, fused, unfused)
+            parity = f"  parity {row['max_rel_diff']:.1e}"
+        tf = ctx.device_time(fused, k, trials)
+        tu = ctx.device_time(unfused, k, trials)
+        bw = nbytes / tf / 1e9
+        row.update(
+            fused_us=round(tf * 1e6, 2),
+            unfused_us=round(tu * 1e6, 2),
+            speedup=round(tu / tf, 2),
+            GBps=round(bw, 1),
+            pct_copy=round(100 * bw / copy_bw, 1),
+        )
+        print(
+            f"  {name:22s} {shape}: fused {tf * 1e6:9.1f} us  unfused {tu * 1e6:9.1f} us"
+            f"  x{tu / tf:5.2f}  {bw:7.1f} GB/s ({100 * bw / copy_bw:5.1f}% of copy){parity}"
+        )
+        if "max_rel_diff" in row and not row["max_rel_diff"] < 1e-4:
+            fail(f"kernels {name} {shape}: max relative difference {row['max_rel_diff']}")
+    except Exception as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        fail(f"kernels {name} {shape}: {type(exc).__name__}: {exc}")
+    RESULTS[table].append(row)
 
 
 # ---------------------------------------------------------------- 4. launch overhead

@@ -15,6 +15,7 @@ from netcore.layers import (
     Conv2D,
     Dense,
     Flatten,
+    Layer,
     RandomFlip,
     RandomRotation,
     RandomTranslation,
@@ -54,7 +55,7 @@ def test_warp_integer_shifts_match_roll_and_pad(be, interp, img):
         be.affine_warp(img, t, "wrap", interp), np.roll(img, (dy, dx), axis=(1, 2))
     )
     for mode, pad in (("reflect", "symmetric"), ("nearest", "edge")):
-        padded = np.pad(img, ((0, 0), (8, 8), (8, 8), (0, 0)), mode=pad)
+        padded = np.pad(img, ((0, 0), (8, 8), (8, 8), (0, 0)), mode=pad)  # type: ignore[call-overload]
         want = padded[:, 8 - dy : 8 - dy + 6, 8 - dx : 8 - dx + 8]
         np.testing.assert_allclose(be.affine_warp(img, t, mode, interp), want)
     got = be.affine_warp(img, t, "constant", interp, fill_value=-5.0)
@@ -165,7 +166,7 @@ def test_flip_modes_flip_each_image_or_leave_it():
         seen = set()
         for i in range(len(x)):
             options = {
-                k: np.flip(x[i], axis=[a - 1 for a in ax])
+                k: np.flip(x[i], axis=tuple(a - 1 for a in ax))
                 for k, ax in (("none", []), ("h", [2]), ("v", [1]), ("hv", [1, 2]))
                 if set(ax) <= set(axes)
             }
@@ -183,7 +184,9 @@ def test_each_image_gets_its_own_transform():
 
 # ---------------------------------------------------------------- inside a model
 def cnn(seed=5, aug=True):
-    layers = [RandomRotation(0.1, input_shape=(8, 8, 1)), RandomZoom(0.1)] if aug else []
+    layers: list[Layer] = (
+        [RandomRotation(0.1, input_shape=(8, 8, 1)), RandomZoom(0.1)] if aug else []
+    )
     head = [Conv2D(2, 3, activation="relu"), Flatten(), Dense(3, activation="softmax")]
     if not aug:
         head[0] = Conv2D(2, 3, activation="relu", input_shape=(8, 8, 1))

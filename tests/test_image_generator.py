@@ -84,7 +84,7 @@ class UpperBound:
 def test_rotation_range_90_at_its_top_is_a_counter_clockwise_quarter_turn():
     x = images(1, 5, 5, seed=5)
     gen = ImageDataGenerator(rotation_range=90, interpolation_order=0)
-    t = gen.random_transforms(x.shape, UpperBound())
+    t = gen.random_transforms(x.shape, UpperBound())  # type: ignore[arg-type]
     np.testing.assert_allclose(gen.apply(x, t)[0], np.rot90(x[0], 1), atol=1e-6)
 
 
@@ -113,6 +113,7 @@ def test_featurewise_statistics_from_fit():
     with pytest.raises(RuntimeError, match="call fit"):
         gen.flow(x, batch_size=20)[0]
     gen.fit(x)
+    assert gen.mean is not None
     np.testing.assert_allclose(gen.mean, x.mean(axis=(0, 1, 2)), rtol=1e-5)
     out = gen.flow(x, batch_size=20)[0]
     np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)

@@ -35,13 +35,13 @@ def test_sim_layers_warp_on_the_device_as_on_the_cpu(monkeypatch):
         be = model.backend
         launched: list[str] = []
         if backend == "cuda":
-            real_get = be.kernels.get
+            real_get = be.kernels.get  # type: ignore[attr-defined]
 
             def spy(name, *key, _seen=launched, _get=real_get):
                 _seen.append(name)
                 return _get(name, *key)
 
-            monkeypatch.setattr(be.kernels, "get", spy)
+            monkeypatch.setattr(be.kernels, "get", spy)  # type: ignore[attr-defined]
         h = be.asarray(x)
         for layer in model.layers:
             h = layer.forward(h, training=True)
