@@ -89,14 +89,12 @@ def test_nearest_rounds_halves_to_even():
     np.testing.assert_array_equal(got.ravel(), [0, 2, 2, 4, 4, 5])  # np.round: 0.5->0, 1.5->2
 
 
-torch = pytest.importorskip("torch", reason="PyTorch (CPU) is the independent reference")
-
-
 @pytest.mark.parametrize("mode, padding", [("constant", "zeros"), ("nearest", "border")])
 @pytest.mark.parametrize("interp", ["bilinear", "nearest"])
 def test_warp_matches_torch_grid_sample(mode, padding, interp):
     """Random affine maps against ``grid_sample(align_corners=True)``: zeros padding is the
     constant mode with fill 0 tap by tap, border padding the nearest mode."""
+    torch = pytest.importorskip("torch", reason="PyTorch (CPU) is the independent reference")
     rng = np.random.default_rng(3)
     n, h, w, c = 3, 7, 9, 2
     x = rng.normal(size=(n, h, w, c))
