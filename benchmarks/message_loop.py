@@ -1,4 +1,4 @@
-"""Issue 21, item 16: the failing rank's whole message reaches stderr, run after run, under load.
+"""A failing rank's whole message reaches stderr, run after run, under load.
 
 ``python benchmarks/message_loop.py [RUNS]`` starts one busy process per core (pure Python
 loops), then runs ``tests/distributed/fail_one_rank.py`` under ``mpiexec -n 2`` RUNS times

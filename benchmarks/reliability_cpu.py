@@ -1,4 +1,5 @@
-"""Issue 21's figures on this machine: ``python benchmarks/reliability_cpu.py OUT.json``.
+"""The reliability figures on this machine (stall report, saves, buffers, many layers, save
+memory): ``python benchmarks/reliability_cpu.py OUT.json``.
 
 - the stall report: ``tests/distributed/leave.py stall`` under ``mpiexec -n 2`` with
   ``NETCORE_DIST_STALL_S=1`` and ``NETCORE_DIST_TIMEOUT_S=3``: the wait the first report states

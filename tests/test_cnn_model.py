@@ -1,5 +1,5 @@
 """The course's convolutional network: its summary, a 20-step RMSprop run in lockstep with the
-same network in PyTorch (float64, same dropout masks), save/load, and bad input (issue 17)."""
+same network in PyTorch (float64, same dropout masks), save/load, and bad input."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def test_save_and_load_round_trip_keeps_predictions_and_moving_statistics(tmp_pa
     assert clone.get_config()["layers"] == m.get_config()["layers"]
 
 
-# ---------------------------------------------------------------- bad input (issue 17 item 8)
+# ---------------------------------------------------------------- bad input
 def test_a_batch_of_images_without_channel_axis_is_told_to_add_it():
     m = Sequential([Conv2D(2, 3, input_shape=(28, 28, 1)), Flatten(), Dense(2)], backend="cpu")
     m.compile(loss="mse")

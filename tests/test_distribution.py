@@ -601,3 +601,15 @@ def test_device_gradients_go_through_the_host_when_nccl_cannot_serve_and_one_lin
     buf = _DeviceArray([1.5, -2.0, 3.0])
     reducer.wait([reducer.iallreduce(buf)])
     np.testing.assert_array_equal(buf.values, [1.5, -2.0, 3.0])  # one rank's sum: itself
+
+
+@needs_mpi
+def test_the_replicas_average_their_batch_norm_statistics_after_every_epoch(tmp_path):
+    # each replica updates its moving statistics from its own rows; averaged after each epoch,
+    # every rank holds one model: the same statistics and the same predictions
+    proc = run_mpi(2, str(DIST / "bn_state.py"), str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r0, r1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
+    assert np.abs(r0["mean"]).max() > 0.01  # moved away from their start by training
+    for key in ("mean", "var", "predict"):
+        np.testing.assert_array_equal(r0[key], r1[key], err_msg=key)

@@ -1,4 +1,4 @@
-"""Keras habits on the model (issue 22, item 3): ``model(x)``, ``predict_on_batch``,
+"""Keras habits on the model: ``model(x)``, ``predict_on_batch``,
 ``test_on_batch``, ``metrics_names``, ``pop``, ``to_json``/``model_from_json``,
 ``save_weights``/``load_weights`` and Keras file names refused by ``save``."""
 

@@ -1,4 +1,4 @@
-"""Reliability, second pass (issue 21), the in-process items: consistent checkpoints under a
+"""Reliability of the model, the trainer and its files: consistent checkpoints under a
 concurrent ``save``, bounded per-batch-size buffers, one optimizer per model, construction
 linear in the layers, sample weights beyond float32, 255-byte file names, a damaged
 history.json, Ctrl-C in ``netcore train``, and the memory a save needs. The data-parallel
@@ -144,7 +144,7 @@ def test_building_from_a_config_builds_each_layer_once_and_names_them_as_keras(m
         ],
     }
     model = netcore.Sequential.from_config(config, backend="cpu")
-    assert model.built and len(builds) == n  # once each (was n (n + 1) / 2)
+    assert model.built and len(builds) == n  # once each, not once per add
     assert [layer.name for layer in model.layers[:3]] == ["dense", "dense_1", "dense_2"]
     assert len({layer.name for layer in model.layers}) == n
     ref = netcore.Sequential(backend="cpu", seed=1)
@@ -180,7 +180,7 @@ def test_load_model_checks_the_file_members_in_one_pass(tmp_path, monkeypatch):
     loaded = load_model(tmp_path / "deep.netcore")
     assert loaded.optimizer is not None
     assert len(loaded.layers) == n and loaded.optimizer.iterations == 0
-    assert len(passes) <= 2  # weights, optimizer state: one pass over each name list (was 2 n)
+    assert len(passes) <= 2  # weights, optimizer state: one pass over each name list
 
 
 # --------------------------------------------------------------------------- item 11

@@ -1,7 +1,6 @@
 """Learning-rate schedules against Keras 3's published values
 (``keras/src/optimizers/schedules/learning_rate_schedule_test.py``), as an optimizer's
-``learning_rate``, per step, saved with the model; and ``learning_rate`` assignment checks
-(issue 21, item 10)."""
+``learning_rate``, per step, saved with the model; and ``learning_rate`` assignment checks."""
 
 import math
 

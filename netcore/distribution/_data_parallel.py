@@ -184,6 +184,18 @@ class DataParallel:
         self.comm.allreduce(buf, what=f"{what} (agreeing on stop_training)")
         return bool(buf[0] > 0)
 
+    def average_state(self, model: Any) -> None:
+        """Replace every layer's non-trainable state (BatchNormalization's moving statistics,
+        which each replica updates from its own rows) by its mean over the ranks, as Keras
+        reads mirrored variables (aggregation MEAN): after each epoch every rank holds the
+        same model for validation, ``evaluate``, ``predict`` and ``save``."""
+        be = model.backend
+        for layer in model.layers:
+            for a in layer.state.values():
+                host = np.ascontiguousarray(be.to_numpy(a), dtype=np.float64)
+                self.comm.allreduce(host, what="fit (averaging the layers' moving statistics)")
+                a[...] = be.asarray((host / self.world_size).astype(a.dtype))
+
     def begin_inference(self, model: Any, what: str, n: int, batch_size: int) -> None:
         """Before a distributed ``evaluate`` or ``predict`` of ``n`` rows: every rank must run
         the same call (else DistributionMismatchError on every rank), and every rank then holds

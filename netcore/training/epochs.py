@@ -80,12 +80,14 @@ def fit_epochs(
             break
         model._next_epoch = epoch + offset + 1
         logs, progress = ran
+        if (dist := distribution.active()) is not None:  # one model on every rank
+            dist.average_state(model)
         if validate is not None:
             logs.update({f"val_{k}": v for k, v in validate().items()})
         progress.close(logs)
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)
-        if (dist := distribution.active()) is not None:  # stopped on some ranks: on all
+        if dist is not None:  # stopped on some ranks: on all
             model.stop_training = dist.any_rank(model.stop_training)
         if model.stop_training:
             break
